@@ -1,0 +1,181 @@
+package dev.lake.memory;
+
+import org.agrona.UnsafeApi;
+
+/**
+ * The one door to raw memory: every native allocate, free, fill, copy, raw store and fence in Lake goes
+ * through this class, so the backend can change in one place.
+ *
+ * <p>The backend is Agrona's {@link UnsafeApi}, which calls {@code jdk.internal.misc.Unsafe} directly. That
+ * is the same mechanism Agrona's {@code UnsafeBuffer} uses, so Lake needs exactly one JVM flag,
+ * {@value #REQUIRED_FLAG}, and on JDK 24+ prints no {@code sun.misc.Unsafe} deprecation warning.
+ *
+ * <p>This is the unchecked tier: nothing here validates addresses. Allocators call it only after their own
+ * checks. Users should reach memory through {@link Region} and the allocators built on it.
+ */
+public final class Memory
+{
+    /** The JVM flag Lake (and Agrona 2.x) needs. */
+    public static final String REQUIRED_FLAG = "--add-exports java.base/jdk.internal.misc=ALL-UNNAMED";
+
+    /** Cache line size assumed for padding and alignment helpers. */
+    public static final int CACHE_LINE = 64;
+
+    private static final String UNAVAILABLE;
+    private static final int PAGE_SIZE;
+
+    static
+    {
+        String failure = null;
+        int pageSize = 4096;
+        try
+        {
+            pageSize = UnsafeApi.pageSize();
+        }
+        catch (final IllegalAccessError | NoClassDefFoundError | UnsupportedOperationException ex)
+        {
+            failure = "Lake cannot reach native memory: start the JVM with " + REQUIRED_FLAG +
+                " (Agrona 2.x and Lake use jdk.internal.misc.Unsafe). Cause: " + ex;
+        }
+        UNAVAILABLE = failure;
+        PAGE_SIZE = pageSize;
+    }
+
+    private Memory()
+    {
+    }
+
+    /**
+     * Fails fast, naming the missing JVM flag, when native memory cannot be reached.
+     *
+     * @throws IllegalStateException if the JVM was started without {@value #REQUIRED_FLAG}.
+     */
+    public static void ensureAvailable()
+    {
+        if (UNAVAILABLE != null)
+        {
+            throw new IllegalStateException(UNAVAILABLE);
+        }
+    }
+
+    /**
+     * @return whether native memory can be reached (the JVM flag is present).
+     */
+    public static boolean isAvailable()
+    {
+        return UNAVAILABLE == null;
+    }
+
+    /**
+     * @return the operating system page size in bytes.
+     */
+    public static int pageSize()
+    {
+        return PAGE_SIZE;
+    }
+
+    static long allocate(final long bytes)
+    {
+        return UnsafeApi.allocateMemory(bytes);
+    }
+
+    static void free(final long address)
+    {
+        UnsafeApi.freeMemory(address);
+    }
+
+    /**
+     * Fills {@code bytes} bytes at {@code address} with {@code value}. Unchecked.
+     *
+     * @param address first byte.
+     * @param bytes   number of bytes.
+     * @param value   the byte to write.
+     */
+    public static void fill(final long address, final long bytes, final byte value)
+    {
+        UnsafeApi.setMemory(address, bytes, value);
+    }
+
+    /**
+     * Copies {@code bytes} bytes between native addresses (regions may overlap). Unchecked.
+     *
+     * @param from  source address.
+     * @param to    destination address.
+     * @param bytes number of bytes.
+     */
+    public static void copy(final long from, final long to, final long bytes)
+    {
+        UnsafeApi.copyMemory(from, to, bytes);
+    }
+
+    /**
+     * Stores one byte at a native address. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the byte.
+     */
+    public static void putByte(final long address, final byte value)
+    {
+        UnsafeApi.putByte(address, value);
+    }
+
+    /**
+     * Stores one long at a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the value.
+     */
+    public static void putLong(final long address, final long value)
+    {
+        UnsafeApi.putLong(address, value);
+    }
+
+    /**
+     * Loads one long from a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @return the value.
+     */
+    public static long getLong(final long address)
+    {
+        return UnsafeApi.getLong(address);
+    }
+
+    /** Orders stores before the fence before stores after it. */
+    public static void storeFence()
+    {
+        UnsafeApi.storeFence();
+    }
+
+    /** Orders loads before the fence before loads and stores after it. */
+    public static void loadFence()
+    {
+        UnsafeApi.loadFence();
+    }
+
+    /** Orders all memory accesses across the fence. */
+    public static void fullFence()
+    {
+        UnsafeApi.fullFence();
+    }
+
+    static long fieldOffset(final Class<?> type, final String name)
+    {
+        return UnsafeApi.objectFieldOffset(type, name);
+    }
+
+    static void putLongField(final Object target, final long offset, final long value)
+    {
+        UnsafeApi.putLong(target, offset, value);
+    }
+
+    static void putIntField(final Object target, final long offset, final int value)
+    {
+        UnsafeApi.putInt(target, offset, value);
+    }
+
+    static void putReferenceField(final Object target, final long offset, final Object value)
+    {
+        UnsafeApi.putReference(target, offset, value);
+    }
+}

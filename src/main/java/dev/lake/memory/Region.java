@@ -1,0 +1,376 @@
+package dev.lake.memory;
+
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
+import java.nio.ByteBuffer;
+
+/**
+ * One block of native memory owned by Lake: aligned, optionally zeroed and pre-touched, seen through one
+ * Agrona {@link UnsafeBuffer} and, for NIO, one {@link ByteBuffer} over the same bytes.
+ *
+ * <p>Lifecycle: {@link #close()} frees the memory exactly once (a second close does nothing). After close
+ * the views this region handed out have capacity 0, so any access through them throws
+ * {@link IndexOutOfBoundsException} instead of touching freed memory, and {@link #checkOpen()} throws
+ * {@link IllegalStateException}. A region that becomes unreachable without {@code close()} is freed by the
+ * safety net and counted in {@link NativeMemory#leaks()}; the views keep their region reachable, so the
+ * safety net never frees memory a live view can still reach.
+ *
+ * <p>Cost: allocation is one {@code malloc}-like call (plus a fill when zeroed, a write per page when
+ * pre-touched) and one {@link Cleaner} registration; it is meant for setup, not for hot paths.
+ *
+ * <p>Not thread-safe for concurrent close and use; {@code close()} itself may race with another
+ * {@code close()} and the memory is still freed once.
+ */
+public final class Region implements AutoCloseable
+{
+    /** Largest region: the capacity limit of an Agrona buffer, 2 GiB - 1 byte. */
+    public static final long MAX_SIZE = Integer.MAX_VALUE;
+
+    /** Default base alignment: one cache line. */
+    public static final int DEFAULT_ALIGNMENT = Memory.CACHE_LINE;
+
+    private static final byte[] EMPTY = new byte[0];
+    private static final VarHandle CLOSED;
+
+    static
+    {
+        try
+        {
+            CLOSED = MethodHandles.lookup().findVarHandle(Region.class, "closed", boolean.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
+    private final long address;
+    private final int size;
+    private final int alignment;
+    private final RegionBuffer buffer;
+    private final Deallocator deallocator;
+    private final Cleaner.Cleanable cleanable;
+    private ByteBuffer byteBuffer;
+    @SuppressWarnings("unused") // accessed through CLOSED
+    private volatile boolean closed;
+
+    private Region(final Builder builder)
+    {
+        Memory.ensureAvailable();
+        this.size = (int)builder.size;
+        this.alignment = builder.alignment;
+
+        long rawBytes = size;
+        long raw = Memory.allocate(rawBytes);
+        if ((raw & (alignment - 1)) != 0)
+        {
+            Memory.free(raw);
+            rawBytes = (long)size + alignment - 1;
+            raw = Memory.allocate(rawBytes);
+        }
+        NativeMemory.reserved(rawBytes);
+        this.address = (raw + alignment - 1) & -alignment;
+
+        if (builder.zeroed)
+        {
+            Memory.fill(address, size, (byte)0);
+        }
+        if (builder.preTouch)
+        {
+            preTouch(address, size);
+        }
+
+        final String description = "Region[" + size + " B, align " + alignment + "]";
+        this.deallocator = new Deallocator(raw, rawBytes, description, NativeMemory.allocationSite(description));
+        this.buffer = new RegionBuffer(address, size, this);
+        this.cleanable = NativeMemory.cleaner().register(this, deallocator);
+    }
+
+    /**
+     * Allocates an uninitialised region aligned to {@link #DEFAULT_ALIGNMENT}.
+     *
+     * @param size bytes, 1 to {@link #MAX_SIZE}.
+     * @return the open region.
+     * @throws IllegalArgumentException if {@code size} is out of range.
+     * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+     * @throws OutOfMemoryError         if the operating system refuses the memory.
+     */
+    public static Region allocate(final long size)
+    {
+        return builder(size).build();
+    }
+
+    /**
+     * Starts a region builder.
+     *
+     * @param size bytes, 1 to {@link #MAX_SIZE}.
+     * @return a builder with the default alignment, not zeroed, not pre-touched.
+     * @throws IllegalArgumentException if {@code size} is out of range.
+     */
+    public static Builder builder(final long size)
+    {
+        return new Builder(size);
+    }
+
+    /**
+     * Checks a requested size.
+     *
+     * @param size the size to check.
+     * @param max  the largest allowed value.
+     * @param what what the size is of, for the message.
+     * @return the size.
+     * @throws IllegalArgumentException naming the value if it is not in {@code 1..max}.
+     */
+    public static long checkSize(final long size, final long max, final String what)
+    {
+        if (size <= 0 || size > max)
+        {
+            throw new IllegalArgumentException(what + " must be between 1 and " + max + " bytes: " + size);
+        }
+        return size;
+    }
+
+    /**
+     * Checks an alignment.
+     *
+     * @param alignment the alignment to check.
+     * @param max       the largest allowed alignment.
+     * @return the alignment.
+     * @throws IllegalArgumentException naming the value if it is not a power of two in {@code 1..max}.
+     */
+    public static int checkAlignment(final int alignment, final int max)
+    {
+        if (alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > max)
+        {
+            throw new IllegalArgumentException(
+                "alignment must be a power of two between 1 and " + max + ": " + alignment);
+        }
+        return alignment;
+    }
+
+    /**
+     * Writes one byte in every page of {@code [address, address + size)} so that the operating system backs
+     * it now and a later first write does not fault on a hot path. Unchecked.
+     *
+     * @param address first byte.
+     * @param size    number of bytes.
+     */
+    public static void preTouch(final long address, final long size)
+    {
+        final int page = Memory.pageSize();
+        final long end = address + size;
+        for (long p = address; p < end; p = (p & -page) + page)
+        {
+            Memory.putByte(p, (byte)0);
+        }
+    }
+
+    /**
+     * @return address of the first byte; stable until close. Unchecked: prefer {@link #buffer()}.
+     */
+    public long address()
+    {
+        return address;
+    }
+
+    /**
+     * @return size in bytes.
+     */
+    public int size()
+    {
+        return size;
+    }
+
+    /**
+     * @return the base alignment of {@link #address()}.
+     */
+    public int alignment()
+    {
+        return alignment;
+    }
+
+    /**
+     * The region's one Agrona view, shared by every caller: any {@code DirectBuffer}/{@code MutableDirectBuffer}
+     * user (SBE codecs, Aeron) works on it with no copy. Index 0 is {@link #address()}.
+     *
+     * @return the view; after close its capacity is 0.
+     */
+    public UnsafeBuffer buffer()
+    {
+        return buffer;
+    }
+
+    /**
+     * A {@link ByteBuffer} over the same bytes for NIO channel reads and writes (no copy). The same instance
+     * is returned on every call; its byte order starts big-endian, as for any new {@code ByteBuffer}.
+     * After close its capacity, limit and position are 0, so it can neither be read nor written; buffers the
+     * caller derives from it ({@code duplicate()}, {@code slice()}) are the caller's to discard first.
+     *
+     * @return the NIO view.
+     * @throws IllegalStateException         if the region is closed.
+     * @throws UnsupportedOperationException if this JDK's {@code DirectByteBuffer} layout is unknown.
+     */
+    public ByteBuffer byteBuffer()
+    {
+        checkOpen();
+        ByteBuffer view = byteBuffer;
+        if (view == null)
+        {
+            view = DirectViews.view(address, size, this);
+            byteBuffer = view;
+        }
+        return view;
+    }
+
+    /**
+     * @return whether the memory is still held.
+     */
+    public boolean isOpen()
+    {
+        return !closed;
+    }
+
+    /**
+     * Throws unless the region is open.
+     *
+     * @throws IllegalStateException naming the region if it has been closed.
+     */
+    public void checkOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException(deallocator.description + " is closed");
+        }
+    }
+
+    /**
+     * Frees the memory once; later calls do nothing. Views handed out shrink to capacity 0 first.
+     */
+    @Override
+    public void close()
+    {
+        if (!CLOSED.compareAndSet(this, false, true))
+        {
+            return;
+        }
+        buffer.wrap(EMPTY);
+        final ByteBuffer view = byteBuffer;
+        if (view != null)
+        {
+            DirectViews.invalidate(view);
+        }
+        deallocator.closedByOwner = true;
+        cleanable.clean();
+    }
+
+    @Override
+    public String toString()
+    {
+        return deallocator.description + (closed ? " closed" : " @0x" + Long.toHexString(address));
+    }
+
+    /**
+     * The view handed out by {@link #buffer()}: holds its region so that the safety net cannot free memory a
+     * reachable view still points to.
+     */
+    static final class RegionBuffer extends UnsafeBuffer
+    {
+        @SuppressWarnings({"unused", "FieldCanBeLocal"}) // reachability only
+        private final Object owner;
+
+        RegionBuffer(final long address, final int length, final Object owner)
+        {
+            super(address, length);
+            this.owner = owner;
+        }
+    }
+
+    /** Frees the raw allocation exactly once: run by {@code close()} or by the cleaner. */
+    private static final class Deallocator implements Runnable
+    {
+        private final long raw;
+        private final long rawBytes;
+        private final String description;
+        private final Throwable site;
+        volatile boolean closedByOwner;
+
+        Deallocator(final long raw, final long rawBytes, final String description, final Throwable site)
+        {
+            this.raw = raw;
+            this.rawBytes = rawBytes;
+            this.description = description;
+            this.site = site;
+        }
+
+        @Override
+        public void run()
+        {
+            if (!closedByOwner)
+            {
+                NativeMemory.recordLeak(description, rawBytes, site);
+            }
+            Memory.free(raw);
+            NativeMemory.released(rawBytes);
+        }
+    }
+
+    /**
+     * Builder of a {@link Region}.
+     */
+    public static final class Builder
+    {
+        private final long size;
+        private int alignment = DEFAULT_ALIGNMENT;
+        private boolean zeroed;
+        private boolean preTouch;
+
+        private Builder(final long size)
+        {
+            this.size = checkSize(size, MAX_SIZE, "region size");
+        }
+
+        /**
+         * @param alignment base address alignment: a power of two up to {@link Memory#pageSize()}.
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is not a power of two or above the page size.
+         */
+        public Builder alignment(final int alignment)
+        {
+            this.alignment = checkAlignment(alignment, Memory.pageSize());
+            return this;
+        }
+
+        /**
+         * @param zeroed whether every byte reads 0 before the first write.
+         * @return this builder.
+         */
+        public Builder zeroed(final boolean zeroed)
+        {
+            this.zeroed = zeroed;
+            return this;
+        }
+
+        /**
+         * @param preTouch whether to write every page now so the first real write does not fault.
+         * @return this builder.
+         */
+        public Builder preTouch(final boolean preTouch)
+        {
+            this.preTouch = preTouch;
+            return this;
+        }
+
+        /**
+         * @return a new open region.
+         * @throws IllegalStateException if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+         * @throws OutOfMemoryError      if the operating system refuses the memory.
+         */
+        public Region build()
+        {
+            return new Region(this);
+        }
+    }
+}
