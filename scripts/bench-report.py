@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Turns JMH JSON results into docs/benchmarks.md tables and an SVG chart.
+
+Usage: bench-report.py --json results.json --label "JDK 17" --out-md docs/benchmarks-jdk17.md --out-svg docs/benchmarks-jdk17.svg
+       bench-report.py --check results.json          # smoke guard: fail when Lake is far behind its peer
+
+Workloads (which Lake benchmark stands beside which peers) are declared in WORKLOADS below: one home.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+from html import escape
+
+# title, lake benchmark, peers, published figure (other machine) or None, guard factor (None = no guard)
+# Benchmark ids are "Class.method" or "Class.method@threads".
+WORKLOADS = [
+    # filled in as allocators land; see docs/benchmarks.md
+]
+
+
+def load(path):
+    with open(path) as f:
+        data = json.load(f)
+    results = {}
+    for r in data:
+        name = r["benchmark"].rsplit(".", 2)
+        key = name[-2] + "." + name[-1]
+        params = r.get("params") or {}
+        if params:
+            key += "[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
+        threads = r.get("threads", 1)
+        if threads != 1:
+            key += f"@{threads}"
+        score = r["primaryMetric"]["score"]
+        error = r["primaryMetric"].get("scoreError")
+        unit = r["primaryMetric"]["scoreUnit"]
+        norm = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
+        results[key] = {"score": score, "error": error, "unit": unit, "bytes": norm,
+                        "jvm": r.get("jvm"), "jdk": r.get("jdkVersion"), "vm": r.get("vmName")}
+    return results
+
+
+def fmt_ns(x):
+    if x is None:
+        return "n/a"
+    return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "n/a"
+    if b < 0.5:
+        return "0"
+    return f"{b:,.0f}"
+
+
+def table(results, lake, peers, published):
+    rows = ["| benchmark | ns/op | ± | B/op | peer / Lake |", "|---|---:|---:|---:|---:|"]
+    base = results.get(lake, {}).get("score")
+    for key in [lake] + peers:
+        r = results.get(key)
+        if r is None:
+            rows.append(f"| `{key}` | not run | | | |")
+            continue
+        ratio = "1.00 (Lake)" if key == lake else (f"{r['score'] / base:.2f}x" if base else "n/a")
+        err = fmt_ns(r["error"]) if r["error"] == r["error"] and r["error"] is not None else ""
+        rows.append(f"| `{key}` | {fmt_ns(r['score'])} | {err} | {fmt_bytes(r['bytes'])} | {ratio} |")
+    if published:
+        rows.append(f"| published, other machine | {published} | | | not comparable |")
+    return "\n".join(rows)
+
+
+def svg_chart(results, label):
+    groups = [(t, [k for k in [lake] + peers if k in results]) for t, lake, peers, _, _ in WORKLOADS]
+    groups = [(t, ks) for t, ks in groups if ks]
+    bar_h, gap, left, width = 16, 26, 330, 520
+    height = 40 + sum(len(ks) * bar_h + gap for _, ks in groups)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
+           f'font-family="monospace" font-size="11">',
+           f'<text x="10" y="20" font-size="14">Lake vs peers, ns/op ({escape(label)}); bar length relative '
+           f'to the slowest in its workload</text>']
+    y = 40
+    for title, keys in groups:
+        out.append(f'<text x="10" y="{y + 10}" font-weight="bold">{escape(title)}</text>')
+        y += 14
+        worst = max(results[k]["score"] for k in keys) or 1
+        for i, k in enumerate(keys):
+            s = results[k]["score"]
+            w = max(1, int(width * s / worst))
+            colour = "#1f77b4" if i == 0 else "#bbbbbb"
+            out.append(f'<text x="10" y="{y + 12}">{escape(k[:46])}</text>')
+            out.append(f'<rect x="{left}" y="{y + 2}" width="{w}" height="{bar_h - 4}" fill="{colour}"/>')
+            out.append(f'<text x="{left + w + 5}" y="{y + 12}">{fmt_ns(s)}</text>')
+            y += bar_h
+        y += gap - 14
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def report(results, label, command, svg_name):
+    any_r = next(iter(results.values()), {})
+    lines = [f"## {label}", "",
+             f"Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.machine()}; "
+             f"JVM: {any_r.get('vm', '?')} {any_r.get('jdk', '?')}.", "",
+             f"Command: `{command}`", "", f"![chart]({svg_name})", ""]
+    listed = set()
+    for title, lake, peers, published, _ in WORKLOADS:
+        lines += [f"### {title}", "", table(results, lake, peers, published), ""]
+        listed.update([lake] + peers)
+    others = sorted(k for k in results if k not in listed)
+    if others:
+        lines += ["### Other benchmarks in the run", "", "| benchmark | ns/op | B/op |", "|---|---:|---:|"]
+        for k in others:
+            lines.append(f"| `{k}` | {fmt_ns(results[k]['score'])} | {fmt_bytes(results[k]['bytes'])} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def check(results):
+    failures = []
+    checked = 0
+    for title, lake, peers, _, factor in WORKLOADS:
+        if factor is None or lake not in results:
+            continue
+        best_peer = min((results[p]["score"] for p in peers if p in results), default=None)
+        if best_peer is None:
+            continue
+        checked += 1
+        ratio = results[lake]["score"] / best_peer
+        verdict = "ok" if ratio <= factor else "REGRESSION"
+        print(f"{verdict:10} {title}: Lake {results[lake]['score']:.1f} ns vs best peer {best_peer:.1f} ns "
+              f"= {ratio:.2f}x (guard {factor}x)")
+        if ratio > factor:
+            failures.append(title)
+    print(f"bench guard: {checked} workloads checked, {len(failures)} regressions")
+    return 1 if failures else 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--json")
+    p.add_argument("--label", default="")
+    p.add_argument("--command", default="scripts/bench.sh")
+    p.add_argument("--out-md")
+    p.add_argument("--out-svg")
+    p.add_argument("--check")
+    a = p.parse_args()
+    if a.check:
+        sys.exit(check(load(a.check)))
+    results = load(a.json)
+    with open(a.out_svg, "w") as f:
+        f.write(svg_chart(results, a.label))
+    with open(a.out_md, "w") as f:
+        f.write(report(results, a.label, a.command, os.path.basename(a.out_svg)))
+
+
+if __name__ == "__main__":
+    main()
