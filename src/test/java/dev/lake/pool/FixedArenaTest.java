@@ -246,12 +246,16 @@ class FixedArenaTest
             assertEquals(0L, arena.getLong(h, 40));
             arena.putLong(h, 0, -1L);
             arena.release(h);
-            assertEquals(0L, arena.allocate().mutableBuffer().getLong(0));
+            final Buffer third = arena.allocate();
+            assertEquals(0L, third.mutableBuffer().getLong(0));
+            third.close();
         }
         try (FixedArena arena = FixedArena.builder(1, 64).build())
         {
             arena.allocate().putLong(-7L).freeze().release();
-            assertEquals(-7L, arena.allocate().mutableBuffer().getLong(0), "UNINIT keeps old bytes (documented)");
+            final Buffer again = arena.allocate();
+            assertEquals(-7L, again.mutableBuffer().getLong(0), "UNINIT keeps old bytes (documented)");
+            again.close();
         }
     }
 
@@ -395,8 +399,9 @@ class FixedArenaTest
         try (FixedArena arena = FixedArena.builder(1, 8).name("orders").build())
         {
             assertEquals("orders", arena.metrics().name());
-            arena.allocate();
+            final Buffer held = arena.allocate();
             assertTrue(assertThrows(ArenaFullException.class, arena::allocate).getMessage().startsWith("orders"));
+            held.close();
         }
     }
 }
