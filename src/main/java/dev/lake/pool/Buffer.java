@@ -1,0 +1,521 @@
+package dev.lake.pool;
+
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.lang.ref.Reference;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * A writable buffer over one slot of an arena: a write cursor (relative {@code put} methods that advance
+ * {@link #position()}) plus a checked Agrona {@link MutableDirectBuffer} view ({@link #mutableBuffer()}) for
+ * codecs that write at absolute indexes. {@link #freeze()} turns the written bytes into immutable, shared
+ * {@link Bytes} with no copy; {@link #close()} without freezing returns the slot at once.
+ *
+ * <p>Length: {@link #length()} is the end of the furthest byte written, by the cursor or through the view, so
+ * a codec that fills the view and never moves the cursor still freezes what it wrote.
+ *
+ * <p>Capacity: writing past {@link #capacity()} throws {@link IndexOutOfBoundsException} naming what remained
+ * and what was requested, and nothing is written. With auto-spill on, the buffer instead copies what it holds
+ * to a heap array (at least twice the capacity), returns its slot to the arena at once, and continues on the
+ * heap ({@link #isSpilled()}); {@code freeze()} then gives heap-backed {@code Bytes} with the same API.
+ *
+ * <p>Checks: every write, and every access through the view, first checks that the buffer is still writing
+ * (not frozen, not closed) and in bounds, with Lake's own checks, so a view that leaked out of a frozen buffer
+ * cannot write into bytes that are now shared. Cost: one field compare and one bounds compare per write.
+ *
+ * <p>Not thread-safe: one thread writes a buffer; hand its {@code Bytes} to other threads.
+ */
+public final class Buffer implements AutoCloseable
+{
+    private static final byte WRITING = 0;
+    private static final byte FROZEN = 1;
+    private static final byte CLOSED = 2;
+    /** Largest heap array a spilled buffer grows to. */
+    static final int MAX_HEAP_CAPACITY = Integer.MAX_VALUE - 8;
+
+    final SlotSource source;
+    final int slot;
+    final long generation;
+    private final boolean autoSpill;
+    UnsafeBuffer mem;
+    int base;
+    int capacity;
+    private int position;
+    private int highWater;
+    private byte state;
+    private boolean spilled;
+    private WriteView view;
+
+    Buffer(final SlotSource source, final int slot, final long generation, final int base, final int capacity)
+    {
+        this.source = source;
+        this.slot = slot;
+        this.generation = generation;
+        this.autoSpill = source.autoSpill();
+        this.mem = source.memory();
+        this.base = base;
+        this.capacity = capacity;
+    }
+
+    /**
+     * @return how many bytes the buffer can hold now: its slot's capacity, or the heap array's once spilled.
+     */
+    public int capacity()
+    {
+        return capacity;
+    }
+
+    /**
+     * @return the write cursor: where the next relative {@code put} writes.
+     */
+    public int position()
+    {
+        return position;
+    }
+
+    /**
+     * Moves the write cursor, for example back to a header to fill it in. Moving it forward counts the bytes
+     * skipped as written. O(1), unless it spills.
+     *
+     * @param position the new cursor, 0 to {@link #capacity()} (beyond, with auto-spill, spills).
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if {@code position} is negative or beyond capacity without auto-spill.
+     */
+    public Buffer position(final int position)
+    {
+        writeAt(position, 0);
+        this.position = position;
+        return this;
+    }
+
+    /**
+     * @return the bytes a {@link #freeze()} now would cover: the end of the furthest byte written.
+     */
+    public int length()
+    {
+        return highWater;
+    }
+
+    /**
+     * @return {@code capacity() - position()}: how much a relative put can still write without failing or
+     *     spilling.
+     */
+    public int remaining()
+    {
+        return capacity - position;
+    }
+
+    /**
+     * @return whether the buffer moved to the heap (auto-spill) and gave its slot back.
+     */
+    public boolean isSpilled()
+    {
+        return spilled;
+    }
+
+    /**
+     * @return whether the buffer can still write: not frozen and not closed.
+     */
+    public boolean isWritable()
+    {
+        return state == WRITING;
+    }
+
+    /**
+     * Writes one byte at the cursor and advances it. O(1).
+     *
+     * @param value the byte.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if no byte remains and auto-spill is off.
+     */
+    public Buffer putByte(final byte value)
+    {
+        final int at = reserve(Byte.BYTES);
+        mem.putByte(at, value);
+        return this;
+    }
+
+    /**
+     * Writes a short in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 2 bytes remain and auto-spill is off.
+     */
+    public Buffer putShort(final short value)
+    {
+        final int at = reserve(Short.BYTES);
+        mem.putShort(at, value);
+        return this;
+    }
+
+    /**
+     * Writes a short in the given byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @param order the byte order.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 2 bytes remain and auto-spill is off.
+     */
+    public Buffer putShort(final short value, final ByteOrder order)
+    {
+        final int at = reserve(Short.BYTES);
+        mem.putShort(at, value, order);
+        return this;
+    }
+
+    /**
+     * Writes a char in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 2 bytes remain and auto-spill is off.
+     */
+    public Buffer putChar(final char value)
+    {
+        final int at = reserve(Character.BYTES);
+        mem.putChar(at, value);
+        return this;
+    }
+
+    /**
+     * Writes an int in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 4 bytes remain and auto-spill is off.
+     */
+    public Buffer putInt(final int value)
+    {
+        final int at = reserve(Integer.BYTES);
+        mem.putInt(at, value);
+        return this;
+    }
+
+    /**
+     * Writes an int in the given byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @param order the byte order.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 4 bytes remain and auto-spill is off.
+     */
+    public Buffer putInt(final int value, final ByteOrder order)
+    {
+        final int at = reserve(Integer.BYTES);
+        mem.putInt(at, value, order);
+        return this;
+    }
+
+    /**
+     * Writes a long in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 8 bytes remain and auto-spill is off.
+     */
+    public Buffer putLong(final long value)
+    {
+        final int at = reserve(Long.BYTES);
+        mem.putLong(at, value);
+        return this;
+    }
+
+    /**
+     * Writes a long in the given byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @param order the byte order.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 8 bytes remain and auto-spill is off.
+     */
+    public Buffer putLong(final long value, final ByteOrder order)
+    {
+        final int at = reserve(Long.BYTES);
+        mem.putLong(at, value, order);
+        return this;
+    }
+
+    /**
+     * Writes a float in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 4 bytes remain and auto-spill is off.
+     */
+    public Buffer putFloat(final float value)
+    {
+        final int at = reserve(Float.BYTES);
+        mem.putFloat(at, value);
+        return this;
+    }
+
+    /**
+     * Writes a double in native byte order at the cursor and advances it. O(1).
+     *
+     * @param value the value.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if fewer than 8 bytes remain and auto-spill is off.
+     */
+    public Buffer putDouble(final double value)
+    {
+        final int at = reserve(Double.BYTES);
+        mem.putDouble(at, value);
+        return this;
+    }
+
+    /**
+     * Copies a whole array at the cursor and advances it. O(n).
+     *
+     * @param src the bytes.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if they do not fit and auto-spill is off.
+     */
+    public Buffer putBytes(final byte[] src)
+    {
+        return putBytes(src, 0, src.length);
+    }
+
+    /**
+     * Copies part of an array at the cursor and advances it. O(n).
+     *
+     * @param src    the source array.
+     * @param offset first byte of {@code src} to copy.
+     * @param length how many bytes.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src}, or does not fit and auto-spill is
+     *                                   off.
+     */
+    public Buffer putBytes(final byte[] src, final int offset, final int length)
+    {
+        Objects.checkFromIndexSize(offset, length, src.length);
+        final int at = reserve(length);
+        mem.putBytes(at, src, offset, length);
+        return this;
+    }
+
+    /**
+     * Copies bytes from an Agrona buffer (for example another {@link Bytes}) at the cursor and advances it.
+     * O(n).
+     *
+     * @param src      the source.
+     * @param srcIndex first byte of {@code src} to copy.
+     * @param length   how many bytes.
+     * @return this buffer.
+     * @throws StaleHandleException      if this buffer is frozen or closed, or {@code src} is a released handle.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src}, or does not fit and auto-spill is
+     *                                   off.
+     */
+    public Buffer putBytes(final DirectBuffer src, final int srcIndex, final int length)
+    {
+        src.boundsCheck(srcIndex, length);
+        final int at = reserve(length);
+        mem.putBytes(at, src, srcIndex, length);
+        return this;
+    }
+
+    /**
+     * Copies the remaining bytes of a NIO buffer at the cursor, advancing both this cursor and
+     * {@code src.position()}. O(n).
+     *
+     * @param src the source, from its position to its limit.
+     * @return this buffer.
+     * @throws StaleHandleException      if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException if they do not fit and auto-spill is off.
+     */
+    public Buffer putBytes(final ByteBuffer src)
+    {
+        final int from = src.position();
+        final int length = src.remaining();
+        final int at = reserve(length);
+        mem.putBytes(at, src, from, length);
+        src.position(from + length);
+        return this;
+    }
+
+    /**
+     * A checked Agrona view for codecs (SBE encoders, Aeron claims) that write at absolute indexes: index 0 is
+     * the buffer's first byte and its capacity is {@link #capacity()}. Writes through it count toward
+     * {@link #length()} but do not move the cursor; past capacity they throw, or spill with auto-spill (the
+     * view then follows the buffer to the heap). Every access checks the buffer is still writing, so after
+     * {@link #freeze()} or {@link #close()} the view throws {@link StaleHandleException} and can never write
+     * into frozen bytes. {@code wrap} is refused. Created once per buffer, on first use.
+     *
+     * @return the view.
+     * @throws StaleHandleException if the buffer is frozen or closed.
+     */
+    public MutableDirectBuffer mutableBuffer()
+    {
+        checkWritable("view");
+        WriteView v = view;
+        if (v == null)
+        {
+            v = new WriteView(this);
+            view = v;
+        }
+        return v;
+    }
+
+    /**
+     * Freezes the bytes written, {@code [0, length())}, into immutable {@link Bytes} that share this buffer's
+     * slot with no copy; the returned handle holds the one reference this buffer held. The buffer can no
+     * longer write (nor can its view). O(1): no copy, one small object.
+     *
+     * @return the frozen bytes; release them (or {@code close()}) to give the slot back.
+     * @throws StaleHandleException if the buffer is already frozen or closed.
+     */
+    public Bytes freeze()
+    {
+        checkWritable("freeze");
+        state = FROZEN;
+        if (spilled)
+        {
+            source.frozenOnHeap();
+            return new Bytes(null, mem, 0, highWater);
+        }
+        source.frozen(slot);
+        return new Bytes(this, mem, base, highWater);
+    }
+
+    /**
+     * Returns the slot to the arena at once if the buffer was neither frozen nor spilled; otherwise does
+     * nothing (the {@code Bytes} own the slot now), so try-with-resources around a buffer that may be frozen is
+     * safe. Idempotent. O(1), plus zeroing the written bytes under {@link InitPolicy#ZERO}.
+     */
+    @Override
+    public void close()
+    {
+        if (state != WRITING)
+        {
+            return;
+        }
+        state = CLOSED;
+        if (!spilled)
+        {
+            source.release(slot, generation, highWater);
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Buffer[" + source.name() + (spilled ? " spilled to heap" : " slot " + slot) + ", position " +
+            position + ", length " + highWater + ", capacity " + capacity +
+            (state == WRITING ? "" : state == FROZEN ? ", frozen" : ", closed") + "]";
+    }
+
+    /** Bytes that may have been written, for zeroing on release. Final once frozen. */
+    int dirty()
+    {
+        return highWater;
+    }
+
+    void checkWritable(final String action)
+    {
+        if (state != WRITING)
+        {
+            throw new StaleHandleException(this + ": cannot " + action + ": the buffer is " +
+                (state == FROZEN ? "frozen (its bytes are shared and read-only now)" : "closed (its slot was returned)"));
+        }
+    }
+
+    /** Reserves {@code length} bytes at the cursor: checks, spills if needed, returns the index in {@link #mem}. */
+    private int reserve(final int length)
+    {
+        if (state != WRITING)
+        {
+            checkWritable("write");
+        }
+        final int p = position;
+        if (length < 0 || length > capacity - p)
+        {
+            if (length < 0)
+            {
+                throw new IllegalArgumentException(this + ": negative length: " + length);
+            }
+            if (!autoSpill)
+            {
+                throw new IndexOutOfBoundsException(this + ": cannot write " + length + " bytes: remaining " +
+                    (capacity - p) + " bytes, requested " + length);
+            }
+            grow((long)p + length);
+        }
+        final int end = p + length;
+        position = end;
+        if (end > highWater)
+        {
+            highWater = end;
+        }
+        return base + p;
+    }
+
+    /** Checks an absolute write of the view: spills if needed, returns the index in {@link #mem}. */
+    int writeAt(final int index, final long length)
+    {
+        checkWritable("write");
+        if (index < 0 || length < 0)
+        {
+            throw new IndexOutOfBoundsException(this + ": index=" + index + " length=" + length);
+        }
+        final long end = index + length;
+        if (end > capacity)
+        {
+            if (!autoSpill)
+            {
+                throw new IndexOutOfBoundsException(this + ": cannot write " + length + " bytes at index " + index +
+                    ": remaining from there " + Math.max(0, capacity - index) + " bytes, requested " + length);
+            }
+            grow(end);
+        }
+        if (end > highWater)
+        {
+            highWater = (int)end;
+        }
+        return base + index;
+    }
+
+    /** Auto-spill: copy to a heap array of at least {@code needed} bytes and give the slot back at once. */
+    private void grow(final long needed)
+    {
+        if (needed > MAX_HEAP_CAPACITY)
+        {
+            throw new IndexOutOfBoundsException(this + ": cannot grow to " + needed + " bytes (at most " +
+                MAX_HEAP_CAPACITY + ")");
+        }
+        final int newCapacity = (int)Math.min(MAX_HEAP_CAPACITY, Math.max(needed, 2L * capacity));
+        final byte[] heap = new byte[newCapacity];
+        mem.getBytes(base, heap, 0, highWater);
+        if (spilled)
+        {
+            mem.wrap(heap);
+        }
+        else
+        {
+            mem = new UnsafeBuffer(heap);
+            spilled = true;
+            source.spill(slot, generation, highWater);
+            Reference.reachabilityFence(this);
+        }
+        base = 0;
+        capacity = newCapacity;
+    }
+}

@@ -1,0 +1,420 @@
+package dev.lake.pool;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ReadOnlyBufferException;
+import java.util.Objects;
+
+/**
+ * The read half of Agrona's {@link DirectBuffer}, checked by Lake on every call: first that the handle still
+ * owns its memory ({@link #checkLive}), then that the bytes asked for lie inside it. Agrona's own bounds checks
+ * (which {@code -Dagrona.disable.bounds.checks=true} turns off) are never relied upon. Destination arrays and
+ * NIO buffers are checked too, so a wrong length throws {@link IndexOutOfBoundsException} instead of writing
+ * past a caller's array.
+ *
+ * <p>The view cannot be re-pointed: every {@code wrap} throws {@link UnsupportedOperationException}.
+ */
+abstract class CheckedReads implements DirectBuffer
+{
+    /**
+     * @return the Agrona buffer the bytes live in.
+     */
+    abstract UnsafeBuffer mem();
+
+    /**
+     * @return the index in {@link #mem()} of this view's first byte.
+     */
+    abstract int origin();
+
+    /**
+     * @return how many bytes this view may read.
+     */
+    abstract int limit();
+
+    /**
+     * @param action what the caller is about to do, for the message.
+     * @throws dev.lake.memory.StaleHandleException if the memory is no longer this view's own.
+     */
+    abstract void checkLive(String action);
+
+    /**
+     * Checks a read and maps an index of this view to an index of {@link #mem()}.
+     */
+    final int readAt(final int index, final long size)
+    {
+        checkLive("read");
+        final int limit = limit();
+        if (index < 0 || size < 0 || index > limit - size)
+        {
+            throw outOfBounds(index, size, limit);
+        }
+        return origin() + index;
+    }
+
+    final IndexOutOfBoundsException outOfBounds(final int index, final long size, final int limit)
+    {
+        return new IndexOutOfBoundsException(
+            this + ": index=" + index + " length=" + size + " is outside the " + limit + " bytes it holds");
+    }
+
+    private int stringAt(final int index, final ByteOrder order)
+    {
+        final int at = readAt(index, STR_HEADER_LEN);
+        final int length = order == null ? mem().getInt(at) : mem().getInt(at, order);
+        stringBodyAt(index, length);
+        return at;
+    }
+
+    private int stringBodyAt(final int index, final int length)
+    {
+        if (length < 0)
+        {
+            throw outOfBounds(index, length, limit());
+        }
+        return readAt(index, (long)STR_HEADER_LEN + length);
+    }
+
+    private static void checkDestination(final ByteBuffer dst, final int offset, final int length)
+    {
+        if (dst.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
+        Objects.checkFromIndexSize(offset, length, dst.capacity());
+    }
+
+    @Override
+    public void wrap(final byte[] buffer)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final byte[] buffer, final int offset, final int length)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final ByteBuffer buffer)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final ByteBuffer buffer, final int offset, final int length)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final DirectBuffer buffer)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final DirectBuffer buffer, final int offset, final int length)
+    {
+        throw cannotWrap();
+    }
+
+    @Override
+    public void wrap(final long address, final int length)
+    {
+        throw cannotWrap();
+    }
+
+    private UnsupportedOperationException cannotWrap()
+    {
+        return new UnsupportedOperationException(this + " is bound to its own memory and cannot be re-wrapped");
+    }
+
+    /**
+     * The raw address of this view's first byte, for Agrona's copy routines (with {@link #byteArray()}).
+     * Checked for liveness when asked; what the caller does with the number afterwards is unchecked.
+     */
+    @Override
+    public long addressOffset()
+    {
+        checkLive("reach the address of");
+        return mem().addressOffset() + origin();
+    }
+
+    @Override
+    public byte[] byteArray()
+    {
+        return mem().byteArray();
+    }
+
+    /** Always {@code null}: the view exposes no NIO buffer that could outlive its checks. */
+    @Override
+    public ByteBuffer byteBuffer()
+    {
+        return null;
+    }
+
+    @Override
+    public int capacity()
+    {
+        return limit();
+    }
+
+    @Override
+    public void checkLimit(final int limit)
+    {
+        checkLive("check");
+        if (limit > limit())
+        {
+            throw new IndexOutOfBoundsException(this + ": limit=" + limit + " is beyond capacity=" + limit());
+        }
+    }
+
+    @Override
+    public long getLong(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getLong(readAt(index, Long.BYTES), byteOrder);
+    }
+
+    @Override
+    public long getLong(final int index)
+    {
+        return mem().getLong(readAt(index, Long.BYTES));
+    }
+
+    @Override
+    public int getInt(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getInt(readAt(index, Integer.BYTES), byteOrder);
+    }
+
+    @Override
+    public int getInt(final int index)
+    {
+        return mem().getInt(readAt(index, Integer.BYTES));
+    }
+
+    @Override
+    public int parseNaturalIntAscii(final int index, final int length)
+    {
+        return mem().parseNaturalIntAscii(readAt(index, length), length);
+    }
+
+    @Override
+    public long parseNaturalLongAscii(final int index, final int length)
+    {
+        return mem().parseNaturalLongAscii(readAt(index, length), length);
+    }
+
+    @Override
+    public int parseIntAscii(final int index, final int length)
+    {
+        return mem().parseIntAscii(readAt(index, length), length);
+    }
+
+    @Override
+    public long parseLongAscii(final int index, final int length)
+    {
+        return mem().parseLongAscii(readAt(index, length), length);
+    }
+
+    @Override
+    public double getDouble(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getDouble(readAt(index, Double.BYTES), byteOrder);
+    }
+
+    @Override
+    public double getDouble(final int index)
+    {
+        return mem().getDouble(readAt(index, Double.BYTES));
+    }
+
+    @Override
+    public float getFloat(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getFloat(readAt(index, Float.BYTES), byteOrder);
+    }
+
+    @Override
+    public float getFloat(final int index)
+    {
+        return mem().getFloat(readAt(index, Float.BYTES));
+    }
+
+    @Override
+    public short getShort(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getShort(readAt(index, Short.BYTES), byteOrder);
+    }
+
+    @Override
+    public short getShort(final int index)
+    {
+        return mem().getShort(readAt(index, Short.BYTES));
+    }
+
+    @Override
+    public char getChar(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getChar(readAt(index, Character.BYTES), byteOrder);
+    }
+
+    @Override
+    public char getChar(final int index)
+    {
+        return mem().getChar(readAt(index, Character.BYTES));
+    }
+
+    @Override
+    public byte getByte(final int index)
+    {
+        return mem().getByte(readAt(index, Byte.BYTES));
+    }
+
+    @Override
+    public void getBytes(final int index, final byte[] dst)
+    {
+        getBytes(index, dst, 0, dst.length);
+    }
+
+    @Override
+    public void getBytes(final int index, final byte[] dst, final int offset, final int length)
+    {
+        Objects.checkFromIndexSize(offset, length, dst.length);
+        mem().getBytes(readAt(index, length), dst, offset, length);
+    }
+
+    @Override
+    public void getBytes(final int index, final MutableDirectBuffer dstBuffer, final int dstIndex, final int length)
+    {
+        final int at = readAt(index, length);
+        if (!dstBuffer.isExpandable())
+        {
+            dstBuffer.boundsCheck(dstIndex, length);
+        }
+        dstBuffer.putBytes(dstIndex, mem(), at, length);
+    }
+
+    @Override
+    public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
+    {
+        final int position = dstBuffer.position();
+        getBytes(index, dstBuffer, position, length);
+        dstBuffer.position(position + length);
+    }
+
+    @Override
+    public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
+    {
+        checkDestination(dstBuffer, dstOffset, length);
+        mem().getBytes(readAt(index, length), dstBuffer, dstOffset, length);
+    }
+
+    @Override
+    public String getStringAscii(final int index)
+    {
+        return mem().getStringAscii(stringAt(index, null));
+    }
+
+    @Override
+    public int getStringAscii(final int index, final Appendable appendable)
+    {
+        return mem().getStringAscii(stringAt(index, null), appendable);
+    }
+
+    @Override
+    public String getStringAscii(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getStringAscii(stringAt(index, byteOrder), byteOrder);
+    }
+
+    @Override
+    public int getStringAscii(final int index, final Appendable appendable, final ByteOrder byteOrder)
+    {
+        return mem().getStringAscii(stringAt(index, byteOrder), appendable, byteOrder);
+    }
+
+    @Override
+    public String getStringAscii(final int index, final int length)
+    {
+        return mem().getStringAscii(stringBodyAt(index, length), length);
+    }
+
+    @Override
+    public int getStringAscii(final int index, final int length, final Appendable appendable)
+    {
+        return mem().getStringAscii(stringBodyAt(index, length), length, appendable);
+    }
+
+    @Override
+    public String getStringWithoutLengthAscii(final int index, final int length)
+    {
+        return mem().getStringWithoutLengthAscii(readAt(index, length), length);
+    }
+
+    @Override
+    public int getStringWithoutLengthAscii(final int index, final int length, final Appendable appendable)
+    {
+        return mem().getStringWithoutLengthAscii(readAt(index, length), length, appendable);
+    }
+
+    @Override
+    public String getStringUtf8(final int index)
+    {
+        return mem().getStringUtf8(stringAt(index, null));
+    }
+
+    @Override
+    public String getStringUtf8(final int index, final ByteOrder byteOrder)
+    {
+        return mem().getStringUtf8(stringAt(index, byteOrder), byteOrder);
+    }
+
+    @Override
+    public String getStringUtf8(final int index, final int length)
+    {
+        return mem().getStringUtf8(stringBodyAt(index, length), length);
+    }
+
+    @Override
+    public String getStringWithoutLengthUtf8(final int index, final int length)
+    {
+        return mem().getStringWithoutLengthUtf8(readAt(index, length), length);
+    }
+
+    /** Checks liveness and that {@code [index, index + length)} lies inside the view, whatever Agrona's setting. */
+    @Override
+    public void boundsCheck(final int index, final int length)
+    {
+        readAt(index, length);
+    }
+
+    @Override
+    public int wrapAdjustment()
+    {
+        return byteArray() != null ? origin() : 0;
+    }
+
+    /** Compares contents byte by byte, unsigned, then by length (as Agrona's buffers do). */
+    @Override
+    public int compareTo(final DirectBuffer that)
+    {
+        final int thisCapacity = capacity();
+        final int thatCapacity = that.capacity();
+        final int common = Math.min(thisCapacity, thatCapacity);
+        for (int i = 0; i < common; i++)
+        {
+            final int cmp = Integer.compare(getByte(i) & 0xFF, that.getByte(i) & 0xFF);
+            if (cmp != 0)
+            {
+                return cmp;
+            }
+        }
+        return Integer.compare(thisCapacity, thatCapacity);
+    }
+}

@@ -1,0 +1,35 @@
+package dev.lake.pool;
+
+/**
+ * A snapshot of a {@link FixedArena}. Every figure is exact once the threads using the arena are quiet; while
+ * they run, each figure is a recent value (they are summed one after another, not frozen together).
+ *
+ * @param name               the arena's name.
+ * @param slotCount          slots in the arena.
+ * @param slotCapacity       bytes per slot (after rounding to the alignment).
+ * @param allocations        successful allocations (object and handle tier).
+ * @param failedAllocations  allocations refused because the arena was full.
+ * @param frees              slots returned (last release, close of an unfrozen buffer, spill, leak reclaim).
+ * @param frozen             buffers and handles frozen (including spilled buffers frozen on the heap).
+ * @param spills             buffers that outgrew their slot and moved to the heap (auto-spill).
+ * @param leaks              allocations reclaimed by the safety net because every handle became unreachable
+ *                           without release.
+ * @param bytesReserved      native bytes the arena's region holds; 0 once the region was freed.
+ * @param bytesLive          capacity held by live slots: {@code liveSlots * slotCapacity}.
+ * @param liveSlots          slots in use now: {@code allocations - frees} when quiet.
+ */
+public record FixedArenaMetrics(
+    String name,
+    int slotCount,
+    int slotCapacity,
+    long allocations,
+    long failedAllocations,
+    long frees,
+    long frozen,
+    long spills,
+    long leaks,
+    long bytesReserved,
+    long bytesLive,
+    int liveSlots)
+{
+}

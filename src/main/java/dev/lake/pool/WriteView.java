@@ -1,0 +1,406 @@
+package dev.lake.pool;
+
+import org.agrona.AsciiEncoding;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * The checked {@link MutableDirectBuffer} of a {@link Buffer} ({@link Buffer#mutableBuffer()}): every call
+ * asks its buffer first, so after freeze or close it throws, and every write is bounded by the buffer's
+ * capacity (or spills). Writes whose size depends on the value (ASCII numbers, strings) compute that size
+ * before writing, so nothing is written out of bounds even with Agrona's bounds checks disabled.
+ */
+final class WriteView extends CheckedReads implements MutableDirectBuffer
+{
+    private static final byte[] NO_BYTES = new byte[0];
+
+    private final Buffer owner;
+
+    WriteView(final Buffer owner)
+    {
+        this.owner = owner;
+    }
+
+    @Override
+    UnsafeBuffer mem()
+    {
+        return owner.mem;
+    }
+
+    @Override
+    int origin()
+    {
+        return owner.base;
+    }
+
+    @Override
+    int limit()
+    {
+        return owner.capacity;
+    }
+
+    @Override
+    void checkLive(final String action)
+    {
+        owner.checkWritable(action);
+    }
+
+    private int at(final int index, final long length)
+    {
+        return owner.writeAt(index, length);
+    }
+
+    private static int intAsciiLength(final int value)
+    {
+        if (value >= 0)
+        {
+            return AsciiEncoding.digitCount(value);
+        }
+        return value == Integer.MIN_VALUE ? 11 : 1 + AsciiEncoding.digitCount(-value);
+    }
+
+    private static int longAsciiLength(final long value)
+    {
+        if (value >= 0)
+        {
+            return AsciiEncoding.digitCount(value);
+        }
+        return value == Long.MIN_VALUE ? 20 : 1 + AsciiEncoding.digitCount(-value);
+    }
+
+    private static void checkNatural(final long value)
+    {
+        if (value < 0)
+        {
+            throw new IllegalArgumentException("a natural number cannot be negative: " + value);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "MutableDirectBuffer view of " + owner;
+    }
+
+    /** The view grows (spills) past its capacity exactly when its buffer has auto-spill on. */
+    @Override
+    public boolean isExpandable()
+    {
+        return owner.source.autoSpill();
+    }
+
+    @Override
+    public void setMemory(final int index, final int length, final byte value)
+    {
+        final int at = at(index, length);
+        owner.mem.setMemory(at, length, value);
+    }
+
+    @Override
+    public void putLong(final int index, final long value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Long.BYTES);
+        owner.mem.putLong(at, value, byteOrder);
+    }
+
+    @Override
+    public void putLong(final int index, final long value)
+    {
+        final int at = at(index, Long.BYTES);
+        owner.mem.putLong(at, value);
+    }
+
+    @Override
+    public void putInt(final int index, final int value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Integer.BYTES);
+        owner.mem.putInt(at, value, byteOrder);
+    }
+
+    @Override
+    public void putInt(final int index, final int value)
+    {
+        final int at = at(index, Integer.BYTES);
+        owner.mem.putInt(at, value);
+    }
+
+    @Override
+    public int putIntAscii(final int index, final int value)
+    {
+        final int at = at(index, intAsciiLength(value));
+        return owner.mem.putIntAscii(at, value);
+    }
+
+    @Override
+    public int putNaturalIntAscii(final int index, final int value)
+    {
+        checkNatural(value);
+        final int at = at(index, AsciiEncoding.digitCount(value));
+        return owner.mem.putNaturalIntAscii(at, value);
+    }
+
+    @Override
+    public void putNaturalPaddedIntAscii(final int offset, final int length, final int value)
+    {
+        final int at = at(offset, length);
+        owner.mem.putNaturalPaddedIntAscii(at, length, value);
+    }
+
+    @Override
+    public int putNaturalIntAsciiFromEnd(final int value, final int endExclusive)
+    {
+        checkNatural(value);
+        final int digits = AsciiEncoding.digitCount(value);
+        final int at = at(endExclusive - digits, digits);
+        return owner.mem.putNaturalIntAsciiFromEnd(value, at + digits) - owner.base;
+    }
+
+    @Override
+    public int putNaturalLongAscii(final int index, final long value)
+    {
+        checkNatural(value);
+        final int at = at(index, AsciiEncoding.digitCount(value));
+        return owner.mem.putNaturalLongAscii(at, value);
+    }
+
+    @Override
+    public int putLongAscii(final int index, final long value)
+    {
+        final int at = at(index, longAsciiLength(value));
+        return owner.mem.putLongAscii(at, value);
+    }
+
+    @Override
+    public void putDouble(final int index, final double value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Double.BYTES);
+        owner.mem.putDouble(at, value, byteOrder);
+    }
+
+    @Override
+    public void putDouble(final int index, final double value)
+    {
+        final int at = at(index, Double.BYTES);
+        owner.mem.putDouble(at, value);
+    }
+
+    @Override
+    public void putFloat(final int index, final float value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Float.BYTES);
+        owner.mem.putFloat(at, value, byteOrder);
+    }
+
+    @Override
+    public void putFloat(final int index, final float value)
+    {
+        final int at = at(index, Float.BYTES);
+        owner.mem.putFloat(at, value);
+    }
+
+    @Override
+    public void putShort(final int index, final short value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Short.BYTES);
+        owner.mem.putShort(at, value, byteOrder);
+    }
+
+    @Override
+    public void putShort(final int index, final short value)
+    {
+        final int at = at(index, Short.BYTES);
+        owner.mem.putShort(at, value);
+    }
+
+    @Override
+    public void putChar(final int index, final char value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, Character.BYTES);
+        owner.mem.putChar(at, value, byteOrder);
+    }
+
+    @Override
+    public void putChar(final int index, final char value)
+    {
+        final int at = at(index, Character.BYTES);
+        owner.mem.putChar(at, value);
+    }
+
+    @Override
+    public void putByte(final int index, final byte value)
+    {
+        final int at = at(index, Byte.BYTES);
+        owner.mem.putByte(at, value);
+    }
+
+    @Override
+    public void putBytes(final int index, final byte[] src)
+    {
+        putBytes(index, src, 0, src.length);
+    }
+
+    @Override
+    public void putBytes(final int index, final byte[] src, final int offset, final int length)
+    {
+        Objects.checkFromIndexSize(offset, length, src.length);
+        final int at = at(index, length);
+        owner.mem.putBytes(at, src, offset, length);
+    }
+
+    @Override
+    public void putBytes(final int index, final ByteBuffer srcBuffer, final int length)
+    {
+        final int position = srcBuffer.position();
+        putBytes(index, srcBuffer, position, length);
+        srcBuffer.position(position + length);
+    }
+
+    @Override
+    public void putBytes(final int index, final ByteBuffer srcBuffer, final int srcIndex, final int length)
+    {
+        Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
+        final int at = at(index, length);
+        owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+    }
+
+    @Override
+    public void putBytes(final int index, final DirectBuffer srcBuffer, final int srcIndex, final int length)
+    {
+        srcBuffer.boundsCheck(srcIndex, length);
+        final int at = at(index, length);
+        owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+    }
+
+    @Override
+    public int putStringAscii(final int index, final String value)
+    {
+        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+        return owner.mem.putStringAscii(at, value);
+    }
+
+    @Override
+    public int putStringAscii(final int index, final CharSequence value)
+    {
+        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+        return owner.mem.putStringAscii(at, value);
+    }
+
+    @Override
+    public int putStringAscii(final int index, final String value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+        return owner.mem.putStringAscii(at, value, byteOrder);
+    }
+
+    @Override
+    public int putStringAscii(final int index, final CharSequence value, final ByteOrder byteOrder)
+    {
+        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+        return owner.mem.putStringAscii(at, value, byteOrder);
+    }
+
+    @Override
+    public int putStringWithoutLengthAscii(final int index, final String value)
+    {
+        final int at = at(index, value == null ? 0 : value.length());
+        return owner.mem.putStringWithoutLengthAscii(at, value);
+    }
+
+    @Override
+    public int putStringWithoutLengthAscii(final int index, final CharSequence value)
+    {
+        final int at = at(index, value == null ? 0 : value.length());
+        return owner.mem.putStringWithoutLengthAscii(at, value);
+    }
+
+    @Override
+    public int putStringWithoutLengthAscii(
+        final int index, final String value, final int valueOffset, final int length)
+    {
+        final int at = at(index, asciiRange(value, valueOffset, length));
+        return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+    }
+
+    @Override
+    public int putStringWithoutLengthAscii(
+        final int index, final CharSequence value, final int valueOffset, final int length)
+    {
+        final int at = at(index, asciiRange(value, valueOffset, length));
+        return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+    }
+
+    private static int asciiRange(final CharSequence value, final int valueOffset, final int length)
+    {
+        if (value == null)
+        {
+            return 0;
+        }
+        if (valueOffset < 0 || length < 0 || valueOffset > value.length())
+        {
+            throw new IndexOutOfBoundsException("valueOffset=" + valueOffset + " length=" + length +
+                " for a string of " + value.length() + " chars");
+        }
+        return Math.min(value.length() - valueOffset, length);
+    }
+
+    @Override
+    public int putStringUtf8(final int index, final String value)
+    {
+        return putUtf8(index, value, null, Integer.MAX_VALUE);
+    }
+
+    @Override
+    public int putStringUtf8(final int index, final String value, final ByteOrder byteOrder)
+    {
+        return putUtf8(index, value, byteOrder, Integer.MAX_VALUE);
+    }
+
+    @Override
+    public int putStringUtf8(final int index, final String value, final int maxEncodedLength)
+    {
+        return putUtf8(index, value, null, maxEncodedLength);
+    }
+
+    @Override
+    public int putStringUtf8(final int index, final String value, final ByteOrder byteOrder,
+        final int maxEncodedLength)
+    {
+        return putUtf8(index, value, byteOrder, maxEncodedLength);
+    }
+
+    private int putUtf8(final int index, final String value, final ByteOrder byteOrder, final int maxEncodedLength)
+    {
+        final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > maxEncodedLength)
+        {
+            throw new IllegalArgumentException("Encoded string larger than maximum size: " + maxEncodedLength);
+        }
+        final int at = at(index, (long)STR_HEADER_LEN + bytes.length);
+        final UnsafeBuffer mem = owner.mem;
+        if (byteOrder == null)
+        {
+            mem.putInt(at, bytes.length);
+        }
+        else
+        {
+            mem.putInt(at, bytes.length, byteOrder);
+        }
+        mem.putBytes(at + STR_HEADER_LEN, bytes);
+        return STR_HEADER_LEN + bytes.length;
+    }
+
+    @Override
+    public int putStringWithoutLengthUtf8(final int index, final String value)
+    {
+        final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
+        final int at = at(index, bytes.length);
+        owner.mem.putBytes(at, bytes);
+        return bytes.length;
+    }
+}
