@@ -17,6 +17,7 @@ final class ChunkMemory implements Runnable
 {
     final Region region;
     final UnsafeBuffer buffer;
+    final long address;
     final int capacity;
     final SliceCounters counters;
     final SlotPool slots;
@@ -44,6 +45,7 @@ final class ChunkMemory implements Runnable
     {
         this.region = region;
         this.buffer = region.buffer();
+        this.address = region.address();
         this.capacity = region.size();
         this.counters = counters;
         this.slots = slots;
@@ -78,8 +80,8 @@ final class ChunkMemory implements Runnable
             }
             counters.sliceReleased(liveBytes);
             NativeMemory.recordLeak(description + (liveSlices == 0 ?
-                " of a SliceAllocator that was not closed" :
-                " with " + liveSlices + " slice(s) never released (" + liveBytes + " B)"), capacity, site);
+                " of a SliceAllocator that" :
+                " holding " + liveSlices + " unreleased slice(s) (" + liveBytes + " B)"), capacity, site);
         }
         counters.chunkFreed(capacity, wasted);
         region.close();

@@ -46,6 +46,8 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     /** The chunk this handle holds a reference into; {@code null} once released or transferred. */
     Chunk chunk;
     final UnsafeBuffer buffer;
+    /** Address of element 0, read only after this handle's own checks. */
+    final long address;
     final int offset;
     final int length;
     final ElementLayout layout;
@@ -55,6 +57,7 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     {
         this.chunk = chunk;
         this.buffer = chunk.memory == null ? null : chunk.memory.buffer;
+        this.address = chunk.memory == null ? 0 : chunk.memory.address + offset;
         this.offset = offset;
         this.length = length;
         this.layout = layout;

@@ -1,5 +1,6 @@
 package dev.lake.slice;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 
 /**
@@ -24,7 +25,7 @@ public final class SharedSingle extends SharedHandle
     {
         checkLive();
         checkLayout(ElementLayout.LONG);
-        return buffer.getLong(offset);
+        return Memory.getLong(address);
     }
 
     /**
@@ -36,7 +37,7 @@ public final class SharedSingle extends SharedHandle
     {
         checkLive();
         checkLayout(ElementLayout.DOUBLE);
-        return buffer.getDouble(offset);
+        return Double.longBitsToDouble(Memory.getLong(address));
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.lake.slice;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 
 /**
@@ -26,7 +27,7 @@ public final class SharedSlice extends SharedHandle
     {
         checkIndex(index);
         checkLayout(ElementLayout.LONG);
-        return buffer.getLong(offset + (index << 3));
+        return Memory.getLong(address + ((long)index << 3));
     }
 
     /**
@@ -40,7 +41,7 @@ public final class SharedSlice extends SharedHandle
     {
         checkIndex(index);
         checkLayout(ElementLayout.DOUBLE);
-        return buffer.getDouble(offset + (index << 3));
+        return Double.longBitsToDouble(Memory.getLong(address + ((long)index << 3)));
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.lake.slice;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
@@ -564,8 +565,8 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long getLong(final long ref, final int index)
     {
-        final UnsafeBuffer b = checkedBuffer(ref, index, ElementLayout.LONG);
-        return b.getLong(dataOf(ref) + (index << 3));
+        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.LONG);
+        return Memory.getLong(m.address + dataOf(ref) + ((long)index << 3));
     }
 
     /**
@@ -580,8 +581,8 @@ public final class SliceAllocator implements AutoCloseable
      */
     public double getDouble(final long ref, final int index)
     {
-        final UnsafeBuffer b = checkedBuffer(ref, index, ElementLayout.DOUBLE);
-        return b.getDouble(dataOf(ref) + (index << 3));
+        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.DOUBLE);
+        return Double.longBitsToDouble(Memory.getLong(m.address + dataOf(ref) + ((long)index << 3)));
     }
 
     /**
@@ -596,8 +597,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public int getInt(final long ref, final int index)
     {
-        final UnsafeBuffer b = checkedBuffer(ref, index, ElementLayout.INT);
-        return b.getInt(dataOf(ref) + (index << 2));
+        return checkedMemory(ref, index, ElementLayout.INT).buffer.getInt(dataOf(ref) + (index << 2));
     }
 
     /**
@@ -612,8 +612,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public byte getByte(final long ref, final int index)
     {
-        final UnsafeBuffer b = checkedBuffer(ref, index, ElementLayout.BYTE);
-        return b.getByte(dataOf(ref) + index);
+        return checkedMemory(ref, index, ElementLayout.BYTE).buffer.getByte(dataOf(ref) + index);
     }
 
     /**
@@ -710,10 +709,11 @@ public final class SliceAllocator implements AutoCloseable
         final int data = begin(length, bytes, pin);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            // The range was checked against the chunk once: raw stores, no per-element bounds check.
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putLong(data + (i << 3), init.value(i));
+                Memory.putLong(base + ((long)i << 3), init.value(i));
             }
         }
         catch (final Throwable ex)
@@ -762,10 +762,10 @@ public final class SliceAllocator implements AutoCloseable
         final int data = begin(length, bytes, pin);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putDouble(data + (i << 3), init.value(i));
+                Memory.putLong(base + ((long)i << 3), Double.doubleToRawLongBits(init.value(i)));
             }
         }
         catch (final Throwable ex)
@@ -865,10 +865,11 @@ public final class SliceAllocator implements AutoCloseable
         final int data = begin(length, bytes, pin);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            // The range was checked against the chunk once: raw stores, no per-element bounds check.
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putLong(data + (i << 3), init.value(i));
+                Memory.putLong(base + ((long)i << 3), init.value(i));
             }
         }
         catch (final Throwable ex)
@@ -1137,10 +1138,10 @@ public final class SliceAllocator implements AutoCloseable
         return c;
     }
 
-    private UnsafeBuffer checkedBuffer(final long ref, final int index, final ElementLayout expected)
+    private ChunkMemory checkedMemory(final long ref, final int index, final ElementLayout expected)
     {
-        final UnsafeBuffer b = checkedChunk(ref).memory.buffer;
-        final int length = b.getInt(dataOf(ref) - HEADER);
+        final ChunkMemory m = checkedChunk(ref).memory;
+        final int length = m.buffer.getInt(dataOf(ref) - HEADER);
         if (index < 0 || index >= length)
         {
             throw new IndexOutOfBoundsException("index " + index + " out of bounds for slice reference 0x" +
@@ -1150,7 +1151,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new IllegalStateException("cannot read " + expected + " elements from a " + layout + " slice");
         }
-        return b;
+        return m;
     }
 
     /** Adds one holder to the slice whose data starts at {@code data}. Any thread. */

@@ -668,7 +668,7 @@ class SliceAllocatorTest
         }
         awaitBaseline();
         assertTrue(NativeMemory.leaks() > leaksBefore);
-        assertTrue(NativeMemory.leakReports().stream().anyMatch(r -> r.what().contains("never released")),
+        assertTrue(NativeMemory.leakReports().stream().anyMatch(r -> r.what().contains("unreleased slice")),
             NativeMemory.leakReports().toString());
     }
 
