@@ -2,7 +2,6 @@ package dev.lake.slice;
 
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -45,7 +44,6 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
 
     /** The chunk this handle holds a reference into; {@code null} once released or transferred. */
     Chunk chunk;
-    final UnsafeBuffer buffer;
     /** Address of element 0, read only after this handle's own checks. */
     final long address;
     final int offset;
@@ -56,7 +54,6 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     SharedHandle(final Chunk chunk, final int offset, final int length, final ElementLayout layout)
     {
         this.chunk = chunk;
-        this.buffer = chunk.memory == null ? null : chunk.memory.buffer;
         this.address = chunk.memory == null ? 0 : chunk.memory.address + offset;
         this.offset = offset;
         this.length = length;
@@ -200,9 +197,10 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
         return c;
     }
 
-    final void checkIndex(final int index)
+    final Chunk checkIndex(final int index)
     {
-        if (chunk == null)
+        final Chunk c = chunk;
+        if (c == null)
         {
             throw new StaleHandleException(this + " is released");
         }
@@ -210,6 +208,7 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
         {
             throw new IndexOutOfBoundsException("index " + index + " out of bounds for " + this);
         }
+        return c;
     }
 
     final void checkLayout(final ElementLayout expected)

@@ -47,9 +47,9 @@ public final class SharedSingle extends SharedHandle
      */
     public int getInt()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.INT);
-        return buffer.getInt(offset);
+        return c.memory.buffer.getInt(offset);
     }
 
     /**
@@ -59,9 +59,9 @@ public final class SharedSingle extends SharedHandle
      */
     public byte getByte()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.BYTE);
-        return buffer.getByte(offset);
+        return c.memory.buffer.getByte(offset);
     }
 
     /**

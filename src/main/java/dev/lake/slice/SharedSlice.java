@@ -53,9 +53,9 @@ public final class SharedSlice extends SharedHandle
      */
     public int getInt(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.INT);
-        return buffer.getInt(offset + (index << 2));
+        return c.memory.buffer.getInt(offset + (index << 2));
     }
 
     /**
@@ -67,9 +67,9 @@ public final class SharedSlice extends SharedHandle
      */
     public byte getByte(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.BYTE);
-        return buffer.getByte(offset + index);
+        return c.memory.buffer.getByte(offset + index);
     }
 
     /**

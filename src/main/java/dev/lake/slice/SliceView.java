@@ -26,7 +26,7 @@ final class SliceView implements DirectBuffer
         this.handle = handle;
         this.capacity = handle.byteLength();
         this.delegate = capacity == 0 ? new UnsafeBuffer(EMPTY) :
-            new UnsafeBuffer(handle.buffer, handle.offset, capacity);
+            new UnsafeBuffer(handle.chunk.memory.buffer, handle.offset, capacity);
     }
 
     private void check(final int index, final long length)
