@@ -1,0 +1,113 @@
+package dev.lake.bench;
+
+import dev.lake.slice.ElementLayout;
+import dev.lake.slice.LongInit;
+import dev.lake.slice.SharedSlice;
+import dev.lake.slice.SliceAllocator;
+import org.openjdk.jmh.annotations.*;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The slice allocator (issue 7) next to the heap baseline a Java user would write: allocate {@code n} longs with
+ * an index initializer, read them all, release; and share + release of one handle. The primitive tier is the
+ * zero-garbage path; the handle tier allocates one handle object per slice unless escape analysis removes it.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(value = 1, jvmArgsAppend = "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED")
+@State(Scope.Thread)
+public class SliceBench
+{
+    private static final LongInit INDEX = i -> i;
+
+    @Param({"32", "256", "1024", "4096"})
+    public int n;
+
+    private SliceAllocator alloc;
+    private SharedSlice shared;
+    private long sharedRef;
+
+    @Setup
+    public void setup()
+    {
+        alloc = SliceAllocator.builder(ElementLayout.LONG).build();
+        shared = alloc.allocateLongs(8, INDEX);
+        sharedRef = alloc.allocateLongsRef(8, INDEX);
+    }
+
+    @TearDown
+    public void tearDown()
+    {
+        shared.release();
+        alloc.release(sharedRef);
+        alloc.close();
+    }
+
+    /** Handle tier: allocate n longs (value = index), read all through the handle, release. */
+    @Benchmark
+    public long handleAllocateReadRelease()
+    {
+        final SharedSlice slice = alloc.allocateLongs(n, INDEX);
+        long sum = 0;
+        for (int i = 0, length = slice.length(); i < length; i++)
+        {
+            sum += slice.getLong(i);
+        }
+        slice.release();
+        return sum;
+    }
+
+    /** Primitive tier: the same through a long reference; the zero-garbage path. */
+    @Benchmark
+    public long refAllocateReadRelease()
+    {
+        final SliceAllocator a = alloc;
+        final long ref = a.allocateLongsRef(n, INDEX);
+        long sum = 0;
+        for (int i = 0, length = a.length(ref); i < length; i++)
+        {
+            sum += a.getLong(ref, i);
+        }
+        a.release(ref);
+        return sum;
+    }
+
+    /** Peer: the heap baseline, {@code new long[n]} filled by the same initializer and read. */
+    @Benchmark
+    public long heapArrayAllocateRead()
+    {
+        final long[] array = new long[n];
+        for (int i = 0; i < array.length; i++)
+        {
+            array[i] = INDEX.value(i);
+        }
+        long sum = 0;
+        for (int i = 0; i < array.length; i++)
+        {
+            sum += array[i];
+        }
+        return sum;
+    }
+
+    /** share() + release() of a handle (independent of n). */
+    @Benchmark
+    public boolean handleShareRelease()
+    {
+        final SharedSlice copy = shared.share();
+        copy.release();
+        return copy.isReleased();
+    }
+
+    /** retain + release of a primitive reference (independent of n). */
+    @Benchmark
+    public long refRetainRelease()
+    {
+        final long ref = sharedRef;
+        alloc.retain(ref);
+        alloc.release(ref);
+        return ref;
+    }
+}

@@ -1,0 +1,1265 @@
+package dev.lake.slice;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.NativeMemory;
+import dev.lake.memory.Region;
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.Arrays;
+
+/**
+ * Cuts many small, variable-length slices out of off-heap chunks and hands them out behind cheap shared
+ * handles: the seed's {@code arena-arc} {@code Allocator<T, L, N>}. A chunk is freed exactly when the last
+ * reference into it goes: the allocator's own (while the chunk is current) and one per live slice.
+ *
+ * <h2>Two tiers</h2>
+ * <ul>
+ *     <li>Handle tier: {@code allocate*} return a {@link SharedSlice} or {@link SharedSingle}, one small object
+ *     that checks on every access that it is still live and in bounds; {@link SharedHandle#share()} hands a
+ *     second owner its own handle. Leaks are caught per chunk by the cleaner at no cost per handle.</li>
+ *     <li>Primitive tier: {@code allocate*Ref} return a {@code long} reference (chunk slot, generation,
+ *     offset) and allocate no Java object; read with {@link #getLong(long, int)} and friends, share with
+ *     {@link #retain(long)}, drop with {@link #release(long)}. A reference whose chunk was freed or reset is
+ *     refused by a generation check, one whose slice was released by its header count. The trade-off: a
+ *     reference is not an identity, so a double {@code release} by one holder takes another holder's count
+ *     (detected only when the count reaches zero), and a leaked reference pins its chunk until the allocator
+ *     itself becomes unreachable (then the cleaner frees it and counts the leak). See docs/slices.md.</li>
+ * </ul>
+ *
+ * <h2>Placement (as the seed)</h2>
+ * A slice goes into the current chunk when it fits. A request larger than the chunk capacity gets a dedicated
+ * chunk of exactly its size and the current chunk stays current. Otherwise, when no live slice uses the current
+ * chunk it is reset and reused in place (an improvement over the seed: no free and malloc, so a steady
+ * allocate-release loop never touches the operating system); else a new chunk is started and whichever of the
+ * two has more room stays current; the other's tail is abandoned and counted as wasted until that chunk is freed.
+ * Each slice carries an 8-byte header (its length and its handle count) before its data, which starts aligned to
+ * {@code max(8, layout.alignment())}.
+ *
+ * <h2>Limits</h2>
+ * Offsets and lengths are {@code int}s (the seed's index type {@code L = u32}): a chunk is at most
+ * {@link Region#MAX_SIZE} bytes and a slice's {@code length * stride} plus its header must fit in one; larger
+ * requests throw {@link IllegalArgumentException} naming the value. The primitive tier adds: at most
+ * {@value #MAX_PINNED_CHUNKS} chunks holding references at once, and a slot's generation wraps after 65,535
+ * reuses.
+ *
+ * <h2>Threads</h2>
+ * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()} and {@link #close()}) is confined to one
+ * thread, bound by the first allocation; in strict mode (the default, one thread comparison per call) another
+ * thread gets an {@link IllegalStateException}. Handles, references and {@link #stats()} may be used from any
+ * thread.
+ *
+ * <h2>Costs</h2>
+ * Allocation is O(length) for the initializer plus O(1): a bump, a header write and one CAS on the chunk's count;
+ * a new chunk costs one native allocation and a cleaner registration. Release is O(1): at most three CASes and
+ * an adder increment. Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
+ */
+public final class SliceAllocator implements AutoCloseable
+{
+    /** Default chunk size in bytes when {@link Builder#chunkCapacity(int)} is not given: 64 KiB of elements. */
+    public static final int DEFAULT_CHUNK_BYTES = 64 * 1024;
+
+    /** The primitive-tier reference of every empty slice: length 0, owns no chunk, retain and release do nothing. */
+    public static final long EMPTY_REF = 0L;
+
+    /** How many chunks the primitive tier can track at once (20 bits of a reference). */
+    public static final int MAX_PINNED_CHUNKS = 1 << 20;
+
+    /** Bytes of the header before each slice's data: {@code [int length][int references]}. */
+    static final int HEADER = 8;
+
+    private static final int GENERATION_SHIFT = 48;
+    private static final int GENERATION_MASK = 0xFFFF;
+    private static final int SLOT_SHIFT = 28;
+    private static final int SLOT_MASK = MAX_PINNED_CHUNKS - 1;
+    private static final int OFFSET_MASK = (1 << SLOT_SHIFT) - 1;
+    private static final byte[] EMPTY = new byte[0];
+
+    private static final int IN_CURRENT = 0;
+    private static final int RESET_CURRENT = 1;
+    private static final int DEDICATED = 2;
+    private static final int FRESH = 3;
+
+    private final ElementLayout layout;
+    private final int stride;
+    private final int dataAlign;
+    private final int chunkCapacity;
+    private final int chunkBytes;
+    private final boolean strict;
+    private final SliceCounters counters = new SliceCounters();
+    private final SlotPool slotPool = new SlotPool();
+    private final UnsafeBuffer window = new UnsafeBuffer(EMPTY);
+
+    private Chunk[] slots = new Chunk[16];
+    private int nextSlot;
+    private Chunk current;
+    private Thread owner;
+    private boolean allocating;
+    private boolean closed;
+    /** Where the allocation in progress goes, and how: set by begin, cleared by finish or abort. */
+    private Chunk target;
+    private int targetKind;
+
+    private SliceAllocator(final Builder builder)
+    {
+        this.layout = builder.layout;
+        this.stride = layout.stride();
+        this.dataAlign = Math.max(HEADER, layout.alignment());
+        this.chunkCapacity = builder.chunkCapacity;
+        this.chunkBytes = builder.chunkBytes;
+        this.strict = builder.strict;
+        this.current = newChunk(chunkBytes);
+    }
+
+    /**
+     * Starts a builder.
+     *
+     * @param layout what one element is: {@link ElementLayout#LONG}, {@link ElementLayout#record(int, int)}...
+     * @return a builder with a 64 KiB chunk capacity and strict thread checks.
+     * @throws NullPointerException if {@code layout} is null.
+     */
+    public static Builder builder(final ElementLayout layout)
+    {
+        return new Builder(layout);
+    }
+
+    /**
+     * @return the element layout of every slice.
+     */
+    public ElementLayout layout()
+    {
+        return layout;
+    }
+
+    /**
+     * @return elements that fit in one default chunk: the seed's {@code N}.
+     */
+    public int chunkCapacity()
+    {
+        return chunkCapacity;
+    }
+
+    /**
+     * @return bytes of one default chunk: room for {@link #chunkCapacity()} elements and one slice header.
+     */
+    public int chunkBytes()
+    {
+        return chunkBytes;
+    }
+
+    /**
+     * @return a snapshot of chunks, reserved bytes, live slice bytes and wasted tails. O(1), any thread.
+     */
+    public SliceStats stats()
+    {
+        return counters.snapshot();
+    }
+
+    /**
+     * @return whether {@link #close()} was called.
+     */
+    public boolean isClosed()
+    {
+        return closed;
+    }
+
+    /**
+     * Makes the calling thread the allocating thread, for handing the allocator over. The caller must make the
+     * previous owner's work visible (hand the allocator over through a queue, a lock or a volatile).
+     *
+     * @throws IllegalStateException if an allocation is in progress (called from an initializer).
+     */
+    public void bindToCurrentThread()
+    {
+        if (allocating)
+        {
+            throw new IllegalStateException("cannot rebind a SliceAllocator from inside an initializer");
+        }
+        owner = Thread.currentThread();
+    }
+
+    /**
+     * Drops the allocator's reference to its current chunk (freed now if no slice uses it) and refuses further
+     * allocation. Handles and references already handed out stay valid until released. Idempotent.
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        if (allocating)
+        {
+            throw new IllegalStateException("cannot close a SliceAllocator from inside an initializer");
+        }
+        closed = true;
+        final Chunk c = current;
+        current = null;
+        c.releaseReference();
+    }
+
+    // ------------------------------------------------------------------------------------------------ handle tier
+
+    /**
+     * Allocates a slice of {@code length} longs, element {@code i} set to {@code init.value(i)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns an empty slice owning no chunk.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the handle.
+     * @throws IllegalStateException    if the layout is not {@link ElementLayout#LONG}, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SharedSlice allocateLongs(final int length, final LongInit init)
+    {
+        final int data = fillLongs(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * Allocates a slice of {@code length} ints, element {@code i} set to {@code init.value(i)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns an empty slice owning no chunk.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the handle.
+     * @throws IllegalStateException    if the layout is not {@link ElementLayout#INT}, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SharedSlice allocateInts(final int length, final IntInit init)
+    {
+        final int data = fillInts(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * Allocates a slice of {@code length} doubles, element {@code i} set to {@code init.value(i)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns an empty slice owning no chunk.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the handle.
+     * @throws IllegalStateException    if the layout is not {@link ElementLayout#DOUBLE}, the allocator is closed,
+     *                                  or (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SharedSlice allocateDoubles(final int length, final DoubleInit init)
+    {
+        final int data = fillDoubles(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * Allocates a slice of {@code length} bytes, element {@code i} set to {@code init.value(i)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns an empty slice owning no chunk.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the handle.
+     * @throws IllegalStateException    if the layout is not {@link ElementLayout#BYTE}, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SharedSlice allocateBytes(final int length, final ByteInit init)
+    {
+        final int data = fillBytes(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * Allocates a slice of {@code length} elements of any layout, each written in place by {@code init} (the
+     * seed's {@code alloc(len, init)}; for records, wrap an encoder at the given offset).
+     *
+     * @param length number of elements, 0 or more; 0 returns an empty slice owning no chunk.
+     * @param init   writes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the handle.
+     * @throws IllegalStateException    if the allocator is closed or (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SharedSlice allocate(final int length, final ElementInit init)
+    {
+        final int data = fillElements(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * The seed's {@code try_alloc}: like {@link #allocate(int, ElementInit)} with an initializer that may fail.
+     * When it throws, the chunk's offset is not advanced, a chunk started for this request is freed, the stats
+     * are unchanged, and the exception propagates.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   writes each element or throws.
+     * @param <X>    the initializer's exception.
+     * @return the handle.
+     * @throws X                        what the initializer threw.
+     * @throws IllegalStateException    if the allocator is closed or (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public <X extends Exception> SharedSlice tryAllocate(final int length, final FallibleInit<X> init) throws X
+    {
+        final int data = tryFill(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * {@link #tryAllocate(int, FallibleInit)} for a {@link ElementLayout#LONG} allocator, by value.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   computes each element or throws.
+     * @param <X>    the initializer's exception.
+     * @return the handle.
+     * @throws X                        what the initializer threw; nothing was allocated.
+     * @throws IllegalStateException    if the layout is not {@link ElementLayout#LONG}, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public <X extends Exception> SharedSlice tryAllocateLongs(final int length, final FallibleLongInit<X> init)
+        throws X
+    {
+        final int data = tryFillLongs(length, init, false);
+        return handle(data, length);
+    }
+
+    /**
+     * The seed's {@code alloc_single}: one element written in place.
+     *
+     * @param init writes the element (index 0).
+     * @return the single-element handle.
+     * @throws IllegalStateException if the allocator is closed or (strict) the caller is not the allocating thread.
+     */
+    public SharedSingle allocateSingle(final ElementInit init)
+    {
+        final int data = fillElements(1, init, false);
+        return single(data);
+    }
+
+    /**
+     * The seed's {@code alloc_value} for a {@link ElementLayout#LONG} allocator.
+     *
+     * @param value the element.
+     * @return the single-element handle.
+     * @throws IllegalStateException if the layout is not LONG (write {@code 5L}, not {@code 5}), the allocator is
+     *                               closed, or (strict) the caller is not the allocating thread.
+     */
+    public SharedSingle allocateValue(final long value)
+    {
+        requireLayout(ElementLayout.LONG, "allocateValue(long)");
+        checkUsable();
+        final int data = begin(1, Long.BYTES, false);
+        target.memory.buffer.putLong(data, value);
+        finish(1, data, Long.BYTES);
+        return single(data);
+    }
+
+    /**
+     * The seed's {@code alloc_value} for a {@link ElementLayout#DOUBLE} allocator.
+     *
+     * @param value the element.
+     * @return the single-element handle.
+     * @throws IllegalStateException if the layout is not DOUBLE, the allocator is closed, or (strict) the caller is
+     *                               not the allocating thread.
+     */
+    public SharedSingle allocateValue(final double value)
+    {
+        requireLayout(ElementLayout.DOUBLE, "allocateValue(double)");
+        checkUsable();
+        final int data = begin(1, Double.BYTES, false);
+        target.memory.buffer.putDouble(data, value);
+        finish(1, data, Double.BYTES);
+        return single(data);
+    }
+
+    /**
+     * The seed's {@code alloc_value} for an {@link ElementLayout#INT} allocator.
+     *
+     * @param value the element.
+     * @return the single-element handle.
+     * @throws IllegalStateException if the layout is not INT, the allocator is closed, or (strict) the caller is
+     *                               not the allocating thread.
+     */
+    public SharedSingle allocateValue(final int value)
+    {
+        requireLayout(ElementLayout.INT, "allocateValue(int)");
+        checkUsable();
+        final int data = begin(1, Integer.BYTES, false);
+        target.memory.buffer.putInt(data, value);
+        finish(1, data, Integer.BYTES);
+        return single(data);
+    }
+
+    /**
+     * The seed's {@code alloc_value} for a {@link ElementLayout#BYTE} allocator.
+     *
+     * @param value the element.
+     * @return the single-element handle.
+     * @throws IllegalStateException if the layout is not BYTE, the allocator is closed, or (strict) the caller is
+     *                               not the allocating thread.
+     */
+    public SharedSingle allocateValue(final byte value)
+    {
+        requireLayout(ElementLayout.BYTE, "allocateValue(byte)");
+        checkUsable();
+        final int data = begin(1, Byte.BYTES, false);
+        target.memory.buffer.putByte(data, value);
+        finish(1, data, Byte.BYTES);
+        return single(data);
+    }
+
+    /**
+     * The seed's {@code alloc_value} for any layout: copies one element ({@code layout().size()} bytes) from an
+     * existing value in a buffer.
+     *
+     * @param source buffer holding the value.
+     * @param offset the value's first byte in {@code source}.
+     * @return the single-element handle.
+     * @throws IndexOutOfBoundsException if the value does not lie inside {@code source}; nothing is allocated.
+     * @throws IllegalStateException     if the allocator is closed or (strict) the caller is not the allocating thread.
+     */
+    public SharedSingle allocateValue(final DirectBuffer source, final int offset)
+    {
+        checkUsable();
+        final int size = layout.size();
+        if (offset < 0 || offset > source.capacity() - size)
+        {
+            throw new IndexOutOfBoundsException(
+                "value of " + size + " B at offset " + offset + " is outside the source of " + source.capacity() + " B");
+        }
+        final int data = begin(1, stride, false);
+        target.memory.buffer.putBytes(data, source, offset, size);
+        finish(1, data, stride);
+        return single(data);
+    }
+
+    // --------------------------------------------------------------------------------------------- primitive tier
+
+    /**
+     * Primitive tier of {@link #allocateLongs(int, LongInit)}: allocates no Java object.
+     *
+     * @param length number of elements, 0 or more; 0 returns {@link #EMPTY_REF}.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the reference, to be released once with {@link #release(long)}.
+     * @throws IllegalStateException    if the layout is not LONG, the allocator is closed, (strict) the caller is not
+     *                                  the allocating thread, or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public long allocateLongsRef(final int length, final LongInit init)
+    {
+        return ref(fillLongs(length, init, true));
+    }
+
+    /**
+     * Primitive tier of {@link #allocateInts(int, IntInit)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns {@link #EMPTY_REF}.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the reference.
+     * @throws IllegalStateException    if the layout is not INT, the allocator is closed, (strict) the caller is not
+     *                                  the allocating thread, or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public long allocateIntsRef(final int length, final IntInit init)
+    {
+        return ref(fillInts(length, init, true));
+    }
+
+    /**
+     * Primitive tier of {@link #allocateDoubles(int, DoubleInit)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns {@link #EMPTY_REF}.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the reference.
+     * @throws IllegalStateException    if the layout is not DOUBLE, the allocator is closed, (strict) the caller is
+     *                                  not the allocating thread, or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public long allocateDoublesRef(final int length, final DoubleInit init)
+    {
+        return ref(fillDoubles(length, init, true));
+    }
+
+    /**
+     * Primitive tier of {@link #allocateBytes(int, ByteInit)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns {@link #EMPTY_REF}.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the reference.
+     * @throws IllegalStateException    if the layout is not BYTE, the allocator is closed, (strict) the caller is not
+     *                                  the allocating thread, or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public long allocateBytesRef(final int length, final ByteInit init)
+    {
+        return ref(fillBytes(length, init, true));
+    }
+
+    /**
+     * Primitive tier of {@link #allocate(int, ElementInit)}.
+     *
+     * @param length number of elements, 0 or more; 0 returns {@link #EMPTY_REF}.
+     * @param init   writes each element; if it throws, nothing is allocated and the exception propagates.
+     * @return the reference.
+     * @throws IllegalStateException    if the allocator is closed, (strict) the caller is not the allocating thread,
+     *                                  or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public long allocateRef(final int length, final ElementInit init)
+    {
+        return ref(fillElements(length, init, true));
+    }
+
+    /**
+     * Primitive tier of {@link #tryAllocate(int, FallibleInit)}.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   writes each element or throws.
+     * @param <X>    the initializer's exception.
+     * @return the reference.
+     * @throws X                        what the initializer threw; nothing was allocated.
+     * @throws IllegalStateException    if the allocator is closed, (strict) the caller is not the allocating thread,
+     *                                  or {@value #MAX_PINNED_CHUNKS} chunks are tracked.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public <X extends Exception> long tryAllocateRef(final int length, final FallibleInit<X> init) throws X
+    {
+        return ref(tryFill(length, init, true));
+    }
+
+    /**
+     * @param ref a reference from this allocator.
+     * @return whether it still refers to a slice with at least one reference (false for {@link #EMPTY_REF}). Any thread.
+     */
+    public boolean isLive(final long ref)
+    {
+        final Chunk c = lookup(ref);
+        if (c == null)
+        {
+            return false;
+        }
+        final int data = dataOf(ref);
+        return data >= HEADER && data <= c.memory.capacity && c.memory.buffer.getIntVolatile(data - Integer.BYTES) > 0;
+    }
+
+    /**
+     * @param ref a live reference from this allocator, or {@link #EMPTY_REF}.
+     * @return the slice's number of elements. O(1), any thread.
+     * @throws StaleHandleException if the reference was released or its chunk freed or reused.
+     */
+    public int length(final long ref)
+    {
+        if (ref == EMPTY_REF)
+        {
+            return 0;
+        }
+        return checkedChunk(ref).memory.buffer.getInt(dataOf(ref) - HEADER);
+    }
+
+    /**
+     * Reads one element through a reference. O(1), any thread, no allocation.
+     *
+     * @param ref   a live reference.
+     * @param index element index.
+     * @return the element of a LONG slice.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if {@code index} is out of the slice.
+     * @throws IllegalStateException     if the layout is not LONG.
+     */
+    public long getLong(final long ref, final int index)
+    {
+        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.LONG);
+        return Memory.getLong(m.address + dataOf(ref) + ((long)index << 3));
+    }
+
+    /**
+     * Reads one element through a reference. O(1), any thread, no allocation.
+     *
+     * @param ref   a live reference.
+     * @param index element index.
+     * @return the element of a DOUBLE slice.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if {@code index} is out of the slice.
+     * @throws IllegalStateException     if the layout is not DOUBLE.
+     */
+    public double getDouble(final long ref, final int index)
+    {
+        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.DOUBLE);
+        return Double.longBitsToDouble(Memory.getLong(m.address + dataOf(ref) + ((long)index << 3)));
+    }
+
+    /**
+     * Reads one element through a reference. O(1), any thread, no allocation.
+     *
+     * @param ref   a live reference.
+     * @param index element index.
+     * @return the element of an INT slice.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if {@code index} is out of the slice.
+     * @throws IllegalStateException     if the layout is not INT.
+     */
+    public int getInt(final long ref, final int index)
+    {
+        return checkedMemory(ref, index, ElementLayout.INT).buffer.getInt(dataOf(ref) + (index << 2));
+    }
+
+    /**
+     * Reads one element through a reference. O(1), any thread, no allocation.
+     *
+     * @param ref   a live reference.
+     * @param index element index.
+     * @return the element of a BYTE slice.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if {@code index} is out of the slice.
+     * @throws IllegalStateException     if the layout is not BYTE.
+     */
+    public byte getByte(final long ref, final int index)
+    {
+        return checkedMemory(ref, index, ElementLayout.BYTE).buffer.getByte(dataOf(ref) + index);
+    }
+
+    /**
+     * Adds one holder to a referenced slice (the primitive {@code share()}): each holder releases once. O(1): one
+     * CAS. Any thread that holds a count.
+     *
+     * @param ref a live reference; {@link #EMPTY_REF} is accepted and ignored.
+     * @throws StaleHandleException if the reference was released or its chunk freed or reused.
+     */
+    public void retain(final long ref)
+    {
+        if (ref != EMPTY_REF)
+        {
+            retainSlice(checkedChunk(ref).memory.buffer, dataOf(ref));
+        }
+    }
+
+    /**
+     * Drops one holder's count; the last frees the slice, and the chunk when it was the chunk's last reference.
+     * O(1). Any thread.
+     *
+     * @param ref a live reference; {@link #EMPTY_REF} is accepted and ignored.
+     * @throws StaleHandleException if the slice has no count left (released more often than retained) or its chunk
+     *                              was freed or reused.
+     */
+    public void release(final long ref)
+    {
+        if (ref != EMPTY_REF)
+        {
+            final Chunk c = checkedChunk(ref);
+            final int data = dataOf(ref);
+            releaseSlice(c, data, (long)c.memory.buffer.getInt(data - HEADER) * stride);
+        }
+    }
+
+    /**
+     * Moves one count of a referenced slice into a new handle: afterwards the handle owns it and the caller must
+     * not release the reference for it. O(1), one object, no CAS. Any thread.
+     *
+     * @param ref a live reference, or {@link #EMPTY_REF} for an empty slice.
+     * @return the handle.
+     * @throws StaleHandleException if the reference was released or its chunk freed or reused.
+     */
+    public SharedSlice toHandle(final long ref)
+    {
+        if (ref == EMPTY_REF)
+        {
+            return new SharedSlice(Chunk.NONE, 0, 0, layout);
+        }
+        final Chunk c = checkedChunk(ref);
+        final int data = dataOf(ref);
+        return new SharedSlice(c, data, c.memory.buffer.getInt(data - HEADER), layout);
+    }
+
+    // ------------------------------------------------------------------------------------------------- internals
+
+    private SharedSlice handle(final int data, final int length)
+    {
+        if (length == 0)
+        {
+            return new SharedSlice(Chunk.NONE, 0, 0, layout);
+        }
+        final Chunk c = target;
+        target = null;
+        return new SharedSlice(c, data, length, layout);
+    }
+
+    private SharedSingle single(final int data)
+    {
+        final Chunk c = target;
+        target = null;
+        return new SharedSingle(c, data, layout);
+    }
+
+    private long ref(final int data)
+    {
+        final Chunk c = target;
+        if (c == null)
+        {
+            return EMPTY_REF;
+        }
+        target = null;
+        return ((long)c.generation << GENERATION_SHIFT) | ((long)c.memory.node.slot << SLOT_SHIFT) | (data >>> 3);
+    }
+
+    private int fillLongs(final int length, final LongInit init, final boolean pin)
+    {
+        requireLayout(ElementLayout.LONG, "long elements");
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            // The range was checked against the chunk once: raw stores, no per-element bounds check.
+            final long base = target.memory.address + data;
+            for (int i = 0; i < length; i++)
+            {
+                Memory.putLong(base + ((long)i << 3), init.value(i));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private int fillInts(final int length, final IntInit init, final boolean pin)
+    {
+        requireLayout(ElementLayout.INT, "int elements");
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            final UnsafeBuffer b = target.memory.buffer;
+            for (int i = 0; i < length; i++)
+            {
+                b.putInt(data + (i << 2), init.value(i));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private int fillDoubles(final int length, final DoubleInit init, final boolean pin)
+    {
+        requireLayout(ElementLayout.DOUBLE, "double elements");
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            final long base = target.memory.address + data;
+            for (int i = 0; i < length; i++)
+            {
+                Memory.putLong(base + ((long)i << 3), Double.doubleToRawLongBits(init.value(i)));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private int fillBytes(final int length, final ByteInit init, final boolean pin)
+    {
+        requireLayout(ElementLayout.BYTE, "byte elements");
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            final UnsafeBuffer b = target.memory.buffer;
+            for (int i = 0; i < length; i++)
+            {
+                b.putByte(data + i, init.value(i));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private int fillElements(final int length, final ElementInit init, final boolean pin)
+    {
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            final UnsafeBuffer w = openWindow(data, bytes);
+            for (int i = 0; i < length; i++)
+            {
+                init.init(w, i * stride, i);
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private <X extends Exception> int tryFill(final int length, final FallibleInit<X> init, final boolean pin) throws X
+    {
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            final UnsafeBuffer w = openWindow(data, bytes);
+            for (int i = 0; i < length; i++)
+            {
+                init.init(w, i * stride, i);
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private <X extends Exception> int tryFillLongs(final int length, final FallibleLongInit<X> init, final boolean pin)
+        throws X
+    {
+        requireLayout(ElementLayout.LONG, "long elements");
+        final long bytes = checkLength(length);
+        if (length == 0)
+        {
+            return 0;
+        }
+        final int data = begin(length, bytes, pin);
+        try
+        {
+            // The range was checked against the chunk once: raw stores, no per-element bounds check.
+            final long base = target.memory.address + data;
+            for (int i = 0; i < length; i++)
+            {
+                Memory.putLong(base + ((long)i << 3), init.value(i));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            abort();
+            throw ex;
+        }
+        finish(length, data, bytes);
+        return data;
+    }
+
+    private UnsafeBuffer openWindow(final int data, final long bytes)
+    {
+        final UnsafeBuffer w = window;
+        w.wrap(target.memory.buffer, data, (int)bytes);
+        return w;
+    }
+
+    private void requireLayout(final ElementLayout expected, final String what)
+    {
+        if (layout != expected)
+        {
+            throw new IllegalStateException("this SliceAllocator's layout is " + layout + ": it cannot allocate " + what);
+        }
+    }
+
+    private long checkLength(final int length)
+    {
+        checkUsable();
+        if (length < 0)
+        {
+            throw new IllegalArgumentException("slice length must not be negative: " + length);
+        }
+        final long bytes = (long)length * stride;
+        if (bytes + dataAlign > Region.MAX_SIZE)
+        {
+            throw new IllegalArgumentException("slice of " + length + " x " + stride + " B is larger than the largest chunk (" +
+                Region.MAX_SIZE + " B with its header): " + length);
+        }
+        return bytes;
+    }
+
+    private void checkUsable()
+    {
+        if (strict)
+        {
+            final Thread caller = Thread.currentThread();
+            final Thread bound = owner;
+            if (bound != caller)
+            {
+                if (bound != null)
+                {
+                    throw new IllegalStateException("SliceAllocator is confined to " + bound.getName() +
+                        ": allocation from " + caller.getName() + " refused (bindToCurrentThread() hands it over)");
+                }
+                owner = caller;
+            }
+        }
+        if (closed)
+        {
+            throw new IllegalStateException("SliceAllocator is closed");
+        }
+        if (allocating)
+        {
+            throw new IllegalStateException("SliceAllocator cannot allocate from inside an initializer");
+        }
+    }
+
+    /**
+     * Chooses where {@code bytes} of data go, starting a chunk if needed, without changing any visible state: the
+     * offset moves and references are taken only by {@link #finish}. A chunk started here is freed by {@link #abort}.
+     */
+    private int begin(final int length, final long bytes, final boolean pin)
+    {
+        final Chunk cur = current;
+        final ChunkMemory m = cur.memory;
+        final long data = align(m.offset + (long)HEADER);
+        if (data + bytes <= m.capacity)
+        {
+            target = cur;
+            targetKind = IN_CURRENT;
+        }
+        else if (dataAlign + bytes > chunkBytes)
+        {
+            target = newChunk((int)(dataAlign + bytes));
+            targetKind = DEDICATED;
+        }
+        else if (cur.refCount() == 1)
+        {
+            // No live slice uses the current chunk, and only this thread could add one: reuse it in place.
+            // Stale references into it must fail from now on, whether or not this allocation succeeds.
+            if (m.node != null)
+            {
+                cur.generation = nextGeneration(cur.generation);
+                m.node.generation = cur.generation;
+            }
+            target = cur;
+            targetKind = RESET_CURRENT;
+        }
+        else
+        {
+            target = newChunk(chunkBytes);
+            targetKind = FRESH;
+        }
+        final int at = targetKind == IN_CURRENT ? (int)data : dataAlign;
+        allocating = true;
+        if (pin)
+        {
+            try
+            {
+                pin(target);
+            }
+            catch (final RuntimeException ex)
+            {
+                abort();
+                throw ex;
+            }
+        }
+        return at;
+    }
+
+    private void finish(final int length, final int data, final long bytes)
+    {
+        final Chunk t = target;
+        final ChunkMemory m = t.memory;
+        m.buffer.putInt(data - HEADER, length);
+        m.buffer.putInt(data - Integer.BYTES, 1);
+        final int end = (int)(data + bytes);
+        switch (targetKind)
+        {
+            case IN_CURRENT:
+            case RESET_CURRENT:
+                t.retain();
+                m.offset = end;
+                break;
+
+            case DEDICATED:
+                m.offset = end;
+                break;
+
+            default:
+                final Chunk old = current;
+                final ChunkMemory oldMemory = old.memory;
+                final int newRoom = m.capacity - end;
+                final int oldRoom = oldMemory.capacity - oldMemory.offset;
+                m.offset = end;
+                if (newRoom > oldRoom)
+                {
+                    // The new chunk has more room: it becomes current (its first reference is now the
+                    // allocator's), and the old one's tail is abandoned.
+                    oldMemory.wasted = oldRoom;
+                    counters.wasted(oldRoom);
+                    current = t;
+                    t.retain();
+                    old.releaseReference();
+                }
+                else
+                {
+                    // The old chunk keeps more room: the new one belongs to this slice alone.
+                    m.wasted = newRoom;
+                    counters.wasted(newRoom);
+                }
+                break;
+        }
+        counters.sliceAllocated(bytes);
+        window.wrap(EMPTY);
+        allocating = false;
+    }
+
+    private void abort()
+    {
+        final Chunk t = target;
+        target = null;
+        window.wrap(EMPTY);
+        allocating = false;
+        if (targetKind == DEDICATED || targetKind == FRESH)
+        {
+            t.releaseReference();
+        }
+    }
+
+    private Chunk newChunk(final int bytes)
+    {
+        final Region region = Region.builder(bytes).alignment(Math.max(Region.DEFAULT_ALIGNMENT, dataAlign)).build();
+        final String description = "SliceAllocator chunk[" + bytes + " B, " + layout + "]";
+        final ChunkMemory memory = new ChunkMemory(region, counters, slotPool, stride, dataAlign, description,
+            NativeMemory.allocationSite(description));
+        counters.chunkCreated(bytes);
+        return new Chunk(memory, NativeMemory.cleaner());
+    }
+
+    /** Gives a chunk a slot in the primitive tier's table, so references can find it. Allocating thread only. */
+    private void pin(final Chunk chunk)
+    {
+        final ChunkMemory m = chunk.memory;
+        if (m.node != null)
+        {
+            return;
+        }
+        SlotPool.Node node = slotPool.pop();
+        if (node == null)
+        {
+            if (nextSlot == MAX_PINNED_CHUNKS)
+            {
+                throw new IllegalStateException("the primitive tier tracks at most " + MAX_PINNED_CHUNKS +
+                    " chunks with live references: release references or use handles");
+            }
+            node = new SlotPool.Node(nextSlot++);
+            if (node.slot == slots.length)
+            {
+                slots = Arrays.copyOf(slots, Math.min(MAX_PINNED_CHUNKS, slots.length * 2));
+            }
+        }
+        final int generation = nextGeneration(node.generation);
+        node.generation = generation;
+        chunk.generation = generation;
+        m.node = node;
+        slots[node.slot] = chunk;
+    }
+
+    private static int nextGeneration(final int generation)
+    {
+        final int next = (generation + 1) & GENERATION_MASK;
+        return next == 0 ? 1 : next;
+    }
+
+    private long align(final long value)
+    {
+        return (value + dataAlign - 1) & -dataAlign;
+    }
+
+    private static int dataOf(final long ref)
+    {
+        return ((int)ref & OFFSET_MASK) << 3;
+    }
+
+    private Chunk lookup(final long ref)
+    {
+        final int generation = (int)(ref >>> GENERATION_SHIFT);
+        final int slot = (int)(ref >>> SLOT_SHIFT) & SLOT_MASK;
+        final Chunk[] table = slots;
+        if (generation != 0 && slot < table.length)
+        {
+            final Chunk c = table[slot];
+            if (c != null && c.generation == generation)
+            {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    private Chunk checkedChunk(final long ref)
+    {
+        final Chunk c = lookup(ref);
+        final int data = dataOf(ref);
+        if (c == null || data < HEADER || data > c.memory.capacity)
+        {
+            throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
+                " is stale: its chunk was freed or reused (or it is not from this allocator)");
+        }
+        if (c.memory.buffer.getInt(data - Integer.BYTES) <= 0)
+        {
+            throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) + " is released");
+        }
+        return c;
+    }
+
+    private ChunkMemory checkedMemory(final long ref, final int index, final ElementLayout expected)
+    {
+        final ChunkMemory m = checkedChunk(ref).memory;
+        final int length = m.buffer.getInt(dataOf(ref) - HEADER);
+        if (index < 0 || index >= length)
+        {
+            throw new IndexOutOfBoundsException("index " + index + " out of bounds for slice reference 0x" +
+                Long.toHexString(ref) + " of length " + length);
+        }
+        if (layout != expected)
+        {
+            throw new IllegalStateException("cannot read " + expected + " elements from a " + layout + " slice");
+        }
+        return m;
+    }
+
+    /** Adds one holder to the slice whose data starts at {@code data}. Any thread. */
+    static void retainSlice(final UnsafeBuffer buffer, final int data)
+    {
+        final int at = data - Integer.BYTES;
+        int count;
+        do
+        {
+            count = buffer.getIntVolatile(at);
+            if (count <= 0)
+            {
+                throw new StaleHandleException("slice is already released: cannot share it");
+            }
+            if (count == Integer.MAX_VALUE)
+            {
+                throw new IllegalStateException("slice has too many references");
+            }
+        }
+        while (!buffer.compareAndSetInt(at, count, count + 1));
+    }
+
+    /** Drops one holder of a slice; the last holder drops the slice's chunk reference. Any thread. */
+    static void releaseSlice(final Chunk chunk, final int data, final long bytes)
+    {
+        final ChunkMemory m = chunk.memory;
+        final UnsafeBuffer buffer = m.buffer;
+        final int at = data - Integer.BYTES;
+        while (true)
+        {
+            final int count = buffer.getIntVolatile(at);
+            if (count == 1)
+            {
+                // The only holder: no other thread can add or drop a count, so a plain release store suffices.
+                buffer.putIntRelease(at, 0);
+                break;
+            }
+            if (count <= 0)
+            {
+                throw new StaleHandleException("slice is already released: double release");
+            }
+            if (buffer.compareAndSetInt(at, count, count - 1))
+            {
+                return;
+            }
+        }
+        m.counters.sliceReleased(bytes);
+        chunk.releaseReference();
+    }
+
+    /**
+     * Builder of a {@link SliceAllocator}.
+     */
+    public static final class Builder
+    {
+        private final ElementLayout layout;
+        private int chunkCapacity;
+        private int chunkBytes;
+        private boolean strict = true;
+
+        private Builder(final ElementLayout layout)
+        {
+            if (layout == null)
+            {
+                throw new NullPointerException("layout");
+            }
+            this.layout = layout;
+            chunkCapacity(Math.max(1, DEFAULT_CHUNK_BYTES / layout.stride()));
+        }
+
+        /**
+         * @param elements elements per default chunk (the seed's {@code N}); a chunk also holds one slice header.
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is not positive or the chunk would exceed
+         *                                  {@link Region#MAX_SIZE}.
+         */
+        public Builder chunkCapacity(final int elements)
+        {
+            if (elements <= 0)
+            {
+                throw new IllegalArgumentException("chunk capacity must be at least 1 element: " + elements);
+            }
+            final long bytes = (long)elements * layout.stride() + Math.max(HEADER, layout.alignment());
+            Region.checkSize(bytes, Region.MAX_SIZE, "chunk of " + elements + " elements");
+            this.chunkCapacity = elements;
+            this.chunkBytes = (int)bytes;
+            return this;
+        }
+
+        /**
+         * @param strict whether every allocation checks it runs on the allocating thread (default {@code true}; one
+         *               thread comparison per call).
+         * @return this builder.
+         */
+        public Builder strict(final boolean strict)
+        {
+            this.strict = strict;
+            return this;
+        }
+
+        /**
+         * @return a new allocator with its first chunk allocated.
+         * @throws IllegalStateException if the JVM lacks the flag Lake needs.
+         * @throws OutOfMemoryError      if the operating system refuses the memory.
+         */
+        public SliceAllocator build()
+        {
+            return new SliceAllocator(this);
+        }
+    }
+}

@@ -1,0 +1,458 @@
+package dev.lake.slice;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The read-only {@link DirectBuffer} view of one handle's slice, zero copy. It implements only the read side
+ * (it is not a {@code MutableDirectBuffer}, so a cast to one fails), refuses every {@code wrap}, and before
+ * each read checks that its handle is live and that the bytes lie inside the slice, with its own checks: it stays
+ * safe with {@code -Dagrona.disable.bounds.checks=true}.
+ */
+final class SliceView implements DirectBuffer
+{
+    private static final byte[] EMPTY = new byte[0];
+
+    private final SharedHandle handle;
+    private final UnsafeBuffer delegate;
+    private final int capacity;
+
+    SliceView(final SharedHandle handle)
+    {
+        this.handle = handle;
+        this.capacity = handle.byteLength();
+        this.delegate = capacity == 0 ? new UnsafeBuffer(EMPTY) :
+            new UnsafeBuffer(handle.chunk.memory.buffer, handle.offset, capacity);
+    }
+
+    private void check(final int index, final long length)
+    {
+        handle.checkLive();
+        if (index < 0 || length < 0 || index + length > capacity)
+        {
+            throw new IndexOutOfBoundsException(
+                "index=" + index + " length=" + length + " out of bounds for " + handle + " (" + capacity + " B)");
+        }
+    }
+
+    private UnsupportedOperationException readOnly()
+    {
+        return new UnsupportedOperationException("the view of " + handle + " is read-only and cannot be re-wrapped");
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final byte[] buffer)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final byte[] buffer, final int offset, final int length)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final ByteBuffer buffer)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final ByteBuffer buffer, final int offset, final int length)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final DirectBuffer buffer)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final DirectBuffer buffer, final int offset, final int length)
+    {
+        throw readOnly();
+    }
+
+    /** Refused: the view always shows its slice. */
+    @Override
+    public void wrap(final long address, final int length)
+    {
+        throw readOnly();
+    }
+
+    /** {@inheritDoc} Raw, unchecked: for Agrona internals; reading through it is the caller's risk. */
+    @Override
+    public long addressOffset()
+    {
+        handle.checkLive();
+        return delegate.addressOffset();
+    }
+
+    /** @return {@code null}: the slice is off-heap. */
+    @Override
+    public byte[] byteArray()
+    {
+        handle.checkLive();
+        return null;
+    }
+
+    /** @return {@code null}: no NIO buffer backs the slice view. */
+    @Override
+    public ByteBuffer byteBuffer()
+    {
+        handle.checkLive();
+        return null;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int capacity()
+    {
+        handle.checkLive();
+        return capacity;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void checkLimit(final int limit)
+    {
+        handle.checkLive();
+        if (limit > capacity)
+        {
+            throw new IndexOutOfBoundsException("limit=" + limit + " is beyond capacity=" + capacity);
+        }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void boundsCheck(final int index, final int length)
+    {
+        check(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int wrapAdjustment()
+    {
+        handle.checkLive();
+        return 0;
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public long getLong(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Long.BYTES);
+        return delegate.getLong(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public long getLong(final int index)
+    {
+        check(index, Long.BYTES);
+        return delegate.getLong(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getInt(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Integer.BYTES);
+        return delegate.getInt(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getInt(final int index)
+    {
+        check(index, Integer.BYTES);
+        return delegate.getInt(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int parseNaturalIntAscii(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.parseNaturalIntAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public long parseNaturalLongAscii(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.parseNaturalLongAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int parseIntAscii(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.parseIntAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public long parseLongAscii(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.parseLongAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public double getDouble(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Double.BYTES);
+        return delegate.getDouble(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public double getDouble(final int index)
+    {
+        check(index, Double.BYTES);
+        return delegate.getDouble(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public float getFloat(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Float.BYTES);
+        return delegate.getFloat(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public float getFloat(final int index)
+    {
+        check(index, Float.BYTES);
+        return delegate.getFloat(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public short getShort(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Short.BYTES);
+        return delegate.getShort(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public short getShort(final int index)
+    {
+        check(index, Short.BYTES);
+        return delegate.getShort(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public char getChar(final int index, final ByteOrder byteOrder)
+    {
+        check(index, Character.BYTES);
+        return delegate.getChar(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public char getChar(final int index)
+    {
+        check(index, Character.BYTES);
+        return delegate.getChar(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public byte getByte(final int index)
+    {
+        check(index, Byte.BYTES);
+        return delegate.getByte(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void getBytes(final int index, final byte[] dst)
+    {
+        check(index, dst.length);
+        delegate.getBytes(index, dst);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void getBytes(final int index, final byte[] dst, final int offset, final int length)
+    {
+        check(index, length);
+        delegate.getBytes(index, dst, offset, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void getBytes(final int index, final MutableDirectBuffer dstBuffer, final int dstIndex, final int length)
+    {
+        check(index, length);
+        delegate.getBytes(index, dstBuffer, dstIndex, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
+    {
+        check(index, length);
+        delegate.getBytes(index, dstBuffer, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
+    {
+        check(index, length);
+        delegate.getBytes(index, dstBuffer, dstOffset, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringAscii(final int index, final int length)
+    {
+        check(index, STR_HEADER_LEN + (long)length);
+        return delegate.getStringAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getStringAscii(final int index, final int length, final Appendable appendable)
+    {
+        check(index, STR_HEADER_LEN + (long)length);
+        return delegate.getStringAscii(index, length, appendable);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringWithoutLengthAscii(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.getStringWithoutLengthAscii(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getStringWithoutLengthAscii(final int index, final int length, final Appendable appendable)
+    {
+        check(index, length);
+        return delegate.getStringWithoutLengthAscii(index, length, appendable);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringUtf8(final int index, final int length)
+    {
+        check(index, STR_HEADER_LEN + (long)length);
+        return delegate.getStringUtf8(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringWithoutLengthUtf8(final int index, final int length)
+    {
+        check(index, length);
+        return delegate.getStringWithoutLengthUtf8(index, length);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringAscii(final int index)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
+        return delegate.getStringAscii(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getStringAscii(final int index, final Appendable appendable)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
+        return delegate.getStringAscii(index, appendable);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringAscii(final int index, final ByteOrder byteOrder)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
+        return delegate.getStringAscii(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int getStringAscii(final int index, final Appendable appendable, final ByteOrder byteOrder)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
+        return delegate.getStringAscii(index, appendable, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringUtf8(final int index)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
+        return delegate.getStringUtf8(index);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public String getStringUtf8(final int index, final ByteOrder byteOrder)
+    {
+        check(index, STR_HEADER_LEN);
+        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
+        return delegate.getStringUtf8(index, byteOrder);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public int compareTo(final DirectBuffer that)
+    {
+        handle.checkLive();
+        return delegate.compareTo(that);
+    }
+
+    @Override
+    public boolean equals(final Object other)
+    {
+        return other instanceof SliceView && compareTo((SliceView)other) == 0;
+    }
+
+    @Override
+    public int hashCode()
+    {
+        handle.checkLive();
+        return delegate.hashCode();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "SliceView[" + handle + "]";
+    }
+}

@@ -1,0 +1,71 @@
+package dev.lake.slice;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Free slots of the primitive tier's chunk table: a lock-free stack that any thread may push onto (when a
+ * pinned chunk is freed) and only the allocating thread pops from. With a single popper a node cannot leave
+ * and come back between a pop's read and its CAS, so the stack has no ABA problem. Holds no chunk.
+ */
+final class SlotPool
+{
+    private static final VarHandle HEAD;
+
+    static
+    {
+        try
+        {
+            HEAD = MethodHandles.lookup().findVarHandle(SlotPool.class, "head", Node.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
+    @SuppressWarnings("unused") // through HEAD
+    private volatile Node head;
+
+    /** Any thread. */
+    void push(final Node node)
+    {
+        Node current;
+        do
+        {
+            current = head;
+            node.next = current;
+        }
+        while (!HEAD.compareAndSet(this, current, node));
+    }
+
+    /** Allocating thread only. */
+    Node pop()
+    {
+        Node current;
+        do
+        {
+            current = head;
+            if (current == null)
+            {
+                return null;
+            }
+        }
+        while (!HEAD.compareAndSet(this, current, current.next));
+        current.next = null;
+        return current;
+    }
+
+    /** One slot of the table and the last generation it handed out. */
+    static final class Node
+    {
+        final int slot;
+        int generation;
+        Node next;
+
+        Node(final int slot)
+        {
+            this.slot = slot;
+        }
+    }
+}
