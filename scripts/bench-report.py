@@ -16,7 +16,52 @@ from html import escape
 # title, lake benchmark, peers, published figure (other machine) or None, guard factor (None = no guard)
 # Benchmark ids are "Class.method" or "Class.method@threads".
 WORKLOADS = [
-    # filled in as allocators land; see docs/benchmarks.md
+    ("Lake: allocate 64 B + write one long", "LakeBench.allocate64AndWrite",
+     ["RawBumpBench.bump64AndWrite", "MemoryStackBench.pushMalloc64WriteAndPop",
+      "DirectPeersBench.allocateDirect64AndWrite", "DirectPeersBench.unsafeAllocateFree64AndWrite",
+      "DirectPeersBench.nettyUnpooledDirect64AndWrite", "DirectPeersBench.heapByteArray64AndWrite"], None, 5.0),
+    ("Lake: droplet allocate + write + close", "LakeBench.dropletAllocateWriteClose",
+     ["RawBumpBench.bump64AndWrite"], None, 8.0),
+    ("Lake: mark + 8 x 64 B + resetToMark", "LakeBench.mark8x64AndResetToMark",
+     ["RawBumpBench.bump8x64AndRewind", "MemoryStackBench.push8x64WriteAndPop"], None, 5.0),
+    ("Lake: snapshot + 8 x 64 B + rewind", "LakeBench.snapshot8x64AndRewind",
+     ["RawBumpBench.bump8x64AndRewind"], None, 5.0),
+    ("Lake: sandbox + 8 x 64 B + commit", "LakeBench.sandbox8x64AndCommit",
+     ["RawBumpBench.bump8x64AndRewind"], None, 5.0),
+    ("Thread lake: current() + 64 B + write + rewind", "ThreadLakeBench.threadLakeAllocate64WriteRewind",
+     ["ThreadLakeBench.localLakeAllocate64WriteRewind"], None, 5.0),
+    ("Arena: 1,000 x 8 B + reset", "ArenaBench.alloc1000x8AndReset",
+     ["RawBumpBench.bump1000x8AndReset", "NettyPooledBench.directBuffer1000x8AndRelease",
+      "NettyPooledBench.directBuffer1000x8AndReleaseDefaults"], "863 ns (fastarena, alloc 1k items)", 5.0),
+    ("Arena: checkpoint + rewind", "ArenaBench.checkpointAndRewind", [], None, None),
+    ("Arena: transaction with 16 x 64 B + commit", "ArenaBench.transaction16x64AndCommit",
+     ["RawBumpBench.bump16x64AndRewind"], None, 5.0),
+    ("Arena: ArenaVec of 4,096 longs built and finished", "ArenaBench.arenaVec4096Longs",
+     ["ArenaBench.longArrayFill4096"], None, 5.0),
+    ("FixedArena: allocate + write 8 B + freeze + release, 4 KiB slots, handle tier, 1 thread",
+     "FixedArenaBench.handleWrite8",
+     ["FixedArenaBench.objectWrite8", "JctoolsPoolBench.write8", "NettySlotBench.write8",
+      "NettySlotBench.write8Defaults"], None, 5.0),
+    ("FixedArena: the same with 2 threads", "FixedArenaBench.handleWrite8x2t@2",
+     ["FixedArenaBench.objectWrite8x2t@2", "JctoolsPoolBench.write8x2t@2", "NettySlotBench.write8x2t@2",
+      "NettySlotBench.write8Defaultsx2t@2"], None, None),
+] + [
+    (f"FixedArena: allocate + write {size} B + freeze + release", f"FixedArenaBench.objectWriteSized[size={size}]",
+     [f"FixedArenaBench.handleWriteSized[size={size}]", f"JctoolsPoolBench.writeSized[size={size}]",
+      f"NettySlotBench.writeSized[size={size}]"], published, None)
+    for size, published in (("256", "68 ns (arena-alligator)"), ("1024", "87 ns (arena-alligator)"),
+                            ("4096", "146 ns (arena-alligator)"))
+] + [
+    (f"FixedArena: auto-spill, 1 KiB slot, {size} B written", f"FixedArenaBench.objectSpill[size={size}]",
+     [f"JctoolsPoolBench.spill[size={size}]", f"NettySlotBench.spill[size={size}]"], published, None)
+    for size, published in (("2048", "121 ns (arena-alligator)"), ("8192", "278 ns (arena-alligator)"))
+] + [
+    (f"Slices: allocate {n} longs + read + release", f"SliceBench.refAllocateReadRelease[n={n}]",
+     [f"SliceBench.handleAllocateReadRelease[n={n}]", f"SliceBench.heapArrayAllocateRead[n={n}]"], None, None)
+    for n in ("32", "256", "1024", "4096")
+] + [
+    ("Slices: share() + release() of a handle", "SliceBench.refRetainRelease[n=32]",
+     ["SliceBench.handleShareRelease[n=32]"], None, None),
 ]
 
 
@@ -146,7 +191,15 @@ def main():
     p.add_argument("--out-md")
     p.add_argument("--out-svg")
     p.add_argument("--check")
+    p.add_argument("--guard-regex", action="store_true")
     a = p.parse_args()
+    if a.guard_regex:
+        names = set()
+        for _, lake, peers, _, factor in WORKLOADS:
+            if factor is not None:
+                names.update(k.split("@")[0].split("[")[0] for k in [lake] + peers)
+        print("|".join(sorted(names)) or "dev.lake.bench")
+        return
     if a.check:
         sys.exit(check(load(a.check)))
     results = load(a.json)

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the JMH suite, runs it on JDK 17 and on JDK 25 (where installed), writes the JMH JSON under
+# target/bench/ and regenerates docs/benchmarks.md with a chart per JDK.
+#
+#   scripts/bench.sh                 full run (about 15-20 minutes on 2 cores)
+#   scripts/bench.sh --smoke         the regression guard: key workloads, a few iterations, < 1 minute;
+#                                    fails only when Lake is worse than its peer by the stated wide margin
+#   BENCH_THREADS=8 scripts/bench.sh also runs the shared-allocator benchmarks with 8 threads
+#   scripts/bench.sh REGEX           runs only the benchmarks matching REGEX (docs are not rewritten)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full
+filter=""
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) mode=smoke ;;
+    *) filter="$arg" ;;
+  esac
+done
+
+find_jdk() {
+  for candidate in "$@"; do
+    if [ -n "$candidate" ] && [ -x "$candidate/bin/java" ]; then echo "$candidate"; return; fi
+  done
+}
+jdk17=$(find_jdk "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk* /usr/lib/jvm/temurin-17*)
+jdk25=$(find_jdk "${JAVA25_HOME:-}" /usr/lib/jvm/temurin-25* /usr/lib/jvm/java-25*)
+jdk17=${jdk17:-${JAVA_HOME:-}}
+
+JAVA_HOME="$jdk17" mvn -q -B -ntp -DskipTests -Pbench package
+mkdir -p target/bench
+
+# Netty at its best (thread caches for every thread, no leak detection); the *Defaults benchmarks fork without.
+common=(-prof gc -rf json)
+if [ "$mode" = smoke ]; then
+  settings=(-f 1 -wi 1 -w 1 -i 2 -r 1)
+  pattern="${filter:-$(python3 scripts/bench-report.py --guard-regex)}"
+else
+  settings=(-f 1 -wi 2 -w 1 -i 3 -r 2)
+  pattern="${filter:-dev.lake.bench}"
+fi
+threads_arg=()
+if [ -n "${BENCH_THREADS:-}" ]; then threads_arg=(-p "threads=${BENCH_THREADS}"); fi
+
+run_on() {
+  local label=$1 home=$2 out=$3
+  local flags=()
+  if [ "$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = //p')" -ge 24 ]; then
+    flags=(-jvmArgsAppend "--sun-misc-unsafe-memory-access=allow")
+  fi
+  echo "=== benchmarks on $label ($home) ==="
+  "$home/bin/java" --add-exports java.base/jdk.internal.misc=ALL-UNNAMED -jar target/benchmarks.jar \
+    "$pattern" "${settings[@]}" "${common[@]}" -rff "$out" "${flags[@]}" "${threads_arg[@]}"
+}
+
+if [ "$mode" = smoke ]; then
+  run_on "JDK 17" "$jdk17" target/bench/smoke.json
+  python3 scripts/bench-report.py --check target/bench/smoke.json
+  exit $?
+fi
+
+run_on "JDK 17" "$jdk17" target/bench/jdk17.json
+if [ -n "$jdk25" ]; then run_on "JDK 25" "$jdk25" target/bench/jdk25.json; fi
+if [ -n "$filter" ]; then echo "filtered run: docs/benchmarks.md left as is"; exit 0; fi
+
+cmd="scripts/bench.sh"
+python3 scripts/bench-report.py --json target/bench/jdk17.json --label "JDK 17" --command "$cmd" \
+  --out-md target/bench/jdk17.md --out-svg docs/benchmarks-jdk17.svg
+parts=(target/bench/jdk17.md)
+if [ -n "$jdk25" ]; then
+  python3 scripts/bench-report.py --json target/bench/jdk25.json --label "JDK 25" --command "$cmd" \
+    --out-md target/bench/jdk25.md --out-svg docs/benchmarks-jdk25.svg
+  parts+=(target/bench/jdk25.md)
+fi
+{ cat docs/benchmarks-intro.md; echo; for p in "${parts[@]}"; do cat "$p"; echo; done; } > docs/benchmarks.md
+echo "docs/benchmarks.md regenerated"
