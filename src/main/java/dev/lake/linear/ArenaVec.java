@@ -549,7 +549,8 @@ public abstract class ArenaVec
         {
             check();
             Objects.checkFromIndexSize(index, (long)count * Long.BYTES, src.capacity());
-            buffer.putBytes(appendRange(count), src, index, count * Long.BYTES);
+            final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * Long.BYTES);
         }
 
         /**
@@ -726,7 +727,8 @@ public abstract class ArenaVec
         {
             check();
             Objects.checkFromIndexSize(index, (long)count * Integer.BYTES, src.capacity());
-            buffer.putBytes(appendRange(count), src, index, count * Integer.BYTES);
+            final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * Integer.BYTES);
         }
 
         /**
@@ -921,7 +923,8 @@ public abstract class ArenaVec
         public int pushZeroed()
         {
             check();
-            buffer.setMemory(appendRange(1), elementSize, (byte)0);
+            final int at = appendRange(1); // grows first: the buffer may change
+            buffer.setMemory(at, elementSize, (byte)0);
             return size - 1;
         }
 
@@ -941,7 +944,8 @@ public abstract class ArenaVec
             Objects.checkFromIndexSize(index, (long)count * elementSize, src.capacity());
             if (count > 0)
             {
-                buffer.putBytes(appendRange(count), src, index, count * elementSize);
+                final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * elementSize);
             }
         }
 

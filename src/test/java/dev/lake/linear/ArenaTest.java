@@ -335,7 +335,9 @@ class ArenaTest
         final Checkpoint checkpoint = arena.checkpoint();
         final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
         vec.push(1);
-        final ArenaView.OfLong view = ArenaVec.ofLongs(arena, 4).finish();
+        final ArenaVec.OfLong finishing = ArenaVec.ofLongs(arena, 4);
+        finishing.push(3);
+        final ArenaView.OfLong view = finishing.finish();
         final Transaction tx = arena.transaction();
         assertTrue(NativeMemory.reservedBytes() > baseline);
 
