@@ -80,6 +80,15 @@ public final class Arena implements AutoCloseable
     public static final long UNLIMITED = Long.MAX_VALUE;
 
     private static final int STRING_HEADER = 4;
+    private static final int TX_STRIDE = 8;
+    private static final int SERIAL = 0;
+    private static final int START_POSITION = 1;
+    private static final int START_CLOCK = 2;
+    private static final int START_USED = 3;
+    private static final int START_ALLOCATIONS = 4;
+    private static final int OWN_LIMIT = 5;
+    private static final int BUDGET_END = 6;
+    private static final int BUDGET_OWNER = 7;
     private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
 
     private final int maxBlockSize;
@@ -88,6 +97,7 @@ public final class Arena implements AutoCloseable
 
     // The chain: blocks[0..current] are in use in order; blocks[current + 1..blockCount) are kept for reuse.
     private Region[] blocks = new Region[8];
+    private UnsafeBuffer[] buffers = new UnsafeBuffer[8];
     private long[] usedBefore = new long[8];
     private int blockCount;
     private long reserved;
@@ -117,14 +127,8 @@ public final class Arena implements AutoCloseable
     // Transactions by depth (index 0 is the arena itself, never a transaction).
     int txDepth;
     private long txSerialCounter;
-    long[] txSerial = new long[8];
-    private long[] txStartPosition = new long[8];
-    private long[] txStartClock = new long[8];
-    private long[] txStartUsed = new long[8];
-    private long[] txStartAllocations = new long[8];
-    private long[] txOwnLimit = new long[8];
-    private long[] txBudgetEnd = new long[8];
-    private int[] txBudgetOwner = new int[8];
+    // One stride of longs per depth, so opening a transaction touches one array.
+    private long[] tx = new long[TX_STRIDE * 8];
     private long budgetEnd = Long.MAX_VALUE;
 
     private boolean closed;
@@ -152,11 +156,12 @@ public final class Arena implements AutoCloseable
         }
         final Region first = newRegion(builder.initialBlockSize, BLOCK_ALIGNMENT);
         blocks[0] = first;
+        buffers[0] = first.buffer();
         blockCount = 1;
         reserved = first.size();
         nextBlockSize = (int)Math.min(maxBlockSize, 2L * builder.initialBlockSize);
-        txBudgetEnd[0] = Long.MAX_VALUE;
-        txOwnLimit[0] = Long.MAX_VALUE;
+        tx[at(0, BUDGET_END)] = Long.MAX_VALUE;
+        tx[at(0, OWN_LIMIT)] = Long.MAX_VALUE;
         enterBlock(0, 0);
     }
 
@@ -223,7 +228,7 @@ public final class Arena implements AutoCloseable
         {
             throw staleReference(ref);
         }
-        return blocks[(int)(ref >>> 32)].buffer();
+        return buffers[(int)(ref >>> 32)];
     }
 
     /**
@@ -233,7 +238,7 @@ public final class Arena implements AutoCloseable
     public UnsafeBuffer currentBuffer()
     {
         checkOpen();
-        return blocks[current].buffer();
+        return buffers[current];
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -259,7 +264,9 @@ public final class Arena implements AutoCloseable
         {
             throw invalidRequest(size, alignment);
         }
-        final long start = ((base + offset + alignment - 1) & -alignment) - base;
+        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
+        final long start = alignment <= BLOCK_ALIGNMENT ?
+            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
         final long end = start + size;
         if (end > fastLimit)
         {
@@ -302,7 +309,9 @@ public final class Arena implements AutoCloseable
         {
             throw invalidRequest(size, alignment);
         }
-        final long start = ((base + offset + alignment - 1) & -alignment) - base;
+        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
+        final long start = alignment <= BLOCK_ALIGNMENT ?
+            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
         final long end = start + size;
         if (end > fastLimit)
         {
@@ -408,7 +417,7 @@ public final class Arena implements AutoCloseable
         Objects.requireNonNull(flyweight, "flyweight");
         Objects.requireNonNull(wrapper, "wrapper");
         final long ref = allocate(size, alignment);
-        wrapper.wrap(flyweight, blocks[current].buffer(), (int)ref);
+        wrapper.wrap(flyweight, buffers[current], (int)ref);
         return flyweight;
     }
 
@@ -435,7 +444,7 @@ public final class Arena implements AutoCloseable
         {
             return null;
         }
-        wrapper.wrap(flyweight, blocks[current].buffer(), (int)ref);
+        wrapper.wrap(flyweight, buffers[current], (int)ref);
         return flyweight;
     }
 
@@ -536,7 +545,7 @@ public final class Arena implements AutoCloseable
     {
         final int n = src.length;
         final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
-        final UnsafeBuffer buffer = blocks[current].buffer();
+        final UnsafeBuffer buffer = buffers[current];
         for (int i = 0, at = (int)ref; i < n; i++, at += Long.BYTES)
         {
             buffer.putLong(at, src[i]);
@@ -557,7 +566,7 @@ public final class Arena implements AutoCloseable
     {
         final int n = src.length;
         final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
-        final UnsafeBuffer buffer = blocks[current].buffer();
+        final UnsafeBuffer buffer = buffers[current];
         for (int i = 0, at = (int)ref; i < n; i++, at += Integer.BYTES)
         {
             buffer.putInt(at, src[i]);
@@ -578,7 +587,7 @@ public final class Arena implements AutoCloseable
     {
         final int n = src.length;
         final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
-        final UnsafeBuffer buffer = blocks[current].buffer();
+        final UnsafeBuffer buffer = buffers[current];
         for (int i = 0, at = (int)ref; i < n; i++, at += Double.BYTES)
         {
             buffer.putDouble(at, src[i]);
@@ -637,7 +646,7 @@ public final class Arena implements AutoCloseable
             throw new IllegalArgumentException("string too long for one allocation: " + length + " chars");
         }
         final long ref = allocate(STRING_HEADER + length, STRING_HEADER);
-        blocks[current].buffer().putStringAscii((int)ref, value);
+        buffers[current].putStringAscii((int)ref, value);
         return ref;
     }
 
@@ -685,7 +694,8 @@ public final class Arena implements AutoCloseable
             throw new StaleHandleException(checkpoint + " is stale: the arena was rewound below it");
         }
         final int depth = txDepth;
-        if (depth > 0 && (position < txStartPosition[depth] || checkpoint.clock < txStartClock[depth]))
+        if (depth > 0 &&
+            (position < tx[at(depth, START_POSITION)] || checkpoint.clock < tx[at(depth, START_CLOCK)]))
         {
             throw new IllegalStateException(checkpoint + " lies before the start of the open transaction at depth " +
                 depth + "; roll the transaction back instead");
@@ -728,7 +738,7 @@ public final class Arena implements AutoCloseable
     public Transaction transaction()
     {
         final int depth = txDepth;
-        return new Transaction(this, depth + 1, begin(depth, txSerial[depth]));
+        return new Transaction(this, depth + 1, begin(depth, tx[at(depth, SERIAL)]));
     }
 
     /**
@@ -899,6 +909,7 @@ public final class Arena implements AutoCloseable
         {
             blocks[i].close();
             blocks[i] = null;
+            buffers[i] = null;
         }
         blockCount = 0;
         reserved = 0;
@@ -935,37 +946,47 @@ public final class Arena implements AutoCloseable
 
     long begin(final int parentDepth, final long parentSerial)
     {
-        if (parentDepth != txDepth || txSerial[parentDepth] != parentSerial)
+        if (parentDepth != txDepth || tx[at(parentDepth, SERIAL)] != parentSerial)
         {
             throw transactionMisuse(parentDepth, parentSerial, "open a savepoint in");
         }
         checkMutable();
         final int depth = parentDepth + 1;
-        if (depth == txSerial.length)
+        if (at(depth + 1, 0) > tx.length)
         {
-            growTransactions();
+            tx = Arrays.copyOf(tx, tx.length * 2);
         }
         final long serial = ++txSerialCounter;
-        txSerial[depth] = serial;
-        txStartPosition[depth] = position();
-        txStartClock[depth] = clock;
-        txStartUsed[depth] = bytesAllocated();
-        txStartAllocations[depth] = allocations;
-        txOwnLimit[depth] = Long.MAX_VALUE;
-        txBudgetEnd[depth] = txBudgetEnd[parentDepth];
-        txBudgetOwner[depth] = txBudgetOwner[parentDepth];
+        tx[at(depth, SERIAL)] = serial;
+        tx[at(depth, START_POSITION)] = position();
+        tx[at(depth, START_CLOCK)] = clock;
+        tx[at(depth, START_USED)] = bytesAllocated();
+        tx[at(depth, START_ALLOCATIONS)] = allocations;
+        tx[at(depth, OWN_LIMIT)] = Long.MAX_VALUE;
+        tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
+        tx[at(depth, BUDGET_OWNER)] = tx[at(parentDepth, BUDGET_OWNER)];
         txDepth = depth;
         return serial;
     }
 
+    long serialAt(final int depth)
+    {
+        return tx[at(depth, SERIAL)];
+    }
+
+    private static int at(final int depth, final int field)
+    {
+        return depth * TX_STRIDE + field;
+    }
+
     boolean isOpen(final int depth, final long serial)
     {
-        return depth <= txDepth && txSerial[depth] == serial;
+        return depth <= txDepth && tx[at(depth, SERIAL)] == serial;
     }
 
     void checkInnermost(final int depth, final long serial, final String action)
     {
-        if (depth != txDepth || txSerial[depth] != serial)
+        if (depth != txDepth || tx[at(depth, SERIAL)] != serial)
         {
             throw transactionMisuse(depth, serial, action);
         }
@@ -987,7 +1008,7 @@ public final class Arena implements AutoCloseable
         }
         checkMutable();
         // Rolling back to this transaction's start also frees every savepoint still open inside it.
-        final Throwable failure = rewindTo(txStartPosition[depth], txStartClock[depth]);
+        final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
         txDepth = depth - 1;
         restoreBudget();
         rethrow(failure);
@@ -1003,20 +1024,21 @@ public final class Arena implements AutoCloseable
         {
             throw transactionMisuse(depth, serial, "set the limit of");
         }
-        txOwnLimit[depth] = limit;
+        tx[at(depth, OWN_LIMIT)] = limit;
         // Savepoints inherit: recompute the effective budget of this depth and of every savepoint inside it.
         for (int d = depth; d <= txDepth; d++)
         {
-            final long own = txOwnLimit[d] == Long.MAX_VALUE ? Long.MAX_VALUE : txStartUsed[d] + txOwnLimit[d];
-            if (own < txBudgetEnd[d - 1])
+            final long ownLimit = tx[at(d, OWN_LIMIT)];
+            final long own = ownLimit == Long.MAX_VALUE ? Long.MAX_VALUE : tx[at(d, START_USED)] + ownLimit;
+            if (own < tx[at(d - 1, BUDGET_END)])
             {
-                txBudgetEnd[d] = own;
-                txBudgetOwner[d] = d;
+                tx[at(d, BUDGET_END)] = own;
+                tx[at(d, BUDGET_OWNER)] = d;
             }
             else
             {
-                txBudgetEnd[d] = txBudgetEnd[d - 1];
-                txBudgetOwner[d] = txBudgetOwner[d - 1];
+                tx[at(d, BUDGET_END)] = tx[at(d - 1, BUDGET_END)];
+                tx[at(d, BUDGET_OWNER)] = tx[at(d - 1, BUDGET_OWNER)];
             }
         }
         restoreBudget();
@@ -1024,34 +1046,35 @@ public final class Arena implements AutoCloseable
 
     long budgetRemaining(final int depth)
     {
-        final long end = txBudgetEnd[depth];
+        final long end = tx[at(depth, BUDGET_END)];
         return end == Long.MAX_VALUE ? UNLIMITED : Math.max(0, end - bytesAllocated());
     }
 
     long limit(final int depth)
     {
-        return txOwnLimit[depth] == Long.MAX_VALUE ? UNLIMITED : txOwnLimit[depth];
+        return tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
     }
 
     long bytesUsedSince(final int depth)
     {
-        return bytesAllocated() - txStartUsed[depth];
+        return bytesAllocated() - tx[at(depth, START_USED)];
     }
 
     TxnDiff diff(final int depth)
     {
-        final long start = txStartPosition[depth];
+        final long start = tx[at(depth, START_POSITION)];
         final int startBlock = (int)(start >>> 32);
         final int startOffset = (int)start;
         final long bytesInStartBlock = current == startBlock ?
             offset - startOffset : usedBefore[startBlock + 1] - usedBefore[startBlock] - startOffset;
         final int touched = (current - startBlock) + (bytesInStartBlock > 0 ? 1 : 0);
-        return new TxnDiff(bytesAllocated() - txStartUsed[depth], touched, allocations - txStartAllocations[depth]);
+        return new TxnDiff(bytesAllocated() - tx[at(depth, START_USED)], touched,
+            allocations - tx[at(depth, START_ALLOCATIONS)]);
     }
 
     Checkpoint transactionCheckpoint(final int depth)
     {
-        return new Checkpoint(this, txStartPosition[depth], txStartClock[depth]);
+        return new Checkpoint(this, tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
     }
 
     /**
@@ -1102,7 +1125,7 @@ public final class Arena implements AutoCloseable
 
     UnsafeBuffer blockBuffer(final int block)
     {
-        return blocks[block].buffer();
+        return buffers[block];
     }
 
     long blockAddress(final int block)
@@ -1179,9 +1202,11 @@ public final class Arena implements AutoCloseable
             if (blockCount == blocks.length)
             {
                 blocks = Arrays.copyOf(blocks, blockCount * 2);
+                buffers = Arrays.copyOf(buffers, blockCount * 2);
                 usedBefore = Arrays.copyOf(usedBefore, blockCount * 2);
             }
             blocks[blockCount] = region;
+            buffers[blockCount] = region.buffer();
             next = blockCount++;
             reserved += blockSize;
             if (!ownBlock)
@@ -1195,6 +1220,8 @@ public final class Arena implements AutoCloseable
             final Region swap = blocks[target];
             blocks[target] = blocks[next];
             blocks[next] = swap;
+            buffers[target] = blocks[target].buffer();
+            buffers[next] = swap.buffer();
         }
         usedBefore[target] = usedNow;
         enterBlock(target, padding + size);
@@ -1208,8 +1235,9 @@ public final class Arena implements AutoCloseable
         {
             return NULL;
         }
-        final int owner = txBudgetOwner[txDepth];
-        throw new BudgetExceededException(owner, txOwnLimit[owner], bytesAllocated() - txStartUsed[owner], requested);
+        final int owner = (int)tx[at(txDepth, BUDGET_OWNER)];
+        throw new BudgetExceededException(owner, tx[at(owner, OWN_LIMIT)], bytesAllocated() - tx[at(owner, START_USED)],
+            requested);
     }
 
     private void enterBlock(final int block, final int newOffset)
@@ -1231,7 +1259,7 @@ public final class Arena implements AutoCloseable
 
     private void restoreBudget()
     {
-        budgetEnd = txBudgetEnd[txDepth];
+        budgetEnd = tx[at(txDepth, BUDGET_END)];
         updateFastLimit();
     }
 
@@ -1416,7 +1444,7 @@ public final class Arena implements AutoCloseable
         final long ref = allocate(length, 1, orThrow);
         if (ref != NULL)
         {
-            blocks[current].buffer().putBytes((int)ref, src, from, length);
+            buffers[current].putBytes((int)ref, src, from, length);
         }
         return ref;
     }
@@ -1431,7 +1459,7 @@ public final class Arena implements AutoCloseable
         final long ref = allocate(length, 1, orThrow);
         if (ref != NULL)
         {
-            blocks[current].buffer().putBytes((int)ref, src, index, length);
+            buffers[current].putBytes((int)ref, src, index, length);
         }
         return ref;
     }
@@ -1448,7 +1476,7 @@ public final class Arena implements AutoCloseable
         {
             return NULL;
         }
-        final UnsafeBuffer buffer = blocks[current].buffer();
+        final UnsafeBuffer buffer = buffers[current];
         final int at = (int)ref;
         buffer.putInt(at, (int)encoded);
         int out = at + STRING_HEADER;
@@ -1523,19 +1551,6 @@ public final class Arena implements AutoCloseable
             }
         }
         return bytes;
-    }
-
-    private void growTransactions()
-    {
-        final int n = txSerial.length * 2;
-        txSerial = Arrays.copyOf(txSerial, n);
-        txStartPosition = Arrays.copyOf(txStartPosition, n);
-        txStartClock = Arrays.copyOf(txStartClock, n);
-        txStartUsed = Arrays.copyOf(txStartUsed, n);
-        txStartAllocations = Arrays.copyOf(txStartAllocations, n);
-        txOwnLimit = Arrays.copyOf(txOwnLimit, n);
-        txBudgetEnd = Arrays.copyOf(txBudgetEnd, n);
-        txBudgetOwner = Arrays.copyOf(txBudgetOwner, n);
     }
 
     private Region newRegion(final int size, final int alignment)

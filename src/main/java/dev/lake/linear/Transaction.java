@@ -414,7 +414,7 @@ public final class Transaction implements AutoCloseable
         }
         if (arena.txDepth > depth)
         {
-            arena.rollback(depth + 1, arena.txSerial[depth + 1]);
+            arena.rollback(depth + 1, arena.serialAt(depth + 1));
         }
         commit();
     }
