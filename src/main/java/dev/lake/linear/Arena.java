@@ -1111,10 +1111,12 @@ public final class Arena implements AutoCloseable
     /** Gives back the tail of the last allocation, ending at {@code end}, from {@code newEnd} on. */
     void shrinkLast(final long end, final long newEnd)
     {
-        if (end == position() && newEnd < end)
+        // Never below the innermost transaction's start: those bytes are not the transaction's to give back.
+        final long target = txDepth > 0 ? Math.max(newEnd, tx[at(txDepth, START_POSITION)]) : newEnd;
+        if (end == position() && target < end)
         {
-            cut(newEnd);
-            offset = (int)newEnd;
+            cut(target);
+            offset = (int)target;
         }
     }
 

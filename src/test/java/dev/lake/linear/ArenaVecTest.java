@@ -321,6 +321,36 @@ class ArenaVecTest
     }
 
     @Test
+    void finishingInsideATransactionNeverGivesBackBytesBelowItsStart()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 8);
+            vec.push(1);
+            try (Transaction tx = arena.transaction())
+            {
+                final ArenaView.OfLong view = vec.finish(); // capacity 8, size 1: the tail predates tx
+                assertEquals(64, arena.bytesAllocated());
+                assertEquals(0, tx.bytesUsed());
+                assertEquals(1, view.get(0));
+                tx.commit();
+            }
+            final ArenaVec.OfLong grown = ArenaVec.ofLongs(arena, 1);
+            grown.push(1);
+            final long before = arena.bytesAllocated();
+            try (Transaction tx = arena.transaction())
+            {
+                grown.push(2); // grows in place into the transaction
+                final ArenaView.OfLong view = grown.finish();
+                assertEquals(before + 8, arena.bytesAllocated(), "tail given back down to the data end");
+                assertEquals(8, tx.bytesUsed());
+                assertEquals(2, view.get(1));
+            }
+            assertEquals(before, arena.bytesAllocated());
+        }
+    }
+
+    @Test
     void emptyVectorFinishesToAnEmptyView()
     {
         try (Arena arena = new Arena())
