@@ -1,0 +1,1633 @@
+package dev.lake.linear;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.Region;
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A growable, single-owner bump allocator over a chain of off-heap blocks, with checkpoints, nested
+ * transactions, byte budgets, opt-in cleanup actions and {@link ArenaVec}s (the Java home of the fastarena
+ * crate).
+ *
+ * <h2>Blocks and growth</h2>
+ * The arena starts with one block ({@value #DEFAULT_BLOCK_SIZE} bytes unless told otherwise). When a request
+ * does not fit the current block the arena moves to the next block: first a block it already holds (blocks
+ * are kept warm after {@link #rewind(Checkpoint)} and {@link #reset()}) that is big enough, else a new one.
+ * New blocks double in size, from the first block's size up to {@link Builder#maxBlockSize(int)}
+ * ({@value #DEFAULT_MAX_BLOCK_SIZE} bytes by default), and stay at that cap afterwards. A request larger than
+ * the next block size gets a block of its own, of exactly its size, which does not advance the doubling.
+ * The unused tail of a block the arena moved away from is idle, not allocated: it is used again after a
+ * rewind into that block. Blocks go back to the operating system only at {@link #close()}.
+ *
+ * <h2>Two tiers</h2>
+ * The primitive tier allocates no Java object: {@link #allocate(int, int)} returns a {@code long} reference
+ * packing the block index (high 32 bits) and the offset in that block (low 32 bits). The block's shared
+ * Agrona buffer is {@link #buffer(long)} and the offset is {@link #offset(long)}, so an SBE encoder is placed
+ * with {@code encoder.wrap(arena.buffer(ref), Arena.offset(ref))}, or in one call with
+ * {@link #place(Object, int, int, FlyweightWrapper)}. A reference is not checked for staleness beyond its
+ * block index: after a rewind below it, writing through it overwrites whatever was allocated since. The
+ * handle tier ({@link ArenaVec}, {@link ArenaView}, {@link Transaction}, {@link Checkpoint}) checks on every
+ * use that its memory is still its own and throws {@link StaleHandleException} otherwise.
+ *
+ * <h2>Costs</h2>
+ * Allocation is O(1): a few arithmetic operations and one compare against a precomputed limit that folds in
+ * the block end and the innermost transaction's budget, so budgets cost nothing on the fast path. Moving to
+ * another block is O(retained blocks) in the worst case (a scan of the blocks kept after a rewind) and a
+ * native allocation when a new block is needed. {@link #checkpoint()} is O(1) (one small object that escape
+ * analysis usually removes); {@link #rewind(Checkpoint)} and {@link #reset()} are O(1) plus the cleanup
+ * actions they run; checking a checkpoint or handle for staleness is O(1) in the common case (see
+ * {@link Checkpoint}). {@link #stats()} is O(1).
+ *
+ * <h2>Staleness, exactly</h2>
+ * Positions in the arena are ordered (block index, then offset). Every rewind that discards bytes pushes a
+ * "cut" (position, clock tick) on a small stack that keeps only cuts below the current position, so it stays
+ * as deep as the nesting of rewinds in use. A checkpoint or handle remembers the clock when it was taken; it
+ * is stale exactly when a later cut lies strictly below its end, which is one scan from the top of that
+ * stack. Rewinding to the same position twice, or to an older checkpoint at the same position, is fine.
+ *
+ * <h2>Thread safety</h2>
+ * None, by design: an arena has one owner thread at a time (hand it over with a happens-before edge).
+ */
+public final class Arena implements AutoCloseable
+{
+    /** Default size of the first block: 64 KiB. */
+    public static final int DEFAULT_BLOCK_SIZE = 64 * 1024;
+
+    /** Default cap on the doubling of block sizes: 16 MiB. */
+    public static final int DEFAULT_MAX_BLOCK_SIZE = 16 * 1024 * 1024;
+
+    /** Largest single allocation: the largest block, 2 GiB - 1 byte. */
+    public static final int MAX_ALLOCATION = (int)Region.MAX_SIZE;
+
+    /** Largest alignment: the operating system page size. */
+    public static final int MAX_ALIGNMENT = Memory.pageSize();
+
+    /** Cache line size used by {@link #allocateCacheAligned(int)}: 64 bytes. */
+    public static final int CACHE_LINE_SIZE = Memory.CACHE_LINE;
+
+    /** Alignment of {@link #allocate(int)} and of the primitive arrays: 8 bytes. */
+    public static final int DEFAULT_ALIGNMENT = 8;
+
+    /** The reference the {@code try} forms return when the memory is not there: never a valid reference. */
+    public static final long NULL = -1L;
+
+    /** What {@link Transaction#budgetRemaining()} returns when no budget applies. */
+    public static final long UNLIMITED = Long.MAX_VALUE;
+
+    private static final int STRING_HEADER = 4;
+    private static final int TX_STRIDE = 8;
+    private static final int SERIAL = 0;
+    private static final int START_POSITION = 1;
+    private static final int START_CLOCK = 2;
+    private static final int START_USED = 3;
+    private static final int START_ALLOCATIONS = 4;
+    private static final int OWN_LIMIT = 5;
+    private static final int BUDGET_END = 6;
+    private static final int BUDGET_OWNER = 7;
+    private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
+
+    private final int maxBlockSize;
+    private final long maxReserved;
+    private final boolean preTouch;
+
+    // The chain: blocks[0..current] are in use in order; blocks[current + 1..blockCount) are kept for reuse.
+    private Region[] blocks = new Region[8];
+    private UnsafeBuffer[] buffers = new UnsafeBuffer[8];
+    private long[] usedBefore = new long[8];
+    private int blockCount;
+    private long reserved;
+    private int nextBlockSize;
+
+    // The current block, copied out of the chain so the fast path reads fields only.
+    int current;
+    private long base;
+    private int capacity;
+    private int offset;
+    private int fastLimit;
+    private long usedBeforeCurrent;
+    private long allocations;
+
+    // Staleness: a clock that ticks on every discarding rewind and cleanup registration, and the cut stack.
+    long clock;
+    private long[] cutPosition = new long[8];
+    private long[] cutClock = new long[8];
+    private int cuts;
+
+    // Cleanup actions, oldest first, each with the clock tick of its registration.
+    private Object[] cleanupActions;
+    private long[] cleanupClock;
+    private int cleanups;
+    private boolean runningCleanups;
+
+    // Transactions by depth (index 0 is the arena itself, never a transaction).
+    int txDepth;
+    private long txSerialCounter;
+    // One stride of longs per depth, so opening a transaction touches one array.
+    private long[] tx = new long[TX_STRIDE * 8];
+    private long budgetEnd = Long.MAX_VALUE;
+
+    private boolean closed;
+
+    /**
+     * An arena with the default first block of {@value #DEFAULT_BLOCK_SIZE} bytes.
+     *
+     * @throws IllegalStateException if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+     * @throws OutOfMemoryError      if the operating system refuses the first block.
+     */
+    public Arena()
+    {
+        this(builder());
+    }
+
+    private Arena(final Builder builder)
+    {
+        this.maxBlockSize = Math.max(builder.maxBlockSize, builder.initialBlockSize);
+        this.maxReserved = builder.maxReservedBytes;
+        this.preTouch = builder.preTouch;
+        if (builder.initialBlockSize > maxReserved)
+        {
+            throw new IllegalArgumentException("initial block size " + builder.initialBlockSize +
+                " is above the reserve limit " + maxReserved);
+        }
+        final Region first = newRegion(builder.initialBlockSize, BLOCK_ALIGNMENT);
+        blocks[0] = first;
+        buffers[0] = first.buffer();
+        blockCount = 1;
+        reserved = first.size();
+        nextBlockSize = (int)Math.min(maxBlockSize, 2L * builder.initialBlockSize);
+        tx[at(0, BUDGET_END)] = Long.MAX_VALUE;
+        tx[at(0, OWN_LIMIT)] = Long.MAX_VALUE;
+        enterBlock(0, 0);
+    }
+
+    /**
+     * An arena whose first block holds {@code bytes} bytes (the seed's {@code with_capacity}).
+     *
+     * @param bytes size of the first block, 1 to {@link #MAX_ALLOCATION}.
+     * @return the new arena.
+     * @throws IllegalArgumentException naming the value if it is out of range.
+     */
+    public static Arena withCapacity(final int bytes)
+    {
+        return builder().initialBlockSize(bytes).build();
+    }
+
+    /**
+     * @return a builder with the defaults: first block {@value #DEFAULT_BLOCK_SIZE} bytes, doubling up to
+     * {@value #DEFAULT_MAX_BLOCK_SIZE} bytes, no reserve limit, no pre-touch.
+     */
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // References
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * The offset of a reference in its block's buffer. Pure arithmetic, O(1), no check.
+     *
+     * @param ref a reference returned by an allocation.
+     * @return the offset in {@link #buffer(long)}.
+     */
+    public static int offset(final long ref)
+    {
+        return (int)ref;
+    }
+
+    /**
+     * The block index of a reference. Pure arithmetic, O(1), no check.
+     *
+     * @param ref a reference returned by an allocation.
+     * @return the index of its block in the chain.
+     */
+    public static int block(final long ref)
+    {
+        return (int)(ref >>> 32);
+    }
+
+    /**
+     * The shared Agrona buffer of the block a reference lies in; read and write it at {@link #offset(long)}.
+     * O(1), allocates nothing. Checks only that the block is in use: a reference to memory rewound past
+     * within a block still in use is not detected (the primitive tier's contract).
+     *
+     * @param ref a reference returned by an allocation of this arena.
+     * @return the block's buffer (index 0 is the block's first byte).
+     * @throws StaleHandleException if the reference is {@link #NULL}, lies in a block rewound past, or the
+     *                              arena is closed.
+     */
+    public UnsafeBuffer buffer(final long ref)
+    {
+        if ((ref >>> 32) > current)
+        {
+            throw staleReference(ref);
+        }
+        return buffers[(int)(ref >>> 32)];
+    }
+
+    /**
+     * @return the buffer of the block allocations currently land in.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public UnsafeBuffer currentBuffer()
+    {
+        checkOpen();
+        return buffers[current];
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Allocation: primitive tier
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Allocates {@code size} uninitialised bytes aligned to {@code alignment}. O(1) on the fast path, no Java
+     * object. Inside a transaction the bytes belong to the innermost transaction and count against its
+     * budget, alignment padding included.
+     *
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}, of the absolute address.
+     * @return a reference: read and write through {@link #buffer(long)} at {@link #offset(long)}.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if a new block is needed and the reserve limit or the OS refuses it.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long allocate(final int size, final int alignment)
+    {
+        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
+        {
+            throw invalidRequest(size, alignment);
+        }
+        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
+        final long start = alignment <= BLOCK_ALIGNMENT ?
+            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
+        final long end = start + size;
+        if (end > fastLimit)
+        {
+            return allocateSlow(size, alignment, true);
+        }
+        offset = (int)end;
+        allocations++;
+        return ((long)current << 32) | start;
+    }
+
+    /**
+     * Allocates {@code size} uninitialised bytes aligned to {@value #DEFAULT_ALIGNMENT}.
+     *
+     * @param size bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @return a reference.
+     * @throws IllegalArgumentException naming the value for a bad size.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     * @see #allocate(int, int)
+     */
+    public long allocate(final int size)
+    {
+        return allocate(size, DEFAULT_ALIGNMENT);
+    }
+
+    /**
+     * Like {@link #allocate(int, int)} but returns {@link #NULL} instead of throwing when the budget, the
+     * reserve limit or the operating system refuses; nothing is allocated then. Bad arguments still throw.
+     *
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @return a reference, or {@link #NULL}.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long tryAllocate(final int size, final int alignment)
+    {
+        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
+        {
+            throw invalidRequest(size, alignment);
+        }
+        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
+        final long start = alignment <= BLOCK_ALIGNMENT ?
+            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
+        final long end = start + size;
+        if (end > fastLimit)
+        {
+            return allocateSlow(size, alignment, false);
+        }
+        offset = (int)end;
+        allocations++;
+        return ((long)current << 32) | start;
+    }
+
+    /**
+     * Allocates {@code size} bytes that read 0. O(1) plus the fill.
+     *
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @return a reference.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long allocateZeroed(final int size, final int alignment)
+    {
+        final long ref = allocate(size, alignment);
+        Memory.fill(base + (int)ref, size, (byte)0);
+        return ref;
+    }
+
+    /**
+     * Like {@link #allocateZeroed(int, int)} but returns {@link #NULL} when the memory is not there.
+     *
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @return a reference, or {@link #NULL}.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long tryAllocateZeroed(final int size, final int alignment)
+    {
+        final long ref = tryAllocate(size, alignment);
+        if (ref != NULL)
+        {
+            Memory.fill(base + (int)ref, size, (byte)0);
+        }
+        return ref;
+    }
+
+    /**
+     * Allocates {@code size} uninitialised bytes starting on a 64-byte cache line, so that two such
+     * allocations never share a line (no false sharing when handed to different threads; SIMD-friendly).
+     *
+     * @param size bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @return a reference.
+     * @throws IllegalArgumentException naming the value for a bad size.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long allocateCacheAligned(final int size)
+    {
+        return allocate(size, CACHE_LINE_SIZE);
+    }
+
+    /**
+     * Allocates an uninitialised array of {@code count} elements of {@code elementSize} bytes, aligned to the
+     * element size (for example {@code allocateArray(n, Long.BYTES)} for {@code n} longs).
+     *
+     * @param count       elements, at least 1.
+     * @param elementSize bytes per element: a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @return a reference to element 0; element {@code i} is at {@code offset(ref) + i * elementSize}.
+     * @throws IllegalArgumentException naming the value for a bad count or element size, or if the array
+     *                                  would exceed {@link #MAX_ALLOCATION} bytes.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long allocateArray(final int count, final int elementSize)
+    {
+        Region.checkAlignment(elementSize, MAX_ALIGNMENT);
+        return allocate(arrayBytes(count, elementSize), elementSize);
+    }
+
+    /**
+     * Places a flyweight (an SBE or Aeron codec) on {@code size} fresh uninitialised bytes: allocates them and
+     * calls {@code wrapper.wrap(flyweight, buffer, offset)}. With a method reference such as
+     * {@code MyEncoder::wrap} nothing is allocated on the heap. Zero the bytes first with
+     * {@link #allocateZeroed(int, int)} and wrap yourself when the codec leaves gaps unwritten.
+     *
+     * @param flyweight the flyweight to point at the memory.
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @param wrapper   how to wrap the flyweight.
+     * @param <F>       the flyweight type.
+     * @return {@code flyweight}, now over the new memory.
+     * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null (nothing allocated).
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
+    {
+        Objects.requireNonNull(flyweight, "flyweight");
+        Objects.requireNonNull(wrapper, "wrapper");
+        final long ref = allocate(size, alignment);
+        wrapper.wrap(flyweight, buffers[current], (int)ref);
+        return flyweight;
+    }
+
+    /**
+     * Like {@link #place(Object, int, int, FlyweightWrapper)} but returns {@code null} when the memory is not
+     * there (budget, reserve limit, OS); nothing is allocated then.
+     *
+     * @param flyweight the flyweight to point at the memory.
+     * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
+     * @param alignment a power of two, 1 to {@link #MAX_ALIGNMENT}.
+     * @param wrapper   how to wrap the flyweight.
+     * @param <F>       the flyweight type.
+     * @return {@code flyweight}, or {@code null}.
+     * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public <F> F tryPlace(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
+    {
+        Objects.requireNonNull(flyweight, "flyweight");
+        Objects.requireNonNull(wrapper, "wrapper");
+        final long ref = tryAllocate(size, alignment);
+        if (ref == NULL)
+        {
+            return null;
+        }
+        wrapper.wrap(flyweight, buffers[current], (int)ref);
+        return flyweight;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Allocation: copies
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Copies a byte array into the arena (byte aligned). An empty array gives an empty reference at the
+     * current position and allocates nothing.
+     *
+     * @param src the bytes.
+     * @return a reference to the copy, {@code src.length} bytes long.
+     * @throws BudgetExceededException if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError        if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException   if the arena is closed.
+     */
+    public long copyOf(final byte[] src)
+    {
+        return copyOf(src, 0, src.length);
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code src} from {@code from} into the arena (byte aligned).
+     *
+     * @param src    the bytes.
+     * @param from   first byte to copy.
+     * @param length bytes to copy; 0 gives an empty reference and allocates nothing.
+     * @return a reference to the copy.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing allocated).
+     * @throws BudgetExceededException   if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError          if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException     if the arena is closed.
+     */
+    public long copyOf(final byte[] src, final int from, final int length)
+    {
+        return copyBytes(src, from, length, true);
+    }
+
+    /**
+     * Like {@link #copyOf(byte[], int, int)} but returns {@link #NULL} when the memory is not there.
+     *
+     * @param src    the bytes.
+     * @param from   first byte to copy.
+     * @param length bytes to copy.
+     * @return a reference to the copy, or {@link #NULL}.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src}.
+     * @throws IllegalStateException     if the arena is closed.
+     */
+    public long tryCopyOf(final byte[] src, final int from, final int length)
+    {
+        return copyBytes(src, from, length, false);
+    }
+
+    /**
+     * Copies {@code length} bytes of an Agrona buffer (a received message, another arena's memory) into the
+     * arena (byte aligned).
+     *
+     * @param src    the source buffer.
+     * @param index  first byte to copy.
+     * @param length bytes to copy; 0 gives an empty reference and allocates nothing.
+     * @return a reference to the copy.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing allocated).
+     * @throws BudgetExceededException   if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError          if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException     if the arena is closed.
+     */
+    public long copyOf(final DirectBuffer src, final int index, final int length)
+    {
+        return copyDirect(src, index, length, true);
+    }
+
+    /**
+     * Like {@link #copyOf(DirectBuffer, int, int)} but returns {@link #NULL} when the memory is not there.
+     *
+     * @param src    the source buffer.
+     * @param index  first byte to copy.
+     * @param length bytes to copy.
+     * @return a reference to the copy, or {@link #NULL}.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src}.
+     * @throws IllegalStateException     if the arena is closed.
+     */
+    public long tryCopyOf(final DirectBuffer src, final int index, final int length)
+    {
+        return copyDirect(src, index, length, false);
+    }
+
+    /**
+     * Copies longs into the arena, 8-byte aligned, in native byte order (what {@code buffer.getLong(i)} reads).
+     *
+     * @param src the values; an empty array gives an empty reference and allocates nothing.
+     * @return a reference to element 0.
+     * @throws BudgetExceededException if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError        if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException   if the arena is closed.
+     */
+    public long copyOf(final long[] src)
+    {
+        final int n = src.length;
+        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
+        final UnsafeBuffer buffer = buffers[current];
+        for (int i = 0, at = (int)ref; i < n; i++, at += Long.BYTES)
+        {
+            buffer.putLong(at, src[i]);
+        }
+        return ref;
+    }
+
+    /**
+     * Copies ints into the arena, 4-byte aligned, in native byte order.
+     *
+     * @param src the values; an empty array gives an empty reference and allocates nothing.
+     * @return a reference to element 0.
+     * @throws BudgetExceededException if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError        if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException   if the arena is closed.
+     */
+    public long copyOf(final int[] src)
+    {
+        final int n = src.length;
+        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
+        final UnsafeBuffer buffer = buffers[current];
+        for (int i = 0, at = (int)ref; i < n; i++, at += Integer.BYTES)
+        {
+            buffer.putInt(at, src[i]);
+        }
+        return ref;
+    }
+
+    /**
+     * Copies doubles into the arena, 8-byte aligned, in native byte order.
+     *
+     * @param src the values; an empty array gives an empty reference and allocates nothing.
+     * @return a reference to element 0.
+     * @throws BudgetExceededException if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError        if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException   if the arena is closed.
+     */
+    public long copyOf(final double[] src)
+    {
+        final int n = src.length;
+        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
+        final UnsafeBuffer buffer = buffers[current];
+        for (int i = 0, at = (int)ref; i < n; i++, at += Double.BYTES)
+        {
+            buffer.putDouble(at, src[i]);
+        }
+        return ref;
+    }
+
+    /**
+     * Copies a string as UTF-8 in Agrona's length-prefixed layout: a 4-byte native-order length, then the
+     * bytes, 4-byte aligned, so {@code arena.buffer(ref).getStringUtf8(Arena.offset(ref))} reads it back.
+     * Encodes without a temporary array (zero garbage); an unpaired surrogate becomes {@code '?'}, as in
+     * {@link String#getBytes(java.nio.charset.Charset)}.
+     *
+     * @param value the string.
+     * @return a reference to the length prefix.
+     * @throws IllegalArgumentException if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long copyOfUtf8(final CharSequence value)
+    {
+        return copyUtf8(value, true);
+    }
+
+    /**
+     * Like {@link #copyOfUtf8(CharSequence)} but returns {@link #NULL} when the memory is not there.
+     *
+     * @param value the string.
+     * @return a reference to the length prefix, or {@link #NULL}.
+     * @throws IllegalArgumentException if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long tryCopyOfUtf8(final CharSequence value)
+    {
+        return copyUtf8(value, false);
+    }
+
+    /**
+     * Copies a string as ASCII in Agrona's length-prefixed layout (4-byte native-order length, then one byte
+     * per char, 4-byte aligned); chars above 127 become {@code '?'}. Read it back with
+     * {@code buffer.getStringAscii(offset)}. Zero garbage.
+     *
+     * @param value the string.
+     * @return a reference to the length prefix.
+     * @throws IllegalArgumentException if the string is too long for one allocation.
+     * @throws BudgetExceededException  if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public long copyOfAscii(final CharSequence value)
+    {
+        final int length = value.length();
+        if (length > MAX_ALLOCATION - STRING_HEADER)
+        {
+            throw new IllegalArgumentException("string too long for one allocation: " + length + " chars");
+        }
+        final long ref = allocate(STRING_HEADER + length, STRING_HEADER);
+        buffers[current].putStringAscii((int)ref, value);
+        return ref;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Checkpoints, rewind, reset
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Snapshots the current position. O(1): one small immutable object (escape analysis usually removes it
+     * when the checkpoint does not leave the method).
+     *
+     * @return a checkpoint to {@link #rewind(Checkpoint)} to.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public Checkpoint checkpoint()
+    {
+        checkOpen();
+        return new Checkpoint(this, position(), clock);
+    }
+
+    /**
+     * Frees everything allocated since {@code checkpoint} was taken, running the cleanup actions registered
+     * since then (newest first). Blocks are kept for reuse. O(1) plus the cleanup actions.
+     *
+     * @param checkpoint a checkpoint of this arena.
+     * @throws IllegalArgumentException if the checkpoint belongs to another arena.
+     * @throws StaleHandleException     if the arena was rewound below the checkpoint since it was taken.
+     * @throws IllegalStateException    if the checkpoint lies before the start of the innermost open
+     *                                  transaction (roll that back instead), if called from a cleanup
+     *                                  action, or if the arena is closed. Nothing changes in these cases.
+     * @throws RuntimeException         the first failure of a cleanup action, with later ones suppressed,
+     *                                  after every action ran and the rewind completed (see
+     *                                  {@link CleanupException}).
+     */
+    public void rewind(final Checkpoint checkpoint)
+    {
+        if (checkpoint.arena != this)
+        {
+            throw new IllegalArgumentException(checkpoint + " belongs to another arena, not to " + this);
+        }
+        checkMutable();
+        final long position = checkpoint.position;
+        if (isStale(position, checkpoint.clock))
+        {
+            throw new StaleHandleException(checkpoint + " is stale: the arena was rewound below it");
+        }
+        final int depth = txDepth;
+        if (depth > 0 &&
+            (position < tx[at(depth, START_POSITION)] || checkpoint.clock < tx[at(depth, START_CLOCK)]))
+        {
+            throw new IllegalStateException(checkpoint + " lies before the start of the open transaction at depth " +
+                depth + "; roll the transaction back instead");
+        }
+        rethrow(rewindTo(position, checkpoint.clock));
+    }
+
+    /**
+     * Frees everything: runs every cleanup action (newest first) and rewinds to the start of the first block.
+     * Blocks are kept warm for reuse. O(1) plus the cleanup actions.
+     *
+     * @throws IllegalStateException if a transaction is open (close it first), if called from a cleanup
+     *                               action, or if the arena is closed. Nothing changes in these cases.
+     * @throws RuntimeException      the first failure of a cleanup action, with later ones suppressed, after
+     *                               every action ran and the reset completed.
+     */
+    public void reset()
+    {
+        checkMutable();
+        if (txDepth > 0)
+        {
+            throw new IllegalStateException("cannot reset " + this + ": a transaction is open at depth " + txDepth);
+        }
+        rethrow(rewindTo(0, -1));
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Transactions
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Opens a transaction: {@code try (Transaction tx = arena.transaction()) { ...; tx.commit(); }} keeps the
+     * allocations made inside on commit and frees them when closed without commit. If a transaction is
+     * already open, the new one is a savepoint nested in the innermost one (as {@link Transaction#savepoint()}).
+     * O(1); one small handle object.
+     *
+     * @return the open transaction.
+     * @throws IllegalStateException if the arena is closed or this is called from a cleanup action.
+     */
+    public Transaction transaction()
+    {
+        final int depth = txDepth;
+        return new Transaction(this, depth + 1, begin(depth, tx[at(depth, SERIAL)]));
+    }
+
+    /**
+     * Runs {@code body} in a transaction (nested in the innermost open one, if any): commits when it returns
+     * normally, rolls back when it throws and rethrows. The body may commit or roll back itself.
+     *
+     * @param body the work.
+     * @param <T>  the result type.
+     * @param <E>  the checked exception the body may throw.
+     * @return what the body returned.
+     * @throws E                     what the body threw, after the rollback.
+     * @throws IllegalStateException if the arena is closed, or the body left a savepoint open (then
+     *                               everything is rolled back).
+     */
+    public <T, E extends Exception> T withTransaction(final TransactionBody<T, E> body) throws E
+    {
+        try (Transaction tx = transaction())
+        {
+            final T result = body.run(tx);
+            if (tx.isOpen())
+            {
+                tx.commit();
+            }
+            return result;
+        }
+    }
+
+    /**
+     * Runs {@code body} in a transaction and commits what it allocated even when it throws (the seed's
+     * {@code with_transaction_infallible}), then rethrows. Savepoints the body left open are rolled back
+     * before the commit.
+     *
+     * @param body the work.
+     * @param <T>  the result type.
+     * @param <E>  the checked exception the body may throw.
+     * @return what the body returned.
+     * @throws E                     what the body threw, after the commit.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public <T, E extends Exception> T withTransactionInfallible(final TransactionBody<T, E> body) throws E
+    {
+        final Transaction tx = transaction();
+        final T result;
+        try
+        {
+            result = body.run(tx);
+        }
+        catch (final Throwable ex)
+        {
+            try
+            {
+                tx.commitClosingInner();
+            }
+            catch (final Throwable suppressed)
+            {
+                ex.addSuppressed(suppressed);
+            }
+            throw ex;
+        }
+        tx.commitClosingInner();
+        return result;
+    }
+
+    /**
+     * @return how many transactions are open (0 outside any).
+     */
+    public int transactionDepth()
+    {
+        return txDepth;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Cleanup actions
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Registers an action to run when the arena frees what is allocated from now on: on a rewind to a
+     * checkpoint taken before this call, on rollback of a transaction opened before it, on reset and on close.
+     * Actions run newest first; a failing action does not stop the others. O(1) amortised; the arena pays
+     * nothing for cleanup tracking until the first registration.
+     *
+     * @param action the action.
+     * @throws NullPointerException  if {@code action} is null.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public void defer(final Runnable action)
+    {
+        pushCleanup(Objects.requireNonNull(action, "action"));
+    }
+
+    /**
+     * Registers a resource to close when the arena frees what is allocated from now on (see
+     * {@link #defer(Runnable)}). A checked exception from {@code close()} reaches the caller of the rewind
+     * wrapped in a {@link CleanupException}.
+     *
+     * @param resource the resource.
+     * @throws NullPointerException  if {@code resource} is null.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public void deferClose(final AutoCloseable resource)
+    {
+        pushCleanup(Objects.requireNonNull(resource, "resource"));
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Introspection and close
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * O(1) snapshot of the arena's use.
+     *
+     * @return bytes allocated (with padding), bytes reserved in blocks, block count; all 0 after close.
+     */
+    public ArenaStats stats()
+    {
+        return new ArenaStats(bytesAllocated(), reserved, blockCount);
+    }
+
+    /**
+     * @return bytes allocated, alignment padding included, not the idle tails of blocks moved away from. O(1).
+     */
+    public long bytesAllocated()
+    {
+        return usedBeforeCurrent + offset;
+    }
+
+    /**
+     * @return blocks held, in use or kept for reuse. O(1).
+     */
+    public int blockCount()
+    {
+        return blockCount;
+    }
+
+    /**
+     * @return whether {@link #close()} has been called.
+     */
+    public boolean isClosed()
+    {
+        return closed;
+    }
+
+    /**
+     * Runs every cleanup action (newest first), ends open transactions (their handles become stale) and
+     * frees every block. Idempotent. Everything handed out fails cleanly afterwards: references throw from
+     * {@link #buffer(long)}, block buffers have capacity 0, handles throw {@link StaleHandleException}.
+     *
+     * @throws IllegalStateException if called from a cleanup action (nothing changes then).
+     * @throws RuntimeException      the first failure of a cleanup action, with later ones suppressed, after
+     *                               every block was freed.
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        if (runningCleanups)
+        {
+            throw new IllegalStateException("cannot close " + this + " from inside a cleanup action");
+        }
+        final Throwable failure = cleanups > 0 ? runCleanups(-1) : null;
+        closed = true;
+        clock++;
+        txDepth = 0;
+        for (int i = 0; i < blockCount; i++)
+        {
+            blocks[i].close();
+            blocks[i] = null;
+            buffers[i] = null;
+        }
+        blockCount = 0;
+        reserved = 0;
+        current = -1;
+        base = 0;
+        capacity = 0;
+        offset = 0;
+        fastLimit = -1;
+        usedBeforeCurrent = 0;
+        cuts = 0;
+        rethrow(failure);
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Arena@" + Integer.toHexString(System.identityHashCode(this)) +
+            (closed ? "[closed]" : "[" + blockCount + " blocks, " + bytesAllocated() + "/" + reserved + " B]");
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Package-private: transactions, vectors
+    // ------------------------------------------------------------------------------------------------------
+
+    long position()
+    {
+        return ((long)current << 32) | offset;
+    }
+
+    long allocationCount()
+    {
+        return allocations;
+    }
+
+    long begin(final int parentDepth, final long parentSerial)
+    {
+        if (parentDepth != txDepth || tx[at(parentDepth, SERIAL)] != parentSerial)
+        {
+            throw transactionMisuse(parentDepth, parentSerial, "open a savepoint in");
+        }
+        checkMutable();
+        final int depth = parentDepth + 1;
+        if (at(depth + 1, 0) > tx.length)
+        {
+            tx = Arrays.copyOf(tx, tx.length * 2);
+        }
+        final long serial = ++txSerialCounter;
+        tx[at(depth, SERIAL)] = serial;
+        tx[at(depth, START_POSITION)] = position();
+        tx[at(depth, START_CLOCK)] = clock;
+        tx[at(depth, START_USED)] = bytesAllocated();
+        tx[at(depth, START_ALLOCATIONS)] = allocations;
+        tx[at(depth, OWN_LIMIT)] = Long.MAX_VALUE;
+        tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
+        tx[at(depth, BUDGET_OWNER)] = tx[at(parentDepth, BUDGET_OWNER)];
+        txDepth = depth;
+        return serial;
+    }
+
+    long serialAt(final int depth)
+    {
+        return tx[at(depth, SERIAL)];
+    }
+
+    private static int at(final int depth, final int field)
+    {
+        return depth * TX_STRIDE + field;
+    }
+
+    boolean isOpen(final int depth, final long serial)
+    {
+        return depth <= txDepth && tx[at(depth, SERIAL)] == serial;
+    }
+
+    void checkInnermost(final int depth, final long serial, final String action)
+    {
+        if (depth != txDepth || tx[at(depth, SERIAL)] != serial)
+        {
+            throw transactionMisuse(depth, serial, action);
+        }
+    }
+
+    void commit(final int depth, final long serial)
+    {
+        checkInnermost(depth, serial, "commit");
+        checkMutable();
+        txDepth = depth - 1;
+        restoreBudget();
+    }
+
+    void rollback(final int depth, final long serial)
+    {
+        if (!isOpen(depth, serial))
+        {
+            throw transactionMisuse(depth, serial, "roll back");
+        }
+        checkMutable();
+        // Rolling back to this transaction's start also frees every savepoint still open inside it.
+        final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
+        txDepth = depth - 1;
+        restoreBudget();
+        rethrow(failure);
+    }
+
+    void setLimit(final int depth, final long serial, final long limit)
+    {
+        if (limit < 0)
+        {
+            throw new IllegalArgumentException("budget limit must be at least 0 bytes: " + limit);
+        }
+        if (!isOpen(depth, serial))
+        {
+            throw transactionMisuse(depth, serial, "set the limit of");
+        }
+        tx[at(depth, OWN_LIMIT)] = limit;
+        // Savepoints inherit: recompute the effective budget of this depth and of every savepoint inside it.
+        for (int d = depth; d <= txDepth; d++)
+        {
+            final long ownLimit = tx[at(d, OWN_LIMIT)];
+            final long own = ownLimit == Long.MAX_VALUE ? Long.MAX_VALUE : tx[at(d, START_USED)] + ownLimit;
+            if (own < tx[at(d - 1, BUDGET_END)])
+            {
+                tx[at(d, BUDGET_END)] = own;
+                tx[at(d, BUDGET_OWNER)] = d;
+            }
+            else
+            {
+                tx[at(d, BUDGET_END)] = tx[at(d - 1, BUDGET_END)];
+                tx[at(d, BUDGET_OWNER)] = tx[at(d - 1, BUDGET_OWNER)];
+            }
+        }
+        restoreBudget();
+    }
+
+    long budgetRemaining(final int depth)
+    {
+        final long end = tx[at(depth, BUDGET_END)];
+        return end == Long.MAX_VALUE ? UNLIMITED : Math.max(0, end - bytesAllocated());
+    }
+
+    long limit(final int depth)
+    {
+        return tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
+    }
+
+    long bytesUsedSince(final int depth)
+    {
+        return bytesAllocated() - tx[at(depth, START_USED)];
+    }
+
+    TxnDiff diff(final int depth)
+    {
+        final long start = tx[at(depth, START_POSITION)];
+        final int startBlock = (int)(start >>> 32);
+        final int startOffset = (int)start;
+        final long bytesInStartBlock = current == startBlock ?
+            offset - startOffset : usedBefore[startBlock + 1] - usedBefore[startBlock] - startOffset;
+        final int touched = (current - startBlock) + (bytesInStartBlock > 0 ? 1 : 0);
+        return new TxnDiff(bytesAllocated() - tx[at(depth, START_USED)], touched,
+            allocations - tx[at(depth, START_ALLOCATIONS)]);
+    }
+
+    Checkpoint transactionCheckpoint(final int depth)
+    {
+        return new Checkpoint(this, tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
+    }
+
+    /**
+     * Whether a handle whose memory ends at {@code end} and that was last validated at clock {@code stamp}
+     * has lost its memory to a rewind since: exact, O(cuts above {@code end}).
+     */
+    boolean isStale(final long end, final long stamp)
+    {
+        if (end > position())
+        {
+            return true;
+        }
+        for (int i = cuts - 1; i >= 0; i--)
+        {
+            if (cutPosition[i] < end)
+            {
+                return cutClock[i] > stamp;
+            }
+        }
+        return false;
+    }
+
+    /** Grows the last allocation, ending at {@code end}, by {@code extra} bytes in place if it fits. */
+    boolean tryExtendLast(final long end, final int extra)
+    {
+        if (end != position() || extra > fastLimit - offset)
+        {
+            return false;
+        }
+        offset += extra;
+        return true;
+    }
+
+    /** Gives back the tail of the last allocation, ending at {@code end}, from {@code newEnd} on. */
+    void shrinkLast(final long end, final long newEnd)
+    {
+        // Never below the innermost transaction's start: those bytes are not the transaction's to give back.
+        final long target = txDepth > 0 ? Math.max(newEnd, tx[at(txDepth, START_POSITION)]) : newEnd;
+        if (end == position() && target < end)
+        {
+            cut(target);
+            offset = (int)target;
+        }
+    }
+
+    long allocate(final int size, final int alignment, final boolean orThrow)
+    {
+        return orThrow ? allocate(size, alignment) : tryAllocate(size, alignment);
+    }
+
+    UnsafeBuffer blockBuffer(final int block)
+    {
+        return buffers[block];
+    }
+
+    long blockAddress(final int block)
+    {
+        return blocks[block].address();
+    }
+
+    void checkOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("Arena is closed");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------------
+
+    private long allocateSlow(final int size, final int alignment, final boolean orThrow)
+    {
+        checkOpen();
+        final long start = ((base + offset + alignment - 1) & -alignment) - base;
+        if (start + size <= capacity)
+        {
+            return budgetFailure(start + size - offset, orThrow);
+        }
+        final long usedNow = usedBeforeCurrent + offset;
+
+        // A block kept from before a rewind first; new blocks are aligned for the request, so no padding.
+        int next = -1;
+        int padding = 0;
+        for (int i = current + 1; i < blockCount; i++)
+        {
+            final long address = blocks[i].address();
+            final int pad = (int)(((address + alignment - 1) & -alignment) - address);
+            if ((long)blocks[i].size() - pad >= size)
+            {
+                next = i;
+                padding = pad;
+                break;
+            }
+        }
+        if (usedNow + padding + size > budgetEnd)
+        {
+            return budgetFailure(padding + size, orThrow);
+        }
+        if (next < 0)
+        {
+            final boolean ownBlock = size > nextBlockSize;
+            final int blockSize = ownBlock ? size : nextBlockSize;
+            if (reserved + blockSize > maxReserved)
+            {
+                if (!orThrow)
+                {
+                    return NULL;
+                }
+                throw new OutOfMemoryError(this + ": a new block of " + blockSize + " bytes would exceed the reserve limit of " +
+                    maxReserved + " bytes");
+            }
+            final Region region;
+            try
+            {
+                region = newRegion(blockSize, Math.max(BLOCK_ALIGNMENT, alignment));
+            }
+            catch (final OutOfMemoryError ex)
+            {
+                if (orThrow)
+                {
+                    throw ex;
+                }
+                return NULL;
+            }
+            if (blockCount == blocks.length)
+            {
+                blocks = Arrays.copyOf(blocks, blockCount * 2);
+                buffers = Arrays.copyOf(buffers, blockCount * 2);
+                usedBefore = Arrays.copyOf(usedBefore, blockCount * 2);
+            }
+            blocks[blockCount] = region;
+            buffers[blockCount] = region.buffer();
+            next = blockCount++;
+            reserved += blockSize;
+            if (!ownBlock)
+            {
+                nextBlockSize = (int)Math.min(maxBlockSize, 2L * nextBlockSize);
+            }
+        }
+        final int target = current + 1;
+        if (next != target)
+        {
+            final Region swap = blocks[target];
+            blocks[target] = blocks[next];
+            blocks[next] = swap;
+            buffers[target] = blocks[target].buffer();
+            buffers[next] = swap.buffer();
+        }
+        usedBefore[target] = usedNow;
+        enterBlock(target, padding + size);
+        allocations++;
+        return ((long)target << 32) | padding;
+    }
+
+    private long budgetFailure(final long requested, final boolean orThrow)
+    {
+        if (!orThrow)
+        {
+            return NULL;
+        }
+        final int owner = (int)tx[at(txDepth, BUDGET_OWNER)];
+        throw new BudgetExceededException(owner, tx[at(owner, OWN_LIMIT)], bytesAllocated() - tx[at(owner, START_USED)],
+            requested);
+    }
+
+    private void enterBlock(final int block, final int newOffset)
+    {
+        final Region region = blocks[block];
+        current = block;
+        base = region.address();
+        capacity = region.size();
+        usedBeforeCurrent = usedBefore[block];
+        offset = newOffset;
+        updateFastLimit();
+    }
+
+    private void updateFastLimit()
+    {
+        final long room = budgetEnd - usedBeforeCurrent;
+        fastLimit = room >= capacity ? capacity : (int)Math.max(0, room);
+    }
+
+    private void restoreBudget()
+    {
+        budgetEnd = tx[at(txDepth, BUDGET_END)];
+        updateFastLimit();
+    }
+
+    /** Runs the cleanup actions newer than {@code stamp}, then moves to {@code target}; returns a failure. */
+    private Throwable rewindTo(final long target, final long stamp)
+    {
+        final Throwable failure = cleanups > 0 && cleanupClock[cleanups - 1] > stamp ? runCleanups(stamp) : null;
+        if (target < position())
+        {
+            cut(target);
+            final int block = (int)(target >>> 32);
+            if (block != current)
+            {
+                enterBlock(block, (int)target);
+            }
+            else
+            {
+                offset = (int)target;
+            }
+        }
+        return failure;
+    }
+
+    /** Records that everything at or above {@code target} is discarded now. */
+    private void cut(final long target)
+    {
+        final long tick = ++clock;
+        int n = cuts;
+        while (n > 0 && cutPosition[n - 1] >= target)
+        {
+            n--;
+        }
+        if (n == cutPosition.length)
+        {
+            cutPosition = Arrays.copyOf(cutPosition, n * 2);
+            cutClock = Arrays.copyOf(cutClock, n * 2);
+        }
+        cutPosition[n] = target;
+        cutClock[n] = tick;
+        cuts = n + 1;
+    }
+
+    private void pushCleanup(final Object action)
+    {
+        checkOpen();
+        if (cleanupActions == null)
+        {
+            cleanupActions = new Object[8];
+            cleanupClock = new long[8];
+        }
+        else if (cleanups == cleanupActions.length)
+        {
+            cleanupActions = Arrays.copyOf(cleanupActions, cleanups * 2);
+            cleanupClock = Arrays.copyOf(cleanupClock, cleanups * 2);
+        }
+        cleanupActions[cleanups] = action;
+        cleanupClock[cleanups] = ++clock;
+        cleanups++;
+    }
+
+    private Throwable runCleanups(final long stamp)
+    {
+        Throwable failure = null;
+        runningCleanups = true;
+        try
+        {
+            while (cleanups > 0 && cleanupClock[cleanups - 1] > stamp)
+            {
+                final int i = --cleanups;
+                final Object action = cleanupActions[i];
+                cleanupActions[i] = null;
+                try
+                {
+                    if (action instanceof Runnable)
+                    {
+                        ((Runnable)action).run();
+                    }
+                    else
+                    {
+                        ((AutoCloseable)action).close();
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    if (failure == null)
+                    {
+                        failure = ex instanceof RuntimeException || ex instanceof Error ? ex : new CleanupException(ex);
+                    }
+                    else
+                    {
+                        failure.addSuppressed(ex);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            runningCleanups = false;
+        }
+        return failure;
+    }
+
+    private static void rethrow(final Throwable failure)
+    {
+        if (failure instanceof RuntimeException)
+        {
+            throw (RuntimeException)failure;
+        }
+        if (failure instanceof Error)
+        {
+            throw (Error)failure;
+        }
+    }
+
+    private void checkMutable()
+    {
+        checkOpen();
+        if (runningCleanups)
+        {
+            throw new IllegalStateException("cannot rewind, reset or change transactions of " + this +
+                " from inside a cleanup action");
+        }
+    }
+
+    private RuntimeException transactionMisuse(final int depth, final long serial, final String action)
+    {
+        if (closed)
+        {
+            return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +
+                ": the arena is closed");
+        }
+        if (!isOpen(depth, serial))
+        {
+            return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +
+                ": it is already closed (committed or rolled back)");
+        }
+        return new IllegalStateException("cannot " + action + " the transaction at depth " + depth +
+            ": a savepoint is open inside it at depth " + txDepth + "; commit or close that first");
+    }
+
+    private RuntimeException staleReference(final long ref)
+    {
+        if (closed)
+        {
+            return new StaleHandleException("reference 0x" + Long.toHexString(ref) + ": the arena is closed");
+        }
+        return new StaleHandleException("reference 0x" + Long.toHexString(ref) + " is not in a block in use (block " +
+            (ref >>> 32) + ", in use 0.." + current + "): it is NULL, foreign, or was rewound past");
+    }
+
+    private static RuntimeException invalidRequest(final int size, final int alignment)
+    {
+        Region.checkSize(size, MAX_ALLOCATION, "allocation size");
+        Region.checkAlignment(alignment, MAX_ALIGNMENT);
+        return new IllegalArgumentException("invalid request: size " + size + ", alignment " + alignment);
+    }
+
+    private static int arrayBytes(final int count, final int elementSize)
+    {
+        final long bytes = (long)count * elementSize;
+        if (count <= 0 || bytes > MAX_ALLOCATION)
+        {
+            throw new IllegalArgumentException("array of " + count + " elements of " + elementSize +
+                " bytes must hold between 1 and " + MAX_ALLOCATION + " bytes");
+        }
+        return (int)bytes;
+    }
+
+    private long emptyReference()
+    {
+        checkOpen();
+        return position();
+    }
+
+    private long copyBytes(final byte[] src, final int from, final int length, final boolean orThrow)
+    {
+        Objects.checkFromIndexSize(from, length, src.length);
+        if (length == 0)
+        {
+            return emptyReference();
+        }
+        final long ref = allocate(length, 1, orThrow);
+        if (ref != NULL)
+        {
+            buffers[current].putBytes((int)ref, src, from, length);
+        }
+        return ref;
+    }
+
+    private long copyDirect(final DirectBuffer src, final int index, final int length, final boolean orThrow)
+    {
+        Objects.checkFromIndexSize(index, length, src.capacity());
+        if (length == 0)
+        {
+            return emptyReference();
+        }
+        final long ref = allocate(length, 1, orThrow);
+        if (ref != NULL)
+        {
+            buffers[current].putBytes((int)ref, src, index, length);
+        }
+        return ref;
+    }
+
+    private long copyUtf8(final CharSequence value, final boolean orThrow)
+    {
+        final long encoded = utf8Length(value);
+        if (encoded > MAX_ALLOCATION - STRING_HEADER)
+        {
+            throw new IllegalArgumentException("string too long for one allocation: " + encoded + " UTF-8 bytes");
+        }
+        final long ref = allocate(STRING_HEADER + (int)encoded, STRING_HEADER, orThrow);
+        if (ref == NULL)
+        {
+            return NULL;
+        }
+        final UnsafeBuffer buffer = buffers[current];
+        final int at = (int)ref;
+        buffer.putInt(at, (int)encoded);
+        int out = at + STRING_HEADER;
+        final int length = value.length();
+        for (int i = 0; i < length; i++)
+        {
+            final char c = value.charAt(i);
+            if (c < 0x80)
+            {
+                buffer.putByte(out++, (byte)c);
+            }
+            else if (c < 0x800)
+            {
+                buffer.putByte(out++, (byte)(0xC0 | (c >> 6)));
+                buffer.putByte(out++, (byte)(0x80 | (c & 0x3F)));
+            }
+            else if (Character.isSurrogate(c))
+            {
+                if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(value.charAt(i + 1)))
+                {
+                    final int cp = Character.toCodePoint(c, value.charAt(++i));
+                    buffer.putByte(out++, (byte)(0xF0 | (cp >> 18)));
+                    buffer.putByte(out++, (byte)(0x80 | ((cp >> 12) & 0x3F)));
+                    buffer.putByte(out++, (byte)(0x80 | ((cp >> 6) & 0x3F)));
+                    buffer.putByte(out++, (byte)(0x80 | (cp & 0x3F)));
+                }
+                else
+                {
+                    buffer.putByte(out++, (byte)'?');
+                }
+            }
+            else
+            {
+                buffer.putByte(out++, (byte)(0xE0 | (c >> 12)));
+                buffer.putByte(out++, (byte)(0x80 | ((c >> 6) & 0x3F)));
+                buffer.putByte(out++, (byte)(0x80 | (c & 0x3F)));
+            }
+        }
+        return ref;
+    }
+
+    private static long utf8Length(final CharSequence value)
+    {
+        final int length = value.length();
+        long bytes = 0;
+        for (int i = 0; i < length; i++)
+        {
+            final char c = value.charAt(i);
+            if (c < 0x80)
+            {
+                bytes += 1;
+            }
+            else if (c < 0x800)
+            {
+                bytes += 2;
+            }
+            else if (Character.isSurrogate(c))
+            {
+                if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(value.charAt(i + 1)))
+                {
+                    bytes += 4;
+                    i++;
+                }
+                else
+                {
+                    bytes += 1;
+                }
+            }
+            else
+            {
+                bytes += 3;
+            }
+        }
+        return bytes;
+    }
+
+    private Region newRegion(final int size, final int alignment)
+    {
+        return Region.builder(size).alignment(alignment).preTouch(preTouch).build();
+    }
+
+    /**
+     * Builder of an {@link Arena}.
+     */
+    public static final class Builder
+    {
+        private int initialBlockSize = DEFAULT_BLOCK_SIZE;
+        private int maxBlockSize = DEFAULT_MAX_BLOCK_SIZE;
+        private long maxReservedBytes = Long.MAX_VALUE;
+        private boolean preTouch;
+
+        private Builder()
+        {
+        }
+
+        /**
+         * @param bytes size of the first block, 1 to {@link #MAX_ALLOCATION}.
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is out of range.
+         */
+        public Builder initialBlockSize(final int bytes)
+        {
+            initialBlockSize = (int)Region.checkSize(bytes, MAX_ALLOCATION, "initial block size");
+            return this;
+        }
+
+        /**
+         * @param bytes cap on the doubling of block sizes (a larger request still gets a block of its own); a
+         *              value below the first block's size means every block has the first block's size.
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is out of range.
+         */
+        public Builder maxBlockSize(final int bytes)
+        {
+            maxBlockSize = (int)Region.checkSize(bytes, MAX_ALLOCATION, "max block size");
+            return this;
+        }
+
+        /**
+         * @param bytes most bytes the arena may reserve in blocks; a request needing more fails with
+         *              {@link OutOfMemoryError} (the {@code try} forms return {@link #NULL}).
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is not positive.
+         */
+        public Builder maxReservedBytes(final long bytes)
+        {
+            maxReservedBytes = Region.checkSize(bytes, Long.MAX_VALUE, "max reserved bytes");
+            return this;
+        }
+
+        /**
+         * @param preTouch whether to write every page of a new block so first writes do not fault.
+         * @return this builder.
+         */
+        public Builder preTouch(final boolean preTouch)
+        {
+            this.preTouch = preTouch;
+            return this;
+        }
+
+        /**
+         * @return a new arena with its first block allocated.
+         * @throws IllegalArgumentException if the first block is above the reserve limit.
+         * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+         * @throws OutOfMemoryError         if the operating system refuses the first block.
+         */
+        public Arena build()
+        {
+            return new Arena(this);
+        }
+    }
+}

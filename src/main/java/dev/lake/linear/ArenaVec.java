@@ -1,0 +1,1056 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import java.util.PrimitiveIterator;
+import java.util.function.DoubleConsumer;
+import java.util.function.IntConsumer;
+import java.util.function.LongConsumer;
+import java.util.function.ObjIntConsumer;
+
+/**
+ * A growable vector of primitives or fixed-size records stored in an {@link Arena}: the seed's
+ * {@code ArenaVec}. One small class per element type ({@link OfLong}, {@link OfInt}, {@link OfDouble},
+ * {@link OfRecord}) rather than one class with typed accessors: a {@code push(1)} on a vector of longs then
+ * cannot pick the wrong overload, each call site stays monomorphic for the JIT, and no accessor pays a
+ * runtime type check.
+ *
+ * <h2>Growth</h2>
+ * Capacity doubles (at least {@value #MIN_CAPACITY} elements). When the vector's storage is the arena's last
+ * allocation it grows in place (the arena's bump moves on, nothing is copied); otherwise it moves to a new
+ * allocation and the old storage stays in the arena as idle bytes until a rewind frees it. Growth counts
+ * against the innermost transaction's budget: {@code push}/{@code reserve} throw
+ * {@link BudgetExceededException}, {@link #tryReserve(int)} returns {@code false}, and the vector is unchanged.
+ *
+ * <h2>finish()</h2>
+ * {@code finish()} hands the elements to the arena and returns an {@link ArenaView}: a read view that lives
+ * as long as the arena's memory under it (until a rewind below it, a reset or close). When the vector was
+ * the last allocation, the unused capacity goes back to the arena. The vector itself is dead afterwards:
+ * every call throws {@link StaleHandleException}.
+ *
+ * <h2>Checks</h2>
+ * Every call checks that the vector is not finished and that the arena has not been rewound below its
+ * storage, reset or closed since it last looked (one compare of the arena's clock in the common case; an
+ * exact check when the clock moved), and bounds-checks indexes itself. Checkpoint caveat: in-place growth
+ * after a checkpoint lies above that checkpoint, so rewinding to it frees the grown storage and the vector
+ * fails from then on. Not thread-safe, like its arena.
+ */
+public abstract class ArenaVec
+{
+    /** The smallest capacity a vector grows to on its first element. */
+    public static final int MIN_CAPACITY = 8;
+
+    private static final UnsafeBuffer EMPTY = new UnsafeBuffer(new byte[0]);
+
+    final Arena arena;
+    final int elementSize;
+    private final int alignment;
+    UnsafeBuffer buffer = EMPTY;
+    private int block;
+    int start;
+    int capacity;
+    int size;
+    private long stamp;
+    private boolean finished;
+
+    ArenaVec(final Arena arena, final int elementSize, final int alignment, final int initialCapacity)
+    {
+        arena.checkOpen();
+        if (initialCapacity < 0)
+        {
+            throw new IllegalArgumentException("initial capacity must be at least 0: " + initialCapacity);
+        }
+        this.arena = arena;
+        this.elementSize = elementSize;
+        this.alignment = alignment;
+        this.stamp = arena.clock;
+        if (initialCapacity > 0)
+        {
+            grow(initialCapacity, true, true);
+        }
+    }
+
+    /**
+     * @param arena the arena.
+     * @return an empty vector of longs (no memory until the first element).
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public static OfLong ofLongs(final Arena arena)
+    {
+        return new OfLong(arena, 0);
+    }
+
+    /**
+     * @param arena    the arena.
+     * @param capacity elements to allocate room for now, exactly.
+     * @return an empty vector of longs.
+     * @throws IllegalArgumentException if {@code capacity} is negative or too large.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public static OfLong ofLongs(final Arena arena, final int capacity)
+    {
+        return new OfLong(arena, capacity);
+    }
+
+    /**
+     * @param arena the arena.
+     * @return an empty vector of ints.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public static OfInt ofInts(final Arena arena)
+    {
+        return new OfInt(arena, 0);
+    }
+
+    /**
+     * @param arena    the arena.
+     * @param capacity elements to allocate room for now.
+     * @return an empty vector of ints.
+     * @throws IllegalArgumentException if {@code capacity} is negative or too large.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public static OfInt ofInts(final Arena arena, final int capacity)
+    {
+        return new OfInt(arena, capacity);
+    }
+
+    /**
+     * @param arena the arena.
+     * @return an empty vector of doubles.
+     * @throws IllegalStateException if the arena is closed.
+     */
+    public static OfDouble ofDoubles(final Arena arena)
+    {
+        return new OfDouble(arena, 0);
+    }
+
+    /**
+     * @param arena    the arena.
+     * @param capacity elements to allocate room for now.
+     * @return an empty vector of doubles.
+     * @throws IllegalArgumentException if {@code capacity} is negative or too large.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public static OfDouble ofDoubles(final Arena arena, final int capacity)
+    {
+        return new OfDouble(arena, capacity);
+    }
+
+    /**
+     * A vector of fixed-size byte records (structs, SBE blocks), packed, aligned to the largest power of two
+     * up to 8 that divides {@code recordSize}.
+     *
+     * @param arena      the arena.
+     * @param recordSize bytes per record, 1 to {@link Arena#MAX_ALLOCATION}.
+     * @return an empty vector of records.
+     * @throws IllegalArgumentException naming the value if {@code recordSize} is out of range.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public static OfRecord ofRecords(final Arena arena, final int recordSize)
+    {
+        return new OfRecord(arena, recordSize, 0);
+    }
+
+    /**
+     * @param arena      the arena.
+     * @param recordSize bytes per record.
+     * @param capacity   records to allocate room for now.
+     * @return an empty vector of records.
+     * @throws IllegalArgumentException naming the value if an argument is out of range.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws IllegalStateException    if the arena is closed.
+     */
+    public static OfRecord ofRecords(final Arena arena, final int recordSize, final int capacity)
+    {
+        return new OfRecord(arena, recordSize, capacity);
+    }
+
+    /**
+     * @return elements in the vector.
+     * @throws StaleHandleException if the vector is finished or its memory is gone.
+     */
+    public final int size()
+    {
+        check();
+        return size;
+    }
+
+    /**
+     * @return whether the vector holds no element.
+     * @throws StaleHandleException if the vector is finished or its memory is gone.
+     */
+    public final boolean isEmpty()
+    {
+        return size() == 0;
+    }
+
+    /**
+     * @return elements the vector holds room for.
+     * @throws StaleHandleException if the vector is finished or its memory is gone.
+     */
+    public final int capacity()
+    {
+        check();
+        return capacity;
+    }
+
+    /**
+     * @return bytes per element.
+     */
+    public final int elementSize()
+    {
+        return elementSize;
+    }
+
+    /**
+     * @return whether {@code finish()} has been called.
+     */
+    public final boolean isFinished()
+    {
+        return finished;
+    }
+
+    /**
+     * Removes every element; keeps the capacity. O(1).
+     *
+     * @throws StaleHandleException if the vector is finished or its memory is gone.
+     */
+    public final void clear()
+    {
+        check();
+        size = 0;
+    }
+
+    /**
+     * Keeps the first {@code newSize} elements. O(1).
+     *
+     * @param newSize elements to keep, 0 to {@link #size()}.
+     * @throws IndexOutOfBoundsException if {@code newSize} is out of that range (nothing changes).
+     * @throws StaleHandleException      if the vector is finished or its memory is gone.
+     */
+    public final void truncate(final int newSize)
+    {
+        check();
+        if (newSize < 0 || newSize > size)
+        {
+            throw new IndexOutOfBoundsException("truncate to " + newSize + " outside 0.." + size);
+        }
+        size = newSize;
+    }
+
+    /**
+     * Makes room for at least {@code additional} more elements (may over-allocate by doubling).
+     *
+     * @param additional elements, at least 0.
+     * @throws IllegalArgumentException if {@code additional} is negative or the total is too large.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget (nothing changes).
+     * @throws OutOfMemoryError         if the arena cannot get a new block.
+     * @throws StaleHandleException     if the vector is finished or its memory is gone.
+     */
+    public final void reserve(final int additional)
+    {
+        check();
+        grow(additional, true, false);
+    }
+
+    /**
+     * Makes room for exactly {@code additional} more elements if there is not room already.
+     *
+     * @param additional elements, at least 0.
+     * @throws IllegalArgumentException if {@code additional} is negative or the total is too large.
+     * @throws BudgetExceededException  if the room would exceed a transaction budget (nothing changes).
+     * @throws OutOfMemoryError         if the arena cannot get a new block.
+     * @throws StaleHandleException     if the vector is finished or its memory is gone.
+     */
+    public final void reserveExact(final int additional)
+    {
+        check();
+        grow(additional, true, true);
+    }
+
+    /**
+     * Like {@link #reserve(int)} but reports a refusal (budget, reserve limit, OS) instead of throwing.
+     *
+     * @param additional elements, at least 0.
+     * @return whether the room is there now; on {@code false} nothing changed.
+     * @throws IllegalArgumentException if {@code additional} is negative or the total is too large.
+     * @throws StaleHandleException     if the vector is finished or its memory is gone.
+     */
+    public final boolean tryReserve(final int additional)
+    {
+        check();
+        return grow(additional, false, false);
+    }
+
+    @Override
+    public String toString()
+    {
+        return getClass().getSimpleName() + "[" + (finished ? "finished" : size + "/" + capacity) + "]";
+    }
+
+    final void check()
+    {
+        if (finished)
+        {
+            throw new StaleHandleException(
+                "ArenaVec is finished: its elements belong to the arena now; use the view finish() returned");
+        }
+        if (arena.clock != stamp)
+        {
+            revalidate();
+        }
+    }
+
+    private void revalidate()
+    {
+        if (arena.isClosed())
+        {
+            throw new StaleHandleException("ArenaVec used after its arena was closed");
+        }
+        if (capacity > 0 && arena.isStale(storageEnd(), stamp))
+        {
+            throw new StaleHandleException("ArenaVec used after its arena was rewound or reset below its storage");
+        }
+        stamp = arena.clock;
+    }
+
+    private long storageEnd()
+    {
+        return ((long)block << 32) | (start + (long)capacity * elementSize);
+    }
+
+    /** Makes room for one more element; the caller checked. */
+    final void growForPush()
+    {
+        grow(1, true, false);
+    }
+
+    /** Makes room for {@code additional} more elements; the caller checked. */
+    final boolean grow(final int additional, final boolean orThrow, final boolean exact)
+    {
+        if (additional < 0)
+        {
+            throw new IllegalArgumentException("additional elements must be at least 0: " + additional);
+        }
+        final long needed = (long)size + additional;
+        if (needed <= capacity)
+        {
+            return true;
+        }
+        final long maxElements = Arena.MAX_ALLOCATION / elementSize;
+        if (needed > maxElements)
+        {
+            throw new IllegalArgumentException("ArenaVec cannot hold " + needed + " elements of " + elementSize +
+                " bytes (at most " + maxElements + ")");
+        }
+        long target = exact ? needed : Math.min(maxElements, Math.max(needed, Math.max(MIN_CAPACITY, 2L * capacity)));
+        if (capacity > 0)
+        {
+            final long end = storageEnd();
+            if (arena.tryExtendLast(end, (int)((target - capacity) * elementSize)))
+            {
+                capacity = (int)target;
+                return true;
+            }
+            if (target > needed && arena.tryExtendLast(end, (int)((needed - capacity) * elementSize)))
+            {
+                capacity = (int)needed;
+                return true;
+            }
+        }
+        long ref = arena.tryAllocate((int)(target * elementSize), alignment);
+        if (ref == Arena.NULL && target > needed)
+        {
+            target = needed;
+            ref = arena.allocate((int)(needed * elementSize), alignment, orThrow);
+        }
+        else if (ref == Arena.NULL && orThrow)
+        {
+            ref = arena.allocate((int)(target * elementSize), alignment);
+        }
+        if (ref == Arena.NULL)
+        {
+            return false;
+        }
+        final int newBlock = Arena.block(ref);
+        final UnsafeBuffer newBuffer = arena.blockBuffer(newBlock);
+        if (size > 0)
+        {
+            newBuffer.putBytes(Arena.offset(ref), buffer, start, size * elementSize);
+        }
+        buffer = newBuffer;
+        block = newBlock;
+        start = Arena.offset(ref);
+        capacity = (int)target;
+        stamp = arena.clock;
+        return true;
+    }
+
+    /** Ends the vector and returns where its elements lie, giving back unused capacity when possible. */
+    final long finishStorage()
+    {
+        check();
+        finished = true;
+        if (capacity == 0)
+        {
+            return -1;
+        }
+        final long dataEnd = ((long)block << 32) | (start + (long)size * elementSize);
+        arena.shrinkLast(storageEnd(), dataEnd);
+        capacity = size;
+        return ((long)block << 32) | start;
+    }
+
+    final int checkIndex(final int index)
+    {
+        check();
+        return start + Objects.checkIndex(index, size) * elementSize;
+    }
+
+    final int popIndex()
+    {
+        check();
+        if (size == 0)
+        {
+            throw new NoSuchElementException("pop from an empty " + getClass().getSimpleName());
+        }
+        return start + --size * elementSize;
+    }
+
+    final int appendRange(final int count)
+    {
+        if (count < 0)
+        {
+            throw new IllegalArgumentException("count must be at least 0: " + count);
+        }
+        if (size + (long)count > capacity)
+        {
+            grow(count, true, false);
+        }
+        final int at = start + size * elementSize;
+        size += count;
+        return at;
+    }
+
+    /**
+     * A vector of {@code long}s in native byte order.
+     */
+    public static final class OfLong extends ArenaVec
+    {
+        OfLong(final Arena arena, final int capacity)
+        {
+            super(arena, Long.BYTES, Long.BYTES, capacity);
+        }
+
+        /**
+         * Appends a value. Amortised O(1), no Java object.
+         *
+         * @param value the value.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void push(final long value)
+        {
+            check();
+            if (size == capacity)
+            {
+                growForPush();
+            }
+            buffer.putLong(start + (size << 3), value);
+            size++;
+        }
+
+        /**
+         * Removes and returns the last value.
+         *
+         * @return the value.
+         * @throws NoSuchElementException if the vector is empty.
+         * @throws StaleHandleException   if the vector is finished or its memory is gone.
+         */
+        public long pop()
+        {
+            return buffer.getLong(popIndex());
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @return the value there.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public long get(final int index)
+        {
+            return buffer.getLong(checkIndex(index));
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @param value the new value.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void set(final int index, final long value)
+        {
+            buffer.putLong(checkIndex(index), value);
+        }
+
+        /**
+         * Appends every value of {@code src} (one reservation, then a copy).
+         *
+         * @param src the values.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void addAll(final long[] src)
+        {
+            addAll(src, 0, src.length);
+        }
+
+        /**
+         * Appends {@code length} values of {@code src} from {@code from}.
+         *
+         * @param src    the values.
+         * @param from   first value.
+         * @param length values to append.
+         * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final long[] src, final int from, final int length)
+        {
+            check();
+            Objects.checkFromIndexSize(from, length, src.length);
+            int at = appendRange(length);
+            for (int i = from, end = from + length; i < end; i++, at += Long.BYTES)
+            {
+                buffer.putLong(at, src[i]);
+            }
+        }
+
+        /**
+         * Appends {@code count} longs read from {@code src} at {@code index} (native byte order), one copy.
+         *
+         * @param src   the source buffer.
+         * @param index first byte.
+         * @param count longs to append.
+         * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final DirectBuffer src, final int index, final int count)
+        {
+            check();
+            Objects.checkFromIndexSize(index, (long)count * Long.BYTES, src.capacity());
+            final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * Long.BYTES);
+        }
+
+        /**
+         * Calls {@code action} with each value in order, without boxing.
+         *
+         * @param action the action.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public void forEach(final LongConsumer action)
+        {
+            check();
+            for (int i = 0; i < size; i++)
+            {
+                action.accept(buffer.getLong(start + (i << 3)));
+            }
+        }
+
+        /**
+         * @return an iterator without boxing; each step checks the vector is still valid.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public PrimitiveIterator.OfLong iterator()
+        {
+            check();
+            return new PrimitiveIterator.OfLong()
+            {
+                private int next;
+
+                @Override
+                public boolean hasNext()
+                {
+                    return next < size();
+                }
+
+                @Override
+                public long nextLong()
+                {
+                    if (next >= size())
+                    {
+                        throw new NoSuchElementException();
+                    }
+                    return get(next++);
+                }
+            };
+        }
+
+        /**
+         * @return a heap copy of the values.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public long[] toArray()
+        {
+            check();
+            final long[] out = new long[size];
+            for (int i = 0; i < out.length; i++)
+            {
+                out[i] = buffer.getLong(start + (i << 3));
+            }
+            return out;
+        }
+
+        /**
+         * Hands the values to the arena and returns a read view of them that lives as long as the arena's
+         * memory under it. The vector is dead afterwards. O(1).
+         *
+         * @return the view.
+         * @throws StaleHandleException if the vector is already finished or its memory is gone.
+         */
+        public ArenaView.OfLong finish()
+        {
+            final int n = size;
+            return new ArenaView.OfLong(arena, finishStorage(), n);
+        }
+    }
+
+    /**
+     * A vector of {@code int}s in native byte order.
+     */
+    public static final class OfInt extends ArenaVec
+    {
+        OfInt(final Arena arena, final int capacity)
+        {
+            super(arena, Integer.BYTES, Integer.BYTES, capacity);
+        }
+
+        /**
+         * Appends a value. Amortised O(1), no Java object.
+         *
+         * @param value the value.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void push(final int value)
+        {
+            check();
+            if (size == capacity)
+            {
+                growForPush();
+            }
+            buffer.putInt(start + (size << 2), value);
+            size++;
+        }
+
+        /**
+         * @return the last value, removed.
+         * @throws NoSuchElementException if the vector is empty.
+         * @throws StaleHandleException   if the vector is finished or its memory is gone.
+         */
+        public int pop()
+        {
+            return buffer.getInt(popIndex());
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @return the value there.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public int get(final int index)
+        {
+            return buffer.getInt(checkIndex(index));
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @param value the new value.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void set(final int index, final int value)
+        {
+            buffer.putInt(checkIndex(index), value);
+        }
+
+        /**
+         * @param src the values to append.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void addAll(final int[] src)
+        {
+            addAll(src, 0, src.length);
+        }
+
+        /**
+         * @param src    the values.
+         * @param from   first value.
+         * @param length values to append.
+         * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final int[] src, final int from, final int length)
+        {
+            check();
+            Objects.checkFromIndexSize(from, length, src.length);
+            int at = appendRange(length);
+            for (int i = from, end = from + length; i < end; i++, at += Integer.BYTES)
+            {
+                buffer.putInt(at, src[i]);
+            }
+        }
+
+        /**
+         * @param src   the source buffer.
+         * @param index first byte.
+         * @param count ints to append (native byte order).
+         * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final DirectBuffer src, final int index, final int count)
+        {
+            check();
+            Objects.checkFromIndexSize(index, (long)count * Integer.BYTES, src.capacity());
+            final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * Integer.BYTES);
+        }
+
+        /**
+         * @param action called with each value in order, without boxing.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public void forEach(final IntConsumer action)
+        {
+            check();
+            for (int i = 0; i < size; i++)
+            {
+                action.accept(buffer.getInt(start + (i << 2)));
+            }
+        }
+
+        /**
+         * @return a heap copy of the values.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public int[] toArray()
+        {
+            check();
+            final int[] out = new int[size];
+            for (int i = 0; i < out.length; i++)
+            {
+                out[i] = buffer.getInt(start + (i << 2));
+            }
+            return out;
+        }
+
+        /**
+         * @return a read view of the values; the vector is dead afterwards.
+         * @throws StaleHandleException if the vector is already finished or its memory is gone.
+         */
+        public ArenaView.OfInt finish()
+        {
+            final int n = size;
+            return new ArenaView.OfInt(arena, finishStorage(), n);
+        }
+    }
+
+    /**
+     * A vector of {@code double}s in native byte order.
+     */
+    public static final class OfDouble extends ArenaVec
+    {
+        OfDouble(final Arena arena, final int capacity)
+        {
+            super(arena, Double.BYTES, Double.BYTES, capacity);
+        }
+
+        /**
+         * Appends a value. Amortised O(1), no Java object.
+         *
+         * @param value the value.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void push(final double value)
+        {
+            check();
+            if (size == capacity)
+            {
+                growForPush();
+            }
+            buffer.putDouble(start + (size << 3), value);
+            size++;
+        }
+
+        /**
+         * @return the last value, removed.
+         * @throws NoSuchElementException if the vector is empty.
+         * @throws StaleHandleException   if the vector is finished or its memory is gone.
+         */
+        public double pop()
+        {
+            return buffer.getDouble(popIndex());
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @return the value there.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public double get(final int index)
+        {
+            return buffer.getDouble(checkIndex(index));
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @param value the new value.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void set(final int index, final double value)
+        {
+            buffer.putDouble(checkIndex(index), value);
+        }
+
+        /**
+         * @param src the values to append.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public void addAll(final double[] src)
+        {
+            check();
+            int at = appendRange(src.length);
+            for (final double value : src)
+            {
+                buffer.putDouble(at, value);
+                at += Double.BYTES;
+            }
+        }
+
+        /**
+         * @param action called with each value in order, without boxing.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public void forEach(final DoubleConsumer action)
+        {
+            check();
+            for (int i = 0; i < size; i++)
+            {
+                action.accept(buffer.getDouble(start + (i << 3)));
+            }
+        }
+
+        /**
+         * @return a heap copy of the values.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public double[] toArray()
+        {
+            check();
+            final double[] out = new double[size];
+            for (int i = 0; i < out.length; i++)
+            {
+                out[i] = buffer.getDouble(start + (i << 3));
+            }
+            return out;
+        }
+
+        /**
+         * @return a read view of the values; the vector is dead afterwards.
+         * @throws StaleHandleException if the vector is already finished or its memory is gone.
+         */
+        public ArenaView.OfDouble finish()
+        {
+            final int n = size;
+            return new ArenaView.OfDouble(arena, finishStorage(), n);
+        }
+    }
+
+    /**
+     * A vector of fixed-size byte records, packed back to back. Records are read and written through
+     * {@link #buffer()} at {@link #offsetOf(int)}, copied in and out, or wrapped by a flyweight with
+     * {@link #wrap(int, Object, FlyweightWrapper)}. The buffer and offsets of a record are valid until the
+     * next call that grows the vector (it may move).
+     */
+    public static final class OfRecord extends ArenaVec
+    {
+        OfRecord(final Arena arena, final int recordSize, final int capacity)
+        {
+            super(arena, (int)dev.lake.memory.Region.checkSize(recordSize, Arena.MAX_ALLOCATION, "record size"),
+                Math.min(8, Integer.lowestOneBit(recordSize)), capacity);
+        }
+
+        /**
+         * Appends a copy of {@code elementSize()} bytes of {@code src} from {@code index}.
+         *
+         * @param src   the source buffer.
+         * @param index first byte of the record.
+         * @throws IndexOutOfBoundsException if the record is outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void push(final DirectBuffer src, final int index)
+        {
+            addAll(src, index, 1);
+        }
+
+        /**
+         * Appends a record of zero bytes.
+         *
+         * @return its index.
+         * @throws BudgetExceededException if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException    if the vector is finished or its memory is gone.
+         */
+        public int pushZeroed()
+        {
+            check();
+            final int at = appendRange(1); // grows first: the buffer may change
+            buffer.setMemory(at, elementSize, (byte)0);
+            return size - 1;
+        }
+
+        /**
+         * Appends {@code count} records copied from {@code src} at {@code index}, one copy.
+         *
+         * @param src   the source buffer.
+         * @param index first byte.
+         * @param count records to append.
+         * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final DirectBuffer src, final int index, final int count)
+        {
+            check();
+            Objects.checkFromIndexSize(index, (long)count * elementSize, src.capacity());
+            if (count > 0)
+            {
+                final int at = appendRange(count); // grows first: the buffer may change
+            buffer.putBytes(at, src, index, count * elementSize);
+            }
+        }
+
+        /**
+         * Removes the last record.
+         *
+         * @throws NoSuchElementException if the vector is empty.
+         * @throws StaleHandleException   if the vector is finished or its memory is gone.
+         */
+        public void pop()
+        {
+            popIndex();
+        }
+
+        /**
+         * Copies record {@code index} into {@code dst} at {@code dstIndex}.
+         *
+         * @param index    0 to {@code size() - 1}.
+         * @param dst      the destination.
+         * @param dstIndex first byte written.
+         * @throws IndexOutOfBoundsException if {@code index} or the destination range is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void get(final int index, final MutableDirectBuffer dst, final int dstIndex)
+        {
+            final int at = checkIndex(index);
+            Objects.checkFromIndexSize(dstIndex, elementSize, dst.capacity());
+            dst.putBytes(dstIndex, buffer, at, elementSize);
+        }
+
+        /**
+         * Overwrites record {@code index} with {@code elementSize()} bytes of {@code src} from {@code srcIndex}.
+         *
+         * @param index    0 to {@code size() - 1}.
+         * @param src      the source.
+         * @param srcIndex first byte read.
+         * @throws IndexOutOfBoundsException if {@code index} or the source range is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void set(final int index, final DirectBuffer src, final int srcIndex)
+        {
+            final int at = checkIndex(index);
+            Objects.checkFromIndexSize(srcIndex, elementSize, src.capacity());
+            buffer.putBytes(at, src, srcIndex, elementSize);
+        }
+
+        /**
+         * @param index 0 to {@code size() - 1}.
+         * @return offset of record {@code index} in {@link #buffer()}.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public int offsetOf(final int index)
+        {
+            return checkIndex(index);
+        }
+
+        /**
+         * @return the buffer the records lie in (valid until the vector grows next).
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public UnsafeBuffer buffer()
+        {
+            check();
+            return buffer;
+        }
+
+        /**
+         * Wraps a flyweight (an SBE codec) over record {@code index}.
+         *
+         * @param index     0 to {@code size() - 1}.
+         * @param flyweight the flyweight.
+         * @param wrapper   how to wrap it, e.g. {@code MyEncoder::wrap}.
+         * @param <F>       the flyweight type.
+         * @return {@code flyweight}.
+         * @throws IndexOutOfBoundsException if {@code index} is out of range.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public <F> F wrap(final int index, final F flyweight, final FlyweightWrapper<F> wrapper)
+        {
+            wrapper.wrap(flyweight, buffer, checkIndex(index));
+            return flyweight;
+        }
+
+        /**
+         * @param action called with the buffer and the offset of each record in order.
+         * @throws StaleHandleException if the vector is finished or its memory is gone.
+         */
+        public void forEach(final ObjIntConsumer<UnsafeBuffer> action)
+        {
+            check();
+            for (int i = 0; i < size; i++)
+            {
+                action.accept(buffer, start + i * elementSize);
+            }
+        }
+
+        /**
+         * @return a read view of the records; the vector is dead afterwards.
+         * @throws StaleHandleException if the vector is already finished or its memory is gone.
+         */
+        public ArenaView.OfRecord finish()
+        {
+            final int n = size;
+            return new ArenaView.OfRecord(arena, finishStorage(), n, elementSize);
+        }
+    }
+}
