@@ -741,6 +741,12 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     // Internals shared with Droplet, Sandbox, LakeView
     // ------------------------------------------------------------------------------------------------------
 
+    /** Depth of the epoch stack: lets tests check it stays bounded in steady state. */
+    final int epochDepth()
+    {
+        return epochDepth;
+    }
+
     final boolean alive()
     {
         if (parent == null)
