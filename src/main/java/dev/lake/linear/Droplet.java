@@ -398,10 +398,15 @@ public final class Droplet implements AutoCloseable
         }
         if (size < 0 || index < 0 || index > end - offset - size)
         {
-            throw new IndexOutOfBoundsException(
-                "index " + index + " + " + size + " B outside droplet of " + (end - offset) + " B");
+            throw outOfBounds(index, size);
         }
         return offset + index;
+    }
+
+    private IndexOutOfBoundsException outOfBounds(final int index, final int size)
+    {
+        return new IndexOutOfBoundsException(
+            "index " + index + " + " + size + " B outside droplet of " + (end - offset) + " B");
     }
 
     private StaleHandleException stale()

@@ -681,30 +681,38 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final void rewind(final LakeSnapshot snapshot)
     {
-        Objects.requireNonNull(snapshot, "snapshot");
         checkAlive();
+        final int at = snapshot.position();
+        final int index = snapshot.epochIndex();
+        // one branch on the hot path; the cold method sorts out which misuse it was
+        if (snapshot.allocator() != this || at < start || at > offset || index < 0 ||
+            !holds(index, snapshot.epochId(), at))
+        {
+            throw badSnapshot(snapshot);
+        }
+        rewindTo(at);
+    }
+
+    private RuntimeException badSnapshot(final LakeSnapshot snapshot)
+    {
+        final int at = snapshot.position();
         if (snapshot.allocator() != this)
         {
-            throw new IllegalArgumentException(
+            return new IllegalArgumentException(
                 "snapshot of " + snapshot.allocator() + " cannot rewind " + this + ": snapshots are per allocator");
         }
-        final int at = snapshot.position();
         if (at < start || at > limit || snapshot.epochIndex() < 0)
         {
-            throw new IllegalArgumentException("not a snapshot taken by " + this + ": " + snapshot);
+            return new IllegalArgumentException("not a snapshot taken by " + this + ": " + snapshot);
         }
         if (!holds(snapshot.epochIndex(), snapshot.epochId(), at))
         {
-            throw new StaleHandleException("snapshot at " + at + " of " + this + " is stale: the position went " +
+            return new StaleHandleException("snapshot at " + at + " of " + this + " is stale: the position went " +
                 "below it since it was taken (now " + offset + "), so the state it saved no longer exists");
         }
-        if (at > offset)
-        {
-            // a genuine snapshot that still holds is never above the position: this one was made up
-            throw new IllegalArgumentException("snapshot at " + at + " is ahead of the position " + offset +
-                " of " + this + ": rewinding never moves forward");
-        }
-        rewindTo(at);
+        // a genuine snapshot that still holds is never above the position: this one was made up
+        return new IllegalArgumentException("snapshot at " + at + " is ahead of the position " + offset +
+            " of " + this + ": rewinding never moves forward");
     }
 
     /**
