@@ -256,6 +256,20 @@ class LakeMisuseTest
     }
 
     @Test
+    void badLakeCapacityOrBaseAlignment()
+    {
+        final long before = dev.lake.memory.NativeMemory.reservedBytes();
+        for (final long capacity : new long[]{0, -1, Integer.MAX_VALUE + 1L})
+        {
+            final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> Lake.of(capacity));
+            assertTrue(ex.getMessage().contains(String.valueOf(capacity)), ex.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> Lake.builder(64).alignment(3));
+        assertThrows(IllegalArgumentException.class, () -> Lake.builder(64).alignment(1 << 20));
+        assertTrue(dev.lake.memory.NativeMemory.reservedBytes() <= before, "nothing was allocated");
+    }
+
+    @Test
     void nullArguments()
     {
         assertUnchanged(lake, NullPointerException.class, () -> lake.process(null));
