@@ -1,0 +1,420 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.util.Objects;
+
+/**
+ * A checked handle to one allocation of a lake or view: {@code length} bytes at {@link #offset()} of the
+ * lake's buffer. Made by {@link LakeAllocator#droplet(int)} and {@link LakeAllocator#process(DropletWriter)}.
+ *
+ * <p>Validity is exact: {@link #isValid()} is true until a rewind (reset-to-mark, snapshot rewind, sandbox
+ * rollback, reset, the auto-rewind of a later droplet or view) moves its allocator's position below the
+ * droplet's end, or the allocator becomes invalid (lake closed, view rewound over by its parent). It stays
+ * false even if the position later moves past it again and the bytes are handed out anew. Every accessor
+ * first checks validity and throws {@link StaleHandleException} without touching memory when the droplet is
+ * invalid, then checks bounds itself (never relying on Agrona's optional bounds checks) and throws
+ * {@link IndexOutOfBoundsException} naming the index. Multi-byte values are in native byte order, as with
+ * {@code UnsafeBuffer}.
+ *
+ * <p>{@link #close()} gives the droplet's bytes back when it is its allocator's last allocation (the seed's
+ * auto-rewind); otherwise it does nothing and the droplet stays valid until a rewind passes below it.
+ *
+ * <p>Cost: one small object (removed by the JIT when it does not escape); each access is an O(1) validity
+ * check plus a bounds check. Not thread-safe.
+ */
+public final class Droplet implements AutoCloseable
+{
+    private final LakeAllocator owner;
+    private final int from;
+    private final int offset;
+    private final int end;
+    private final int epochIndex;
+    private final long epochId;
+
+    Droplet(
+        final LakeAllocator owner,
+        final int from,
+        final int offset,
+        final int end,
+        final int epochIndex,
+        final long epochId)
+    {
+        this.owner = owner;
+        this.from = from;
+        this.offset = offset;
+        this.end = end;
+        this.epochIndex = epochIndex;
+        this.epochId = epochId;
+    }
+
+    /**
+     * @return whether the droplet's bytes are still its own. O(1).
+     */
+    public boolean isValid()
+    {
+        return owner.alive() && owner.holds(epochIndex, epochId, end);
+    }
+
+    /**
+     * @return offset of the first byte in the lake's {@link LakeAllocator#buffer()} (a plain number: using it
+     * directly is the unchecked primitive tier).
+     */
+    public int offset()
+    {
+        return offset;
+    }
+
+    /**
+     * @return size in bytes.
+     */
+    public int length()
+    {
+        return end - offset;
+    }
+
+    /**
+     * @return the lake or view this droplet was allocated from.
+     */
+    public LakeAllocator allocator()
+    {
+        return owner;
+    }
+
+    /**
+     * Checks validity and returns the offset, for handing the bytes to code that takes a buffer and an offset.
+     *
+     * @return {@link #offset()}.
+     * @throws StaleHandleException if the droplet is invalid.
+     */
+    public int checkedOffset()
+    {
+        checkValid();
+        return offset;
+    }
+
+    /**
+     * Points a flyweight (SBE codec, Aeron flyweight) at this droplet's bytes, after checking validity. The
+     * flyweight itself is not checked afterwards: it is the primitive tier.
+     *
+     * @param flyweight the flyweight.
+     * @param wrapper   how to wrap it, e.g. {@code MyDecoder::wrap}.
+     * @param <F>       the flyweight type.
+     * @return {@code flyweight}.
+     * @throws StaleHandleException if the droplet is invalid.
+     */
+    public <F> F wrap(final F flyweight, final FlyweightWrapper<F> wrapper)
+    {
+        checkValid();
+        wrapper.wrap(flyweight, owner.buffer, offset);
+        return flyweight;
+    }
+
+    /**
+     * @param index byte index inside the droplet.
+     * @return the byte.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if {@code index} is outside the droplet.
+     */
+    public byte getByte(final int index)
+    {
+        return owner.buffer.getByte(at(index, 1));
+    }
+
+    /**
+     * @param index byte index inside the droplet.
+     * @param value the byte.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if {@code index} is outside the droplet.
+     */
+    public void putByte(final int index, final byte value)
+    {
+        owner.buffer.putByte(at(index, 1), value);
+    }
+
+    /**
+     * @param index byte index of the first of 2 bytes.
+     * @return the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public short getShort(final int index)
+    {
+        return owner.buffer.getShort(at(index, Short.BYTES));
+    }
+
+    /**
+     * @param index byte index of the first of 2 bytes.
+     * @param value the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public void putShort(final int index, final short value)
+    {
+        owner.buffer.putShort(at(index, Short.BYTES), value);
+    }
+
+    /**
+     * @param index byte index of the first of 4 bytes.
+     * @return the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public int getInt(final int index)
+    {
+        return owner.buffer.getInt(at(index, Integer.BYTES));
+    }
+
+    /**
+     * @param index byte index of the first of 4 bytes.
+     * @param value the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public void putInt(final int index, final int value)
+    {
+        owner.buffer.putInt(at(index, Integer.BYTES), value);
+    }
+
+    /**
+     * @param index byte index of the first of 8 bytes.
+     * @return the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public long getLong(final int index)
+    {
+        return owner.buffer.getLong(at(index, Long.BYTES));
+    }
+
+    /**
+     * @param index byte index of the first of 8 bytes.
+     * @param value the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public void putLong(final int index, final long value)
+    {
+        owner.buffer.putLong(at(index, Long.BYTES), value);
+    }
+
+    /**
+     * @param index byte index of the first of 4 bytes.
+     * @return the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public float getFloat(final int index)
+    {
+        return owner.buffer.getFloat(at(index, Float.BYTES));
+    }
+
+    /**
+     * @param index byte index of the first of 4 bytes.
+     * @param value the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public void putFloat(final int index, final float value)
+    {
+        owner.buffer.putFloat(at(index, Float.BYTES), value);
+    }
+
+    /**
+     * @param index byte index of the first of 8 bytes.
+     * @return the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public double getDouble(final int index)
+    {
+        return owner.buffer.getDouble(at(index, Double.BYTES));
+    }
+
+    /**
+     * @param index byte index of the first of 8 bytes.
+     * @param value the value.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the bytes are not all inside the droplet.
+     */
+    public void putDouble(final int index, final double value)
+    {
+        owner.buffer.putDouble(at(index, Double.BYTES), value);
+    }
+
+    /**
+     * Copies {@code length} bytes out of the droplet into an array.
+     *
+     * @param index     first byte in the droplet.
+     * @param dst       destination array.
+     * @param dstOffset first index in {@code dst}.
+     * @param length    bytes to copy.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if either range is out of bounds; nothing is copied.
+     */
+    public void getBytes(final int index, final byte[] dst, final int dstOffset, final int length)
+    {
+        final int at = at(index, length);
+        Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        owner.buffer.getBytes(at, dst, dstOffset, length);
+    }
+
+    /**
+     * Copies {@code length} bytes from an array into the droplet.
+     *
+     * @param index     first byte in the droplet.
+     * @param src       source array.
+     * @param srcOffset first index in {@code src}.
+     * @param length    bytes to copy.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if either range is out of bounds; nothing is copied.
+     */
+    public void putBytes(final int index, final byte[] src, final int srcOffset, final int length)
+    {
+        final int at = at(index, length);
+        Objects.checkFromIndexSize(srcOffset, length, src.length);
+        owner.buffer.putBytes(at, src, srcOffset, length);
+    }
+
+    /**
+     * Copies all of {@code src} into the droplet at {@code index}.
+     *
+     * @param index first byte in the droplet.
+     * @param src   source array.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if it does not fit; nothing is copied.
+     */
+    public void putBytes(final int index, final byte[] src)
+    {
+        putBytes(index, src, 0, src.length);
+    }
+
+    /**
+     * Copies bytes from any Agrona buffer into the droplet (both ranges checked here).
+     *
+     * @param index    first byte in the droplet.
+     * @param src      source buffer.
+     * @param srcIndex first byte in {@code src}.
+     * @param length   bytes to copy.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if either range is out of bounds; nothing is copied.
+     */
+    public void putBytes(final int index, final DirectBuffer src, final int srcIndex, final int length)
+    {
+        final int at = at(index, length);
+        Objects.checkFromIndexSize(srcIndex, length, src.capacity());
+        owner.buffer.putBytes(at, src, srcIndex, length);
+    }
+
+    /**
+     * Copies bytes from the droplet into any Agrona buffer (both ranges checked here).
+     *
+     * @param index    first byte in the droplet.
+     * @param dst      destination buffer.
+     * @param dstIndex first byte in {@code dst}.
+     * @param length   bytes to copy.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if either range is out of bounds; nothing is copied.
+     */
+    public void getBytes(final int index, final MutableDirectBuffer dst, final int dstIndex, final int length)
+    {
+        final int at = at(index, length);
+        Objects.checkFromIndexSize(dstIndex, length, dst.capacity());
+        dst.putBytes(dstIndex, owner.buffer, at, length);
+    }
+
+    /**
+     * Sets {@code length} bytes from {@code index} to {@code value}.
+     *
+     * @param index  first byte in the droplet.
+     * @param length bytes to set.
+     * @param value  the byte.
+     * @throws StaleHandleException      if the droplet is invalid.
+     * @throws IndexOutOfBoundsException if the range is outside the droplet; nothing is written.
+     */
+    public void setMemory(final int index, final int length, final byte value)
+    {
+        owner.buffer.setMemory(at(index, length), length, value);
+    }
+
+    /**
+     * Sets every byte of the droplet to {@code value}.
+     *
+     * @param value the byte.
+     * @throws StaleHandleException if the droplet is invalid.
+     */
+    public void fill(final byte value)
+    {
+        setMemory(0, end - offset, value);
+    }
+
+    /**
+     * @return a copy of the droplet's bytes (allocates an array).
+     * @throws StaleHandleException if the droplet is invalid.
+     */
+    public byte[] toByteArray()
+    {
+        final byte[] copy = new byte[end - offset];
+        getBytes(0, copy, 0, copy.length);
+        return copy;
+    }
+
+    /**
+     * Gives the droplet's bytes (and the alignment padding before them) back to its allocator if it is the
+     * last allocation there and no mark or sandbox was opened after it; the droplet then becomes invalid.
+     * Otherwise does nothing: the droplet stays valid and its bytes come back with the next rewind below it.
+     * Closing an invalid droplet, or closing twice, does nothing. O(1).
+     */
+    @Override
+    public void close()
+    {
+        if (isValid())
+        {
+            owner.releaseIfLast(from, end);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Droplet[" + offset + ", " + (end - offset) + " B" + (isValid() ? "]" : ", invalid]");
+    }
+
+    private void checkValid()
+    {
+        if (!isValid())
+        {
+            throw stale();
+        }
+    }
+
+    private int at(final int index, final int size)
+    {
+        if (!isValid())
+        {
+            throw stale();
+        }
+        if (size < 0 || index < 0 || index > end - offset - size)
+        {
+            throw outOfBounds(index, size);
+        }
+        return offset + index;
+    }
+
+    private IndexOutOfBoundsException outOfBounds(final int index, final int size)
+    {
+        return new IndexOutOfBoundsException(
+            "index " + index + " + " + size + " B outside droplet of " + (end - offset) + " B");
+    }
+
+    private StaleHandleException stale()
+    {
+        final String why = !owner.alive() ?
+            (owner.root.closed ? "its lake is closed" : "its view was rewound over by its parent") :
+            "its allocator was rewound below its end";
+        return new StaleHandleException("droplet at " + offset + " (" + (end - offset) + " B) of " + owner +
+            " is no longer valid: " + why);
+    }
+}

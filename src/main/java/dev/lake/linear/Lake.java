@@ -1,0 +1,175 @@
+package dev.lake.linear;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.NativeMemory;
+import dev.lake.memory.Region;
+
+/**
+ * A fixed-capacity linear "memory lake": one off-heap {@link Region} with a bump position, owned by one
+ * thread. It never grows and never frees single allocations; it rewinds (marks, snapshots, sandboxes,
+ * droplet auto-rewind, reset). Everything it can do is described on {@link LakeAllocator}, which it shares
+ * with its {@link LakeView}s.
+ *
+ * <pre>{@code
+ * try (Lake lake = Lake.builder(1 << 20).preTouch(true).build())
+ * {
+ *     int at = lake.allocate(64);                 // primitive tier: an offset, no object
+ *     lake.buffer().putLong(at, 42L);
+ *     try (Sandbox s = lake.sandbox())            // speculative work, rolled back unless committed
+ *     {
+ *         Droplet d = lake.droplet(16);           // handle tier: checked on every access
+ *         d.putLong(0, 7L);
+ *         s.commit();
+ *     }
+ * }
+ * }</pre>
+ *
+ * <p>{@link #close()} frees the region exactly once; afterwards the lake throws
+ * {@link IllegalStateException} and its droplets, views, snapshots and sandboxes throw
+ * {@link dev.lake.memory.StaleHandleException}. A lake that becomes unreachable without {@code close()} is
+ * freed by the {@link NativeMemory} safety net and counted as a leak.
+ *
+ * <p>Cost: building is one native allocation (plus O(capacity) when zeroed or pre-touched); see
+ * {@link LakeAllocator} for every operation. Not thread-safe.
+ */
+public final class Lake extends LakeAllocator implements AutoCloseable
+{
+    /** Default base alignment of the region: one cache line. */
+    public static final int DEFAULT_BASE_ALIGNMENT = Memory.CACHE_LINE;
+
+    private final Region region;
+    /** Set once by close(): checked by every operation of the lake and its handles. */
+    boolean closed;
+    /** Bumped by every rewind anywhere in this lake and by close: views revalidate when it changed. */
+    long stamp;
+
+    private Lake(final Region region, final boolean zeroing)
+    {
+        super(null, region.buffer(), region.address() & (Memory.pageSize() - 1), 0, region.size(), zeroing, zeroing,
+            0, 0, 0);
+        this.region = region;
+    }
+
+    /**
+     * A lake with default options: cache-line aligned, not zeroing, not pre-touched.
+     *
+     * @param capacity bytes, 1 to {@link Region#MAX_SIZE}.
+     * @return the open lake.
+     * @throws IllegalArgumentException if {@code capacity} is out of range.
+     * @throws OutOfMemoryError         if the operating system refuses the memory.
+     */
+    public static Lake of(final long capacity)
+    {
+        return builder(capacity).build();
+    }
+
+    /**
+     * Starts a lake builder.
+     *
+     * @param capacity bytes, 1 to {@link Region#MAX_SIZE}.
+     * @return a builder with the defaults of {@link #of(long)}.
+     * @throws IllegalArgumentException naming the value if {@code capacity} is out of range.
+     */
+    public static Builder builder(final long capacity)
+    {
+        return new Builder(capacity);
+    }
+
+    /**
+     * @return whether {@link #close()} has not been called.
+     */
+    public boolean isOpen()
+    {
+        return !closed;
+    }
+
+    /**
+     * @return absolute address of offset 0 of {@link #buffer()}; only meaningful while open. Unchecked: prefer
+     * the buffer.
+     */
+    public long address()
+    {
+        return region.address();
+    }
+
+    /**
+     * Frees the region once; later calls do nothing. Every droplet, view, snapshot and sandbox of this lake
+     * becomes invalid and the buffer's capacity drops to 0. O(1).
+     */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        stamp++;
+        region.close();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "Lake[" + capacity() + " B" + (closed ? ", closed]" : ", used " + offset + "]");
+    }
+
+    /**
+     * Builder of a {@link Lake}.
+     */
+    public static final class Builder
+    {
+        private final long capacity;
+        private int alignment = DEFAULT_BASE_ALIGNMENT;
+        private boolean zeroing;
+        private boolean preTouch;
+
+        private Builder(final long capacity)
+        {
+            this.capacity = Region.checkSize(capacity, Region.MAX_SIZE, "lake capacity");
+        }
+
+        /**
+         * @param alignment base address alignment of the region: a power of two up to the page size.
+         * @return this builder.
+         * @throws IllegalArgumentException naming the value if it is not a power of two or above the page size.
+         */
+        public Builder alignment(final int alignment)
+        {
+            this.alignment = Region.checkAlignment(alignment, Memory.pageSize());
+            return this;
+        }
+
+        /**
+         * @param zeroing start zeroed and wipe memory on reuse (see {@link LakeAllocator#setZeroing(boolean)}).
+         * @return this builder.
+         */
+        public Builder zeroing(final boolean zeroing)
+        {
+            this.zeroing = zeroing;
+            return this;
+        }
+
+        /**
+         * @param preTouch write every page now, so the first allocation does not page-fault on a hot path.
+         * @return this builder.
+         */
+        public Builder preTouch(final boolean preTouch)
+        {
+            this.preTouch = preTouch;
+            return this;
+        }
+
+        /**
+         * @return a new open lake.
+         * @throws IllegalStateException if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+         * @throws OutOfMemoryError      if the operating system refuses the memory.
+         */
+        public Lake build()
+        {
+            final Region region = Region.builder(capacity).alignment(alignment).zeroed(zeroing).preTouch(preTouch)
+                .build();
+            return new Lake(region, zeroing);
+        }
+    }
+}

@@ -1,0 +1,970 @@
+package dev.lake.linear;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.Region;
+import dev.lake.memory.StaleHandleException;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The one bump allocator behind {@link Lake} (the root, which owns a {@link Region}) and {@link LakeView} (a
+ * tributary carved out of a lake or of another view). Code that only allocates can take a
+ * {@code LakeAllocator} and work on either.
+ *
+ * <h2>Two tiers</h2>
+ * <ul>
+ *   <li>Primitive tier: {@link #allocate(int)}, {@link #tryAllocate(int)}, {@link #allocateLongs(int)},
+ *   {@link #place(Object, int, int, FlyweightWrapper)} return offsets into the one shared {@link #buffer()}
+ *   and allocate no Java object. The offsets are not checked after the fact: they are plain ints.</li>
+ *   <li>Handle tier: {@link #droplet(int)}, {@link #process(DropletWriter)}, {@link #split(int)},
+ *   {@link #sandbox()}, {@link #snapshot()} return small objects that check on every use that their memory
+ *   is still their own and throw {@link StaleHandleException} when it is not.</li>
+ * </ul>
+ *
+ * <h2>Positions and validity</h2>
+ * Every offset is absolute in {@link #buffer()} (the lake's region; views share it), so an offset from a view
+ * can be used with the lake's buffer directly. The allocator's {@link #position()} only moves forward by
+ * allocating and only moves back by a rewind: {@link #resetToMark()}, {@link #rewind(LakeSnapshot)},
+ * {@link #reset()}, {@link #clear()}, a sandbox rollback, or closing the last droplet or view. A rewind to
+ * position {@code t} gives back exactly the bytes at and above {@code t}: every droplet, view and snapshot
+ * whose end lies above {@code t} becomes invalid for good (even when the position later moves past it again
+ * and the bytes are handed out anew); everything at or below {@code t} stays valid. Marks above {@code t}
+ * are discarded and sandboxes opened above {@code t} become invalid. Validity is exact, not a conservative
+ * generation check: it is kept in a small stack of "epochs" (one entry per run of handles created between
+ * two rewinds that still has live handles), so a check is O(1) and a rewind is amortised O(1).
+ *
+ * <h2>Costs</h2>
+ * Allocation O(1) (plus O(size) with zeroing on); mark, moveMark, snapshot, sandbox open/commit O(1) and
+ * garbage-free in steady state (the stacks are arrays that grow by doubling and are reused); every rewind
+ * amortised O(1) (plus O(bytes given back) with zeroing on). Views check their parent chain lazily: O(1)
+ * unless something in the lake was rewound since the last check, then O(depth).
+ *
+ * <h2>Threads</h2>
+ * Not thread-safe, by design: one owner thread per lake (views included). Publish a lake to another thread
+ * only with a happens-before edge and stop using it in the first.
+ */
+public abstract sealed class LakeAllocator permits Lake, LakeView
+{
+    /** What {@code tryAllocate} returns when the request does not fit. Never a valid offset. */
+    public static final int NO_SPACE = -1;
+
+    /** Alignment used when none is given: 8 bytes, enough for any primitive. */
+    public static final int DEFAULT_ALIGNMENT = 8;
+
+    /** Cap of an epoch no rewind has touched yet. */
+    static final int UNCAPPED = Integer.MAX_VALUE;
+
+    private static final int[] NO_INTS = new int[0];
+    private static final long[] NO_LONGS = new long[0];
+
+    /** The root lake (this, for a lake). */
+    final Lake root;
+    /** The allocator this view was split from; null for the root. */
+    final LakeAllocator parent;
+    /** The region's buffer, shared by the root and all its views. */
+    final UnsafeBuffer buffer;
+    /** Region address modulo the page size: aligns offsets on the absolute address. */
+    final long misalignment;
+    /** First offset of this allocator in {@link #buffer}. */
+    final int start;
+    /** One past the last offset of this allocator in {@link #buffer}. */
+    final int limit;
+
+    /** Next free offset. */
+    int offset;
+    /** Times the offset moved back. */
+    long generation;
+
+    /** Wipe given-back memory and hand out zeroed memory. */
+    boolean zeroing;
+    /** With zeroing on, every free byte at or above max(offset, dirtyEnd) reads zero. */
+    int dirtyEnd;
+
+    // Epoch stack (see class comment): entry i holds handles whose ends are >= minEnds[i]; such a handle is
+    // alive iff its end <= caps[i], the lowest rewind target since entry i was the top. Invariants:
+    // minEnds[i] <= caps[i] <= minEnds[i + 1], so a rewind to t pops exactly the entries with minEnd > t and
+    // only the new top's cap can change.
+    private long[] epochIds = NO_LONGS;
+    private int[] epochMinEnds = NO_INTS;
+    private int[] epochCaps = NO_INTS;
+    private int epochDepth;
+    private long epochSequence;
+
+    // Marks: non-decreasing from bottom to top, all <= offset.
+    private int[] marks = NO_INTS;
+    private int markDepth;
+
+    // Open sandboxes: starts non-decreasing from bottom to top, all <= offset.
+    private long[] sandboxIds = NO_LONGS;
+    private int[] sandboxStarts = NO_INTS;
+    private int sandboxDepth;
+    private long sandboxSequence;
+
+    // For a view: its registration in the parent, and a cache of the last successful validity check.
+    final int tokenFrom;
+    private final int tokenIndex;
+    private final long tokenId;
+    private long validStamp;
+    private boolean dead;
+
+    LakeAllocator(
+        final LakeAllocator parent,
+        final UnsafeBuffer buffer,
+        final long misalignment,
+        final int start,
+        final int limit,
+        final boolean zeroing,
+        final boolean clean,
+        final int tokenFrom,
+        final int tokenIndex,
+        final long tokenId)
+    {
+        this.root = parent == null ? (Lake)this : parent.root;
+        this.parent = parent;
+        this.buffer = buffer;
+        this.misalignment = misalignment;
+        this.start = start;
+        this.limit = limit;
+        this.offset = start;
+        this.zeroing = zeroing;
+        this.dirtyEnd = clean ? start : limit;
+        this.tokenFrom = tokenFrom;
+        this.tokenIndex = tokenIndex;
+        this.tokenId = tokenId;
+        this.validStamp = parent == null ? 0 : parent.root.stamp;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // State
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * The one buffer every offset of this allocator (and of its lake and views) points into. Sharing it is
+     * what makes placement zero-copy: hand it and an offset to any Agrona or SBE flyweight.
+     *
+     * @return the lake's buffer; capacity 0 once the lake is closed.
+     */
+    public final UnsafeBuffer buffer()
+    {
+        return buffer;
+    }
+
+    /**
+     * @return whether this allocator can still be used: for a lake, not closed; for a view, its lake is open
+     * and no ancestor rewound below the view. O(1), or O(depth) right after a rewind somewhere in the lake.
+     */
+    public final boolean isValid()
+    {
+        return alive();
+    }
+
+    /**
+     * @return total bytes of this lake or view.
+     */
+    public final int capacity()
+    {
+        return limit - start;
+    }
+
+    /**
+     * @return bytes handed out (alignment padding included); 0 once invalid.
+     */
+    public final int used()
+    {
+        return alive() ? offset - start : 0;
+    }
+
+    /**
+     * @return bytes left; 0 once invalid.
+     */
+    public final int remaining()
+    {
+        return alive() ? limit - offset : 0;
+    }
+
+    /**
+     * @return the next free offset in {@link #buffer()} (absolute: a view's positions lie inside its lake's).
+     */
+    public final int position()
+    {
+        return offset;
+    }
+
+    /**
+     * @return first offset of this allocator in {@link #buffer()}: 0 for a lake.
+     */
+    public final int start()
+    {
+        return start;
+    }
+
+    /**
+     * @return one past the last offset of this allocator in {@link #buffer()}.
+     */
+    public final int limit()
+    {
+        return limit;
+    }
+
+    /**
+     * @return how many times the position moved back.
+     */
+    public final long generation()
+    {
+        return generation;
+    }
+
+    /**
+     * @return depth of the mark stack.
+     */
+    public final int markDepth()
+    {
+        return markDepth;
+    }
+
+    /**
+     * @return sandboxes open on this allocator (not committed, rolled back or invalidated).
+     */
+    public final int openSandboxes()
+    {
+        return sandboxDepth;
+    }
+
+    /**
+     * @return an immutable snapshot of the counters. Allocates one small record.
+     */
+    public final LakeStats stats()
+    {
+        return new LakeStats(used(), remaining(), capacity(), generation, markDepth, sandboxDepth);
+    }
+
+    /**
+     * @return whether given-back memory is wiped and handed-out memory reads zero.
+     */
+    public final boolean isZeroing()
+    {
+        return zeroing;
+    }
+
+    /**
+     * Switches zeroing on or off for this allocator only (views split later inherit the setting). With
+     * zeroing on, every rewind wipes the bytes it gives back before it returns (secrets do not linger), and
+     * every allocation hands out bytes that read zero (free bytes that may hold old data are zeroed when
+     * they are handed out, so switching on costs nothing up front). Costs O(bytes) on those paths; off by
+     * default. A parent rewinding over a view wipes it only if the parent itself is zeroing: reset or close
+     * a zeroing view before giving it back if its contents are sensitive.
+     *
+     * @param on whether to zero.
+     * @return this allocator.
+     */
+    public final LakeAllocator setZeroing(final boolean on)
+    {
+        if (on && !zeroing)
+        {
+            dirtyEnd = limit;
+        }
+        zeroing = on;
+        return this;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Primitive tier
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Allocates {@code size} bytes aligned to {@link #DEFAULT_ALIGNMENT} on the absolute address. O(1), no
+     * Java object.
+     *
+     * @param size bytes, at least 1.
+     * @return offset of the first byte in {@link #buffer()}.
+     * @throws IllegalArgumentException if {@code size <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int allocate(final int size)
+    {
+        return bump(size, DEFAULT_ALIGNMENT, true);
+    }
+
+    /**
+     * Allocates {@code size} bytes whose absolute address is a multiple of {@code alignment}. O(1), no Java
+     * object; padding before the allocation counts as used and comes back with the rewind that frees it.
+     *
+     * @param size      bytes, at least 1.
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @return offset of the first byte in {@link #buffer()}.
+     * @throws IllegalArgumentException if {@code size <= 0} or the alignment is not a power of two in range.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int allocate(final int size, final int alignment)
+    {
+        return bump(size, checkAlignment(alignment), true);
+    }
+
+    /**
+     * Like {@link #allocate(int)} but returns {@link #NO_SPACE} (-1) instead of throwing when the request does
+     * not fit. Bad sizes and a closed lake still throw: they are bugs, not capacity.
+     *
+     * @param size bytes, at least 1.
+     * @return offset of the first byte, or {@link #NO_SPACE}.
+     * @throws IllegalArgumentException if {@code size <= 0}.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int tryAllocate(final int size)
+    {
+        return bump(size, DEFAULT_ALIGNMENT, false);
+    }
+
+    /**
+     * Like {@link #allocate(int, int)} but returns {@link #NO_SPACE} (-1) instead of throwing when the
+     * request does not fit.
+     *
+     * @param size      bytes, at least 1.
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @return offset of the first byte, or {@link #NO_SPACE}.
+     * @throws IllegalArgumentException if {@code size <= 0} or the alignment is not a power of two in range.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int tryAllocate(final int size, final int alignment)
+    {
+        return bump(size, checkAlignment(alignment), false);
+    }
+
+    /**
+     * Allocates room for {@code count} longs, aligned to 8 bytes: read and write them with
+     * {@code buffer().getLong(offset + i * 8)}. O(1).
+     *
+     * @param count number of elements, at least 1.
+     * @return offset of element 0.
+     * @throws IllegalArgumentException if {@code count <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int allocateLongs(final int count)
+    {
+        return bump(arrayBytes(count, Long.BYTES), Long.BYTES, true);
+    }
+
+    /**
+     * Allocates room for {@code count} ints, aligned to 4 bytes. O(1).
+     *
+     * @param count number of elements, at least 1.
+     * @return offset of element 0.
+     * @throws IllegalArgumentException if {@code count <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int allocateInts(final int count)
+    {
+        return bump(arrayBytes(count, Integer.BYTES), Integer.BYTES, true);
+    }
+
+    /**
+     * Allocates room for {@code count} doubles, aligned to 8 bytes. O(1).
+     *
+     * @param count number of elements, at least 1.
+     * @return offset of element 0.
+     * @throws IllegalArgumentException if {@code count <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final int allocateDoubles(final int count)
+    {
+        return bump(arrayBytes(count, Double.BYTES), Double.BYTES, true);
+    }
+
+    /**
+     * Allocates {@code size} aligned bytes and points {@code flyweight} at them (zero-copy placement of an SBE
+     * encoder, an Aeron header flyweight, any type that wraps a buffer at an offset). With a non-capturing
+     * method reference as {@code wrapper} this allocates no Java object. If the wrapper throws, the
+     * allocation is undone.
+     *
+     * @param flyweight the flyweight to point at the new memory.
+     * @param size      bytes, at least 1.
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @param wrapper   how to wrap it, e.g. {@code MyEncoder::wrap}.
+     * @param <F>       the flyweight type.
+     * @return {@code flyweight}, now wrapping the new memory.
+     * @throws IllegalArgumentException if {@code size <= 0} or the alignment is not a power of two in range.
+     * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
+    {
+        Objects.requireNonNull(flyweight, "flyweight");
+        Objects.requireNonNull(wrapper, "wrapper");
+        final int before = offset;
+        final int at = bump(size, checkAlignment(alignment), true);
+        boolean wrapped = false;
+        try
+        {
+            wrapper.wrap(flyweight, buffer, at);
+            wrapped = true;
+        }
+        finally
+        {
+            if (!wrapped && offset == at + size && alive())
+            {
+                undo(before);
+            }
+        }
+        return flyweight;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Handle tier
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Allocates {@code size} bytes aligned to {@link #DEFAULT_ALIGNMENT} as a checked {@link Droplet}. O(1);
+     * one small object, which the JIT removes when the droplet does not escape.
+     *
+     * @param size bytes, at least 1.
+     * @return the droplet.
+     * @throws IllegalArgumentException if {@code size <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final Droplet droplet(final int size)
+    {
+        final int from = offset;
+        final int at = bump(size, DEFAULT_ALIGNMENT, true);
+        final int end = at + size;
+        final int index = register(end);
+        return new Droplet(this, from, at, end, index, epochIds[index]);
+    }
+
+    /**
+     * Allocates {@code size} bytes at an aligned absolute address as a checked {@link Droplet}. O(1).
+     *
+     * @param size      bytes, at least 1.
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @return the droplet.
+     * @throws IllegalArgumentException if {@code size <= 0} or the alignment is not a power of two in range.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final Droplet droplet(final int size, final int alignment)
+    {
+        final int from = offset;
+        final int at = bump(size, checkAlignment(alignment), true);
+        final int end = at + size;
+        final int index = register(end);
+        return new Droplet(this, from, at, end, index, epochIds[index]);
+    }
+
+    /**
+     * Lets {@code writer} fill the free space in place and keeps exactly the bytes it reports, as a droplet
+     * (zero-copy: nothing is copied, unlike a writer that returns an array). Aligned to
+     * {@link #DEFAULT_ALIGNMENT}.
+     *
+     * @param writer fills {@code [offset, offset + capacity)} and returns how many bytes to keep.
+     * @return a droplet over the kept bytes (length 0 if the writer kept nothing).
+     * @throws LakeOverflowException if the writer reports more bytes than it was given; nothing is kept.
+     * @throws IllegalArgumentException if the writer reports a negative length; nothing is kept.
+     * @throws IllegalStateException if the writer changed this allocator (allocated, closed it) while it ran;
+     *                               nothing is kept; or if the lake is closed.
+     * @see #process(int, DropletWriter)
+     */
+    public final Droplet process(final DropletWriter writer)
+    {
+        return process(DEFAULT_ALIGNMENT, writer);
+    }
+
+    /**
+     * Lets {@code writer} fill the free space in place, starting at an aligned absolute address, and keeps
+     * exactly the bytes it reports, as a droplet. If the writer throws or reports a bad length, nothing is
+     * kept and the position is unchanged. With zeroing on, the writer is given zeroed memory and is trusted
+     * to write only the bytes it reports; if it fails, the space it was given is treated as dirty and zeroed
+     * before it is handed out again. O(1) plus the writer.
+     *
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @param writer    fills {@code [offset, offset + capacity)} and returns how many bytes to keep.
+     * @return a droplet over the kept bytes (length 0 if the writer kept nothing).
+     * @throws IllegalArgumentException if the alignment is bad or the writer reports a negative length.
+     * @throws LakeOverflowException    if the writer reports more bytes than it was given; nothing is kept.
+     * @throws IllegalStateException    if the writer changed this allocator while it ran, or the lake is closed
+     *                                  ({@link StaleHandleException} for a stale view).
+     */
+    public final Droplet process(final int alignment, final DropletWriter writer)
+    {
+        checkAlive();
+        checkAlignment(alignment);
+        Objects.requireNonNull(writer, "writer");
+        final int before = offset;
+        final int at = (int)Math.min(alignUp(before, alignment), limit);
+        final int capacity = limit - at;
+        if (zeroing && before < dirtyEnd)
+        {
+            buffer.setMemory(before, dirtyEnd - before, (byte)0);
+            dirtyEnd = before;
+        }
+
+        boolean kept = false;
+        try
+        {
+            final int length = writer.write(buffer, at, capacity);
+            if (!alive() || offset != before)
+            {
+                throw new IllegalStateException(
+                    "the writer changed " + this + " while process() ran: nothing was kept");
+            }
+            if (length < 0)
+            {
+                throw new IllegalArgumentException("the writer reported a negative length: " + length);
+            }
+            if (length > capacity)
+            {
+                throw new LakeOverflowException(length, alignment, capacity, capacity());
+            }
+            final int end = at + length;
+            offset = end;
+            final int index = register(end);
+            kept = true;
+            return new Droplet(this, before, at, end, index, epochIds[index]);
+        }
+        finally
+        {
+            if (!kept && zeroing)
+            {
+                dirtyEnd = limit;
+            }
+        }
+    }
+
+    /**
+     * Carves a {@link LakeView} of {@code length} bytes, aligned to {@link #DEFAULT_ALIGNMENT}, out of the free
+     * space. The view allocates, marks, rewinds and resets on its own without touching memory outside itself;
+     * for this allocator it is one allocation, and rewinding this allocator below the view's end invalidates
+     * the view and everything allocated from it. O(1), one object.
+     *
+     * @param length bytes, at least 1.
+     * @return the view (it inherits this allocator's zeroing switch).
+     * @throws IllegalArgumentException if {@code length <= 0}.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final LakeView split(final int length)
+    {
+        return split(length, DEFAULT_ALIGNMENT);
+    }
+
+    /**
+     * Carves a {@link LakeView} of {@code length} bytes whose first byte is aligned to {@code alignment}.
+     *
+     * @param length    bytes, at least 1.
+     * @param alignment a power of two up to {@link Memory#pageSize()}.
+     * @return the view.
+     * @throws IllegalArgumentException if {@code length <= 0} or the alignment is bad.
+     * @throws LakeOverflowException    if it does not fit; nothing changes.
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     * @see #split(int)
+     */
+    public final LakeView split(final int length, final int alignment)
+    {
+        final int from = offset;
+        final int at = bump(length, checkAlignment(alignment), true);
+        final int end = at + length;
+        final int index = register(end);
+        return new LakeView(this, from, at, end, index, epochIds[index]);
+    }
+
+    /**
+     * Opens a {@link Sandbox} at the current position: on {@link Sandbox#commit()} everything allocated since
+     * is kept; on {@link Sandbox#close()} without commit it is rolled back. Sandboxes nest (LIFO). O(1), one
+     * small object, no garbage from the stack in steady state.
+     *
+     * @return the open sandbox.
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final Sandbox sandbox()
+    {
+        checkAlive();
+        if (sandboxDepth == sandboxIds.length)
+        {
+            final int length = Math.max(4, sandboxDepth * 2);
+            sandboxIds = Arrays.copyOf(sandboxIds, length);
+            sandboxStarts = Arrays.copyOf(sandboxStarts, length);
+        }
+        final int depth = sandboxDepth;
+        final long id = ++sandboxSequence;
+        sandboxIds[depth] = id;
+        sandboxStarts[depth] = offset;
+        sandboxDepth = depth + 1;
+        return new Sandbox(this, depth, id, offset);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Marks, snapshots, resets
+    // ------------------------------------------------------------------------------------------------------
+
+    /**
+     * Pushes the current position on the mark stack. O(1); garbage-free once the stack has grown to its
+     * working depth.
+     *
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final void mark()
+    {
+        checkAlive();
+        if (markDepth == marks.length)
+        {
+            marks = Arrays.copyOf(marks, Math.max(8, markDepth * 2));
+        }
+        marks[markDepth++] = offset;
+    }
+
+    /**
+     * Pops the top mark and rewinds to it: droplets, views and snapshots above it become invalid. O(1)
+     * amortised (plus O(bytes) with zeroing).
+     *
+     * @throws IllegalStateException if the mark stack is empty (nothing changes), or the lake is closed
+     *                               ({@link StaleHandleException} for a stale view).
+     */
+    public final void resetToMark()
+    {
+        checkAlive();
+        if (markDepth == 0)
+        {
+            throw new IllegalStateException("resetToMark() on " + this + " with no mark: call mark() first");
+        }
+        rewindTo(marks[--markDepth]);
+    }
+
+    /**
+     * Moves the top mark up to the current position, keeping everything allocated since it was pushed. O(1).
+     *
+     * @throws IllegalStateException if the mark stack is empty, or the lake is closed
+     *                               ({@link StaleHandleException} for a stale view).
+     */
+    public final void moveMark()
+    {
+        checkAlive();
+        if (markDepth == 0)
+        {
+            throw new IllegalStateException("moveMark() on " + this + " with no mark: call mark() first");
+        }
+        marks[markDepth - 1] = offset;
+    }
+
+    /**
+     * Saves the current position as a value. O(1); one small record, removed by the JIT when it does not
+     * escape.
+     *
+     * @return the snapshot.
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final LakeSnapshot snapshot()
+    {
+        checkAlive();
+        final int at = offset;
+        final int index = register(at);
+        return new LakeSnapshot(this, at, index, epochIds[index]);
+    }
+
+    /**
+     * Restores a snapshot of this allocator exactly: everything allocated since is given back (and its
+     * droplets, views and snapshots become invalid); marks pushed since are discarded. O(1) amortised (plus
+     * O(bytes) with zeroing). The snapshot stays usable for further rewinds.
+     *
+     * @param snapshot a snapshot taken from this allocator.
+     * @throws NullPointerException     if {@code snapshot} is null.
+     * @throws IllegalArgumentException if it belongs to another lake or view, or was not taken by this one.
+     * @throws StaleHandleException     if the position went below the snapshot since it was taken (the state
+     *                                  it describes is gone; restoring it would move forward over memory
+     *                                  handed out since); nothing changes.
+     * @throws IllegalStateException    if the lake is closed.
+     */
+    public final void rewind(final LakeSnapshot snapshot)
+    {
+        checkAlive();
+        final int at = snapshot.position();
+        final int index = snapshot.epochIndex();
+        // one branch on the hot path; the cold method sorts out which misuse it was
+        if (snapshot.allocator() != this || at < start || at > offset || index < 0 ||
+            !holds(index, snapshot.epochId(), at))
+        {
+            throw badSnapshot(snapshot);
+        }
+        rewindTo(at);
+    }
+
+    private RuntimeException badSnapshot(final LakeSnapshot snapshot)
+    {
+        final int at = snapshot.position();
+        if (snapshot.allocator() != this)
+        {
+            return new IllegalArgumentException(
+                "snapshot of " + snapshot.allocator() + " cannot rewind " + this + ": snapshots are per allocator");
+        }
+        if (at < start || at > limit || snapshot.epochIndex() < 0)
+        {
+            return new IllegalArgumentException("not a snapshot taken by " + this + ": " + snapshot);
+        }
+        if (!holds(snapshot.epochIndex(), snapshot.epochId(), at))
+        {
+            return new StaleHandleException("snapshot at " + at + " of " + this + " is stale: the position went " +
+                "below it since it was taken (now " + offset + "), so the state it saved no longer exists");
+        }
+        // a genuine snapshot that still holds is never above the position: this one was made up
+        return new IllegalArgumentException("snapshot at " + at + " is ahead of the position " + offset +
+            " of " + this + ": rewinding never moves forward");
+    }
+
+    /**
+     * Rewinds to the start: every droplet, view and snapshot above the start becomes invalid, every mark above
+     * it is discarded, sandboxes opened above it become invalid. With zeroing on, the used bytes are wiped.
+     * O(1) amortised (plus O(used) with zeroing).
+     *
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final void reset()
+    {
+        checkAlive();
+        rewindTo(start);
+    }
+
+    /**
+     * {@link #reset()} and wipe every byte of this lake or view to zero, whatever the zeroing switch.
+     * O(capacity).
+     *
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view).
+     */
+    public final void clear()
+    {
+        checkAlive();
+        final boolean wasZeroing = zeroing;
+        zeroing = false;
+        rewindTo(start);
+        zeroing = wasZeroing;
+        buffer.setMemory(start, limit - start, (byte)0);
+        dirtyEnd = start;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Internals shared with Droplet, Sandbox, LakeView
+    // ------------------------------------------------------------------------------------------------------
+
+    /** Depth of the epoch stack: lets tests check it stays bounded in steady state. */
+    final int epochDepth()
+    {
+        return epochDepth;
+    }
+
+    final boolean alive()
+    {
+        if (parent == null)
+        {
+            return !root.closed;
+        }
+        return validStamp == root.stamp || revalidate();
+    }
+
+    private boolean revalidate()
+    {
+        if (dead)
+        {
+            return false;
+        }
+        if (parent.alive() && parent.holds(tokenIndex, tokenId, limit))
+        {
+            validStamp = root.stamp;
+            return true;
+        }
+        dead = true;
+        return false;
+    }
+
+    final void checkAlive()
+    {
+        if (!alive())
+        {
+            throw deadException();
+        }
+    }
+
+    final IllegalStateException deadException()
+    {
+        if (root.closed)
+        {
+            return parent == null ?
+                new IllegalStateException(this + " is closed") :
+                new StaleHandleException(this + " is no longer valid: its lake is closed");
+        }
+        return new StaleHandleException(this + " is no longer valid: its parent was rewound below its end");
+    }
+
+    /** Whether a handle registered at {@code index} with {@code id} and ending at {@code end} is still alive. */
+    final boolean holds(final int index, final long id, final int end)
+    {
+        return index < epochDepth && epochIds[index] == id && end <= epochCaps[index];
+    }
+
+    /** Registers a handle ending at {@code end} (>= offset at the time of the call); returns its epoch index. */
+    final int register(final int end)
+    {
+        final int top = epochDepth - 1;
+        if (top >= 0 && end <= epochCaps[top])
+        {
+            if (end < epochMinEnds[top])
+            {
+                epochMinEnds[top] = end;
+            }
+            return top;
+        }
+        if (epochDepth == epochIds.length)
+        {
+            final int length = Math.max(4, epochDepth * 2);
+            epochIds = Arrays.copyOf(epochIds, length);
+            epochMinEnds = Arrays.copyOf(epochMinEnds, length);
+            epochCaps = Arrays.copyOf(epochCaps, length);
+        }
+        final int index = epochDepth;
+        epochIds[index] = ++epochSequence;
+        epochMinEnds[index] = end;
+        epochCaps[index] = UNCAPPED;
+        epochDepth = index + 1;
+        return index;
+    }
+
+    /** Moves the position back to {@code to} (start <= to <= offset): the single rewind every path uses. */
+    final void rewindTo(final int to)
+    {
+        final int from = offset;
+        if (to == from)
+        {
+            return;
+        }
+        if (zeroing)
+        {
+            buffer.setMemory(to, from - to, (byte)0);
+        }
+
+        int depth = epochDepth;
+        while (depth > 0 && epochMinEnds[depth - 1] > to)
+        {
+            depth--;
+        }
+        epochDepth = depth;
+        if (depth > 0 && epochCaps[depth - 1] > to)
+        {
+            epochCaps[depth - 1] = to;
+        }
+
+        int marksLeft = markDepth;
+        while (marksLeft > 0 && marks[marksLeft - 1] > to)
+        {
+            marksLeft--;
+        }
+        markDepth = marksLeft;
+
+        int sandboxesLeft = sandboxDepth;
+        while (sandboxesLeft > 0 && sandboxStarts[sandboxesLeft - 1] > to)
+        {
+            sandboxesLeft--;
+        }
+        sandboxDepth = sandboxesLeft;
+
+        offset = to;
+        generation++;
+        root.stamp++;
+    }
+
+    /**
+     * Auto-rewind for a droplet or view ending at {@code end} that was allocated at {@code from}: gives its
+     * bytes (and the padding before them) back if it is the last allocation and no mark or sandbox was opened
+     * after it began, so closing never crosses a scope boundary.
+     */
+    final boolean releaseIfLast(final int from, final int end)
+    {
+        if (end != offset ||
+            markDepth > 0 && marks[markDepth - 1] > from ||
+            sandboxDepth > 0 && sandboxStarts[sandboxDepth - 1] > from)
+        {
+            return false;
+        }
+        rewindTo(from);
+        return true;
+    }
+
+    final boolean sandboxActive(final int depth, final long id)
+    {
+        return alive() && depth < sandboxDepth && sandboxIds[depth] == id;
+    }
+
+    /** Closes the sandbox at {@code depth} (and nothing above it: callers check there is nothing). */
+    final void popSandbox(final int depth)
+    {
+        sandboxDepth = depth;
+    }
+
+    /** Undoes a primitive allocation that failed half-way, without counting a rewind: no handle saw it. */
+    private void undo(final int before)
+    {
+        if (zeroing)
+        {
+            buffer.setMemory(before, offset - before, (byte)0);
+        }
+        offset = before;
+    }
+
+    private int bump(final int size, final int alignment, final boolean orThrow)
+    {
+        checkAlive();
+        if (size <= 0)
+        {
+            Region.checkSize(size, Integer.MAX_VALUE, "allocation size");
+        }
+        final long at = alignUp(offset, alignment);
+        final long end = at + size;
+        if (end > limit)
+        {
+            if (orThrow)
+            {
+                throw new LakeOverflowException(size, alignment, limit - offset, limit - start);
+            }
+            return NO_SPACE;
+        }
+        if (zeroing && at < dirtyEnd)
+        {
+            buffer.setMemory((int)at, (int)(Math.min(end, dirtyEnd) - at), (byte)0);
+        }
+        offset = (int)end;
+        return (int)at;
+    }
+
+    /** Aligns an offset so that the absolute address is a multiple of {@code alignment} (<= page size). */
+    final long alignUp(final int from, final int alignment)
+    {
+        final long m = misalignment;
+        return ((from + m + alignment - 1) & -(long)alignment) - m;
+    }
+
+    private int arrayBytes(final int count, final int elementSize)
+    {
+        if (count <= 0)
+        {
+            throw new IllegalArgumentException("element count must be at least 1: " + count);
+        }
+        final long bytes = (long)count * elementSize;
+        if (bytes > Integer.MAX_VALUE)
+        {
+            checkAlive();
+            throw new LakeOverflowException(bytes, elementSize, limit - offset, limit - start);
+        }
+        return (int)bytes;
+    }
+
+    static int checkAlignment(final int alignment)
+    {
+        if (alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > Memory.pageSize())
+        {
+            Region.checkAlignment(alignment, Memory.pageSize());
+        }
+        return alignment;
+    }
+}
