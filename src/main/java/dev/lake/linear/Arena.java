@@ -76,6 +76,10 @@ public final class Arena implements AutoCloseable
     /** The reference the {@code try} forms return when the memory is not there: never a valid reference. */
     public static final long NULL = -1L;
 
+    /** Deepest nesting the primitive transaction tier ({@link #beginTransaction()}) can name. */
+    public static final int MAX_TOKEN_DEPTH = 0xFFFF;
+    private static final int TOKEN_DEPTH_BITS = 16;
+
     /** What {@link Transaction#budgetRemaining()} returns when no budget applies. */
     public static final long UNLIMITED = Long.MAX_VALUE;
 
@@ -739,6 +743,68 @@ public final class Arena implements AutoCloseable
     {
         final int depth = txDepth;
         return new Transaction(this, depth + 1, begin(depth, tx[at(depth, SERIAL)]));
+    }
+
+    /**
+     * Opens a transaction on the primitive tier: the same transaction as {@link #transaction()} (nested in the
+     * innermost open one, if any), named by a {@code long} token instead of a {@link Transaction} object, so
+     * that a hot loop allocates nothing even where escape analysis cannot remove the handle. Pair it with
+     * {@link #endTransaction(long)} in a {@code finally}, and {@link #commitTransaction(long)} to keep the work:
+     * <pre>{@code
+     * long tx = arena.beginTransaction();
+     * try { ...; arena.commitTransaction(tx); } finally { arena.endTransaction(tx); }
+     * }</pre>
+     * O(1); no object.
+     *
+     * @return the token: the transaction's serial number and depth; never reused.
+     * @throws IllegalStateException if the arena is closed, called from a cleanup action, or the nesting is
+     *                               deeper than {@value #MAX_TOKEN_DEPTH} (use {@link Transaction} there).
+     */
+    public long beginTransaction()
+    {
+        final int depth = txDepth;
+        if (depth + 1 > MAX_TOKEN_DEPTH)
+        {
+            throw new IllegalStateException("transaction tokens nest at most " + MAX_TOKEN_DEPTH + " deep");
+        }
+        final long serial = begin(depth, tx[at(depth, SERIAL)]);
+        return (serial << TOKEN_DEPTH_BITS) | (depth + 1);
+    }
+
+    /**
+     * Commits the transaction of a token from {@link #beginTransaction()}, as {@link Transaction#commit()}.
+     * O(1).
+     *
+     * @param token the transaction's token.
+     * @throws IllegalStateException if a savepoint inside it is still open (nothing changes), or the token
+     *                               was already committed or rolled back, or is not innermost.
+     * @throws StaleHandleException  if the arena is closed.
+     */
+    public void commitTransaction(final long token)
+    {
+        commit(tokenDepth(token), token >>> TOKEN_DEPTH_BITS);
+    }
+
+    /**
+     * Ends the transaction of a token from {@link #beginTransaction()}: rolls it back unless it was committed
+     * or already rolled back (then does nothing), as {@link Transaction#close()}. O(1) plus cleanup actions.
+     *
+     * @param token the transaction's token.
+     * @throws RuntimeException the first failure of a cleanup action, after the rollback completed.
+     */
+    public void endTransaction(final long token)
+    {
+        final int depth = tokenDepth(token);
+        final long serial = token >>> TOKEN_DEPTH_BITS;
+        if (!closed && isOpen(depth, serial))
+        {
+            rollback(depth, serial);
+        }
+    }
+
+    private static int tokenDepth(final long token)
+    {
+        return (int)(token & MAX_TOKEN_DEPTH);
     }
 
     /**

@@ -30,7 +30,10 @@ class ExamplesTest
     static Stream<Arguments> examples()
     {
         return Stream.of(
-            Arguments.of("Tour", (Main)Tour::main, new String[0], "after close: 0 native bytes"));
+            Arguments.of("Tour", (Main)Tour::main, new String[0], "after close: 0 native bytes"),
+            Arguments.of("thread_lakes", (Main)ThreadLakesExample::main, new String[0], "closed: native bytes held: 0"),
+            Arguments.of("flagship", (Main)dev.lake.examples.flagship.MarketDataPipeline::main,
+                new String[]{"--messages", "20000", "--rate", "100000"}, "book checksum"));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -1,0 +1,421 @@
+package dev.lake.examples.flagship;
+
+import com.sun.management.ThreadMXBean;
+import dev.lake.examples.sbe.MdIncrementDecoder;
+import dev.lake.examples.sbe.MdIncrementEncoder;
+import dev.lake.examples.sbe.MessageHeaderDecoder;
+import dev.lake.examples.sbe.MessageHeaderEncoder;
+import dev.lake.examples.sbe.Side;
+import dev.lake.examples.sbe.UpdateAction;
+import org.HdrHistogram.Histogram;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.jctools.queues.atomic.SpscAtomicArrayQueue;
+
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The flagship: a zero-GC market-data pipeline on real SBE codecs.
+ *
+ * <p>A feed thread encodes {@code MdIncrement} messages straight into transport memory, publishes them and
+ * hands them over a JCTools SPSC queue to an engine thread; the engine decodes in place, does per-message
+ * scratch work, applies the entries to an order book, fans every fourth message out to two consumers
+ * (shared, not copied) and releases. The same code runs on Lake, on Netty's pooled buffers and on a
+ * {@code byte[]} per message, and the printout compares them.
+ *
+ * <p>Usage: {@code MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC]}
+ */
+public final class MarketDataPipeline
+{
+    static final int INSTRUMENTS = 16;
+    static final int LEVELS = 10;
+    static final int ENTRIES = 4;
+    static final int FAN_OUT_EVERY = 4;
+    static final int MESSAGE_CAPACITY = 256;
+    private static final int QUEUE_CAPACITY = 1024;
+
+    private MarketDataPipeline()
+    {
+    }
+
+    /**
+     * @param args see the class comment.
+     * @throws Exception if a stage fails.
+     */
+    public static void main(final String[] args) throws Exception
+    {
+        String baseline = "all";
+        long messages = 1_000_000;
+        long rate = 250_000;
+        for (int i = 0; i < args.length; i++)
+        {
+            switch (args[i])
+            {
+                case "--baseline" -> baseline = args[++i];
+                case "--messages" -> messages = Long.parseLong(args[++i]);
+                case "--rate" -> rate = Long.parseLong(args[++i]);
+                default -> throw new IllegalArgumentException(
+                    "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC]");
+            }
+        }
+
+        final List<Result> results = new ArrayList<>();
+        for (final String variant : baseline.equals("all") ? new String[]{"lake", "netty", "heap"} : new String[]{baseline})
+        {
+            try (Transport<?> transport = transport(variant))
+            {
+                results.add(new MarketDataPipeline.Run<>(transport, messages, rate).execute());
+            }
+        }
+        System.out.println();
+        System.out.printf(Locale.ROOT, "%-22s %12s %9s %9s %9s %10s %6s %14s%n",
+            "variant", "msgs/s", "p50 us", "p99 us", "p99.9 us", "B/msg", "GCs", "book checksum");
+        for (final Result r : results)
+        {
+            System.out.printf(Locale.ROOT, "%-22s %,12.0f %9.2f %9.2f %9.2f %10.2f %6d %14d%n",
+                r.name, r.messagesPerSecond, r.p50Micros, r.p99Micros, r.p999Micros, r.bytesPerMessage, r.gcs, r.checksum);
+        }
+        System.out.printf(Locale.ROOT, "(max heap %,d MB; B/msg and GCs over the measured phases; latency at %,d msgs/s)%n",
+            Runtime.getRuntime().maxMemory() >> 20, rate);
+    }
+
+    static Transport<?> transport(final String variant)
+    {
+        return switch (variant)
+        {
+            case "lake" -> new LakeTransport();
+            case "netty" -> new NettyTransport();
+            case "heap" -> new HeapTransport();
+            default -> throw new IllegalArgumentException("unknown variant: " + variant + " (lake, netty, heap)");
+        };
+    }
+
+    /** What one variant measured. */
+    record Result(String name, double messagesPerSecond, double p50Micros, double p99Micros, double p999Micros,
+        double bytesPerMessage, long gcs, long checksum)
+    {
+    }
+
+    /** One variant's run: warm-up, a throughput phase and a paced latency phase. */
+    static final class Run<M>
+    {
+        private final Transport<M> transport;
+        private final long messages;
+        private final long rate;
+        private final SpscAtomicArrayQueue<M> toEngine = new SpscAtomicArrayQueue<>(QUEUE_CAPACITY);
+        private final SpscAtomicArrayQueue<M> toConsumerA = new SpscAtomicArrayQueue<>(QUEUE_CAPACITY);
+        private final SpscAtomicArrayQueue<M> toConsumerB = new SpscAtomicArrayQueue<>(QUEUE_CAPACITY);
+        private final Histogram latency = new Histogram(10_000_000_000L, 3);
+        private final OrderBook book = new OrderBook();
+
+        private volatile boolean running = true;
+        private volatile long feedTarget;
+        private volatile long feedPeriodNanos;
+        private volatile long fed;
+        private volatile long engineDone;
+        private volatile long consumedA;
+        private volatile long consumedB;
+        private volatile long recordFromSequence = Long.MAX_VALUE;
+        private volatile Throwable failure;
+        private final java.util.concurrent.atomic.AtomicLong consumerChecksum = new java.util.concurrent.atomic.AtomicLong();
+
+        Run(final Transport<M> transport, final long messages, final long rate)
+        {
+            this.transport = transport;
+            this.messages = messages;
+            this.rate = rate;
+        }
+
+        Result execute() throws InterruptedException
+        {
+            final Thread feed = new Thread(this::feed, "feed");
+            final Thread engine = new Thread(this::engine, "engine");
+            final Thread consumerA = new Thread(() -> consume(toConsumerA, true), "consumer-a");
+            final Thread consumerB = new Thread(() -> consume(toConsumerB, false), "consumer-b");
+            final Thread[] threads = {feed, engine, consumerA, consumerB};
+            for (final Thread t : threads)
+            {
+                t.setDaemon(true);
+                t.start();
+            }
+            try
+            {
+                System.out.printf("[%s] warm-up: %,d messages%n", transport.name(), messages / 5);
+                phase(messages / 5, 0);
+
+                final long[] ids = {feed.getId(), engine.getId(), consumerA.getId(), consumerB.getId()};
+                final long gcBefore = gcCount();
+                final long bytesBefore = allocatedBytes(ids);
+
+                System.out.printf("[%s] throughput: %,d messages, unthrottled%n", transport.name(), messages);
+                final long start = System.nanoTime();
+                phase(messages, 0);
+                final double seconds = (System.nanoTime() - start) / 1e9;
+
+                final long paced = Math.max(1, messages / 2);
+                System.out.printf("[%s] latency: %,d messages at %,d msgs/s%n", transport.name(), paced, rate);
+                recordFromSequence = fed;
+                phase(paced, rate);
+
+                final long bytes = allocatedBytes(ids) - bytesBefore;
+                if (Boolean.getBoolean("pipeline.debugAllocations"))
+                {
+                    final ThreadMXBean mx = (ThreadMXBean)ManagementFactory.getThreadMXBean();
+                    System.out.println("allocated per thread: " + java.util.Arrays.toString(mx.getThreadAllocatedBytes(ids)));
+                }
+                final long gcs = gcCount() - gcBefore;
+                running = false;
+                for (final Thread t : threads)
+                {
+                    t.join();
+                }
+                if (failure != null)
+                {
+                    throw new IllegalStateException("pipeline stage failed", failure);
+                }
+                if (transport.outstanding() != 0)
+                {
+                    throw new IllegalStateException(transport.outstanding() + " messages were never released");
+                }
+                return new Result(transport.name(), messages / seconds,
+                    latency.getValueAtPercentile(50) / 1e3, latency.getValueAtPercentile(99) / 1e3,
+                    latency.getValueAtPercentile(99.9) / 1e3, (double)bytes / (messages + paced), gcs, book.checksum());
+            }
+            finally
+            {
+                running = false;
+            }
+        }
+
+        private void phase(final long count, final long messagesPerSecond)
+        {
+            final long target = fed + count;
+            final long expectedFanOut = expectedFanOut(target);
+            feedPeriodNanos = messagesPerSecond <= 0 ? 0 : 1_000_000_000L / messagesPerSecond;
+            feedTarget = target;
+            final IdleStrategy idle = new BackoffIdleStrategy();
+            long lastPrint = System.nanoTime();
+            while (engineDone < target || consumedA < expectedFanOut || consumedB < expectedFanOut)
+            {
+                if (failure != null)
+                {
+                    throw new IllegalStateException("pipeline stage failed", failure);
+                }
+                if (System.nanoTime() - lastPrint > 1_000_000_000L)
+                {
+                    lastPrint = System.nanoTime();
+                    System.out.printf("[%s]   %,d / %,d messages%n", transport.name(), engineDone, target);
+                }
+                idle.idle(0);
+            }
+        }
+
+        private static long expectedFanOut(final long messages)
+        {
+            return (messages + FAN_OUT_EVERY - 1) / FAN_OUT_EVERY;
+        }
+
+        private void feed()
+        {
+            try
+            {
+                final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+                final MessageHeaderEncoder header = new MessageHeaderEncoder();
+                final MdIncrementEncoder encoder = new MdIncrementEncoder();
+                final IdleStrategy idle = new BackoffIdleStrategy();
+                long sequence = 0;
+                long phaseStart = 0;
+                long phaseFirst = 0;
+                long lastTarget = 0;
+                while (running)
+                {
+                    final long target = feedTarget;
+                    if (sequence >= target)
+                    {
+                        idle.idle(0);
+                        continue;
+                    }
+                    if (target != lastTarget)
+                    {
+                        lastTarget = target;
+                        phaseStart = System.nanoTime();
+                        phaseFirst = sequence;
+                    }
+                    final long period = feedPeriodNanos;
+                    if (period > 0)
+                    {
+                        final long due = phaseStart + (sequence - phaseFirst) * period;
+                        while (System.nanoTime() < due)
+                        {
+                            Thread.onSpinWait();
+                        }
+                    }
+                    M message;
+                    while ((message = transport.claim(MESSAGE_CAPACITY)) == null)
+                    {
+                        idle.idle(0);
+                    }
+                    final MutableDirectBuffer buffer = transport.writable(message, view);
+                    final int length = encode(buffer, header, encoder, sequence);
+                    final M published = transport.publish(message, length);
+                    while (!toEngine.offer(published))
+                    {
+                        idle.idle(0);
+                    }
+                    sequence++;
+                    fed = sequence;
+                }
+            }
+            catch (final Throwable t)
+            {
+                failure = t;
+            }
+        }
+
+        static int encode(
+            final MutableDirectBuffer buffer, final MessageHeaderEncoder header, final MdIncrementEncoder encoder,
+            final long sequence)
+        {
+            encoder.wrapAndApplyHeader(buffer, 0, header)
+                .sequence(sequence)
+                .sendingTimeNanos(System.nanoTime())
+                .instrumentId((int)(sequence % INSTRUMENTS));
+            final MdIncrementEncoder.EntriesEncoder entries = encoder.entriesCount(ENTRIES);
+            for (int i = 0; i < ENTRIES; i++)
+            {
+                final long mix = sequence * 31 + i;
+                entries.next()
+                    .price(10_000 + (mix % 97))
+                    .quantity(1 + (mix % 13))
+                    .level((short)(mix % LEVELS))
+                    .side((mix & 1) == 0 ? Side.BUY : Side.SELL)
+                    .action((mix % 5) == 0 ? UpdateAction.DELETE : UpdateAction.CHANGE);
+            }
+            return MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        }
+
+        private void engine()
+        {
+            try
+            {
+                final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+                final MessageHeaderDecoder header = new MessageHeaderDecoder();
+                final MdIncrementDecoder decoder = new MdIncrementDecoder();
+                final IdleStrategy idle = new BackoffIdleStrategy();
+                final EngineWork work = new EngineWork(book);
+                long done = 0;
+                try
+                {
+                    while (running)
+                    {
+                        final M message = toEngine.poll();
+                        if (message == null)
+                        {
+                            idle.idle(0);
+                            continue;
+                        }
+                        final DirectBuffer buffer = transport.readable(message, view);
+                        decoder.wrapAndApplyHeader(buffer, 0, header);
+                        final long sequence = decoder.sequence();
+                        final long sent = decoder.sendingTimeNanos();
+                        work.apply(decoder);
+                        if (sequence % FAN_OUT_EVERY == 0)
+                        {
+                            final M forA = transport.share(message);
+                            final M forB = transport.share(message);
+                            while (!toConsumerA.offer(forA))
+                            {
+                                idle.idle(0);
+                            }
+                            while (!toConsumerB.offer(forB))
+                            {
+                                idle.idle(0);
+                            }
+                        }
+                        transport.release(message);
+                        if (sequence >= recordFromSequence)
+                        {
+                            latency.recordValue(Math.max(0, System.nanoTime() - sent));
+                        }
+                        engineDone = ++done;
+                    }
+                }
+                finally
+                {
+                    work.close();
+                }
+            }
+            catch (final Throwable t)
+            {
+                failure = t;
+            }
+        }
+
+        private void consume(final SpscAtomicArrayQueue<M> queue, final boolean first)
+        {
+            try
+            {
+                final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+                final MessageHeaderDecoder header = new MessageHeaderDecoder();
+                final MdIncrementDecoder decoder = new MdIncrementDecoder();
+                final IdleStrategy idle = new BackoffIdleStrategy();
+                long done = 0;
+                long checksum = 0;
+                while (running)
+                {
+                    final M message = queue.poll();
+                    if (message == null)
+                    {
+                        idle.idle(0);
+                        continue;
+                    }
+                    decoder.wrapAndApplyHeader(transport.readable(message, view), 0, header);
+                    checksum += decoder.instrumentId() + decoder.sequence();
+                    transport.release(message);
+                    done++;
+                    if (first)
+                    {
+                        consumedA = done;
+                    }
+                    else
+                    {
+                        consumedB = done;
+                    }
+                }
+                consumerChecksum.addAndGet(checksum);
+            }
+            catch (final Throwable t)
+            {
+                failure = t;
+            }
+        }
+    }
+
+    static long gcCount()
+    {
+        long total = 0;
+        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans())
+        {
+            total += Math.max(0, gc.getCollectionCount());
+        }
+        return total;
+    }
+
+    static long allocatedBytes(final long[] threadIds)
+    {
+        final ThreadMXBean threads = (ThreadMXBean)ManagementFactory.getThreadMXBean();
+        long total = 0;
+        for (final long bytes : threads.getThreadAllocatedBytes(threadIds))
+        {
+            total += Math.max(0, bytes);
+        }
+        return total;
+    }
+}

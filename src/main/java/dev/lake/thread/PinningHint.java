@@ -1,0 +1,90 @@
+package dev.lake.thread;
+
+import java.util.BitSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An {@link AffinityHint} backed by OpenHFT's Java-Thread-Affinity, an optional dependency: used only when it
+ * is on the class path, otherwise the hint logs once that it cannot be honoured.
+ */
+final class PinningHint implements AffinityHint
+{
+    private static final boolean OPENHFT_PRESENT = isPresent("net.openhft.affinity.Affinity");
+
+    private final BitSet cpus;
+    private final String name;
+    private final AtomicBoolean warned = new AtomicBoolean();
+
+    PinningHint(final BitSet cpus, final String name)
+    {
+        this.cpus = cpus;
+        this.name = name;
+    }
+
+    @Override
+    public boolean applyToCurrentThread()
+    {
+        if (!OPENHFT_PRESENT)
+        {
+            warnOnce("net.openhft:affinity is not on the class path", null);
+            return false;
+        }
+        try
+        {
+            if (cpus.length() > Runtime.getRuntime().availableProcessors())
+            {
+                warnOnce("this machine has " + Runtime.getRuntime().availableProcessors() + " CPUs", null);
+                return false;
+            }
+            OpenHft.pin(cpus);
+            return OpenHft.affinity().equals(cpus);
+        }
+        catch (final RuntimeException | LinkageError ex)
+        {
+            warnOnce("the affinity library refused", ex);
+            return false;
+        }
+    }
+
+    private void warnOnce(final String why, final Throwable cause)
+    {
+        if (warned.compareAndSet(false, true))
+        {
+            System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
+                "affinity hint '" + name + "' ignored: " + why, cause);
+        }
+    }
+
+    private static boolean isPresent(final String className)
+    {
+        try
+        {
+            Class.forName(className, false, PinningHint.class.getClassLoader());
+            return true;
+        }
+        catch (final ClassNotFoundException | LinkageError ex)
+        {
+            return false;
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "AffinityHint[" + name + "]";
+    }
+
+    /** The only class that links against OpenHFT: loaded only when the library is present. */
+    private static final class OpenHft
+    {
+        static void pin(final BitSet cpus)
+        {
+            net.openhft.affinity.Affinity.setAffinity(cpus);
+        }
+
+        static BitSet affinity()
+        {
+            return net.openhft.affinity.Affinity.getAffinity();
+        }
+    }
+}

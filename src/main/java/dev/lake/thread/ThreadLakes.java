@@ -1,0 +1,459 @@
+package dev.lake.thread;
+
+import dev.lake.linear.Lake;
+import dev.lake.memory.NativeMemory;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.WeakReference;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * Thread-local lakes: every thread gets a private {@link Lake} of its own, with no lookup cost beyond one
+ * {@link ThreadLocal} read, from a bounded pool so that threads that come and go reuse lakes instead of
+ * allocating native memory each time.
+ *
+ * <pre>{@code
+ * ThreadLakes lakes = ThreadLakes.builder(1 << 20).poolBound(8).build();
+ * lakes.init();                                  // this thread's lake: pinned (hint), then first-touched here
+ * long sum = lakes.with(lake -> {                // scoped: the lake's position is restored afterwards
+ *     int at = lake.allocateLongs(16);
+ *     ...
+ * });
+ * lakes.release();                               // back to the pool (also happens when the thread dies)
+ * }</pre>
+ *
+ * <p>Lifecycle of a lake: {@link #init()} takes one from the pool (or builds one, pre-touched by the calling
+ * thread after the {@link AffinityHint} is applied, so that on a NUMA machine its pages land on that
+ * thread's node), and {@link #release()} resets it and gives it back. A thread that dies without
+ * {@code release()} gives its lake back too: {@link ThreadLocal} does not notice thread death, so every lease
+ * is watched twice, by a scan for dead owners on every {@code init()} and {@link #reap()}, and by a
+ * {@link Cleaner} on the owning {@link Thread} object. A lake returned to a full pool, or to closed
+ * {@code ThreadLakes}, is closed: native memory never grows past the leased lakes plus the pool's bound.
+ *
+ * <p>Confinement: a thread's lake must not be handed to another thread ({@link Lake} is single-owner). In
+ * strict mode ({@link Builder#strict(boolean)}), {@link #current()} and {@link #with(Function)} check that the
+ * lake's lease belongs to the calling thread and throw {@link IllegalStateException} otherwise.
+ *
+ * <p>Thread-safe: any thread may call any method; each call acts on the calling thread's own lake.
+ */
+public final class ThreadLakes implements AutoCloseable
+{
+    /** Default capacity of each thread's lake in the process-wide instance: 1 MiB, or {@code -Dlake.threadLake.capacity}. */
+    public static final long DEFAULT_CAPACITY = Long.getLong("lake.threadLake.capacity", 1 << 20);
+
+    /** Default bound of the pool of idle lakes. */
+    public static final int DEFAULT_POOL_BOUND = Math.max(2, Runtime.getRuntime().availableProcessors());
+
+    private final long capacity;
+    private final int poolBound;
+    private final boolean autoInit;
+    private final boolean strict;
+    private final AffinityHint affinity;
+    private final ArrayBlockingQueue<Lake> pool;
+    private final Set<Lease> leases = ConcurrentHashMap.newKeySet();
+    private final ThreadLocal<Lease> local = new ThreadLocal<>();
+    private final AtomicLong created = new AtomicLong();
+    private final AtomicLong closedLakes = new AtomicLong();
+    private final AtomicLong reclaimed = new AtomicLong();
+    private volatile boolean closed;
+
+    private ThreadLakes(final Builder builder)
+    {
+        this.capacity = builder.capacity;
+        this.poolBound = builder.poolBound;
+        this.autoInit = builder.autoInit;
+        this.strict = builder.strict;
+        this.affinity = builder.affinity;
+        this.pool = new ArrayBlockingQueue<>(Math.max(1, poolBound));
+    }
+
+    /**
+     * The process-wide instance for the one-liner {@code ThreadLakes.defaults().with(lake -> ...)}: lakes of
+     * {@link #DEFAULT_CAPACITY}, a pool of {@link #DEFAULT_POOL_BOUND}, automatic init, no affinity hint.
+     *
+     * @return the shared instance.
+     */
+    public static ThreadLakes defaults()
+    {
+        return Defaults.INSTANCE;
+    }
+
+    /**
+     * Starts a builder.
+     *
+     * @param lakeCapacity capacity of each thread's lake in bytes, 1 to {@code Region.MAX_SIZE}.
+     * @return a builder with a pool of {@link #DEFAULT_POOL_BOUND}, no automatic init, no hint, not strict.
+     * @throws IllegalArgumentException naming the value if the capacity is out of range.
+     */
+    public static Builder builder(final long lakeCapacity)
+    {
+        return new Builder(lakeCapacity);
+    }
+
+    /**
+     * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
+     * or built (the affinity hint applied first, then every page touched by this thread). Also gives back the
+     * lakes of threads that died without {@link #release()}.
+     *
+     * <p>Cost: a pool poll, or one native allocation plus O(capacity) page touches; a scan of the leases.
+     *
+     * @return the calling thread's lake.
+     * @throws IllegalStateException if these thread lakes are closed.
+     */
+    public Lake init()
+    {
+        final Lease existing = local.get();
+        if (existing != null)
+        {
+            return existing.lake;
+        }
+        checkOpen();
+        reap();
+        final Thread thread = Thread.currentThread();
+        affinity.applyToCurrentThread();
+        Lake lake = pool.poll();
+        if (lake == null)
+        {
+            lake = Lake.builder(capacity).preTouch(true).build();
+            created.incrementAndGet();
+        }
+        final Lease lease = new Lease(this, thread, lake);
+        lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
+        leases.add(lease);
+        local.set(lease);
+        if (closed)
+        {
+            release();
+            throw new IllegalStateException(this + " closed while a lake was being handed out");
+        }
+        return lake;
+    }
+
+    /**
+     * The calling thread's lake. O(1): one {@link ThreadLocal} read.
+     *
+     * @return the lake.
+     * @throws IllegalStateException if the thread has no lake and automatic init is off ("call init() first"),
+     *                               or, in strict mode, if the lake is not this thread's.
+     */
+    public Lake current()
+    {
+        final Lease lease = local.get();
+        if (lease == null)
+        {
+            if (autoInit)
+            {
+                return init();
+            }
+            throw new IllegalStateException(
+                "no thread lake on " + Thread.currentThread().getName() + ": call init() first, or build with autoInit(true)");
+        }
+        if (strict)
+        {
+            lease.checkOwner();
+        }
+        return lease.lake;
+    }
+
+    /**
+     * Runs {@code work} on the calling thread's lake and restores the lake's position afterwards, whether it
+     * returns or throws: scratch allocations made inside are given back (a mark is pushed before and reset
+     * after; marks {@code work} leaves pushed are discarded). Nests: an inner {@code with} restores to its own
+     * start. Allocates nothing beyond what {@code work} does (use a non-capturing lambda).
+     *
+     * @param work what to do with the lake.
+     * @param <R>  the result type.
+     * @return what {@code work} returned.
+     * @throws IllegalStateException as {@link #current()}.
+     */
+    public <R> R with(final Function<Lake, R> work)
+    {
+        final Lake lake = current();
+        final int depth = lake.markDepth();
+        lake.mark();
+        try
+        {
+            return work.apply(lake);
+        }
+        finally
+        {
+            if (lake.isOpen())
+            {
+                while (lake.markDepth() > depth)
+                {
+                    lake.resetToMark();
+                }
+            }
+        }
+    }
+
+    /**
+     * Runs {@code work} on the calling thread's lake and keeps what it allocated: the position stays where
+     * {@code work} left it. The choice to keep is explicit in the name.
+     *
+     * @param work what to do with the lake.
+     * @param <R>  the result type.
+     * @return what {@code work} returned.
+     * @throws IllegalStateException as {@link #current()}.
+     */
+    public <R> R withKept(final Function<Lake, R> work)
+    {
+        return work.apply(current());
+    }
+
+    /**
+     * Gives the calling thread's lake back: it is reset (marks dropped, position 0) and pooled, or closed if the
+     * pool is full. Every droplet, view and sandbox of it becomes invalid. Does nothing if the thread has none.
+     */
+    public void release()
+    {
+        final Lease lease = local.get();
+        if (lease == null)
+        {
+            return;
+        }
+        local.remove();
+        lease.cleanable.clean();
+    }
+
+    /**
+     * Gives back the lakes of threads that ended without {@link #release()}. Runs on every {@link #init()};
+     * call it to reclaim sooner. O(leases).
+     *
+     * @return how many lakes were reclaimed.
+     */
+    public int reap()
+    {
+        int count = 0;
+        for (final Lease lease : leases)
+        {
+            final Thread thread = lease.thread.get();
+            if (thread == null || !thread.isAlive())
+            {
+                lease.cleanable.clean();
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /**
+     * @return counts of leased, pooled, created, closed and reclaimed lakes.
+     */
+    public Stats stats()
+    {
+        return new Stats(leases.size(), pool.size(), created.get(), closedLakes.get(), reclaimed.get());
+    }
+
+    /**
+     * @return the capacity of each lake.
+     */
+    public long lakeCapacity()
+    {
+        return capacity;
+    }
+
+    /**
+     * @return the most idle lakes kept for reuse.
+     */
+    public int poolBound()
+    {
+        return poolBound;
+    }
+
+    /**
+     * Closes every pooled lake; leased lakes are closed when their threads release them or die. Later
+     * {@link #init()} calls throw. Idempotent.
+     */
+    @Override
+    public void close()
+    {
+        closed = true;
+        drainPool();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "ThreadLakes[" + capacity + " B per thread, pool " + poolBound + (closed ? ", closed]" : "]");
+    }
+
+    private void checkOpen()
+    {
+        if (closed)
+        {
+            throw new IllegalStateException(this + " is closed");
+        }
+    }
+
+    private void drainPool()
+    {
+        Lake lake;
+        while ((lake = pool.poll()) != null)
+        {
+            lake.close();
+            closedLakes.incrementAndGet();
+        }
+    }
+
+    private void giveBack(final Lease lease, final boolean ownerDied)
+    {
+        leases.remove(lease);
+        if (ownerDied)
+        {
+            reclaimed.incrementAndGet();
+        }
+        final Lake lake = lease.lake;
+        if (!lake.isOpen())
+        {
+            closedLakes.incrementAndGet();
+            return;
+        }
+        while (lake.markDepth() > 0)
+        {
+            lake.resetToMark();
+        }
+        lake.reset();
+        if (closed || poolBound == 0 || !pool.offer(lake))
+        {
+            lake.close();
+            closedLakes.incrementAndGet();
+        }
+        if (closed)
+        {
+            drainPool(); // a close() that raced with the offer above
+        }
+    }
+
+    /**
+     * What {@link #stats()} reports.
+     *
+     * @param leased    lakes held by threads now.
+     * @param pooled    idle lakes waiting for a thread.
+     * @param created   lakes built so far.
+     * @param closed    lakes closed so far (pool full, or these thread lakes closed).
+     * @param reclaimed lakes given back because their thread died without {@code release()}.
+     */
+    public record Stats(int leased, int pooled, long created, long closed, long reclaimed)
+    {
+    }
+
+    /** One thread's hold on one lake; given back exactly once. */
+    private static final class Lease
+    {
+        private final ThreadLakes lakes;
+        private final WeakReference<Thread> thread;
+        private final long ownerThreadId;
+        private final Lake lake;
+        private final AtomicBoolean returned = new AtomicBoolean();
+        private Cleaner.Cleanable cleanable;
+
+        Lease(final ThreadLakes owner, final Thread thread, final Lake lake)
+        {
+            this.lakes = owner;
+            this.thread = new WeakReference<>(thread);
+            this.ownerThreadId = thread.getId();
+            this.lake = lake;
+        }
+
+        void checkOwner()
+        {
+            if (Thread.currentThread().getId() != ownerThreadId)
+            {
+                throw new IllegalStateException(lake + " belongs to thread " + ownerThreadId +
+                    " and is used by " + Thread.currentThread().getName() + ": thread lakes must not be shared");
+            }
+        }
+
+        void giveBack()
+        {
+            if (returned.compareAndSet(false, true))
+            {
+                final Thread owner = thread.get();
+                lakes.giveBack(this, owner == null || !owner.isAlive());
+            }
+        }
+    }
+
+    /** Holder of the process-wide instance, built on first use. */
+    private static final class Defaults
+    {
+        static final ThreadLakes INSTANCE = builder(DEFAULT_CAPACITY).autoInit(true).build();
+    }
+
+    /**
+     * Builder of {@link ThreadLakes}.
+     */
+    public static final class Builder
+    {
+        private final long capacity;
+        private int poolBound = DEFAULT_POOL_BOUND;
+        private boolean autoInit;
+        private boolean strict;
+        private AffinityHint affinity = AffinityHint.none();
+
+        private Builder(final long capacity)
+        {
+            this.capacity = dev.lake.memory.Region.checkSize(capacity, dev.lake.memory.Region.MAX_SIZE, "thread lake capacity");
+        }
+
+        /**
+         * @param bound most idle lakes kept for reuse; 0 closes every lake that is given back.
+         * @return this builder.
+         * @throws IllegalArgumentException if {@code bound} is negative.
+         */
+        public Builder poolBound(final int bound)
+        {
+            if (bound < 0)
+            {
+                throw new IllegalArgumentException("pool bound must not be negative: " + bound);
+            }
+            this.poolBound = bound;
+            return this;
+        }
+
+        /**
+         * @param autoInit whether {@link #current()} initialises a thread's lake on first use instead of throwing.
+         * @return this builder.
+         */
+        public Builder autoInit(final boolean autoInit)
+        {
+            this.autoInit = autoInit;
+            return this;
+        }
+
+        /**
+         * @param strict whether {@link #current()} checks that the lake belongs to the calling thread.
+         * @return this builder.
+         */
+        public Builder strict(final boolean strict)
+        {
+            this.strict = strict;
+            return this;
+        }
+
+        /**
+         * @param hint where a thread taking a lake would like to run; applied before the lake is first touched.
+         * @return this builder.
+         */
+        public Builder affinity(final AffinityHint hint)
+        {
+            this.affinity = Objects.requireNonNull(hint, "hint");
+            return this;
+        }
+
+        /**
+         * @return the configured thread lakes.
+         */
+        public ThreadLakes build()
+        {
+            return new ThreadLakes(this);
+        }
+    }
+}
