@@ -56,6 +56,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** Cap of an epoch no rewind has touched yet. */
     static final int UNCAPPED = Integer.MAX_VALUE;
 
+    /** {@link #dirtyEnd} while zeroing is off: no offset is below it. */
+    static final int NEVER_DIRTY = Integer.MIN_VALUE;
+
     private static final int[] NO_INTS = new int[0];
     private static final long[] NO_LONGS = new long[0];
 
@@ -79,16 +82,19 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     /** Wipe given-back memory and hand out zeroed memory. */
     boolean zeroing;
-    /** With zeroing on, every free byte at or above max(offset, dirtyEnd) reads zero. */
+    /**
+     * With zeroing on, every free byte at or above max(offset, dirtyEnd) reads zero, and free bytes below it
+     * are zeroed as they are handed out. {@link #NEVER_DIRTY} while zeroing is off, so that the allocation
+     * fast path tests one field.
+     */
     int dirtyEnd;
 
-    // Epoch stack (see class comment): entry i holds handles whose ends are >= minEnds[i]; such a handle is
-    // alive iff its end <= caps[i], the lowest rewind target since entry i was the top. Invariants:
-    // minEnds[i] <= caps[i] <= minEnds[i + 1], so a rewind to t pops exactly the entries with minEnd > t and
-    // only the new top's cap can change.
-    private long[] epochIds = NO_LONGS;
-    private int[] epochMinEnds = NO_INTS;
-    private int[] epochCaps = NO_INTS;
+    // Epoch stack (see class comment): entry i holds handles whose ends are >= minEnd(i); such a handle is
+    // alive iff its end <= cap(i), the lowest rewind target since entry i was the top. Invariants:
+    // minEnd(i) <= cap(i) <= minEnd(i + 1), so a rewind to t pops exactly the entries with minEnd > t and
+    // only the new top's cap can change. One array, two longs per entry so a check touches one cache line:
+    // epochs[2i] = id, epochs[2i + 1] = minEnd << 32 | cap (both non-negative ints).
+    private long[] epochs = NO_LONGS;
     private int epochDepth;
     private long epochSequence;
 
@@ -129,7 +135,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         this.limit = limit;
         this.offset = start;
         this.zeroing = zeroing;
-        this.dirtyEnd = clean ? start : limit;
+        this.dirtyEnd = !zeroing ? NEVER_DIRTY : clean ? start : limit;
         this.tokenFrom = tokenFrom;
         this.tokenIndex = tokenIndex;
         this.tokenId = tokenId;
@@ -261,9 +267,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final LakeAllocator setZeroing(final boolean on)
     {
-        if (on && !zeroing)
+        if (on != zeroing)
         {
-            dirtyEnd = limit;
+            // switching on: the free bytes may hold anything, zero them lazily as they are handed out
+            dirtyEnd = on ? limit : NEVER_DIRTY;
         }
         zeroing = on;
         return this;
@@ -435,7 +442,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump(size, DEFAULT_ALIGNMENT, true);
         final int end = at + size;
         final int index = register(end);
-        return new Droplet(this, from, at, end, index, epochIds[index]);
+        return new Droplet(this, from, at, end, index, epochs[index << 1]);
     }
 
     /**
@@ -454,7 +461,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump(size, checkAlignment(alignment), true);
         final int end = at + size;
         final int index = register(end);
-        return new Droplet(this, from, at, end, index, epochIds[index]);
+        return new Droplet(this, from, at, end, index, epochs[index << 1]);
     }
 
     /**
@@ -525,7 +532,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             offset = end;
             final int index = register(end);
             kept = true;
-            return new Droplet(this, before, at, end, index, epochIds[index]);
+            return new Droplet(this, before, at, end, index, epochs[index << 1]);
         }
         finally
         {
@@ -570,7 +577,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump(length, checkAlignment(alignment), true);
         final int end = at + length;
         final int index = register(end);
-        return new LakeView(this, from, at, end, index, epochIds[index]);
+        return new LakeView(this, from, at, end, index, epochs[index << 1]);
     }
 
     /**
@@ -663,7 +670,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         checkAlive();
         final int at = offset;
         final int index = register(at);
-        return new LakeSnapshot(this, at, index, epochIds[index]);
+        return new LakeSnapshot(this, at, index, epochs[index << 1]);
     }
 
     /**
@@ -742,7 +749,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         rewindTo(start);
         zeroing = wasZeroing;
         buffer.setMemory(start, limit - start, (byte)0);
-        dirtyEnd = start;
+        if (zeroing)
+        {
+            dirtyEnd = start;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -757,9 +767,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     final boolean alive()
     {
-        if (parent == null)
+        if (this instanceof Lake)
         {
-            return !root.closed;
+            // folds to one field load when the JIT knows the receiver is the lake itself
+            return !((Lake)this).closed;
         }
         return validStamp == root.stamp || revalidate();
     }
@@ -801,32 +812,39 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** Whether a handle registered at {@code index} with {@code id} and ending at {@code end} is still alive. */
     final boolean holds(final int index, final long id, final int end)
     {
-        return index < epochDepth && epochIds[index] == id && end <= epochCaps[index];
+        if (index >= epochDepth)
+        {
+            return false;
+        }
+        final long[] e = epochs;
+        final int at = index << 1;
+        return e[at] == id && end <= (int)e[at + 1];
     }
 
     /** Registers a handle ending at {@code end} (>= offset at the time of the call); returns its epoch index. */
     final int register(final int end)
     {
         final int top = epochDepth - 1;
-        if (top >= 0 && end <= epochCaps[top])
+        if (top >= 0)
         {
-            if (end < epochMinEnds[top])
+            final int at = (top << 1) + 1;
+            final long bounds = epochs[at];
+            if (end <= (int)bounds)
             {
-                epochMinEnds[top] = end;
+                if (end < (int)(bounds >>> 32))
+                {
+                    epochs[at] = ((long)end << 32) | (bounds & 0xFFFF_FFFFL);
+                }
+                return top;
             }
-            return top;
-        }
-        if (epochDepth == epochIds.length)
-        {
-            final int length = Math.max(4, epochDepth * 2);
-            epochIds = Arrays.copyOf(epochIds, length);
-            epochMinEnds = Arrays.copyOf(epochMinEnds, length);
-            epochCaps = Arrays.copyOf(epochCaps, length);
         }
         final int index = epochDepth;
-        epochIds[index] = ++epochSequence;
-        epochMinEnds[index] = end;
-        epochCaps[index] = UNCAPPED;
+        if (index << 1 == epochs.length)
+        {
+            epochs = Arrays.copyOf(epochs, Math.max(8, epochs.length * 2));
+        }
+        epochs[index << 1] = ++epochSequence;
+        epochs[(index << 1) + 1] = ((long)end << 32) | UNCAPPED;
         epochDepth = index + 1;
         return index;
     }
@@ -844,15 +862,21 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             buffer.setMemory(to, from - to, (byte)0);
         }
 
+        final long[] e = epochs;
         int depth = epochDepth;
-        while (depth > 0 && epochMinEnds[depth - 1] > to)
+        while (depth > 0 && (int)(e[(depth << 1) - 1] >>> 32) > to)
         {
             depth--;
         }
         epochDepth = depth;
-        if (depth > 0 && epochCaps[depth - 1] > to)
+        if (depth > 0)
         {
-            epochCaps[depth - 1] = to;
+            final int at = (depth << 1) - 1;
+            final long bounds = e[at];
+            if ((int)bounds > to)
+            {
+                e[at] = (bounds & 0xFFFF_FFFF_0000_0000L) | to;
+            }
         }
 
         int marksLeft = markDepth;
@@ -929,7 +953,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             }
             return NO_SPACE;
         }
-        if (zeroing && at < dirtyEnd)
+        if (at < dirtyEnd) // only ever true with zeroing on
         {
             buffer.setMemory((int)at, (int)(Math.min(end, dirtyEnd) - at), (byte)0);
         }

@@ -9,8 +9,11 @@ public final class LakeOverflowException extends IllegalStateException
 {
     private static final long serialVersionUID = 1L;
 
+    /** Bytes asked for. */
     private final long requested;
+    /** Alignment asked for. */
     private final int alignment;
+    /** Bytes left when the request failed. */
     private final long remaining;
 
     /**

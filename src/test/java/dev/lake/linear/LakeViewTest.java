@@ -79,6 +79,31 @@ class LakeViewTest
     }
 
     @Test
+    void viewsProcessPlaceAndLayOutTypedArraysInsideThemselves()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(256);
+            final Droplet d = view.process((buffer, offset, capacity) ->
+            {
+                assertEquals(view.limit() - offset, capacity, "the writer only sees the view's free space");
+                buffer.putInt(offset, 1234);
+                return 4;
+            });
+            assertEquals(1234, d.getInt(0));
+            assertSame(view, d.allocator());
+            final LakeTest.OrderFlyweight order = view.place(
+                new LakeTest.OrderFlyweight(), LakeTest.OrderFlyweight.LENGTH, 8, LakeTest.OrderFlyweight::wrap);
+            order.orderId(5L);
+            final int longs = view.allocateLongs(4);
+            assertEquals(0, (lake.address() + longs) & 7);
+            assertTrue(order.offset() >= view.start() && longs + 32 <= view.limit());
+            assertEquals(256, lake.used(), "the parent did not move");
+            assertThrows(LakeOverflowException.class, () -> view.allocateLongs(100));
+        }
+    }
+
+    @Test
     void viewsSplitRecursively()
     {
         try (Lake lake = Lake.of(4096))
