@@ -5,7 +5,6 @@ import dev.lake.examples.sbe.Side;
 import dev.lake.examples.sbe.UpdateAction;
 import dev.lake.linear.Arena;
 import dev.lake.linear.Lake;
-import dev.lake.linear.Sandbox;
 import dev.lake.thread.ThreadLakes;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -36,16 +35,16 @@ final class EngineWork implements AutoCloseable
     void apply(final MdIncrementDecoder decoder)
     {
         final int instrument = decoder.instrumentId();
-        lake.mark();
+        final long scratch = lake.beginSandbox(); // the primitive tier of Sandbox: no object
         try
         {
-            // no scratch.commit(): the scratch is rolled back when the sandbox closes
-            final int count = decodeIntoScratch(decoder.entries());
-            final int at = scratchStart;
+            final MdIncrementDecoder.EntriesDecoder entries = decoder.entries();
+            final int count = entries.count();
+            final int at = decodeIntoScratch(entries, count);
             final long tx = arena.beginTransaction(); // the primitive tier of Transaction: no object
             try
             {
-                buildAndApply(tx, instrument, at, count);
+                buildAndApply(instrument, at, count);
                 arena.commitTransaction(tx);
             }
             finally
@@ -55,7 +54,7 @@ final class EngineWork implements AutoCloseable
         }
         finally
         {
-            lake.resetToMark();
+            lake.endSandbox(scratch); // never committed: the scratch is rolled back
         }
         if (++messages % RESET_EVERY == 0)
         {
@@ -63,12 +62,9 @@ final class EngineWork implements AutoCloseable
         }
     }
 
-    private int scratchStart;
-
     /** Scratch: the entries as longs [price, quantity, level, side|action], rolled back with the sandbox. */
-    private int decodeIntoScratch(final MdIncrementDecoder.EntriesDecoder entries)
+    private int decodeIntoScratch(final MdIncrementDecoder.EntriesDecoder entries, final int count)
     {
-        final int count = entries.count();
         final UnsafeBuffer memory = lake.buffer();
         final int at = lake.allocateLongs(count * 4);
         int i = 0;
@@ -83,12 +79,11 @@ final class EngineWork implements AutoCloseable
                 (entries.side() == Side.BUY ? 0 : 1) | (entries.action() == UpdateAction.DELETE ? 2 : 0));
             i++;
         }
-        scratchStart = at;
-        return count;
+        return at;
     }
 
     /** The order-book update as arena records inside the transaction, applied to the book. */
-    private void buildAndApply(final long tx, final int instrument, final int at, final int count)
+    private void buildAndApply(final int instrument, final int at, final int count)
     {
         final UnsafeBuffer memory = lake.buffer();
         for (int e = 0; e < count; e++)

@@ -308,7 +308,8 @@ public final class MarketDataPipeline
                 final UnsafeBuffer view = new UnsafeBuffer(0, 0);
                 final MessageHeaderDecoder header = new MessageHeaderDecoder();
                 final MdIncrementDecoder decoder = new MdIncrementDecoder();
-                final IdleStrategy idle = new BackoffIdleStrategy();
+                // the engine is on the latency path: spin, then yield, then park for at most 20 us
+                final IdleStrategy idle = new BackoffIdleStrategy(100, 100, 1_000, 20_000);
                 final EngineWork work = new EngineWork(book);
                 long done = 0;
                 try

@@ -50,6 +50,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** What {@code tryAllocate} returns when the request does not fit. Never a valid offset. */
     public static final int NO_SPACE = -1;
 
+    /** Deepest nesting the primitive sandbox tier ({@link #beginSandbox()}) can name. */
+    public static final int MAX_TOKEN_DEPTH = 0xFFFF;
+    private static final int TOKEN_DEPTH_BITS = 16;
+
     /** Alignment used when none is given: 8 bytes, enough for any primitive. */
     public static final int DEFAULT_ALIGNMENT = 8;
 
@@ -590,6 +594,71 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final Sandbox sandbox()
     {
+        final int depth = sandboxDepth;
+        return new Sandbox(this, depth, pushSandbox(), offset);
+    }
+
+    /**
+     * Opens a sandbox on the primitive tier: the same sandbox as {@link #sandbox()}, named by a {@code long}
+     * token instead of a {@link Sandbox} object, so that a hot loop allocates nothing even where escape analysis
+     * cannot remove the handle. End it in a {@code finally}:
+     * <pre>{@code
+     * long s = lake.beginSandbox();
+     * try { ...; lake.commitSandbox(s); } finally { lake.endSandbox(s); }
+     * }</pre>
+     * O(1); no object.
+     *
+     * @return the token: the sandbox's id and depth; never reused.
+     * @throws IllegalStateException if the lake is closed ({@link StaleHandleException} for a stale view), or
+     *                               sandboxes nest deeper than {@value #MAX_TOKEN_DEPTH} (use {@link Sandbox}).
+     */
+    public final long beginSandbox()
+    {
+        final int depth = sandboxDepth;
+        if (depth >= MAX_TOKEN_DEPTH)
+        {
+            throw new IllegalStateException("sandbox tokens nest at most " + MAX_TOKEN_DEPTH + " deep");
+        }
+        return (pushSandbox() << TOKEN_DEPTH_BITS) | depth;
+    }
+
+    /**
+     * Commits the sandbox of a token from {@link #beginSandbox()}: everything allocated since it began is kept.
+     * O(1).
+     *
+     * @param token the sandbox's token.
+     * @throws StaleHandleException  if the sandbox already ended, or a rewind moved below its start.
+     * @throws IllegalStateException if a sandbox opened inside it is still open (nothing changes).
+     */
+    public final void commitSandbox(final long token)
+    {
+        final int depth = (int)(token & MAX_TOKEN_DEPTH);
+        checkTokenOpen(depth, token >>> TOKEN_DEPTH_BITS, "commit");
+        popSandbox(depth);
+    }
+
+    /**
+     * Ends the sandbox of a token from {@link #beginSandbox()}: rolls it back to where it began unless it was
+     * committed, already ended or invalidated by a rewind (then does nothing). O(1) amortised (plus O(bytes)
+     * with zeroing).
+     *
+     * @param token the sandbox's token.
+     * @throws IllegalStateException if a sandbox opened inside it is still open (nothing changes).
+     */
+    public final void endSandbox(final long token)
+    {
+        final int depth = (int)(token & MAX_TOKEN_DEPTH);
+        if (!sandboxActive(depth, token >>> TOKEN_DEPTH_BITS))
+        {
+            return;
+        }
+        checkNoInnerSandbox(depth, "end");
+        rewindTo(sandboxStarts[depth]);
+        popSandbox(depth);
+    }
+
+    private long pushSandbox()
+    {
         checkAlive();
         if (sandboxDepth == sandboxIds.length)
         {
@@ -602,7 +671,26 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         sandboxIds[depth] = id;
         sandboxStarts[depth] = offset;
         sandboxDepth = depth + 1;
-        return new Sandbox(this, depth, id, offset);
+        return id;
+    }
+
+    private void checkTokenOpen(final int depth, final long id, final String action)
+    {
+        if (!sandboxActive(depth, id))
+        {
+            throw new StaleHandleException("cannot " + action + " sandbox token at depth " + depth + " of " + this +
+                ": it already ended, or a rewind moved below its start");
+        }
+        checkNoInnerSandbox(depth, action);
+    }
+
+    private void checkNoInnerSandbox(final int depth, final String action)
+    {
+        if (sandboxDepth > depth + 1)
+        {
+            throw new IllegalStateException("cannot " + action + " the sandbox at depth " + depth + " of " + this +
+                ": " + (sandboxDepth - depth - 1) + " sandbox(es) opened inside it are still open; end them first");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------
