@@ -34,24 +34,23 @@ mkdir -p target/bench
 # Netty at its best (thread caches for every thread, no leak detection); the *Defaults benchmarks fork without.
 common=(-prof gc -rf json)
 if [ "$mode" = smoke ]; then
-  settings=(-f 1 -wi 1 -w 1 -i 2 -r 1)
+  settings=(-f 1 -wi 1 -w 1 -i 1 -r 1)
   pattern="${filter:-$(python3 scripts/bench-report.py --guard-regex)}"
 else
   settings=(-f 1 -wi 2 -w 1 -i 3 -r 2)
   pattern="${filter:-dev.lake.bench}"
 fi
-threads_arg=()
-if [ -n "${BENCH_THREADS:-}" ]; then threads_arg=(-p "threads=${BENCH_THREADS}"); fi
 
 run_on() {
   local label=$1 home=$2 out=$3
+  shift 3
   local flags=()
   if [ "$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = //p')" -ge 24 ]; then
     flags=(-jvmArgsAppend "--sun-misc-unsafe-memory-access=allow")
   fi
   echo "=== benchmarks on $label ($home) ==="
   "$home/bin/java" --add-exports java.base/jdk.internal.misc=ALL-UNNAMED -jar target/benchmarks.jar \
-    "$pattern" "${settings[@]}" "${common[@]}" -rff "$out" "${flags[@]}" "${threads_arg[@]}"
+    "$pattern" "${settings[@]}" "${common[@]}" -rff "$out" "${flags[@]}" "$@"
 }
 
 if [ "$mode" = smoke ]; then
@@ -62,6 +61,11 @@ fi
 
 run_on "JDK 17" "$jdk17" target/bench/jdk17.json
 if [ -n "$jdk25" ]; then run_on "JDK 25" "$jdk25" target/bench/jdk25.json; fi
+if [ -n "${BENCH_THREADS:-}" ]; then
+  # the shared allocators again with more threads (-t overrides @Threads); kept apart from the tables
+  pattern='FixedArenaBench.handleWrite8$|FixedArenaBench.objectWrite8$|JctoolsPoolBench.write8$|NettySlotBench.write8$'
+  run_on "JDK 17, ${BENCH_THREADS} threads" "$jdk17" "target/bench/jdk17-t${BENCH_THREADS}.json" -t "$BENCH_THREADS"
+fi
 if [ -n "$filter" ]; then echo "filtered run: docs/benchmarks.md left as is"; exit 0; fi
 
 cmd="scripts/bench.sh"
