@@ -26,7 +26,7 @@ find_jdk() {
 }
 jdk17=$(find_jdk "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk* /usr/lib/jvm/temurin-17*)
 jdk25=$(find_jdk "${JAVA25_HOME:-}" /usr/lib/jvm/temurin-25* /usr/lib/jvm/java-25*)
-jdk17=${jdk17:-${JAVA_HOME:-}}
+if [ -z "$jdk17" ]; then jdk17=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}; fi
 
 JAVA_HOME="$jdk17" mvn -q -B -ntp -DskipTests -Pbench package
 mkdir -p target/bench
