@@ -14,6 +14,7 @@ import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -152,6 +153,14 @@ abstract class SlotArena implements AutoCloseable
     }
 
     /**
+     * @return requests waiting for capacity now (cancelled and timed-out ones excluded). O(1), one volatile read.
+     */
+    public final int waiters()
+    {
+        return waits.waiters();
+    }
+
+    /**
      * Allocates a buffer of at least {@code size} bytes, waiting for capacity if there is none now. Completes at
      * once (no queueing) when capacity is free and nobody waits; otherwise the request queues FIFO behind earlier
      * waiters (see the class comment of {@link WaitQueue}: the oldest request is served first, over all sizes).
@@ -213,11 +222,11 @@ abstract class SlotArena implements AutoCloseable
             {
                 throw timedOut;
             }
-            return future.join(); // capacity arrived at the same moment: it is ours
+            return outcome(future); // completed at the same moment: a buffer (ours) or the close error
         }
         catch (final InterruptedException ex)
         {
-            if (!future.cancel(false))
+            if (!future.cancel(false) && !future.isCompletedExceptionally())
             {
                 future.join().close(); // granted at the same moment: give it back
             }
@@ -225,12 +234,28 @@ abstract class SlotArena implements AutoCloseable
         }
         catch (final ExecutionException ex)
         {
-            final Throwable cause = ex.getCause();
-            if (cause instanceof RuntimeException)
-            {
-                throw (RuntimeException)cause;
-            }
-            throw new IllegalStateException(name + ": waiting failed", cause);
+            throw unwrap(ex.getCause());
+        }
+    }
+
+    private RuntimeException unwrap(final Throwable cause)
+    {
+        if (cause instanceof RuntimeException)
+        {
+            return (RuntimeException)cause;
+        }
+        return new IllegalStateException(name + ": waiting failed", cause);
+    }
+
+    private Buffer outcome(final CompletableFuture<Buffer> done)
+    {
+        try
+        {
+            return done.join();
+        }
+        catch (final CompletionException ex)
+        {
+            throw unwrap(ex.getCause());
         }
     }
 

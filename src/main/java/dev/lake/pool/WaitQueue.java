@@ -84,6 +84,11 @@ final class WaitQueue
         return waiters.get() != 0;
     }
 
+    int waiters()
+    {
+        return waiters.get();
+    }
+
     /** After capacity was freed: serve waiters, if any. One volatile read when none wait. */
     void signal()
     {

@@ -233,7 +233,6 @@ class WaitTest
     @Test
     void closeFailsEveryWaiterAndLeavesNoThreadParked() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
         final BuddyArena arena = BuddyArena.builder(1024, 64).build();
         final Bytes held = arena.allocate(1024).putLong(1).freeze();
         final CompletableFuture<Buffer> async = arena.allocateAsync(64);
@@ -272,9 +271,10 @@ class WaitTest
         assertTrue(ex.getCause().getMessage().contains("closed while a request for 64 bytes waited"));
         assertThrows(ArenaClosedException.class, () -> arena.allocateAsync(64));
         assertEquals(4, arena.metrics().waits().failed());
+        final long before = NativeMemory.reservedBytes();
         held.release();
-        assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        assertTrue(arena.isRegionFreed(), "the last release after close frees the region");
+        assertTrue(NativeMemory.reservedBytes() <= before - 1024, "the region's native bytes were returned");
     }
 
     @Test
@@ -385,8 +385,9 @@ class WaitTest
         final WaitMetrics fw = fixed.metrics().waits();
         assertEquals(rounds, won + bw.cancelled() + bw.timedOut() + fw.cancelled() + fw.timedOut(),
             "every round ended one way: handed over, cancelled or timed out");
-        assertNotNull(buddy.allocate(1024));
+        buddy.allocate(1024).close();
         buddy.close();
+        assertTrue(buddy.isRegionFreed());
         fixed.close();
     }
 
@@ -446,7 +447,7 @@ class WaitTest
         final BuddyArenaMetrics m = buddy.metrics();
         assertTrue(m.fullyCoalesced());
         assertEquals(0, m.waits().timedOut());
-        assertTrue(m.waits().completed() > 0, "the test made threads wait");
+        assertTrue(m.waits().completed() + fixed.metrics().waits().completed() > 0, "the test made threads wait");
         assertEquals(m.allocations(), m.frees());
         assertEquals(0, fixed.liveSlots());
         assertEquals(0, fixed.metrics().waits().timedOut());
