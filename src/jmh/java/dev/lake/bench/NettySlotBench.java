@@ -118,4 +118,45 @@ public class NettySlotBench
         buf.release();
         return length;
     }
+
+    /** Each thread's position in {@link BuddyArenaBench#CYCLE}. */
+    @State(Scope.Thread)
+    public static class Cursor
+    {
+        int next;
+        final byte[] payload = new byte[16384];
+
+        int size()
+        {
+            final int size = BuddyArenaBench.CYCLE[next];
+            next = (next + 1) & (BuddyArenaBench.CYCLE.length - 1);
+            return size;
+        }
+    }
+
+    private static int cycleRoundTrip(final Cursor c)
+    {
+        final int size = c.size();
+        final ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(size);
+        buf.writeBytes(c.payload, 0, size);
+        final int length = buf.readableBytes();
+        buf.release();
+        return length;
+    }
+
+    /** Peer of {@link BuddyArenaBench#objectCycle}: sizes cycling 192 B .. 16 KiB, 1 thread, thread cache on. */
+    @Benchmark
+    @Threads(1)
+    public int cycle(final Cursor c)
+    {
+        return cycleRoundTrip(c);
+    }
+
+    /** The same with 2 threads. */
+    @Benchmark
+    @Threads(2)
+    public int cycleX2t(final Cursor c)
+    {
+        return cycleRoundTrip(c);
+    }
 }

@@ -5,17 +5,14 @@ import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
 import jdk.jfr.FlightRecorder;
-import org.agrona.DirectBuffer;
-import org.agrona.MutableDirectBuffer;
-import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
+import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * A lock-free arena of uniform slots over one off-heap {@link Region}, safe from any number of threads.
@@ -47,16 +44,24 @@ import java.util.concurrent.atomic.LongAdder;
  * means another thread made progress. O(1) when the starting word has a free bit; O(words) to find the last
  * free slots of a nearly full arena. No lock, and on the primitive tier no allocation, on any of these paths.
  *
+ * <h2>Waiting for capacity</h2>
+ * {@link #allocateAsync()} returns a {@link CompletableFuture} completed when a slot frees up;
+ * {@link #allocate(Duration)} blocks up to a timeout. Waiters queue FIFO on a JCTools queue; while any request
+ * waits, the immediate paths ({@link #allocate()}, {@link #tryAllocate()}, the handle tier) refuse, so freed
+ * slots go to the waiters in arrival order. A release costs one extra volatile read when nobody waits. See
+ * {@link #allocateAsync(int)} for threads, cancellation and timeouts.
+ *
  * <h2>Lifetime</h2>
- * {@link #close()} refuses new allocations at once; live {@code Bytes}, buffers and handles stay valid, and the
- * region is freed when the last of them is released (at once when none are live). A slot whose every
- * {@code Buffer}/{@code Bytes} became unreachable without release is reclaimed by the safety net, counted in
- * {@link FixedArenaMetrics#leaks()} and {@link NativeMemory#leaks()}, with its allocation site when
+ * {@link #close()} refuses new allocations at once and fails every waiter with {@link ArenaClosedException};
+ * live {@code Bytes}, buffers and handles stay valid, and the region is freed when the last of them is released
+ * (at once when none are live). A slot whose every {@code Buffer}/{@code Bytes} became unreachable without
+ * release is reclaimed by the safety net, counted in {@link FixedArenaMetrics#leaks()} and
+ * {@link NativeMemory#leaks()}, with its allocation site when
  * {@link NativeMemory#setLeakTracking(boolean) leak tracking} (strict mode) is on. Reclaiming happens when the
  * arena would otherwise be full, on {@link #metrics()}, on {@link #close()}, and on object-tier allocations
  * (one queue poll, no lock, when nothing leaked).
  */
-public final class FixedArena implements AutoCloseable
+public final class FixedArena extends SlotArena
 {
     /** The {@code long} that is never a valid handle: returned by {@link #tryAllocateHandle()} when full. */
     public static final long NO_HANDLE = 0L;
@@ -70,60 +75,26 @@ public final class FixedArena implements AutoCloseable
     /** One bitmap word per cache line: {@code long}s between consecutive words. */
     private static final int STRIDE = Memory.CACHE_LINE / Long.BYTES;
     private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final VarHandle CLOSED;
-    private static final VarHandle FREED;
 
-    static
-    {
-        try
-        {
-            CLOSED = MethodHandles.lookup().findVarHandle(FixedArena.class, "closed", boolean.class);
-            FREED = MethodHandles.lookup().findVarHandle(FixedArena.class, "regionFreed", boolean.class);
-        }
-        catch (final ReflectiveOperationException ex)
-        {
-            throw new ExceptionInInitializerError(ex);
-        }
-    }
-
-    private final String name;
     private final int slotCount;
     private final int slotCapacity;
     private final int alignment;
-    private final InitPolicy initPolicy;
-    private final boolean autoSpill;
-    private final boolean leakDetection;
-    private final Region region;
-    private final UnsafeBuffer memory;
-    private final long address;
     private final int wordCount;
     private final long[] words;
-    private final SlotTable table;
-    private final LongAdder failed = new LongAdder();
-    private final LongAdder frozenOnHeap = new LongAdder();
-    private final AtomicLong leaks = new AtomicLong();
     private final Runnable jfrHook;
-    private final Source source = new Source();
-    private volatile boolean closed;
-    @SuppressWarnings("unused") // accessed through FREED
-    private volatile boolean regionFreed;
 
-    private FixedArena(final Builder builder, final int slotCount, final int slotCapacity)
+    private FixedArena(final Builder builder, final String name, final int slotCount, final int slotCapacity)
     {
-        this.name = builder.name != null ? builder.name : "FixedArena@" + Integer.toHexString(System.identityHashCode(this));
+        super(name,
+            Region.builder((long)slotCount * slotCapacity)
+                .alignment(Math.max(Region.DEFAULT_ALIGNMENT, builder.alignment))
+                .zeroed(builder.initPolicy == InitPolicy.ZERO)
+                .preTouch(builder.preFault)
+                .build(),
+            slotCount, builder.initPolicy, builder.autoSpill, builder.leakDetection, 1, builder.executor);
         this.slotCount = slotCount;
         this.slotCapacity = slotCapacity;
         this.alignment = builder.alignment;
-        this.initPolicy = builder.initPolicy;
-        this.autoSpill = builder.autoSpill;
-        this.leakDetection = builder.leakDetection;
-        this.region = Region.builder((long)slotCount * slotCapacity)
-            .alignment(Math.max(Region.DEFAULT_ALIGNMENT, alignment))
-            .zeroed(initPolicy == InitPolicy.ZERO)
-            .preTouch(builder.preFault)
-            .build();
-        this.memory = region.buffer();
-        this.address = region.address();
         this.wordCount = (slotCount + 63) >>> 6;
         this.words = new long[(wordCount + 2) * STRIDE];
         final int tail = slotCount & 63;
@@ -132,7 +103,6 @@ public final class FixedArena implements AutoCloseable
             // Bits past the last slot are set once and for all, so a claim never finds them free.
             words[index(wordCount - 1)] = -1L << tail;
         }
-        this.table = new SlotTable(name, slotCount);
         if (builder.jfrEvents)
         {
             final Runnable hook = new JfrHook(this);
@@ -151,7 +121,7 @@ public final class FixedArena implements AutoCloseable
      * @param slotCount    slots, 1 to {@link #MAX_SLOTS}.
      * @param slotCapacity bytes per slot, at least 1 (rounded up to the alignment).
      * @return a builder with defaults: alignment {@value #DEFAULT_ALIGNMENT}, {@link InitPolicy#UNINIT}, no
-     *     pre-fault, no auto-spill, leak detection on, JFR events off.
+     *     pre-fault, no auto-spill, leak detection on, JFR events off, waiters completed on the releasing thread.
      * @throws IllegalArgumentException naming the value if a count or capacity is out of range.
      */
     public static Builder builder(final int slotCount, final int slotCapacity)
@@ -185,14 +155,6 @@ public final class FixedArena implements AutoCloseable
     }
 
     /**
-     * @return the arena's name (messages, metrics, JFR).
-     */
-    public String name()
-    {
-        return name;
-    }
-
-    /**
      * @return slots in the arena.
      */
     public int slotCount()
@@ -217,43 +179,11 @@ public final class FixedArena implements AutoCloseable
     }
 
     /**
-     * @return what fresh capacity reads.
-     */
-    public InitPolicy initPolicy()
-    {
-        return initPolicy;
-    }
-
-    /**
-     * @return whether buffers spill to the heap instead of failing when they outgrow their slot.
-     */
-    public boolean autoSpill()
-    {
-        return autoSpill;
-    }
-
-    /**
-     * @return whether {@link #close()} was called.
-     */
-    public boolean isClosed()
-    {
-        return closed;
-    }
-
-    /**
-     * @return whether the region's memory has been freed (closed and no slot live).
-     */
-    public boolean isRegionFreed()
-    {
-        return regionFreed;
-    }
-
-    /**
      * Allocates a writable buffer over one free slot. Lock-free; O(1) typically (see the class comment).
      *
      * @return the buffer, positioned at 0, capacity {@link #slotCapacity()}.
-     * @throws ArenaFullException    if every slot is in use right now.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws ArenaFullException   if every slot is in use right now, or requests are waiting for slots.
+     * @throws ArenaClosedException if the arena is closed.
      */
     public Buffer allocate()
     {
@@ -273,12 +203,12 @@ public final class FixedArena implements AutoCloseable
      * @throws RequestTooLargeException if {@code minCapacity} exceeds a slot (even with auto-spill: spilling is
      *                                  for buffers that outgrow their slot, not for requests that never fit).
      * @throws IllegalArgumentException if {@code minCapacity} is not positive.
-     * @throws ArenaFullException       if every slot is in use right now.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws ArenaFullException       if every slot is in use right now, or requests are waiting for slots.
+     * @throws ArenaClosedException     if the arena is closed.
      */
     public Buffer allocate(final int minCapacity)
     {
-        checkRequest(minCapacity);
+        sizeClass(minCapacity);
         return allocate();
     }
 
@@ -286,52 +216,60 @@ public final class FixedArena implements AutoCloseable
      * Like {@link #allocate(int)} but returns {@code null} instead of throwing when the arena is full.
      *
      * @param minCapacity bytes the caller needs, 1 to {@link #slotCapacity()}.
-     * @return the buffer, or {@code null} if every slot is in use right now.
+     * @return the buffer, or {@code null} if every slot is in use right now or requests are waiting.
      * @throws RequestTooLargeException if {@code minCapacity} exceeds a slot.
      * @throws IllegalArgumentException if {@code minCapacity} is not positive.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws ArenaClosedException     if the arena is closed.
      */
     public Buffer tryAllocate(final int minCapacity)
     {
-        checkRequest(minCapacity);
+        sizeClass(minCapacity);
         return tryAllocate();
     }
 
     /**
      * Allocates a writable buffer, or returns {@code null} when every slot is in use right now (no exception
-     * object is created). Lock-free.
+     * object is created), or while requests wait for slots (their slots are reserved). Lock-free.
      *
      * @return the buffer or {@code null}.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws ArenaClosedException if the arena is closed.
      */
     public Buffer tryAllocate()
     {
-        if (leakDetection)
-        {
-            drainLeaks();
-        }
-        final int slot = claim();
-        if (slot < 0)
-        {
-            return null;
-        }
-        final long generation = table.occupy(slot);
-        final Buffer buffer = new Buffer(source, slot, generation, slot * slotCapacity, slotCapacity);
-        if (leakDetection)
-        {
-            final Throwable site = NativeMemory.isLeakTracking() ?
-                NativeMemory.allocationSite(name + " buffer (slot " + slot + ")") : null;
-            table.track(slot, new LeakTracker(buffer, table.queue, slot, generation, site));
-        }
-        return buffer;
+        return immediate(0, slotCapacity);
+    }
+
+    /**
+     * Allocates a buffer over one slot, waiting if none is free: see {@link #allocateAsync(int)}.
+     *
+     * @return a future of the buffer.
+     * @throws ArenaClosedException if the arena is closed.
+     */
+    public CompletableFuture<Buffer> allocateAsync()
+    {
+        return allocateAsync(slotCapacity);
+    }
+
+    /**
+     * Allocates a buffer over one slot, blocking up to {@code timeout}: see {@link #allocate(int, Duration)}.
+     *
+     * @param timeout how long to wait at most.
+     * @return the buffer.
+     * @throws AllocationTimeoutException if no slot came in time.
+     * @throws InterruptedException       if interrupted while waiting.
+     * @throws ArenaClosedException       if the arena is or gets closed.
+     */
+    public Buffer allocate(final Duration timeout) throws InterruptedException
+    {
+        return allocate(slotCapacity, timeout);
     }
 
     /**
      * Allocates a slot on the zero-garbage tier. Lock-free, allocates no object.
      *
      * @return the handle of the slot, writing.
-     * @throws ArenaFullException    if every slot is in use right now.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws ArenaFullException   if every slot is in use right now, or requests are waiting for slots.
+     * @throws ArenaClosedException if the arena is closed.
      */
     public long allocateHandle()
     {
@@ -344,311 +282,20 @@ public final class FixedArena implements AutoCloseable
     }
 
     /**
-     * Allocates a slot on the zero-garbage tier, or returns {@link #NO_HANDLE} when every slot is in use.
+     * Allocates a slot on the zero-garbage tier, or returns {@link #NO_HANDLE} when every slot is in use (or
+     * requests are waiting).
      *
      * @return the handle or {@link #NO_HANDLE}.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws ArenaClosedException if the arena is closed.
      */
     public long tryAllocateHandle()
     {
-        final int slot = claim();
+        final int slot = immediateSlot(0, slotCapacity);
         if (slot < 0)
         {
             return NO_HANDLE;
         }
         return SlotTable.handle(slot, table.occupy(slot));
-    }
-
-    /**
-     * The arena's whole region as one shared Agrona buffer, for the unchecked primitive tier: a handle's bytes
-     * start at {@link #offset(long)}. Nothing stops a write through it from crossing into another slot or
-     * into frozen bytes; use the checked accessors ({@link #putLong(long, int, long)}...) unless the caller
-     * bounds its own writes. Capacity 0 once the region is freed.
-     *
-     * @return the shared view.
-     */
-    public UnsafeBuffer uncheckedBuffer()
-    {
-        return memory;
-    }
-
-    /**
-     * @param handle a live handle.
-     * @return the index in {@link #uncheckedBuffer()} of the handle's first byte.
-     * @throws StaleHandleException if the handle is no longer live.
-     */
-    public int offset(final long handle)
-    {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "reach");
-        return slot * slotCapacity;
-    }
-
-    /**
-     * @param handle any {@code long}.
-     * @return whether it is a live handle of this arena (a generation match, see the class comment).
-     */
-    public boolean isLive(final long handle)
-    {
-        final int slot = (int)(handle & SlotTable.REF_MASK);
-        if (handle <= 0 || slot >= slotCount)
-        {
-            return false;
-        }
-        try
-        {
-            table.check(slot, SlotTable.generationOf(handle), "check");
-            return true;
-        }
-        catch (final StaleHandleException ex)
-        {
-            return false;
-        }
-    }
-
-    /**
-     * @param handle a live handle.
-     * @return its frozen length, or -1 while it is still writing.
-     * @throws StaleHandleException if the handle is no longer live.
-     */
-    public int length(final long handle)
-    {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "read the length of");
-        return table.length(slot);
-    }
-
-    /**
-     * Writes a long (native byte order) into a writing handle's slot. O(1), no allocation.
-     *
-     * @param handle a live, unfrozen handle.
-     * @param index  byte index within the slot.
-     * @param value  the value.
-     * @throws StaleHandleException      if the handle is no longer live or is frozen.
-     * @throws IndexOutOfBoundsException if {@code [index, index + 8)} is outside the slot.
-     */
-    public void putLong(final long handle, final int index, final long value)
-    {
-        memory.putLong(writeAt(handle, index, Long.BYTES), value);
-    }
-
-    /**
-     * Writes an int (native byte order) into a writing handle's slot. O(1).
-     *
-     * @param handle a live, unfrozen handle.
-     * @param index  byte index within the slot.
-     * @param value  the value.
-     * @throws StaleHandleException      if the handle is no longer live or is frozen.
-     * @throws IndexOutOfBoundsException if the bytes are outside the slot.
-     */
-    public void putInt(final long handle, final int index, final int value)
-    {
-        memory.putInt(writeAt(handle, index, Integer.BYTES), value);
-    }
-
-    /**
-     * Writes a byte into a writing handle's slot. O(1).
-     *
-     * @param handle a live, unfrozen handle.
-     * @param index  byte index within the slot.
-     * @param value  the value.
-     * @throws StaleHandleException      if the handle is no longer live or is frozen.
-     * @throws IndexOutOfBoundsException if the byte is outside the slot.
-     */
-    public void putByte(final long handle, final int index, final byte value)
-    {
-        memory.putByte(writeAt(handle, index, Byte.BYTES), value);
-    }
-
-    /**
-     * Copies bytes from an array into a writing handle's slot. O(n).
-     *
-     * @param handle a live, unfrozen handle.
-     * @param index  byte index within the slot.
-     * @param src    the source.
-     * @param offset first byte of {@code src}.
-     * @param length how many bytes.
-     * @throws StaleHandleException      if the handle is no longer live or is frozen.
-     * @throws IndexOutOfBoundsException if a range is outside the slot or {@code src}.
-     */
-    public void putBytes(final long handle, final int index, final byte[] src, final int offset, final int length)
-    {
-        Objects.checkFromIndexSize(offset, length, src.length);
-        memory.putBytes(writeAt(handle, index, length), src, offset, length);
-    }
-
-    /**
-     * Copies bytes from an Agrona buffer into a writing handle's slot. O(n).
-     *
-     * @param handle   a live, unfrozen handle.
-     * @param index    byte index within the slot.
-     * @param src      the source (checked with its own {@code boundsCheck}).
-     * @param srcIndex first byte of {@code src}.
-     * @param length   how many bytes.
-     * @throws StaleHandleException      if the handle is no longer live or is frozen.
-     * @throws IndexOutOfBoundsException if a range is outside the slot or {@code src}.
-     */
-    public void putBytes(final long handle, final int index, final DirectBuffer src, final int srcIndex,
-        final int length)
-    {
-        src.boundsCheck(srcIndex, length);
-        memory.putBytes(writeAt(handle, index, length), src, srcIndex, length);
-    }
-
-    /**
-     * Reads a long (native byte order). Re-checks the generation after reading, so a racing stale reader throws
-     * rather than return another allocation's bytes. O(1), no allocation.
-     *
-     * @param handle a live handle.
-     * @param index  byte index: within the frozen length, or within the slot while writing.
-     * @return the value.
-     * @throws StaleHandleException      if the handle is no longer live.
-     * @throws IndexOutOfBoundsException if the bytes are out of bounds.
-     */
-    public long getLong(final long handle, final int index)
-    {
-        final int at = readAt(handle, index, Long.BYTES);
-        final long value = memory.getLong(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
-        return value;
-    }
-
-    /**
-     * Reads an int (native byte order), checked as {@link #getLong(long, int)}. O(1).
-     *
-     * @param handle a live handle.
-     * @param index  byte index.
-     * @return the value.
-     * @throws StaleHandleException      if the handle is no longer live.
-     * @throws IndexOutOfBoundsException if the bytes are out of bounds.
-     */
-    public int getInt(final long handle, final int index)
-    {
-        final int at = readAt(handle, index, Integer.BYTES);
-        final int value = memory.getInt(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
-        return value;
-    }
-
-    /**
-     * Reads a byte, checked as {@link #getLong(long, int)}. O(1).
-     *
-     * @param handle a live handle.
-     * @param index  byte index.
-     * @return the value.
-     * @throws StaleHandleException      if the handle is no longer live.
-     * @throws IndexOutOfBoundsException if the byte is out of bounds.
-     */
-    public byte getByte(final long handle, final int index)
-    {
-        final int at = readAt(handle, index, Byte.BYTES);
-        final byte value = memory.getByte(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
-        return value;
-    }
-
-    /**
-     * Copies bytes out into an array, checked as {@link #getLong(long, int)}. O(n).
-     *
-     * @param handle a live handle.
-     * @param index  byte index.
-     * @param dst    the destination.
-     * @param offset first byte of {@code dst}.
-     * @param length how many bytes.
-     * @throws StaleHandleException      if the handle is no longer live.
-     * @throws IndexOutOfBoundsException if a range is out of bounds.
-     */
-    public void getBytes(final long handle, final int index, final byte[] dst, final int offset, final int length)
-    {
-        Objects.checkFromIndexSize(offset, length, dst.length);
-        memory.getBytes(readAt(handle, index, length), dst, offset, length);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
-    }
-
-    /**
-     * Copies bytes out into an Agrona buffer, checked as {@link #getLong(long, int)}. O(n).
-     *
-     * @param handle   a live handle.
-     * @param index    byte index.
-     * @param dst      the destination (checked with its own {@code boundsCheck} unless expandable).
-     * @param dstIndex first byte of {@code dst}.
-     * @param length   how many bytes.
-     * @throws StaleHandleException      if the handle is no longer live.
-     * @throws IndexOutOfBoundsException if a range is out of bounds.
-     */
-    public void getBytes(final long handle, final int index, final MutableDirectBuffer dst, final int dstIndex,
-        final int length)
-    {
-        final int at = readAt(handle, index, length);
-        if (!dst.isExpandable())
-        {
-            dst.boundsCheck(dstIndex, length);
-        }
-        dst.putBytes(dstIndex, memory, at, length);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
-    }
-
-    /**
-     * Freezes a handle: from now on its first {@code length} bytes are read-only and readable, and it can be
-     * shared with {@link #retain(long)}. O(1), no allocation.
-     *
-     * @param handle a live, writing handle.
-     * @param length bytes written, 0 to {@link #slotCapacity()}.
-     * @throws StaleHandleException     if the handle is no longer live.
-     * @throws IllegalStateException    if it is already frozen.
-     * @throws IllegalArgumentException naming the length if it is out of range.
-     */
-    public void freezeHandle(final long handle, final int length)
-    {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "freeze");
-        if (table.length(slot) != SlotTable.WRITING)
-        {
-            throw new IllegalStateException(name + ": handle of slot " + slot + " is already frozen");
-        }
-        if (length < 0 || length > slotCapacity)
-        {
-            throw new IllegalArgumentException(
-                name + ": frozen length must be between 0 and " + slotCapacity + ": " + length);
-        }
-        table.bump(slot, SlotTable.FROZEN);
-        table.length(slot, length);
-    }
-
-    /**
-     * Adds a reference to a frozen handle (for another holder, another thread). O(1): one CAS.
-     *
-     * @param handle a live, frozen handle.
-     * @throws StaleHandleException  if the handle is no longer live.
-     * @throws IllegalStateException if it is not frozen yet (a writing slot has one owner).
-     */
-    public void retain(final long handle)
-    {
-        final int slot = slotOf(handle);
-        final long generation = SlotTable.generationOf(handle);
-        table.check(slot, generation, "retain");
-        if (table.length(slot) == SlotTable.WRITING)
-        {
-            throw new IllegalStateException(name + ": freeze the handle of slot " + slot + " before sharing it");
-        }
-        table.retain(slot, generation);
-    }
-
-    /**
-     * Drops a reference to a handle (frozen or still writing); the last one returns the slot (zeroed under
-     * {@link InitPolicy#ZERO}) and makes every copy of the handle stale. O(1): one CAS, one atomic bit clear on
-     * the last.
-     *
-     * @param handle a live handle.
-     * @throws StaleHandleException if the handle is no longer live (for example released twice).
-     */
-    public void release(final long handle)
-    {
-        final int slot = slotOf(handle);
-        if (table.release(slot, SlotTable.generationOf(handle)))
-        {
-            returnSlot(slot, slotCapacity);
-        }
     }
 
     /**
@@ -671,9 +318,10 @@ public final class FixedArena implements AutoCloseable
             table.sum(SlotTable.FROZEN) + frozenOnHeap.sum(),
             table.sum(SlotTable.SPILLS),
             leaks.get(),
-            regionFreed ? 0 : region.size(),
+            isRegionFreed() ? 0 : region.size(),
             (long)live * slotCapacity,
-            live);
+            live,
+            waits.metrics());
     }
 
     /**
@@ -690,88 +338,26 @@ public final class FixedArena implements AutoCloseable
         return tail == 0 ? live : live - (64 - tail);
     }
 
-    /**
-     * Refuses new allocations from now on. Live buffers, bytes and handles stay valid; the region is freed now
-     * if no slot is live, otherwise when the last one is released. Idempotent.
-     */
-    @Override
-    public void close()
-    {
-        if (!CLOSED.compareAndSet(this, false, true))
-        {
-            return;
-        }
-        if (jfrHook != null)
-        {
-            FlightRecorder.removePeriodicEvent(jfrHook);
-        }
-        drainLeaks();
-        freeRegionIfEmpty();
-    }
-
     @Override
     public String toString()
     {
         return name + "[" + slotCount + " x " + slotCapacity + " B" + (closed ? ", closed]" : "]");
     }
 
-    /** What Buffer and Bytes call: kept off the public API so that only checked handles reach it. */
-    private final class Source implements SlotSource
+    @Override
+    int start(final int slot)
     {
-        @Override
-        public String name()
-        {
-            return name;
-        }
-
-        @Override
-        public UnsafeBuffer memory()
-        {
-            return memory;
-        }
-
-        @Override
-        public boolean autoSpill()
-        {
-            return autoSpill;
-        }
-
-        @Override
-        public void retain(final int slot, final long generation)
-        {
-            table.retain(slot, generation);
-        }
-
-        @Override
-        public void release(final int slot, final long generation, final int dirtyBytes)
-        {
-            if (table.release(slot, generation))
-            {
-                returnSlot(slot, dirtyBytes);
-            }
-        }
-
-        @Override
-        public void frozen(final int slot)
-        {
-            table.bump(slot, SlotTable.FROZEN);
-        }
-
-        @Override
-        public void frozenOnHeap()
-        {
-            frozenOnHeap.increment();
-        }
-
-        @Override
-        public void spill(final int slot, final long generation, final int dirtyBytes)
-        {
-            table.bump(slot, SlotTable.SPILLS);
-            release(slot, generation, dirtyBytes);
-        }
+        return slot * slotCapacity;
     }
 
-    private void checkRequest(final int minCapacity)
+    @Override
+    int capacity(final int slot)
+    {
+        return slotCapacity;
+    }
+
+    @Override
+    int sizeClass(final int minCapacity)
     {
         if (minCapacity <= 0)
         {
@@ -781,55 +367,33 @@ public final class FixedArena implements AutoCloseable
         {
             throw new RequestTooLargeException(name, minCapacity, slotCapacity);
         }
+        return 0;
     }
 
-    private ArenaFullException full()
+    @Override
+    ArenaFullException full()
     {
         return new ArenaFullException(name, slotCount, liveSlots(), "slots");
     }
 
-    private int slotOf(final long handle)
+    @Override
+    void onClose()
     {
-        final int slot = (int)(handle & SlotTable.REF_MASK);
-        if (handle <= 0 || slot >= slotCount)
+        if (jfrHook != null)
         {
-            throw new StaleHandleException(name + ": 0x" + Long.toHexString(handle) + " is not a handle of this arena");
+            FlightRecorder.removePeriodicEvent(jfrHook);
         }
-        return slot;
     }
 
-    private int writeAt(final long handle, final int index, final int length)
+    @Override
+    boolean isEmpty()
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "write");
-        if (table.length(slot) != SlotTable.WRITING)
-        {
-            throw new StaleHandleException(name + ": handle of slot " + slot + " is frozen: it can no longer write");
-        }
-        if (index < 0 || length < 0 || index > slotCapacity - length)
-        {
-            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
-                " is outside the slot's " + slotCapacity + " bytes");
-        }
-        return slot * slotCapacity + index;
-    }
-
-    private int readAt(final long handle, final int index, final int length)
-    {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "read");
-        final int frozen = table.length(slot);
-        final int limit = frozen == SlotTable.WRITING ? slotCapacity : frozen;
-        if (index < 0 || length < 0 || index > limit - length)
-        {
-            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
-                " is outside the handle's " + limit + " bytes");
-        }
-        return slot * slotCapacity + index;
+        return liveSlots() == 0;
     }
 
     /** Claims a free slot's bit; -1 when full. Refuses (and undoes) claims once the arena is closed. */
-    private int claim()
+    @Override
+    int claim(final int sizeClass, final int size)
     {
         if (closed)
         {
@@ -842,7 +406,6 @@ public final class FixedArena implements AutoCloseable
         }
         if (slot < 0)
         {
-            failed.increment();
             return -1;
         }
         if (closed)
@@ -888,55 +451,15 @@ public final class FixedArena implements AutoCloseable
         return (int)(((mixed >>> 32) * wordCount) >>> 32);
     }
 
-    private void returnSlot(final int slot, final int dirtyBytes)
+    @Override
+    void free(final int slot)
     {
-        if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
-        {
-            Memory.fill(address + (long)slot * slotCapacity, Math.min(dirtyBytes, slotCapacity), (byte)0);
-        }
         final long bit = 1L << (slot & 63);
         final long before = (long)WORDS.getAndBitwiseAnd(words, index(slot >>> 6), ~bit);
         if ((before & bit) == 0)
         {
             throw new IllegalStateException(name + ": slot " + slot + " was returned twice (bug)");
         }
-        if (closed)
-        {
-            freeRegionIfEmpty();
-        }
-    }
-
-    private void freeRegionIfEmpty()
-    {
-        if (liveSlots() == 0 && FREED.compareAndSet(this, false, true))
-        {
-            region.close();
-        }
-    }
-
-    private IllegalStateException closedException()
-    {
-        return new IllegalStateException(name + " is closed: no new allocations");
-    }
-
-    /** Reclaims the slots of allocations whose every handle became unreachable. @return how many. */
-    int drainLeaks()
-    {
-        int reclaimed = 0;
-        Reference<?> ref;
-        while ((ref = table.queue.poll()) != null)
-        {
-            final LeakTracker tracker = (LeakTracker)ref;
-            if (table.isTracked(tracker) && table.reclaim(tracker.slot, tracker.generation))
-            {
-                leaks.incrementAndGet();
-                NativeMemory.recordLeak(name + " buffer (slot " + tracker.slot + ") not released", slotCapacity,
-                    tracker.site);
-                returnSlot(tracker.slot, slotCapacity);
-                reclaimed++;
-            }
-        }
-        return reclaimed;
     }
 
     /** The periodic JFR hook; holds its arena weakly so that registration never keeps an arena alive. */
@@ -981,6 +504,7 @@ public final class FixedArena implements AutoCloseable
         private boolean leakDetection = true;
         private boolean jfrEvents;
         private String name;
+        private Executor executor;
 
         private Builder(final int slotCount, final long totalBytes, final int slotCapacity)
         {
@@ -1055,6 +579,19 @@ public final class FixedArena implements AutoCloseable
         }
 
         /**
+         * @param executor where futures of {@link FixedArena#allocateAsync()} are completed (so where their
+         *                 dependent stages run); {@code null} (the default) completes them on the thread that
+         *                 freed the capacity, which is cheapest but runs the caller's callbacks there. If the
+         *                 executor rejects a task the future is completed on the freeing thread instead.
+         * @return this builder.
+         */
+        public Builder completionExecutor(final Executor executor)
+        {
+            this.executor = executor;
+            return this;
+        }
+
+        /**
          * @param name a name for messages, metrics and JFR events.
          * @return this builder.
          */
@@ -1089,7 +626,8 @@ public final class FixedArena implements AutoCloseable
                 count = slotCount;
             }
             Region.checkSize(count * capacity, Region.MAX_SIZE, "arena size (" + count + " slots x " + capacity + " B)");
-            return new FixedArena(this, (int)count, (int)capacity);
+            final String arenaName = name != null ? name : "FixedArena@" + Integer.toHexString(System.identityHashCode(this));
+            return new FixedArena(this, arenaName, (int)count, (int)capacity);
         }
     }
 }

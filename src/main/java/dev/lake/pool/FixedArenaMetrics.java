@@ -17,6 +17,7 @@ package dev.lake.pool;
  * @param bytesReserved      native bytes the arena's region holds; 0 once the region was freed.
  * @param bytesLive          capacity held by live slots: {@code liveSlots * slotCapacity}.
  * @param liveSlots          slots in use now: {@code allocations - frees} when quiet.
+ * @param waits              requests waiting for a slot, and how past waits ended.
  */
 public record FixedArenaMetrics(
     String name,
@@ -30,6 +31,7 @@ public record FixedArenaMetrics(
     long leaks,
     long bytesReserved,
     long bytesLive,
-    int liveSlots)
+    int liveSlots,
+    WaitMetrics waits)
 {
 }

@@ -7,6 +7,7 @@ import jdk.jfr.Label;
 import jdk.jfr.Name;
 import jdk.jfr.Period;
 import jdk.jfr.StackTrace;
+import jdk.jfr.Timespan;
 
 /**
  * The figures of {@link FixedArenaMetrics} as a periodic JDK Flight Recorder event, for watching pool pressure
@@ -17,7 +18,7 @@ import jdk.jfr.StackTrace;
 @Name(FixedArenaMetricsEvent.NAME)
 @Label("Lake FixedArena Metrics")
 @Category({"Lake", "Pool"})
-@Description("Periodic snapshot of a Lake FixedArena: allocations, failures, frees, spills, leaks, live capacity")
+@Description("Periodic snapshot of a Lake FixedArena: allocations, failures, frees, spills, leaks, live capacity, waiters")
 @Period("1 s")
 @StackTrace(false)
 public final class FixedArenaMetricsEvent extends jdk.jfr.Event
@@ -64,6 +65,19 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
     @Label("Live Slots")
     int liveSlots;
 
+    @Label("Waiters")
+    int waiters;
+
+    @Label("Waits Completed")
+    long waitsCompleted;
+
+    @Label("Waits Timed Out")
+    long waitsTimedOut;
+
+    @Label("Total Wait Time")
+    @Timespan(Timespan.NANOSECONDS)
+    long totalWaitNanos;
+
     FixedArenaMetricsEvent()
     {
     }
@@ -82,5 +96,9 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
         bytesReserved = m.bytesReserved();
         bytesLive = m.bytesLive();
         liveSlots = m.liveSlots();
+        waiters = m.waits().waiters();
+        waitsCompleted = m.waits().completed();
+        waitsTimedOut = m.waits().timedOut();
+        totalWaitNanos = m.waits().totalWaitNanos();
     }
 }

@@ -1,0 +1,44 @@
+package dev.lake.pool;
+
+import java.time.Duration;
+
+/**
+ * Thrown by {@code allocate(size, timeout)} when no capacity came within the timeout. The request left the wait
+ * queue: nothing is held for it, and capacity freed at the same moment went to the next waiter (or back to the
+ * arena), never lost.
+ */
+public final class AllocationTimeoutException extends IllegalStateException
+{
+    private static final long serialVersionUID = 1L;
+
+    private final long requested;
+    private final transient Duration timeout;
+
+    /**
+     * @param arena     the arena's name.
+     * @param requested the bytes asked for.
+     * @param timeout   how long the caller waited.
+     */
+    public AllocationTimeoutException(final String arena, final long requested, final Duration timeout)
+    {
+        super(arena + ": no capacity for " + requested + " bytes within " + timeout.toNanos() / 1000 + " us");
+        this.requested = requested;
+        this.timeout = timeout;
+    }
+
+    /**
+     * @return the bytes asked for.
+     */
+    public long requested()
+    {
+        return requested;
+    }
+
+    /**
+     * @return how long the caller waited.
+     */
+    public Duration timeout()
+    {
+        return timeout;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.lake.pool;
+
+import jdk.jfr.Category;
+import jdk.jfr.DataAmount;
+import jdk.jfr.Description;
+import jdk.jfr.Label;
+import jdk.jfr.Name;
+import jdk.jfr.Period;
+import jdk.jfr.StackTrace;
+import jdk.jfr.Timespan;
+
+/**
+ * The figures of {@link BuddyArenaMetrics} as a periodic JDK Flight Recorder event, for watching pressure and
+ * fragmentation over time (watch {@code largestFreeBlock} against {@code freeBytes}). Off by default: an arena
+ * registers its hook only when built with {@link BuddyArena.Builder#jfrEvents(boolean)}; the hook costs nothing
+ * unless a recording enables {@value #NAME} (default period 1 s) and is removed when the arena closes. Taking the
+ * snapshot flushes the arena's free-block cache (under its lock).
+ */
+@Name(BuddyArenaMetricsEvent.NAME)
+@Label("Lake BuddyArena Metrics")
+@Category({"Lake", "Pool"})
+@Description("Periodic snapshot of a Lake BuddyArena: allocations, splits, coalesces, free and largest free block, waiters")
+@Period("1 s")
+@StackTrace(false)
+public final class BuddyArenaMetricsEvent extends jdk.jfr.Event
+{
+    /** The event's JFR name. */
+    public static final String NAME = "dev.lake.pool.BuddyArenaMetrics";
+
+    @Label("Arena")
+    String arena;
+
+    @Label("Total Bytes")
+    @DataAmount
+    int totalBytes;
+
+    @Label("Minimum Block")
+    @DataAmount
+    int minBlock;
+
+    @Label("Allocations")
+    long allocations;
+
+    @Label("Failed Allocations")
+    long failedAllocations;
+
+    @Label("Frees")
+    long frees;
+
+    @Label("Frozen")
+    long frozen;
+
+    @Label("Spills")
+    long spills;
+
+    @Label("Leaks")
+    long leaks;
+
+    @Label("Bytes Reserved")
+    @DataAmount
+    long bytesReserved;
+
+    @Label("Bytes Live")
+    @DataAmount
+    long bytesLive;
+
+    @Label("Live Blocks")
+    long liveBlocks;
+
+    @Label("Splits")
+    long splits;
+
+    @Label("Coalesces")
+    long coalesces;
+
+    @Label("Largest Free Block")
+    @DataAmount
+    int largestFreeBlock;
+
+    @Label("Free Bytes")
+    @DataAmount
+    long freeBytes;
+
+    @Label("Free Bytes Per Order")
+    @Description("order:bytes pairs for the orders with free blocks")
+    String freeBytesPerOrder;
+
+    @Label("Waiters")
+    int waiters;
+
+    @Label("Waits Completed")
+    long waitsCompleted;
+
+    @Label("Waits Timed Out")
+    long waitsTimedOut;
+
+    @Label("Total Wait Time")
+    @Timespan(Timespan.NANOSECONDS)
+    long totalWaitNanos;
+
+    BuddyArenaMetricsEvent()
+    {
+    }
+
+    void set(final BuddyArenaMetrics m)
+    {
+        arena = m.name();
+        totalBytes = m.totalBytes();
+        minBlock = m.minBlock();
+        allocations = m.allocations();
+        failedAllocations = m.failedAllocations();
+        frees = m.frees();
+        frozen = m.frozen();
+        spills = m.spills();
+        leaks = m.leaks();
+        bytesReserved = m.bytesReserved();
+        bytesLive = m.bytesLive();
+        liveBlocks = m.liveBlocks();
+        splits = m.splits();
+        coalesces = m.coalesces();
+        largestFreeBlock = m.largestFreeBlock();
+        freeBytes = m.freeBytes();
+        final StringBuilder perOrder = new StringBuilder();
+        final long[] bytes = m.freeBytesPerOrder();
+        for (int k = 0; k < bytes.length; k++)
+        {
+            if (bytes[k] != 0)
+            {
+                perOrder.append(perOrder.length() == 0 ? "" : ",").append(k).append(':').append(bytes[k]);
+            }
+        }
+        freeBytesPerOrder = perOrder.toString();
+        waiters = m.waits().waiters();
+        waitsCompleted = m.waits().completed();
+        waitsTimedOut = m.waits().timedOut();
+        totalWaitNanos = m.waits().totalWaitNanos();
+    }
+}

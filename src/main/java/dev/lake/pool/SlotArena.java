@@ -1,0 +1,800 @@
+package dev.lake.pool;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.NativeMemory;
+import dev.lake.memory.Region;
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What {@link FixedArena} and {@link BuddyArena} share: one off-heap {@link Region}, the per-slot bookkeeping
+ * ({@link SlotTable}: generation, references, frozen length, counters, leak trackers), the object tier's
+ * {@link Buffer}/{@link Bytes} plumbing, the zero-garbage handle tier's checked accessors, the leak safety net,
+ * waiting for capacity ({@link WaitQueue}) and the close protocol. A "slot" is one allocation: a fixed arena's
+ * slot, or a buddy arena's block named by its first minimum block.
+ *
+ * <p>Subclasses say where a slot starts and how big it is, claim and free capacity, and say when nothing is live.
+ */
+abstract class SlotArena implements AutoCloseable
+{
+    private static final VarHandle CLOSED;
+    private static final VarHandle FREED;
+
+    static
+    {
+        try
+        {
+            CLOSED = MethodHandles.lookup().findVarHandle(SlotArena.class, "closed", boolean.class);
+            FREED = MethodHandles.lookup().findVarHandle(SlotArena.class, "regionFreed", boolean.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
+
+    final String name;
+    final InitPolicy initPolicy;
+    final boolean autoSpill;
+    final boolean leakDetection;
+    final Region region;
+    final UnsafeBuffer memory;
+    final long address;
+    final SlotTable table;
+    final WaitQueue waits;
+    final LongAdder failed = new LongAdder();
+    final LongAdder frozenOnHeap = new LongAdder();
+    final AtomicLong leaks = new AtomicLong();
+    private final Source source = new Source();
+    volatile boolean closed;
+    @SuppressWarnings("unused") // accessed through FREED
+    private volatile boolean regionFreed;
+
+    SlotArena(final String name, final Region region, final int slots, final InitPolicy initPolicy,
+        final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor)
+    {
+        this.name = name;
+        this.region = region;
+        this.memory = region.buffer();
+        this.address = region.address();
+        this.initPolicy = initPolicy;
+        this.autoSpill = autoSpill;
+        this.leakDetection = leakDetection;
+        this.table = new SlotTable(name, slots);
+        this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
+    }
+
+    /** @return the index in {@link #memory} of the slot's first byte. */
+    abstract int start(int slot);
+
+    /** @return the bytes of a live slot. */
+    abstract int capacity(int slot);
+
+    /** Gives a slot's capacity back (its references are all gone; zeroing is done). */
+    abstract void free(int slot);
+
+    /** @return whether no slot is live (called once closed, to free the region with the last one). */
+    abstract boolean isEmpty();
+
+    /**
+     * Claims capacity for {@code size} bytes of size class {@code sizeClass}, ignoring the wait gate.
+     *
+     * @return the slot, or -1 when there is none right now.
+     * @throws ArenaClosedException if the arena is closed.
+     */
+    abstract int claim(int sizeClass, int size);
+
+    /**
+     * Validates a request.
+     *
+     * @return its size class.
+     * @throws IllegalArgumentException if the size is not positive.
+     * @throws RequestTooLargeException if no allocation of this arena can ever hold it.
+     */
+    abstract int sizeClass(int size);
+
+    /** @return the error a full arena reports. */
+    abstract ArenaFullException full();
+
+    /**
+     * @return the arena's name (messages, metrics, JFR).
+     */
+    public final String name()
+    {
+        return name;
+    }
+
+    /**
+     * @return what fresh capacity reads.
+     */
+    public final InitPolicy initPolicy()
+    {
+        return initPolicy;
+    }
+
+    /**
+     * @return whether buffers spill to the heap instead of failing when they outgrow their capacity.
+     */
+    public final boolean autoSpill()
+    {
+        return autoSpill;
+    }
+
+    /**
+     * @return whether {@link #close()} was called.
+     */
+    public final boolean isClosed()
+    {
+        return closed;
+    }
+
+    /**
+     * @return whether the region's memory has been freed (closed and nothing live).
+     */
+    public final boolean isRegionFreed()
+    {
+        return regionFreed;
+    }
+
+    /**
+     * @return requests waiting for capacity now (cancelled and timed-out ones excluded). O(1), one volatile read.
+     */
+    public final int waiters()
+    {
+        return waits.waiters();
+    }
+
+    /**
+     * Allocates a buffer of at least {@code size} bytes, waiting for capacity if there is none now. Completes at
+     * once (no queueing) when capacity is free and nobody waits; otherwise the request queues FIFO behind earlier
+     * waiters (see the class comment of {@link WaitQueue}: the oldest request is served first, over all sizes).
+     *
+     * <p>The future is completed by the thread that frees the capacity (a release, a leak reclaim), so
+     * dependent stages ({@code thenAccept}...) run on that thread unless the arena was built with a completion
+     * executor: keep them short and never block in them. Cancel the future, or give it a timeout with
+     * {@code orTimeout}, to stop waiting: capacity handed over at that very moment goes back to the arena. A
+     * buffer delivered to a future its caller dropped is reclaimed by the leak safety net. Do not
+     * {@code obtrude} a value. {@link #close()} fails the future with {@link ArenaClosedException}.
+     *
+     * @param size bytes wanted.
+     * @return a future of the buffer.
+     * @throws IllegalArgumentException if {@code size} is not positive.
+     * @throws RequestTooLargeException if no allocation of this arena can ever hold {@code size} bytes (never a
+     *                                  wait).
+     * @throws ArenaClosedException     if the arena is closed.
+     */
+    public final CompletableFuture<Buffer> allocateAsync(final int size)
+    {
+        final int sizeClass = sizeClass(size);
+        checkOpen();
+        if (!waits.hasWaiters())
+        {
+            final Buffer buffer = claimBuffer(sizeClass, size);
+            if (buffer != null)
+            {
+                return CompletableFuture.completedFuture(buffer);
+            }
+        }
+        return waits.enqueue(sizeClass, size);
+    }
+
+    /**
+     * Allocates a buffer of at least {@code size} bytes, blocking the calling thread up to {@code timeout} for
+     * capacity (FIFO with the other waiters, as {@link #allocateAsync(int)}).
+     *
+     * @param size    bytes wanted.
+     * @param timeout how long to wait at most; zero or negative: only what is free now.
+     * @return the buffer.
+     * @throws AllocationTimeoutException if no capacity came in time (the request left the queue; nothing is held).
+     * @throws InterruptedException       if the thread was interrupted while waiting (nothing is held).
+     * @throws IllegalArgumentException   if {@code size} is not positive.
+     * @throws RequestTooLargeException   if no allocation can ever hold {@code size} bytes (never a wait).
+     * @throws ArenaClosedException       if the arena is closed, or was closed while waiting.
+     */
+    public final Buffer allocate(final int size, final Duration timeout) throws InterruptedException
+    {
+        Objects.requireNonNull(timeout, "timeout");
+        final CompletableFuture<Buffer> future = allocateAsync(size);
+        try
+        {
+            return future.get(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
+        }
+        catch (final TimeoutException ex)
+        {
+            final AllocationTimeoutException timedOut = new AllocationTimeoutException(name, size, timeout);
+            if (future.completeExceptionally(timedOut))
+            {
+                throw timedOut;
+            }
+            return outcome(future); // completed at the same moment: a buffer (ours) or the close error
+        }
+        catch (final InterruptedException ex)
+        {
+            if (!future.cancel(false) && !future.isCompletedExceptionally())
+            {
+                future.join().close(); // granted at the same moment: give it back
+            }
+            throw ex;
+        }
+        catch (final ExecutionException ex)
+        {
+            throw unwrap(ex.getCause());
+        }
+    }
+
+    private RuntimeException unwrap(final Throwable cause)
+    {
+        if (cause instanceof RuntimeException)
+        {
+            return (RuntimeException)cause;
+        }
+        return new IllegalStateException(name + ": waiting failed", cause);
+    }
+
+    private Buffer outcome(final CompletableFuture<Buffer> done)
+    {
+        try
+        {
+            return done.join();
+        }
+        catch (final CompletionException ex)
+        {
+            throw unwrap(ex.getCause());
+        }
+    }
+
+    /**
+     * The immediate (non-waiting) path: refuses while requests wait (their capacity is reserved) or when full.
+     *
+     * @return a buffer or {@code null}.
+     */
+    final Buffer immediate(final int sizeClass, final int size)
+    {
+        checkOpen();
+        final Buffer buffer = waits.hasWaiters() ? null : claimBuffer(sizeClass, size);
+        if (buffer == null)
+        {
+            failed.increment();
+        }
+        return buffer;
+    }
+
+    /** The immediate path of the handle tier: a slot or -1. */
+    final int immediateSlot(final int sizeClass, final int size)
+    {
+        checkOpen();
+        final int slot = waits.hasWaiters() ? -1 : claim(sizeClass, size);
+        if (slot < 0)
+        {
+            failed.increment();
+        }
+        return slot;
+    }
+
+    /** Claims and wraps capacity in a tracked buffer, ignoring the gate; {@code null} when none. */
+    final Buffer claimBuffer(final int sizeClass, final int size)
+    {
+        if (leakDetection)
+        {
+            drainLeaks();
+        }
+        final int slot = claim(sizeClass, size);
+        if (slot < 0)
+        {
+            return null;
+        }
+        final long generation = table.occupy(slot);
+        final Buffer buffer = new Buffer(source, slot, generation, start(slot), capacity(slot));
+        if (leakDetection)
+        {
+            final Throwable site = NativeMemory.isLeakTracking() ?
+                NativeMemory.allocationSite(name + " buffer (slot " + slot + ")") : null;
+            table.track(slot, new LeakTracker(buffer, table.queue, slot, generation, site));
+        }
+        return buffer;
+    }
+
+    /** What the wait queue calls to serve a waiter. */
+    private Buffer grant(final int sizeClass, final int size)
+    {
+        if (closed)
+        {
+            return null;
+        }
+        try
+        {
+            return claimBuffer(sizeClass, size);
+        }
+        catch (final ArenaClosedException ex)
+        {
+            return null;
+        }
+    }
+
+    final void checkOpen()
+    {
+        if (closed)
+        {
+            throw closedException();
+        }
+    }
+
+    /**
+     * The arena's whole region as one shared Agrona buffer, for the unchecked primitive tier: a handle's bytes
+     * start at {@link #offset(long)}. Nothing stops a write through it from crossing into another slot or
+     * into frozen bytes; use the checked accessors ({@link #putLong(long, int, long)}...) unless the caller
+     * bounds its own writes. Capacity 0 once the region is freed.
+     *
+     * @return the shared view.
+     */
+    public final UnsafeBuffer uncheckedBuffer()
+    {
+        return memory;
+    }
+
+    /**
+     * @param handle a live handle.
+     * @return the index in {@link #uncheckedBuffer()} of the handle's first byte.
+     * @throws StaleHandleException if the handle is no longer live.
+     */
+    public final int offset(final long handle)
+    {
+        final int slot = slotOf(handle);
+        table.check(slot, SlotTable.generationOf(handle), "reach");
+        return start(slot);
+    }
+
+    /**
+     * @param handle any {@code long}.
+     * @return whether it is a live handle of this arena (a generation match, see the class comment).
+     */
+    public final boolean isLive(final long handle)
+    {
+        final int slot = (int)(handle & SlotTable.REF_MASK);
+        if (handle <= 0 || slot >= table.size())
+        {
+            return false;
+        }
+        try
+        {
+            table.check(slot, SlotTable.generationOf(handle), "check");
+            return true;
+        }
+        catch (final StaleHandleException ex)
+        {
+            return false;
+        }
+    }
+
+    /**
+     * @param handle a live handle.
+     * @return its frozen length, or -1 while it is still writing.
+     * @throws StaleHandleException if the handle is no longer live.
+     */
+    public final int length(final long handle)
+    {
+        final int slot = slotOf(handle);
+        table.check(slot, SlotTable.generationOf(handle), "read the length of");
+        return table.length(slot);
+    }
+
+    /**
+     * Writes a long (native byte order) into a writing handle's slot. O(1), no allocation.
+     *
+     * @param handle a live, unfrozen handle.
+     * @param index  byte index within the slot.
+     * @param value  the value.
+     * @throws StaleHandleException      if the handle is no longer live or is frozen.
+     * @throws IndexOutOfBoundsException if {@code [index, index + 8)} is outside the slot.
+     */
+    public final void putLong(final long handle, final int index, final long value)
+    {
+        memory.putLong(writeAt(handle, index, Long.BYTES), value);
+    }
+
+    /**
+     * Writes an int (native byte order) into a writing handle's slot. O(1).
+     *
+     * @param handle a live, unfrozen handle.
+     * @param index  byte index within the slot.
+     * @param value  the value.
+     * @throws StaleHandleException      if the handle is no longer live or is frozen.
+     * @throws IndexOutOfBoundsException if the bytes are outside the slot.
+     */
+    public final void putInt(final long handle, final int index, final int value)
+    {
+        memory.putInt(writeAt(handle, index, Integer.BYTES), value);
+    }
+
+    /**
+     * Writes a byte into a writing handle's slot. O(1).
+     *
+     * @param handle a live, unfrozen handle.
+     * @param index  byte index within the slot.
+     * @param value  the value.
+     * @throws StaleHandleException      if the handle is no longer live or is frozen.
+     * @throws IndexOutOfBoundsException if the byte is outside the slot.
+     */
+    public final void putByte(final long handle, final int index, final byte value)
+    {
+        memory.putByte(writeAt(handle, index, Byte.BYTES), value);
+    }
+
+    /**
+     * Copies bytes from an array into a writing handle's slot. O(n).
+     *
+     * @param handle a live, unfrozen handle.
+     * @param index  byte index within the slot.
+     * @param src    the source.
+     * @param offset first byte of {@code src}.
+     * @param length how many bytes.
+     * @throws StaleHandleException      if the handle is no longer live or is frozen.
+     * @throws IndexOutOfBoundsException if a range is outside the slot or {@code src}.
+     */
+    public final void putBytes(final long handle, final int index, final byte[] src, final int offset, final int length)
+    {
+        Objects.checkFromIndexSize(offset, length, src.length);
+        memory.putBytes(writeAt(handle, index, length), src, offset, length);
+    }
+
+    /**
+     * Copies bytes from an Agrona buffer into a writing handle's slot. O(n).
+     *
+     * @param handle   a live, unfrozen handle.
+     * @param index    byte index within the slot.
+     * @param src      the source (checked with its own {@code boundsCheck}).
+     * @param srcIndex first byte of {@code src}.
+     * @param length   how many bytes.
+     * @throws StaleHandleException      if the handle is no longer live or is frozen.
+     * @throws IndexOutOfBoundsException if a range is outside the slot or {@code src}.
+     */
+    public final void putBytes(final long handle, final int index, final DirectBuffer src, final int srcIndex,
+        final int length)
+    {
+        src.boundsCheck(srcIndex, length);
+        memory.putBytes(writeAt(handle, index, length), src, srcIndex, length);
+    }
+
+    /**
+     * Reads a long (native byte order). Re-checks the generation after reading, so a racing stale reader throws
+     * rather than return another allocation's bytes. O(1), no allocation.
+     *
+     * @param handle a live handle.
+     * @param index  byte index: within the frozen length, or within the slot while writing.
+     * @return the value.
+     * @throws StaleHandleException      if the handle is no longer live.
+     * @throws IndexOutOfBoundsException if the bytes are out of bounds.
+     */
+    public final long getLong(final long handle, final int index)
+    {
+        final int at = readAt(handle, index, Long.BYTES);
+        final long value = memory.getLong(at);
+        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        return value;
+    }
+
+    /**
+     * Reads an int (native byte order), checked as {@link #getLong(long, int)}. O(1).
+     *
+     * @param handle a live handle.
+     * @param index  byte index.
+     * @return the value.
+     * @throws StaleHandleException      if the handle is no longer live.
+     * @throws IndexOutOfBoundsException if the bytes are out of bounds.
+     */
+    public final int getInt(final long handle, final int index)
+    {
+        final int at = readAt(handle, index, Integer.BYTES);
+        final int value = memory.getInt(at);
+        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        return value;
+    }
+
+    /**
+     * Reads a byte, checked as {@link #getLong(long, int)}. O(1).
+     *
+     * @param handle a live handle.
+     * @param index  byte index.
+     * @return the value.
+     * @throws StaleHandleException      if the handle is no longer live.
+     * @throws IndexOutOfBoundsException if the byte is out of bounds.
+     */
+    public final byte getByte(final long handle, final int index)
+    {
+        final int at = readAt(handle, index, Byte.BYTES);
+        final byte value = memory.getByte(at);
+        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        return value;
+    }
+
+    /**
+     * Copies bytes out into an array, checked as {@link #getLong(long, int)}. O(n).
+     *
+     * @param handle a live handle.
+     * @param index  byte index.
+     * @param dst    the destination.
+     * @param offset first byte of {@code dst}.
+     * @param length how many bytes.
+     * @throws StaleHandleException      if the handle is no longer live.
+     * @throws IndexOutOfBoundsException if a range is out of bounds.
+     */
+    public final void getBytes(final long handle, final int index, final byte[] dst, final int offset, final int length)
+    {
+        Objects.checkFromIndexSize(offset, length, dst.length);
+        memory.getBytes(readAt(handle, index, length), dst, offset, length);
+        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+    }
+
+    /**
+     * Copies bytes out into an Agrona buffer, checked as {@link #getLong(long, int)}. O(n).
+     *
+     * @param handle   a live handle.
+     * @param index    byte index.
+     * @param dst      the destination (checked with its own {@code boundsCheck} unless expandable).
+     * @param dstIndex first byte of {@code dst}.
+     * @param length   how many bytes.
+     * @throws StaleHandleException      if the handle is no longer live.
+     * @throws IndexOutOfBoundsException if a range is out of bounds.
+     */
+    public final void getBytes(final long handle, final int index, final MutableDirectBuffer dst, final int dstIndex,
+        final int length)
+    {
+        final int at = readAt(handle, index, length);
+        if (!dst.isExpandable())
+        {
+            dst.boundsCheck(dstIndex, length);
+        }
+        dst.putBytes(dstIndex, memory, at, length);
+        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+    }
+
+    /**
+     * Freezes a handle: from now on its first {@code length} bytes are read-only and readable, and it can be
+     * shared with {@link #retain(long)}. O(1), no allocation.
+     *
+     * @param handle a live, writing handle.
+     * @param length bytes written, 0 to the slot's capacity.
+     * @throws StaleHandleException     if the handle is no longer live.
+     * @throws IllegalStateException    if it is already frozen.
+     * @throws IllegalArgumentException naming the length if it is out of range.
+     */
+    public final void freezeHandle(final long handle, final int length)
+    {
+        final int slot = slotOf(handle);
+        table.check(slot, SlotTable.generationOf(handle), "freeze");
+        if (table.length(slot) != SlotTable.WRITING)
+        {
+            throw new IllegalStateException(name + ": handle of slot " + slot + " is already frozen");
+        }
+        final int capacity = capacity(slot);
+        if (length < 0 || length > capacity)
+        {
+            throw new IllegalArgumentException(
+                name + ": frozen length must be between 0 and " + capacity + ": " + length);
+        }
+        table.bump(slot, SlotTable.FROZEN);
+        table.length(slot, length);
+    }
+
+    /**
+     * Adds a reference to a frozen handle (for another holder, another thread). O(1): one CAS.
+     *
+     * @param handle a live, frozen handle.
+     * @throws StaleHandleException  if the handle is no longer live.
+     * @throws IllegalStateException if it is not frozen yet (a writing slot has one owner).
+     */
+    public final void retain(final long handle)
+    {
+        final int slot = slotOf(handle);
+        final long generation = SlotTable.generationOf(handle);
+        table.check(slot, generation, "retain");
+        if (table.length(slot) == SlotTable.WRITING)
+        {
+            throw new IllegalStateException(name + ": freeze the handle of slot " + slot + " before sharing it");
+        }
+        table.retain(slot, generation);
+    }
+
+    /**
+     * Drops a reference to a handle (frozen or still writing); the last one returns the slot (zeroed under
+     * {@link InitPolicy#ZERO}) and makes every copy of the handle stale. O(1): one CAS, one atomic bit clear on
+     * the last.
+     *
+     * @param handle a live handle.
+     * @throws StaleHandleException if the handle is no longer live (for example released twice).
+     */
+    public final void release(final long handle)
+    {
+        final int slot = slotOf(handle);
+        if (table.release(slot, SlotTable.generationOf(handle)))
+        {
+            returnSlot(slot, capacity(slot));
+        }
+    }
+
+    /**
+     * Refuses new allocations from now on and fails every waiting request with {@link ArenaClosedException}
+     * (no thread stays parked). Live buffers, bytes and handles stay valid; the region is freed now if nothing is
+     * live, otherwise when the last allocation is released. Idempotent.
+     */
+    @Override
+    public void close()
+    {
+        if (!CLOSED.compareAndSet(this, false, true))
+        {
+            return;
+        }
+        onClose();
+        waits.close();
+        drainLeaks();
+        freeRegionIfEmpty();
+    }
+
+    /** Subclass work at close, before waiters are failed (JFR hook removal, cache flush). */
+    abstract void onClose();
+
+    /** What Buffer and Bytes call: kept off the public API so that only checked handles reach it. */
+    private final class Source implements SlotSource
+    {
+        @Override
+        public String name()
+        {
+            return name;
+        }
+
+        @Override
+        public UnsafeBuffer memory()
+        {
+            return memory;
+        }
+
+        @Override
+        public boolean autoSpill()
+        {
+            return autoSpill;
+        }
+
+        @Override
+        public void retain(final int slot, final long generation)
+        {
+            table.retain(slot, generation);
+        }
+
+        @Override
+        public void release(final int slot, final long generation, final int dirtyBytes)
+        {
+            if (table.release(slot, generation))
+            {
+                returnSlot(slot, dirtyBytes);
+            }
+        }
+
+        @Override
+        public void frozen(final int slot)
+        {
+            table.bump(slot, SlotTable.FROZEN);
+        }
+
+        @Override
+        public void frozenOnHeap()
+        {
+            frozenOnHeap.increment();
+        }
+
+        @Override
+        public void spill(final int slot, final long generation, final int dirtyBytes)
+        {
+            table.bump(slot, SlotTable.SPILLS);
+            release(slot, generation, dirtyBytes);
+        }
+    }
+
+    final int slotOf(final long handle)
+    {
+        final int slot = (int)(handle & SlotTable.REF_MASK);
+        if (handle <= 0 || slot >= table.size())
+        {
+            throw new StaleHandleException(name + ": 0x" + Long.toHexString(handle) + " is not a handle of this arena");
+        }
+        return slot;
+    }
+
+    private int writeAt(final long handle, final int index, final int length)
+    {
+        final int slot = slotOf(handle);
+        table.check(slot, SlotTable.generationOf(handle), "write");
+        if (table.length(slot) != SlotTable.WRITING)
+        {
+            throw new StaleHandleException(name + ": handle of slot " + slot + " is frozen: it can no longer write");
+        }
+        final int capacity = capacity(slot);
+        if (index < 0 || length < 0 || index > capacity - length)
+        {
+            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
+                " is outside the slot's " + capacity + " bytes");
+        }
+        return start(slot) + index;
+    }
+
+    private int readAt(final long handle, final int index, final int length)
+    {
+        final int slot = slotOf(handle);
+        table.check(slot, SlotTable.generationOf(handle), "read");
+        final int frozen = table.length(slot);
+        final int limit = frozen == SlotTable.WRITING ? capacity(slot) : frozen;
+        if (index < 0 || length < 0 || index > limit - length)
+        {
+            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
+                " is outside the handle's " + limit + " bytes");
+        }
+        return start(slot) + index;
+    }
+
+    /** The last reference of a slot is gone: zero what was written (ZERO), free it, serve waiters. */
+    final void returnSlot(final int slot, final int dirtyBytes)
+    {
+        if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
+        {
+            Memory.fill(address + start(slot), Math.min(dirtyBytes, capacity(slot)), (byte)0);
+        }
+        free(slot);
+        if (closed)
+        {
+            freeRegionIfEmpty();
+        }
+        waits.signal();
+    }
+
+    final void freeRegionIfEmpty()
+    {
+        if (isEmpty() && FREED.compareAndSet(this, false, true))
+        {
+            region.close();
+        }
+    }
+
+    final ArenaClosedException closedException()
+    {
+        return new ArenaClosedException(name + " is closed: no new allocations");
+    }
+
+    /** Reclaims the slots of allocations whose every handle became unreachable. @return how many. */
+    final int drainLeaks()
+    {
+        int reclaimed = 0;
+        Reference<?> ref;
+        while ((ref = table.queue.poll()) != null)
+        {
+            final LeakTracker tracker = (LeakTracker)ref;
+            if (table.isTracked(tracker))
+            {
+                final int capacity = capacity(tracker.slot);
+                if (table.reclaim(tracker.slot, tracker.generation))
+                {
+                    leaks.incrementAndGet();
+                    NativeMemory.recordLeak(name + " buffer (slot " + tracker.slot + ") not released", capacity,
+                        tracker.site);
+                    returnSlot(tracker.slot, capacity);
+                    reclaimed++;
+                }
+            }
+        }
+        return reclaimed;
+    }
+}

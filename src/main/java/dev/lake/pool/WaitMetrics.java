@@ -1,0 +1,20 @@
+package dev.lake.pool;
+
+/**
+ * The waiting half of an arena's metrics: requests parked until capacity comes ({@code allocateAsync},
+ * {@code allocate(size, timeout)}). Exact once the threads using the arena are quiet.
+ *
+ * @param waiters        requests waiting now (cancelled and timed-out ones are not counted, even while their
+ *                       tombstone is still queued).
+ * @param completed      waits that ended with a buffer.
+ * @param timedOut       waits that ended in a timeout ({@link AllocationTimeoutException}, or a
+ *                       {@link java.util.concurrent.TimeoutException} from {@code orTimeout}).
+ * @param cancelled      waits whose future was cancelled.
+ * @param failed         waits failed otherwise: closed arena ({@link ArenaClosedException}), a future completed
+ *                       exceptionally by its caller.
+ * @param totalWaitNanos nanoseconds waited, summed over the completed waits (from enqueue to hand-over), so
+ *                       {@code totalWaitNanos / completed} is the mean wait.
+ */
+public record WaitMetrics(int waiters, long completed, long timedOut, long cancelled, long failed, long totalWaitNanos)
+{
+}

@@ -1,0 +1,255 @@
+package dev.lake.pool;
+
+import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
+
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Requests waiting for capacity, shared by both arena kinds.
+ *
+ * <p>One JCTools {@link MpscUnboundedAtomicArrayQueue} per size class (the buddy arena's orders; one class for
+ * the fixed arena), each FIFO. The atomic variants use no {@code sun.misc.Unsafe}. They are single-consumer:
+ * only the dispatcher polls, and a work-in-progress counter ({@link #drain()}) makes sure exactly one thread is
+ * the dispatcher at a time and that every signal raised while it runs causes one more pass, so no signal is
+ * lost. JCTools queues have no {@code remove}: a cancelled or timed-out request stays queued as a tombstone (its
+ * future is done) and the dispatcher drops it when it reaches the head.
+ *
+ * <p>Fairness: every request takes a ticket. The dispatcher serves the oldest live request over all classes
+ * first and stops at the first one that cannot be satisfied (head-of-line), so a large request is never
+ * overtaken by smaller ones that arrived after it. While any request waits, the arenas' immediate paths refuse
+ * (the gate, {@link #hasWaiters()}): capacity freed meanwhile is reserved for the queue in arrival order, so a
+ * stream of small allocations cannot starve a large waiter.
+ *
+ * <p>Lost wake-ups: a waiter is counted and queued first and then runs a dispatch pass itself (the re-check); a
+ * release frees its capacity first and then reads the waiter count. Both are sequentially consistent atomics,
+ * so either the release sees the waiter or the waiter's pass sees the capacity.
+ */
+final class WaitQueue
+{
+    /** Claims capacity for a waiter, ignoring the gate. */
+    interface Grantor
+    {
+        /**
+         * @param sizeClass the waiter's class.
+         * @param size      the bytes it asked for.
+         * @return a buffer, or {@code null} when there is no capacity for it right now (or the arena is closed).
+         */
+        Buffer grant(int sizeClass, int size);
+    }
+
+    private static final int CHUNK = 64;
+
+    private final String name;
+    private final MpscUnboundedAtomicArrayQueue<Waiter>[] queues;
+    private final Grantor grantor;
+    private final Executor executor;
+    private final AtomicInteger waiters = new AtomicInteger();
+    private final AtomicInteger wip = new AtomicInteger();
+    private final AtomicLong tickets = new AtomicLong();
+    private final LongAdder completed = new LongAdder();
+    private final LongAdder timedOut = new LongAdder();
+    private final LongAdder cancelled = new LongAdder();
+    private final LongAdder failed = new LongAdder();
+    private final LongAdder waitNanos = new LongAdder();
+    private volatile boolean closed;
+
+    @SuppressWarnings("unchecked")
+    WaitQueue(final String name, final int sizeClasses, final Grantor grantor, final Executor executor)
+    {
+        this.name = name;
+        this.grantor = grantor;
+        this.executor = executor;
+        this.queues = new MpscUnboundedAtomicArrayQueue[sizeClasses];
+        for (int i = 0; i < sizeClasses; i++)
+        {
+            queues[i] = new MpscUnboundedAtomicArrayQueue<>(CHUNK);
+        }
+    }
+
+    /**
+     * The gate of the immediate allocation paths: one volatile read.
+     *
+     * @return whether any request is waiting now.
+     */
+    boolean hasWaiters()
+    {
+        return waiters.get() != 0;
+    }
+
+    int waiters()
+    {
+        return waiters.get();
+    }
+
+    /** After capacity was freed: serve waiters, if any. One volatile read when none wait. */
+    void signal()
+    {
+        if (waiters.get() != 0)
+        {
+            drain();
+        }
+    }
+
+    /**
+     * Queues a request and runs a dispatch pass (the re-check that closes the lost-wake-up race).
+     *
+     * @return the future the request completes.
+     */
+    CompletableFuture<Buffer> enqueue(final int sizeClass, final int size)
+    {
+        final Waiter waiter = new Waiter(sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
+        waiter.whenComplete((buffer, error) -> ended(waiter, error));
+        waiters.incrementAndGet();
+        queues[sizeClass].offer(waiter);
+        drain();
+        return waiter;
+    }
+
+    /** Fails every waiter, now and any that races in: called once by the arena's {@code close()}. */
+    void close()
+    {
+        closed = true;
+        drain();
+    }
+
+    WaitMetrics metrics()
+    {
+        return new WaitMetrics(waiters.get(), completed.sum(), timedOut.sum(), cancelled.sum(), failed.sum(),
+            waitNanos.sum());
+    }
+
+    private void ended(final Waiter waiter, final Throwable error)
+    {
+        waiters.decrementAndGet();
+        if (error == null)
+        {
+            waitNanos.add(System.nanoTime() - waiter.since);
+            completed.increment();
+            return;
+        }
+        final Throwable cause = error instanceof CompletionException && error.getCause() != null ?
+            error.getCause() : error;
+        if (cause instanceof AllocationTimeoutException || cause instanceof TimeoutException)
+        {
+            timedOut.increment();
+        }
+        else if (cause instanceof CancellationException)
+        {
+            cancelled.increment();
+        }
+        else
+        {
+            failed.increment();
+        }
+        // A request that gave up may have been the head blocking younger ones: let them through now.
+        drain();
+    }
+
+    /** The work-in-progress loop: one dispatcher at a time, one more pass per signal raised meanwhile. */
+    private void drain()
+    {
+        if (wip.getAndIncrement() != 0)
+        {
+            return;
+        }
+        int missed = 1;
+        do
+        {
+            serve();
+            missed = wip.addAndGet(-missed);
+        }
+        while (missed != 0);
+    }
+
+    private void serve()
+    {
+        while (true)
+        {
+            Waiter oldest = null;
+            int from = -1;
+            for (int c = 0; c < queues.length; c++)
+            {
+                final MpscUnboundedAtomicArrayQueue<Waiter> queue = queues[c];
+                Waiter head;
+                while ((head = queue.peek()) != null && head.isDone())
+                {
+                    queue.poll(); // a tombstone: cancelled, timed out or failed
+                }
+                if (head != null && (oldest == null || head.ticket < oldest.ticket))
+                {
+                    oldest = head;
+                    from = c;
+                }
+            }
+            if (oldest == null)
+            {
+                return;
+            }
+            if (closed)
+            {
+                queues[from].poll();
+                oldest.completeExceptionally(new ArenaClosedException(
+                    name + " was closed while a request for " + oldest.size + " bytes waited for capacity"));
+                continue;
+            }
+            final Buffer buffer = grantor.grant(oldest.sizeClass, oldest.size);
+            if (buffer == null)
+            {
+                return; // head-of-line: nobody younger is served before the oldest
+            }
+            queues[from].poll();
+            handOver(oldest, buffer);
+        }
+    }
+
+    private void handOver(final Waiter waiter, final Buffer buffer)
+    {
+        if (executor != null)
+        {
+            try
+            {
+                executor.execute(() -> complete(waiter, buffer));
+                return;
+            }
+            catch (final RejectedExecutionException ex)
+            {
+                // fall through: complete here rather than lose the capacity
+            }
+        }
+        complete(waiter, buffer);
+    }
+
+    private static void complete(final Waiter waiter, final Buffer buffer)
+    {
+        if (!waiter.complete(buffer))
+        {
+            // Cancelled or timed out at the very moment capacity came: give it back (this signals the next waiter).
+            buffer.close();
+        }
+    }
+
+    /** One waiting request: its own future, so that the caller's cancel or timeout and our hand-over race on one CAS. */
+    static final class Waiter extends CompletableFuture<Buffer>
+    {
+        final int sizeClass;
+        final int size;
+        final long ticket;
+        final long since;
+
+        Waiter(final int sizeClass, final int size, final long ticket, final long since)
+        {
+            this.sizeClass = sizeClass;
+            this.size = size;
+            this.ticket = ticket;
+            this.since = since;
+        }
+    }
+}
