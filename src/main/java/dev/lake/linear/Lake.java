@@ -37,9 +37,18 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     /** Default base alignment of the region: one cache line. */
     public static final int DEFAULT_BASE_ALIGNMENT = Memory.CACHE_LINE;
 
+    private static final int CLOSED = 1;
+    private static final int CONFINED = 2;
+
     private final Region region;
-    /** Set once by close(): checked by every operation of the lake and its handles. */
+    /** Set once by close(). */
     boolean closed;
+    /**
+     * The one field every operation reads first: 0 while the lake is open and not confined to a thread, so
+     * the check costs what checking {@code closed} alone would. Bit 0: closed; bit 1: confined to {@link #owner}.
+     */
+    int guard;
+    private Thread owner;
     /** Bumped by every rewind anywhere in this lake and by close: views revalidate when it changed. */
     long stamp;
 
@@ -93,6 +102,44 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     }
 
     /**
+     * Confines the lake to one thread (strict mode): from now on every operation of the lake, its views,
+     * droplets and sandboxes from any other thread throws {@link IllegalStateException} naming both threads,
+     * and touches nothing. {@code null} lifts the confinement. Free when off: the check folds into the closed
+     * check every operation already makes. May be called from any thread (a pool hands a lake over with it).
+     *
+     * @param thread the only thread allowed to use the lake, or {@code null} for none.
+     */
+    public void confineTo(final Thread thread)
+    {
+        owner = thread;
+        guard = (closed ? CLOSED : 0) | (thread != null ? CONFINED : 0);
+    }
+
+    /**
+     * @return the thread the lake is confined to, or {@code null}.
+     */
+    public Thread confinedTo()
+    {
+        return owner;
+    }
+
+    /** The slow path of the guard: closed, or confined (then the calling thread must be the owner). */
+    boolean guardAllows()
+    {
+        if (closed)
+        {
+            return false;
+        }
+        final Thread confined = owner;
+        if (confined != null && confined != Thread.currentThread())
+        {
+            throw new IllegalStateException(this + " is confined to thread '" + confined.getName() +
+                "' and was used from thread '" + Thread.currentThread().getName() + "': a lake has one owner");
+        }
+        return true;
+    }
+
+    /**
      * Frees the region once; later calls do nothing. Every droplet, view, snapshot and sandbox of this lake
      * becomes invalid and the buffer's capacity drops to 0. O(1).
      */
@@ -104,6 +151,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
             return;
         }
         closed = true;
+        guard |= CLOSED;
         stamp++;
         region.close();
     }

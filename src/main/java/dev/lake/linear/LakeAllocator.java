@@ -857,10 +857,12 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     {
         if (this instanceof Lake)
         {
-            // folds to one field load when the JIT knows the receiver is the lake itself
-            return !((Lake)this).closed;
+            // folds to one field load when the JIT knows the receiver is the lake itself, open and unconfined
+            final Lake lake = (Lake)this;
+            return lake.guard == 0 || lake.guardAllows();
         }
-        return validStamp == root.stamp || revalidate();
+        final Lake lake = root;
+        return (lake.guard == 0 || lake.guardAllows()) && (validStamp == lake.stamp || revalidate());
     }
 
     private boolean revalidate()

@@ -37,8 +37,9 @@ import java.util.function.Function;
  * {@code ThreadLakes}, is closed: native memory never grows past the leased lakes plus the pool's bound.
  *
  * <p>Confinement: a thread's lake must not be handed to another thread ({@link Lake} is single-owner). In
- * strict mode ({@link Builder#strict(boolean)}), {@link #current()} and {@link #with(Function)} check that the
- * lake's lease belongs to the calling thread and throw {@link IllegalStateException} otherwise.
+ * strict mode ({@link Builder#strict(boolean)}) each lake is {@linkplain Lake#confineTo(Thread) confined} to
+ * the thread it is handed to: any use of it, its views, droplets or sandboxes from another thread throws
+ * {@link IllegalStateException} naming both threads. Without strict mode such use is undefined (not detected).
  *
  * <p>Thread-safe: any thread may call any method; each call acts on the calling thread's own lake.
  */
@@ -123,6 +124,10 @@ public final class ThreadLakes implements AutoCloseable
             lake = Lake.builder(capacity).preTouch(true).build();
             created.incrementAndGet();
         }
+        if (strict)
+        {
+            lake.confineTo(thread);
+        }
         final Lease lease = new Lease(this, thread, lake);
         lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
         leases.add(lease);
@@ -139,8 +144,7 @@ public final class ThreadLakes implements AutoCloseable
      * The calling thread's lake. O(1): one {@link ThreadLocal} read.
      *
      * @return the lake.
-     * @throws IllegalStateException if the thread has no lake and automatic init is off ("call init() first"),
-     *                               or, in strict mode, if the lake is not this thread's.
+     * @throws IllegalStateException if the thread has no lake and automatic init is off ("call init() first").
      */
     public Lake current()
     {
@@ -153,10 +157,6 @@ public final class ThreadLakes implements AutoCloseable
             }
             throw new IllegalStateException(
                 "no thread lake on " + Thread.currentThread().getName() + ": call init() first, or build with autoInit(true)");
-        }
-        if (strict)
-        {
-            lease.checkOwner();
         }
         return lease.lake;
     }
@@ -315,6 +315,7 @@ public final class ThreadLakes implements AutoCloseable
             closedLakes.incrementAndGet();
             return;
         }
+        lake.confineTo(null); // the owner is gone or done: this thread cleans up, the next owner confines again
         while (lake.markDepth() > 0)
         {
             lake.resetToMark();
@@ -349,7 +350,6 @@ public final class ThreadLakes implements AutoCloseable
     {
         private final ThreadLakes lakes;
         private final WeakReference<Thread> thread;
-        private final long ownerThreadId;
         private final Lake lake;
         private final AtomicBoolean returned = new AtomicBoolean();
         private Cleaner.Cleanable cleanable;
@@ -358,17 +358,7 @@ public final class ThreadLakes implements AutoCloseable
         {
             this.lakes = owner;
             this.thread = new WeakReference<>(thread);
-            this.ownerThreadId = thread.getId();
             this.lake = lake;
-        }
-
-        void checkOwner()
-        {
-            if (Thread.currentThread().getId() != ownerThreadId)
-            {
-                throw new IllegalStateException(lake + " belongs to thread " + ownerThreadId +
-                    " and is used by " + Thread.currentThread().getName() + ": thread lakes must not be shared");
-            }
         }
 
         void giveBack()
@@ -429,7 +419,7 @@ public final class ThreadLakes implements AutoCloseable
         }
 
         /**
-         * @param strict whether {@link #current()} checks that the lake belongs to the calling thread.
+         * @param strict whether each lake is confined to its thread, so that use from another thread throws.
          * @return this builder.
          */
         public Builder strict(final boolean strict)

@@ -290,4 +290,66 @@ class ThreadLakesTest
         assertEquals(ThreadLakes.DEFAULT_CAPACITY, lake.capacity());
         ThreadLakes.defaults().release();
     }
+
+    @Test
+    void strictModeConfinesEachLakeToItsThread() throws Exception
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(CAPACITY).strict(true).poolBound(1).build())
+        {
+            final Lake mine = lakes.init();
+            assertSame(Thread.currentThread(), mine.confinedTo());
+            final int at = mine.allocate(16);
+            final dev.lake.linear.Droplet droplet = mine.droplet(8);
+            final dev.lake.linear.LakeView view = mine.split(256);
+            final int usedBefore = mine.used();
+            final AtomicReference<Throwable> fromOther = new AtomicReference<>();
+            final AtomicReference<Throwable> dropletFromOther = new AtomicReference<>();
+            final AtomicReference<Throwable> viewFromOther = new AtomicReference<>();
+            final Thread intruder = new Thread(() ->
+            {
+                fromOther.set(catching(() -> mine.allocate(8)));
+                dropletFromOther.set(catching(() -> droplet.putLong(0, 1L)));
+                viewFromOther.set(catching(() -> view.allocate(8)));
+            }, "intruder");
+            intruder.start();
+            intruder.join();
+            for (final Throwable t : new Throwable[]{fromOther.get(), dropletFromOther.get(), viewFromOther.get()})
+            {
+                assertTrue(t instanceof IllegalStateException, String.valueOf(t));
+                assertTrue(t.getMessage().contains("intruder") && t.getMessage().contains(Thread.currentThread().getName()),
+                    t.getMessage());
+            }
+            assertEquals(usedBefore, mine.used(), "the refused calls changed nothing");
+            assertTrue(mine.allocate(8) > at, "the owner still uses its lake");
+            droplet.putLong(0, 5L);
+            lakes.release();
+
+            final AtomicReference<Thread> confinedTo = new AtomicReference<>();
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final Thread next = new Thread(() ->
+            {
+                final Lake reused = lakes.init();
+                confinedTo.set(reused.confinedTo());
+                failure.set(catching(() -> reused.allocate(64)));
+                lakes.release();
+            }, "next-owner");
+            next.start();
+            next.join();
+            assertSame(next, confinedTo.get(), "the pooled lake is confined to its next thread");
+            assertNull(failure.get());
+        }
+    }
+
+    private static Throwable catching(final Runnable action)
+    {
+        try
+        {
+            action.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return t;
+        }
+    }
 }
