@@ -27,18 +27,48 @@ class ExamplesTest
         void run(String[] args) throws Exception;
     }
 
+    /**
+     * One row per example: its README name, its main, its arguments, and output fragments that prove it did its
+     * job (each self-checking example prints its check count only when every check passed).
+     */
     static Stream<Arguments> examples()
     {
         return Stream.of(
-            Arguments.of("Tour", (Main)Tour::main, new String[0], "after close: 0 native bytes"),
-            Arguments.of("thread_lakes", (Main)ThreadLakesExample::main, new String[0], "closed: native bytes held: 0"),
-            Arguments.of("flagship", (Main)dev.lake.examples.flagship.MarketDataPipeline::main,
-                new String[]{"--messages", "20000", "--rate", "100000"}, "book checksum"));
+            row("Tour", Tour::main, new String[0], "after close: 0 native bytes"),
+            row("thread_lakes", ThreadLakesExample::main, new String[0], "closed: native bytes held: 0"),
+            row("flagship", dev.lake.examples.flagship.MarketDataPipeline::main,
+                new String[]{"--messages", "20000", "--rate", "100000"}, "book checksum"),
+            row("lake_tour", LakeTour::main, new String[0],
+                "caught StaleHandleException: droplet at",
+                "decoded in place: orderId=42 price=10125 quantity=300 side=BUY clientTag=desk-7",
+                "lake_tour: 22 checks passed, native bytes held after close: 0"),
+            row("arena_transactions", ArenaTransactions::main, new String[0],
+                "caught BudgetExceededException: transaction budget exceeded: limit 1024 bytes",
+                "rewind ran: [close the capture file, flush the journal, release the order-book lock]",
+                "ok: token transactions allocate no Java object",
+                "arena_transactions: 20 checks passed, native bytes held after close: 0"),
+            row("shared_slices", SharedSlices::main, new String[0],
+                "ok: the last release freed the two full chunks",
+                "initializer failed: price feed ended at element 300",
+                "shared_slices: 11 checks passed, native bytes held after close: 0"),
+            row("fixed_buffer", FixedBuffer::main, new String[0],
+                "10,000 messages sent and released",
+                "ok: the consumer read every message in order and intact (sum of squares 333283335000)",
+                "fixed_buffer: 10 checks passed, native bytes held after close: 0"),
+            row("spill_buffer", SpillBuffer::main, new String[0],
+                "spilled while writing long #8 (byte 64)",
+                "decoded from heap Bytes: orderId=7001 side=SELL",
+                "spill_buffer: 9 checks passed, native bytes held after close: 0"));
+    }
+
+    private static Arguments row(final String name, final Main main, final String[] args, final String... expected)
+    {
+        return Arguments.of(name, main, args, expected);
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("examples")
-    void runs(final String name, final Main main, final String[] args, final String expected) throws Exception
+    void runs(final String name, final Main main, final String[] args, final String[] expected) throws Exception
     {
         final long baseline = NativeMemory.reservedBytes();
         final PrintStream original = System.out;
@@ -54,7 +84,10 @@ class ExamplesTest
         }
         final String output = captured.toString(StandardCharsets.UTF_8);
         original.print(output);
-        assertTrue(output.contains(expected), name + " printed:\n" + output);
+        for (final String fragment : expected)
+        {
+            assertTrue(output.contains(fragment), name + " did not print \"" + fragment + "\"; it printed:\n" + output);
+        }
         assertEquals(baseline, NativeMemory.reservedBytes(), name + " left native memory behind");
     }
 }
