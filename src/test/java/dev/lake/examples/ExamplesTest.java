@@ -58,7 +58,15 @@ class ExamplesTest
             row("spill_buffer", SpillBuffer::main, new String[0],
                 "spilled while writing long #8 (byte 64)",
                 "decoded from heap Bytes: orderId=7001 side=SELL",
-                "spill_buffer: 9 checks passed, native bytes held after close: 0"));
+                "spill_buffer: 9 checks passed, native bytes held after close: 0"),
+            row("buddy_buffer", BuddyBuffer::main, new String[0],
+                "asked  70,000 B -> block of 131,072 B", "coalesced back to one block: true",
+                "closed: native bytes held: 0"),
+            row("async_alloc", AsyncAlloc::main, new String[0],
+                "allocateAsync() while full: done=false, waiters=1", "after a release: future done=true",
+                "allocate(50 ms) while full:", "closed: native bytes held: 0"),
+            row("numa_deployment", NumaDeployment::main, new String[0],
+                "allocations: 40,000 node-local", "closed: native bytes held: 0"));
     }
 
     private static Arguments row(final String name, final Main main, final String[] args, final String... expected)
