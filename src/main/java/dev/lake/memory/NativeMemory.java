@@ -109,7 +109,8 @@ public final class NativeMemory
     }
 
     /**
-     * Counts one leak: something was reclaimed by the safety net instead of being released.
+     * Counts one leak: something was reclaimed by the safety net instead of being released. Never throws
+     * because of logging: a failing logging backend is ignored.
      *
      * @param what  what leaked (for example {@code "Region[1024 B]"}).
      * @param bytes how many bytes it held.
@@ -126,9 +127,16 @@ public final class NativeMemory
             }
             REPORTS.addLast(new LeakReport(what, bytes, site));
         }
-        System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
-            "Lake leak: " + what + " was not closed; the safety net freed it" +
-            (site == null ? " (run with -Dlake.leakTracking=true to see where it was allocated)" : ""), site);
+        try
+        {
+            System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
+                "Lake leak: " + what + " was not closed; the safety net freed it" +
+                (site == null ? " (run with -Dlake.leakTracking=true to see where it was allocated)" : ""), site);
+        }
+        catch (final RuntimeException | LinkageError ex)
+        {
+            // a failing logging backend must not break the cleaner or an allocator's reclaim: the count stands
+        }
     }
 
     static void reserved(final long bytes)

@@ -4,6 +4,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.ReadOnlyBufferException;
@@ -141,14 +142,28 @@ abstract class CheckedReads implements DirectBuffer
     @Override
     public long addressOffset()
     {
-        checkLive("reach the address of");
-        return mem().addressOffset() + origin();
+        try
+        {
+            checkLive("reach the address of");
+            return mem().addressOffset() + origin();
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public byte[] byteArray()
     {
-        return mem().byteArray();
+        try
+        {
+            return mem().byteArray();
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     /** Always {@code null}: the view exposes no NIO buffer that could outlive its checks. */
@@ -177,103 +192,222 @@ abstract class CheckedReads implements DirectBuffer
     @Override
     public long getLong(final int index, final ByteOrder byteOrder)
     {
-        return mem().getLong(readAt(index, Long.BYTES), byteOrder);
+        try
+        {
+            return mem().getLong(readAt(index, Long.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public long getLong(final int index)
     {
-        return mem().getLong(readAt(index, Long.BYTES));
+        try
+        {
+            return mem().getLong(readAt(index, Long.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getInt(final int index, final ByteOrder byteOrder)
     {
-        return mem().getInt(readAt(index, Integer.BYTES), byteOrder);
+        try
+        {
+            return mem().getInt(readAt(index, Integer.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getInt(final int index)
     {
-        return mem().getInt(readAt(index, Integer.BYTES));
+        try
+        {
+            return mem().getInt(readAt(index, Integer.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int parseNaturalIntAscii(final int index, final int length)
     {
-        return mem().parseNaturalIntAscii(readAt(index, length), length);
+        try
+        {
+            return mem().parseNaturalIntAscii(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public long parseNaturalLongAscii(final int index, final int length)
     {
-        return mem().parseNaturalLongAscii(readAt(index, length), length);
+        try
+        {
+            return mem().parseNaturalLongAscii(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int parseIntAscii(final int index, final int length)
     {
-        return mem().parseIntAscii(readAt(index, length), length);
+        try
+        {
+            return mem().parseIntAscii(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public long parseLongAscii(final int index, final int length)
     {
-        return mem().parseLongAscii(readAt(index, length), length);
+        try
+        {
+            return mem().parseLongAscii(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public double getDouble(final int index, final ByteOrder byteOrder)
     {
-        return mem().getDouble(readAt(index, Double.BYTES), byteOrder);
+        try
+        {
+            return mem().getDouble(readAt(index, Double.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public double getDouble(final int index)
     {
-        return mem().getDouble(readAt(index, Double.BYTES));
+        try
+        {
+            return mem().getDouble(readAt(index, Double.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public float getFloat(final int index, final ByteOrder byteOrder)
     {
-        return mem().getFloat(readAt(index, Float.BYTES), byteOrder);
+        try
+        {
+            return mem().getFloat(readAt(index, Float.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public float getFloat(final int index)
     {
-        return mem().getFloat(readAt(index, Float.BYTES));
+        try
+        {
+            return mem().getFloat(readAt(index, Float.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public short getShort(final int index, final ByteOrder byteOrder)
     {
-        return mem().getShort(readAt(index, Short.BYTES), byteOrder);
+        try
+        {
+            return mem().getShort(readAt(index, Short.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public short getShort(final int index)
     {
-        return mem().getShort(readAt(index, Short.BYTES));
+        try
+        {
+            return mem().getShort(readAt(index, Short.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public char getChar(final int index, final ByteOrder byteOrder)
     {
-        return mem().getChar(readAt(index, Character.BYTES), byteOrder);
+        try
+        {
+            return mem().getChar(readAt(index, Character.BYTES), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public char getChar(final int index)
     {
-        return mem().getChar(readAt(index, Character.BYTES));
+        try
+        {
+            return mem().getChar(readAt(index, Character.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public byte getByte(final int index)
     {
-        return mem().getByte(readAt(index, Byte.BYTES));
+        try
+        {
+            return mem().getByte(readAt(index, Byte.BYTES));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
@@ -285,19 +419,33 @@ abstract class CheckedReads implements DirectBuffer
     @Override
     public void getBytes(final int index, final byte[] dst, final int offset, final int length)
     {
-        Objects.checkFromIndexSize(offset, length, dst.length);
-        mem().getBytes(readAt(index, length), dst, offset, length);
+        try
+        {
+            Objects.checkFromIndexSize(offset, length, dst.length);
+            mem().getBytes(readAt(index, length), dst, offset, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public void getBytes(final int index, final MutableDirectBuffer dstBuffer, final int dstIndex, final int length)
     {
-        final int at = readAt(index, length);
-        if (!dstBuffer.isExpandable())
+        try
         {
-            dstBuffer.boundsCheck(dstIndex, length);
+            final int at = readAt(index, length);
+            if (!dstBuffer.isExpandable())
+            {
+                dstBuffer.boundsCheck(dstIndex, length);
+            }
+            dstBuffer.putBytes(dstIndex, mem(), at, length);
         }
-        dstBuffer.putBytes(dstIndex, mem(), at, length);
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
@@ -311,80 +459,171 @@ abstract class CheckedReads implements DirectBuffer
     @Override
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
     {
-        checkDestination(dstBuffer, dstOffset, length);
-        mem().getBytes(readAt(index, length), dstBuffer, dstOffset, length);
+        try
+        {
+            checkDestination(dstBuffer, dstOffset, length);
+            mem().getBytes(readAt(index, length), dstBuffer, dstOffset, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringAscii(final int index)
     {
-        return mem().getStringAscii(stringAt(index, null));
+        try
+        {
+            return mem().getStringAscii(stringAt(index, null));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getStringAscii(final int index, final Appendable appendable)
     {
-        return mem().getStringAscii(stringAt(index, null), appendable);
+        try
+        {
+            return mem().getStringAscii(stringAt(index, null), appendable);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringAscii(final int index, final ByteOrder byteOrder)
     {
-        return mem().getStringAscii(stringAt(index, byteOrder), byteOrder);
+        try
+        {
+            return mem().getStringAscii(stringAt(index, byteOrder), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getStringAscii(final int index, final Appendable appendable, final ByteOrder byteOrder)
     {
-        return mem().getStringAscii(stringAt(index, byteOrder), appendable, byteOrder);
+        try
+        {
+            return mem().getStringAscii(stringAt(index, byteOrder), appendable, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringAscii(final int index, final int length)
     {
-        return mem().getStringAscii(stringBodyAt(index, length), length);
+        try
+        {
+            return mem().getStringAscii(stringBodyAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getStringAscii(final int index, final int length, final Appendable appendable)
     {
-        return mem().getStringAscii(stringBodyAt(index, length), length, appendable);
+        try
+        {
+            return mem().getStringAscii(stringBodyAt(index, length), length, appendable);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringWithoutLengthAscii(final int index, final int length)
     {
-        return mem().getStringWithoutLengthAscii(readAt(index, length), length);
+        try
+        {
+            return mem().getStringWithoutLengthAscii(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public int getStringWithoutLengthAscii(final int index, final int length, final Appendable appendable)
     {
-        return mem().getStringWithoutLengthAscii(readAt(index, length), length, appendable);
+        try
+        {
+            return mem().getStringWithoutLengthAscii(readAt(index, length), length, appendable);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringUtf8(final int index)
     {
-        return mem().getStringUtf8(stringAt(index, null));
+        try
+        {
+            return mem().getStringUtf8(stringAt(index, null));
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringUtf8(final int index, final ByteOrder byteOrder)
     {
-        return mem().getStringUtf8(stringAt(index, byteOrder), byteOrder);
+        try
+        {
+            return mem().getStringUtf8(stringAt(index, byteOrder), byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringUtf8(final int index, final int length)
     {
-        return mem().getStringUtf8(stringBodyAt(index, length), length);
+        try
+        {
+            return mem().getStringUtf8(stringBodyAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     @Override
     public String getStringWithoutLengthUtf8(final int index, final int length)
     {
-        return mem().getStringWithoutLengthUtf8(readAt(index, length), length);
+        try
+        {
+            return mem().getStringWithoutLengthUtf8(readAt(index, length), length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(this); // the safety net must not reclaim mid-read
+        }
     }
 
     /** Checks liveness and that {@code [index, index + length)} lies inside the view, whatever Agrona's setting. */

@@ -300,14 +300,26 @@ abstract class SlotArena implements AutoCloseable
             return null;
         }
         final long generation = table.occupy(slot);
-        final Buffer buffer = new Buffer(source, slot, generation, start(slot), capacity(slot));
-        if (leakDetection)
+        try
         {
-            final Throwable site = NativeMemory.isLeakTracking() ?
-                NativeMemory.allocationSite(name + " buffer (slot " + slot + ")") : null;
-            table.track(slot, new LeakTracker(buffer, table.queue, slot, generation, site));
+            final Buffer buffer = new Buffer(source, slot, generation, start(slot), capacity(slot));
+            if (leakDetection)
+            {
+                final Throwable site = NativeMemory.isLeakTracking() ?
+                    NativeMemory.allocationSite(name + " buffer (slot " + slot + ")") : null;
+                table.track(slot, new LeakTracker(buffer, table.queue, slot, generation, site));
+            }
+            return buffer;
         }
-        return buffer;
+        catch (final Throwable t)
+        {
+            // an OutOfMemoryError between claim and hand-out: the slot goes back instead of being lost
+            if (table.release(slot, generation))
+            {
+                returnSlot(slot, 0);
+            }
+            throw t;
+        }
     }
 
     /** What the wait queue calls to serve a waiter. */
@@ -787,11 +799,12 @@ abstract class SlotArena implements AutoCloseable
                 final int capacity = capacity(tracker.slot);
                 if (table.reclaim(tracker.slot, tracker.generation))
                 {
+                    // the slot goes back first: reporting (a user's logging backend) must never cost capacity
+                    returnSlot(tracker.slot, capacity);
                     leaks.incrementAndGet();
+                    reclaimed++;
                     NativeMemory.recordLeak(name + " buffer (slot " + tracker.slot + ") not released", capacity,
                         tracker.site);
-                    returnSlot(tracker.slot, capacity);
-                    reclaimed++;
                 }
             }
         }

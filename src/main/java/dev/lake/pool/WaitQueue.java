@@ -6,7 +6,6 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -129,10 +128,17 @@ final class WaitQueue
     private void ended(final Waiter waiter, final Throwable error)
     {
         waiters.decrementAndGet();
-        if (error == null)
+        if (error == null && waiter.delivered)
         {
             waitNanos.add(System.nanoTime() - waiter.since);
             completed.increment();
+            return; // the dispatcher is running (it delivered this one): it goes on serving by itself
+        }
+        if (error == null)
+        {
+            // ended with a value the dispatcher never delivered (completeOnTimeout, complete(x)): it gave up
+            cancelled.increment();
+            drain();
             return;
         }
         final Throwable cause = error instanceof CompletionException && error.getCause() != null ?
@@ -163,7 +169,15 @@ final class WaitQueue
         int missed = 1;
         do
         {
-            serve();
+            try
+            {
+                serve();
+            }
+            catch (final Throwable t)
+            {
+                // never leave the dispatcher wedged with wip != 0: every later signal would be lost
+                System.getLogger("dev.lake").log(System.Logger.Level.ERROR, name + ": wait-queue dispatch failed", t);
+            }
             missed = wip.addAndGet(-missed);
         }
         while (missed != 0);
@@ -200,7 +214,17 @@ final class WaitQueue
                     name + " was closed while a request for " + oldest.size + " bytes waited for capacity"));
                 continue;
             }
-            final Buffer buffer = grantor.grant(oldest.sizeClass, oldest.size);
+            final Buffer buffer;
+            try
+            {
+                buffer = grantor.grant(oldest.sizeClass, oldest.size);
+            }
+            catch (final Throwable t)
+            {
+                queues[from].poll();
+                oldest.completeExceptionally(t); // this request fails, the queue keeps moving
+                continue;
+            }
             if (buffer == null)
             {
                 return; // head-of-line: nobody younger is served before the oldest
@@ -219,9 +243,9 @@ final class WaitQueue
                 executor.execute(() -> complete(waiter, buffer));
                 return;
             }
-            catch (final RejectedExecutionException ex)
+            catch (final RuntimeException | Error ex)
             {
-                // fall through: complete here rather than lose the capacity
+                // rejected or broken executor: complete here rather than lose the capacity
             }
         }
         complete(waiter, buffer);
@@ -229,6 +253,7 @@ final class WaitQueue
 
     private static void complete(final Waiter waiter, final Buffer buffer)
     {
+        waiter.delivered = true; // read by ended(), which runs inside complete() on this thread
         if (!waiter.complete(buffer))
         {
             // Cancelled or timed out at the very moment capacity came: give it back (this signals the next waiter).
@@ -243,6 +268,8 @@ final class WaitQueue
         final int size;
         final long ticket;
         final long since;
+        /** Set by the dispatcher just before it completes the future with capacity. */
+        volatile boolean delivered;
 
         Waiter(final int sizeClass, final int size, final long ticket, final long since)
         {

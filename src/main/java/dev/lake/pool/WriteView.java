@@ -5,6 +5,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -98,145 +99,285 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public void setMemory(final int index, final int length, final byte value)
     {
-        final int at = at(index, length);
-        owner.mem.setMemory(at, length, value);
+        try
+        {
+            final int at = at(index, length);
+            owner.mem.setMemory(at, length, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putLong(final int index, final long value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Long.BYTES);
-        owner.mem.putLong(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Long.BYTES);
+            owner.mem.putLong(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putLong(final int index, final long value)
     {
-        final int at = at(index, Long.BYTES);
-        owner.mem.putLong(at, value);
+        try
+        {
+            final int at = at(index, Long.BYTES);
+            owner.mem.putLong(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putInt(final int index, final int value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Integer.BYTES);
-        owner.mem.putInt(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Integer.BYTES);
+            owner.mem.putInt(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putInt(final int index, final int value)
     {
-        final int at = at(index, Integer.BYTES);
-        owner.mem.putInt(at, value);
+        try
+        {
+            final int at = at(index, Integer.BYTES);
+            owner.mem.putInt(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putIntAscii(final int index, final int value)
     {
-        final int at = at(index, intAsciiLength(value));
-        return owner.mem.putIntAscii(at, value);
+        try
+        {
+            final int at = at(index, intAsciiLength(value));
+            return owner.mem.putIntAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putNaturalIntAscii(final int index, final int value)
     {
-        checkNatural(value);
-        final int at = at(index, AsciiEncoding.digitCount(value));
-        return owner.mem.putNaturalIntAscii(at, value);
+        try
+        {
+            checkNatural(value);
+            final int at = at(index, AsciiEncoding.digitCount(value));
+            return owner.mem.putNaturalIntAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putNaturalPaddedIntAscii(final int offset, final int length, final int value)
     {
-        final int at = at(offset, length);
-        owner.mem.putNaturalPaddedIntAscii(at, length, value);
+        try
+        {
+            final int at = at(offset, length);
+            owner.mem.putNaturalPaddedIntAscii(at, length, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putNaturalIntAsciiFromEnd(final int value, final int endExclusive)
     {
-        checkNatural(value);
-        final int digits = AsciiEncoding.digitCount(value);
-        final int at = at(endExclusive - digits, digits);
-        return owner.mem.putNaturalIntAsciiFromEnd(value, at + digits) - owner.base;
+        try
+        {
+            checkNatural(value);
+            final int digits = AsciiEncoding.digitCount(value);
+            final int at = at(endExclusive - digits, digits);
+            return owner.mem.putNaturalIntAsciiFromEnd(value, at + digits) - owner.base;
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putNaturalLongAscii(final int index, final long value)
     {
-        checkNatural(value);
-        final int at = at(index, AsciiEncoding.digitCount(value));
-        return owner.mem.putNaturalLongAscii(at, value);
+        try
+        {
+            checkNatural(value);
+            final int at = at(index, AsciiEncoding.digitCount(value));
+            return owner.mem.putNaturalLongAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putLongAscii(final int index, final long value)
     {
-        final int at = at(index, longAsciiLength(value));
-        return owner.mem.putLongAscii(at, value);
+        try
+        {
+            final int at = at(index, longAsciiLength(value));
+            return owner.mem.putLongAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putDouble(final int index, final double value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Double.BYTES);
-        owner.mem.putDouble(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Double.BYTES);
+            owner.mem.putDouble(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putDouble(final int index, final double value)
     {
-        final int at = at(index, Double.BYTES);
-        owner.mem.putDouble(at, value);
+        try
+        {
+            final int at = at(index, Double.BYTES);
+            owner.mem.putDouble(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putFloat(final int index, final float value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Float.BYTES);
-        owner.mem.putFloat(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Float.BYTES);
+            owner.mem.putFloat(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putFloat(final int index, final float value)
     {
-        final int at = at(index, Float.BYTES);
-        owner.mem.putFloat(at, value);
+        try
+        {
+            final int at = at(index, Float.BYTES);
+            owner.mem.putFloat(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putShort(final int index, final short value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Short.BYTES);
-        owner.mem.putShort(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Short.BYTES);
+            owner.mem.putShort(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putShort(final int index, final short value)
     {
-        final int at = at(index, Short.BYTES);
-        owner.mem.putShort(at, value);
+        try
+        {
+            final int at = at(index, Short.BYTES);
+            owner.mem.putShort(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putChar(final int index, final char value, final ByteOrder byteOrder)
     {
-        final int at = at(index, Character.BYTES);
-        owner.mem.putChar(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, Character.BYTES);
+            owner.mem.putChar(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putChar(final int index, final char value)
     {
-        final int at = at(index, Character.BYTES);
-        owner.mem.putChar(at, value);
+        try
+        {
+            final int at = at(index, Character.BYTES);
+            owner.mem.putChar(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putByte(final int index, final byte value)
     {
-        final int at = at(index, Byte.BYTES);
-        owner.mem.putByte(at, value);
+        try
+        {
+            final int at = at(index, Byte.BYTES);
+            owner.mem.putByte(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
@@ -248,9 +389,16 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public void putBytes(final int index, final byte[] src, final int offset, final int length)
     {
-        Objects.checkFromIndexSize(offset, length, src.length);
-        final int at = at(index, length);
-        owner.mem.putBytes(at, src, offset, length);
+        try
+        {
+            Objects.checkFromIndexSize(offset, length, src.length);
+            final int at = at(index, length);
+            owner.mem.putBytes(at, src, offset, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
@@ -264,75 +412,145 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public void putBytes(final int index, final ByteBuffer srcBuffer, final int srcIndex, final int length)
     {
-        Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
-        final int at = at(index, length);
-        owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+        try
+        {
+            Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
+            final int at = at(index, length);
+            owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public void putBytes(final int index, final DirectBuffer srcBuffer, final int srcIndex, final int length)
     {
-        srcBuffer.boundsCheck(srcIndex, length);
-        final int at = at(index, length);
-        owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+        try
+        {
+            srcBuffer.boundsCheck(srcIndex, length);
+            final int at = at(index, length);
+            owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringAscii(final int index, final String value)
     {
-        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-        return owner.mem.putStringAscii(at, value);
+        try
+        {
+            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+            return owner.mem.putStringAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringAscii(final int index, final CharSequence value)
     {
-        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-        return owner.mem.putStringAscii(at, value);
+        try
+        {
+            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+            return owner.mem.putStringAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringAscii(final int index, final String value, final ByteOrder byteOrder)
     {
-        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-        return owner.mem.putStringAscii(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+            return owner.mem.putStringAscii(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringAscii(final int index, final CharSequence value, final ByteOrder byteOrder)
     {
-        final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-        return owner.mem.putStringAscii(at, value, byteOrder);
+        try
+        {
+            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
+            return owner.mem.putStringAscii(at, value, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringWithoutLengthAscii(final int index, final String value)
     {
-        final int at = at(index, value == null ? 0 : value.length());
-        return owner.mem.putStringWithoutLengthAscii(at, value);
+        try
+        {
+            final int at = at(index, value == null ? 0 : value.length());
+            return owner.mem.putStringWithoutLengthAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringWithoutLengthAscii(final int index, final CharSequence value)
     {
-        final int at = at(index, value == null ? 0 : value.length());
-        return owner.mem.putStringWithoutLengthAscii(at, value);
+        try
+        {
+            final int at = at(index, value == null ? 0 : value.length());
+            return owner.mem.putStringWithoutLengthAscii(at, value);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringWithoutLengthAscii(
         final int index, final String value, final int valueOffset, final int length)
     {
-        final int at = at(index, asciiRange(value, valueOffset, length));
-        return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+        try
+        {
+            final int at = at(index, asciiRange(value, valueOffset, length));
+            return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     @Override
     public int putStringWithoutLengthAscii(
         final int index, final CharSequence value, final int valueOffset, final int length)
     {
-        final int at = at(index, asciiRange(value, valueOffset, length));
-        return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+        try
+        {
+            final int at = at(index, asciiRange(value, valueOffset, length));
+            return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 
     private static int asciiRange(final CharSequence value, final int valueOffset, final int length)
@@ -398,9 +616,16 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public int putStringWithoutLengthUtf8(final int index, final String value)
     {
-        final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
-        final int at = at(index, bytes.length);
-        owner.mem.putBytes(at, bytes);
-        return bytes.length;
+        try
+        {
+            final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
+            final int at = at(index, bytes.length);
+            owner.mem.putBytes(at, bytes);
+            return bytes.length;
+        }
+        finally
+        {
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+        }
     }
 }
