@@ -34,12 +34,14 @@ public final class Region implements AutoCloseable
 
     private static final byte[] EMPTY = new byte[0];
     private static final VarHandle CLOSED;
+    private static final VarHandle BYTE_BUFFER;
 
     static
     {
         try
         {
             CLOSED = MethodHandles.lookup().findVarHandle(Region.class, "closed", boolean.class);
+            BYTE_BUFFER = MethodHandles.lookup().findVarHandle(Region.class, "byteBuffer", ByteBuffer.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -53,7 +55,7 @@ public final class Region implements AutoCloseable
     private final RegionBuffer buffer;
     private final Deallocator deallocator;
     private final Cleaner.Cleanable cleanable;
-    private ByteBuffer byteBuffer;
+    private volatile ByteBuffer byteBuffer;
     @SuppressWarnings("unused") // accessed through CLOSED
     private volatile boolean closed;
 
@@ -216,13 +218,21 @@ public final class Region implements AutoCloseable
     public ByteBuffer byteBuffer()
     {
         checkOpen();
-        ByteBuffer view = byteBuffer;
-        if (view == null)
+        final ByteBuffer view = byteBuffer;
+        if (view != null)
         {
-            view = DirectViews.view(address, size, this);
-            byteBuffer = view;
+            return view;
         }
-        return view;
+        // one view per region, whoever races: close() must find and empty every view it handed out
+        final ByteBuffer made = DirectViews.view(address, size, this);
+        final ByteBuffer winner = (ByteBuffer)BYTE_BUFFER.compareAndExchange(this, null, made);
+        final ByteBuffer result = winner == null ? made : winner;
+        if (closed)
+        {
+            DirectViews.invalidate(result); // close() raced this call and may have missed the view
+            checkOpen();
+        }
+        return result;
     }
 
     /**

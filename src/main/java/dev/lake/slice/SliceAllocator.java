@@ -41,8 +41,8 @@ import java.util.Arrays;
  * Offsets and lengths are {@code int}s (the seed's index type {@code L = u32}): a chunk is at most
  * {@link Region#MAX_SIZE} bytes and a slice's {@code length * stride} plus its header must fit in one; larger
  * requests throw {@link IllegalArgumentException} naming the value. The primitive tier adds: at most
- * {@value #MAX_PINNED_CHUNKS} chunks holding references at once, and a slot's generation wraps after 65,535
- * reuses.
+ * {@value #MAX_PINNED_CHUNKS} chunks holding references at once; a table slot serves 65,535 reuses of its
+ * chunk and is then retired rather than let its generation wrap (which would revive released references).
  *
  * <h2>Threads</h2>
  * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()} and {@link #close()}) is confined to one
@@ -963,8 +963,19 @@ public final class SliceAllocator implements AutoCloseable
             // Stale references into it must fail from now on, whether or not this allocation succeeds.
             if (m.node != null)
             {
-                cur.generation = nextGeneration(cur.generation);
-                m.node.generation = cur.generation;
+                if (cur.generation == GENERATION_MASK)
+                {
+                    // The generation would wrap and revive references released long ago: retire the slot for
+                    // good and give the chunk a fresh one (a slot lasts 65,535 reuses; the table holds 2^20).
+                    slots[m.node.slot] = null;
+                    m.node = null;
+                    cur.generation = 0; // pinned again, in a fresh slot, when a reference needs it
+                }
+                else
+                {
+                    cur.generation = nextGeneration(cur.generation);
+                    m.node.generation = cur.generation;
+                }
             }
             target = cur;
             targetKind = RESET_CURRENT;
@@ -1070,6 +1081,10 @@ public final class SliceAllocator implements AutoCloseable
             return;
         }
         SlotPool.Node node = slotPool.pop();
+        while (node != null && node.generation == GENERATION_MASK)
+        {
+            node = slotPool.pop(); // exhausted: its next generation would revive old references; retired for good
+        }
         if (node == null)
         {
             if (nextSlot == MAX_PINNED_CHUNKS)
@@ -1135,6 +1150,13 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) + " is released");
         }
+        final int length = c.memory.buffer.getInt(data - HEADER);
+        if (length <= 0 || data + (long)length * stride > c.memory.capacity)
+        {
+            // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
+            throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
+                " does not point at a slice of its chunk");
+        }
         return c;
     }
 
@@ -1183,18 +1205,17 @@ public final class SliceAllocator implements AutoCloseable
         while (true)
         {
             final int count = buffer.getIntVolatile(at);
-            if (count == 1)
-            {
-                // The only holder: no other thread can add or drop a count, so a plain release store suffices.
-                buffer.putIntRelease(at, 0);
-                break;
-            }
             if (count <= 0)
             {
                 throw new StaleHandleException("slice is already released: double release");
             }
+            // A CAS even for the last holder: two racing releases of one ref must not both succeed.
             if (buffer.compareAndSetInt(at, count, count - 1))
             {
+                if (count == 1)
+                {
+                    break;
+                }
                 return;
             }
         }

@@ -31,13 +31,15 @@ final class PinningHint implements AffinityHint
         }
         try
         {
-            if (cpus.length() > Runtime.getRuntime().availableProcessors())
-            {
-                warnOnce("this machine has " + Runtime.getRuntime().availableProcessors() + " CPUs", null);
-                return false;
-            }
+            // no pre-check against availableProcessors(): under a cpuset (CPUs 8-15, say) valid ids exceed it;
+            // the operating system's own answer, read back, is the truth
             OpenHft.pin(cpus);
-            return OpenHft.affinity().equals(cpus);
+            if (OpenHft.affinity().equals(cpus))
+            {
+                return true;
+            }
+            warnOnce("the operating system did not apply it", null);
+            return false;
         }
         catch (final RuntimeException | LinkageError ex)
         {

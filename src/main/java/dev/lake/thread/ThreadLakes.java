@@ -175,6 +175,7 @@ public final class ThreadLakes implements AutoCloseable
     public <R> R with(final Function<Lake, R> work)
     {
         final Lake lake = current();
+        final Lease lease = local.get();
         final int depth = lake.markDepth();
         lake.mark();
         try
@@ -183,7 +184,8 @@ public final class ThreadLakes implements AutoCloseable
         }
         finally
         {
-            if (lake.isOpen())
+            // only if the lake is still this thread's: work may have released it (then it may be another's now)
+            if (local.get() == lease && lake.isOpen())
             {
                 while (lake.markDepth() > depth)
                 {

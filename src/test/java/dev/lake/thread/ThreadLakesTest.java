@@ -352,4 +352,38 @@ class ThreadLakesTest
             return t;
         }
     }
+
+    @Test
+    void withNeverTouchesALakeThatWorkReleasedToAnotherThread() throws Exception
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(CAPACITY).poolBound(1).build())
+        {
+            final Lake lake = lakes.init();
+            final AtomicInteger marksOfTheNextOwner = new AtomicInteger(-1);
+            lakes.with(l ->
+            {
+                lakes.release(); // gives the lake back to the pool in the middle of with()
+                final Thread next = new Thread(() ->
+                {
+                    final Lake taken = lakes.init();
+                    taken.allocate(64);
+                    taken.mark();
+                    marksOfTheNextOwner.set(taken.markDepth());
+                });
+                next.start();
+                try
+                {
+                    next.join();
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+                return null;
+            });
+            assertEquals(1, marksOfTheNextOwner.get());
+            assertEquals(1, lake.markDepth(), "with() left the next owner's mark alone");
+            assertEquals(64, lake.used(), "and its allocation");
+        }
+    }
 }
