@@ -384,6 +384,7 @@ class ThreadLakesTest
             assertEquals(1, marksOfTheNextOwner.get());
             assertEquals(1, lake.markDepth(), "with() left the next owner's mark alone");
             assertEquals(64, lake.used(), "and its allocation");
+            assertEquals(1, lakes.reap(), "the next owner ended without release: its lake comes back now");
         }
     }
 }
