@@ -32,7 +32,6 @@ public final class Region implements AutoCloseable
     /** Default base alignment: one cache line. */
     public static final int DEFAULT_ALIGNMENT = Memory.CACHE_LINE;
 
-    private static final byte[] EMPTY = new byte[0];
     private static final VarHandle CLOSED;
     private static final VarHandle BYTE_BUFFER;
 
@@ -266,7 +265,9 @@ public final class Region implements AutoCloseable
         {
             return;
         }
-        buffer.wrap(EMPTY);
+        // capacity 0 at address 0: with Agrona's bounds checks (the default) any access throws; with them
+        // disabled it faults at the null page (fail-stop) instead of scribbling on a heap array
+        buffer.wrap(0L, 0);
         final ByteBuffer view = byteBuffer;
         if (view != null)
         {
