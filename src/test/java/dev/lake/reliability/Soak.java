@@ -297,7 +297,32 @@ public final class Soak
         {
             checkHandle(other);
         }
+        if ((seq & 4095) == 0)
+        {
+            hoard();
+        }
         handleOps.increment();
+    }
+
+    /** Claims slots until the arena is full (racing the other threads), then gives them all back. */
+    private void hoard()
+    {
+        final long[] held = new long[SLOTS];
+        int n = 0;
+        long h;
+        while (n < SLOTS && (h = arena.tryAllocateHandle()) != FixedArena.NO_HANDLE)
+        {
+            allocations.increment();
+            held[n++] = h;
+        }
+        if (n < SLOTS)
+        {
+            failed.increment(); // the claim that found the arena full
+        }
+        for (int i = 0; i < n; i++)
+        {
+            arena.release(held[i]);
+        }
     }
 
     private void checkHandle(final long h)
