@@ -15,7 +15,7 @@ import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
  * Two references to the same frozen {@link Bytes} are released by two threads, one of them reading through its
- * reference first, while a third thread tries to claim the arena's only slot and scribbles on it. The arena zeroes
+ * reference first, the other then trying to claim the arena's only slot again and scribbling on it. The arena zeroes
  * a slot when it comes back ({@link InitPolicy#ZERO}), so a slot returned while a reference was still live would
  * show up as the reader seeing 0 or the scribble instead of 42.
  *
@@ -44,12 +44,6 @@ public class BytesLastReleaseStress
     }
 
     @Actor
-    public void releaser()
-    {
-        first.release();
-    }
-
-    @Actor
     public void readerThenReleaser(final IIII_Result r)
     {
         r.r1 = (int)second.getLong(0);
@@ -57,8 +51,9 @@ public class BytesLastReleaseStress
     }
 
     @Actor
-    public void claimer(final IIII_Result r)
+    public void releaserThenClaimer(final IIII_Result r)
     {
+        first.release();
         claimed = arena.tryAllocateHandle();
         if (claimed != FixedArena.NO_HANDLE)
         {

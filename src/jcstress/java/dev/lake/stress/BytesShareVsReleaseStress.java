@@ -13,8 +13,8 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * While one holder releases its {@link Bytes}, two other threads share the slot through their own reference: one
- * with {@code retain()}, one with {@code slice()}; each reads and releases its new reference. The count must never
+ * While one holder releases its {@link Bytes}, another thread shares the slot through its own reference, with
+ * {@code retain()} and with {@code slice()}, reads through both and releases them. The count must never
  * reach zero under them (the slot is zeroed on return, so a premature return reads 0), and exactly one reference
  * is left at the end.
  *
@@ -45,19 +45,14 @@ public class BytesShareVsReleaseStress
     }
 
     @Actor
-    public void retainer(final IIII_Result r)
+    public void sharer(final IIII_Result r)
     {
-        final Bytes mine = kept.retain();
-        r.r1 = (int)mine.getLong(0);
-        mine.release();
-    }
-
-    @Actor
-    public void slicer(final IIII_Result r)
-    {
-        final Bytes mine = kept.slice(0, 8);
-        r.r2 = (int)mine.getLong(0);
-        mine.release();
+        final Bytes retained = kept.retain();
+        final Bytes slice = kept.slice(0, 8);
+        r.r1 = (int)retained.getLong(0);
+        retained.release();
+        r.r2 = (int)slice.getLong(0);
+        slice.release();
     }
 
     @Arbiter

@@ -12,7 +12,7 @@ import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.IIII_Result;
 
 /**
- * {@link FixedArena#close()} races the release of the last live {@link Bytes} and a new claim. The region must be
+ * {@link FixedArena#close()} races the release of the last live {@link Bytes} followed by a new claim. The region must be
  * freed exactly when no slot is live: never while the claim that succeeded still holds its slot (use after free),
  * and always once everything is released (no leak). A claim after close must be refused.
  *
@@ -39,20 +39,15 @@ public class FixedArenaCloseVsReleaseStress
     }
 
     @Actor
-    public void releaser()
-    {
-        bytes.release();
-    }
-
-    @Actor
     public void closer()
     {
         arena.close();
     }
 
     @Actor
-    public void claimer(final IIII_Result r)
+    public void releaserThenClaimer(final IIII_Result r)
     {
+        bytes.release();
         try
         {
             claimed = arena.tryAllocateHandle();
