@@ -15,6 +15,7 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 import net.jqwik.api.lifecycle.AddLifecycleHook;
+import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.state.Action;
 import net.jqwik.api.state.ActionChain;
 import net.jqwik.api.state.Transformer;
@@ -46,12 +47,19 @@ class ArenaModelProperties
         try
         {
             chain.withInvariant("model", ArenaWorld::verify).run();
+            ModelTries.count(chain.transformations().size());
         }
         finally
         {
             ArenaWorld.closeAll();
         }
         assertEquals(baseline, NativeMemory.reservedBytes(), "every block is freed by close");
+    }
+
+    @AfterContainer
+    static void report()
+    {
+        ModelTries.report("ArenaModelProperties");
     }
 
     @Provide

@@ -8,6 +8,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.AddLifecycleHook;
+import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.state.Action;
 import net.jqwik.api.state.ActionChain;
 import net.jqwik.api.state.Transformer;
@@ -34,6 +35,7 @@ class FixedArenaModelProperties
         try
         {
             chain.withInvariant("model", FixedArenaWorld::verify).run();
+            ModelTries.count(chain.transformations().size());
         }
         finally
         {
@@ -47,6 +49,12 @@ class FixedArenaModelProperties
             world.handles.forEach(s -> { while (s.references-- > 0) { world.arena.release(s.handle); } });
         }
         assertEquals(baseline, NativeMemory.reservedBytes(), "the region is freed once everything is released");
+    }
+
+    @AfterContainer
+    static void report()
+    {
+        ModelTries.report("FixedArenaModelProperties");
     }
 
     @Provide

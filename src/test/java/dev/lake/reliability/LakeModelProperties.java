@@ -8,6 +8,7 @@ import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.AddLifecycleHook;
+import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.state.Action;
 import net.jqwik.api.state.ActionChain;
 import net.jqwik.api.state.Transformer;
@@ -35,12 +36,19 @@ class LakeModelProperties
         try
         {
             chain.withInvariant("model", LakeWorld::verify).run();
+            ModelTries.count(chain.transformations().size());
         }
         finally
         {
             LakeWorld.closeAll();
         }
         assertEquals(baseline, NativeMemory.reservedBytes(), "every native byte is back after close");
+    }
+
+    @AfterContainer
+    static void report()
+    {
+        ModelTries.report("LakeModelProperties");
     }
 
     @Provide

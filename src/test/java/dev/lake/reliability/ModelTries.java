@@ -24,6 +24,31 @@ public final class ModelTries implements AroundPropertyHook
         return Integer.getInteger("lake.model.tries", DEFAULT_TRIES);
     }
 
+    private static final java.util.concurrent.atomic.LongAdder SEQUENCES = new java.util.concurrent.atomic.LongAdder();
+    private static final java.util.concurrent.atomic.LongAdder STEPS = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * Counts one sequence that ran to its end (shrinking attempts included), for the report.
+     *
+     * @param steps operations in it.
+     */
+    public static void count(final int steps)
+    {
+        SEQUENCES.increment();
+        STEPS.add(steps);
+    }
+
+    /**
+     * Prints how many sequences and operations a test class ran, then starts counting afresh.
+     *
+     * @param what the test class.
+     */
+    public static void report(final String what)
+    {
+        System.out.printf(java.util.Locale.ROOT, "%s: %,d sequences, %,d operations checked against the model%n",
+            what, SEQUENCES.sumThenReset(), STEPS.sumThenReset());
+    }
+
     @Override
     public PropertyExecutionResult aroundProperty(final PropertyLifecycleContext context, final PropertyExecutor property)
     {
