@@ -14,7 +14,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * One {@link Arena} under test and its reference model, for {@link ArenaModelProperties}: allocations (arena and
+ * One {@link Arena} under test and its reference model, for {@link ArenaModelPropertyTest}: allocations (arena and
  * transaction, plain, try and zeroed forms, alignments past the 64-byte block alignment), checkpoints (own and of
  * another arena), rewinds, resets, transactions and savepoints as objects and as primitive tokens, budgets, cleanup
  * actions and close.

@@ -15,7 +15,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * One {@link FixedArena} under test and its model, for {@link FixedArenaModelProperties}: both tiers in one
+ * One {@link FixedArena} under test and its model, for {@link FixedArenaModelPropertyTest}: both tiers in one
  * sequence. The model does not know which slot a claim picks; it knows how many are live, every allocation's
  * references, frozen length and pattern, and every counter of {@link FixedArenaMetrics}. After each step every live
  * reference must read exactly its own bytes, every released one must throw, and the metrics must be exact.

@@ -18,7 +18,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * One lake under test and its reference model, for {@link LakeModelProperties}. Every operation runs on the real
+ * One lake under test and its reference model, for {@link LakeModelPropertyTest}. Every operation runs on the real
  * lake (or one of its views, sandboxes, droplets, snapshots) and on the model, and asserts that the real outcome is
  * the one the model predicts (the offset returned, or the exception type); {@link #verify()} then compares every
  * observable: position, used, remaining, generation, mark and sandbox depths, stats, validity of every handle ever

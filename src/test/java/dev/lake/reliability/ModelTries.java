@@ -13,8 +13,8 @@ import net.jqwik.api.lifecycle.PropertyLifecycleContext;
  */
 public final class ModelTries implements AroundPropertyHook
 {
-    /** Sequences per allocator when {@code lake.model.tries} is not set: what CI runs (a few seconds each). */
-    public static final int DEFAULT_TRIES = 200;
+    /** Sequences per allocator when {@code lake.model.tries} is not set: what CI runs (about 2 s each on 2 cores). */
+    public static final int DEFAULT_TRIES = 1000;
 
     /**
      * @return the number of sequences to run per property.

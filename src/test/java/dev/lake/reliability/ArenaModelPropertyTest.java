@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * integrity. Sequences per run: {@link ModelTries}.
  */
 @AddLifecycleHook(ModelTries.class)
-class ArenaModelProperties
+class ArenaModelPropertyTest
 {
     @Property
     void everyOperationSequenceMatchesTheModel(@ForAll("arenaSequences") final ActionChain<ArenaWorld> chain)
@@ -59,7 +59,7 @@ class ArenaModelProperties
     @AfterContainer
     static void report()
     {
-        ModelTries.report("ArenaModelProperties");
+        ModelTries.report("ArenaModelPropertyTest");
     }
 
     @Provide

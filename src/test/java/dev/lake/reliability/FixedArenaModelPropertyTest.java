@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * closed and empty. Failing sequences are shrunk and printed. Sequences per run: {@link ModelTries}.
  */
 @AddLifecycleHook(ModelTries.class)
-class FixedArenaModelProperties
+class FixedArenaModelPropertyTest
 {
     @Property
     void everyOperationSequenceMatchesTheModel(@ForAll("poolSequences") final ActionChain<FixedArenaWorld> chain)
@@ -54,7 +54,7 @@ class FixedArenaModelProperties
     @AfterContainer
     static void report()
     {
-        ModelTries.report("FixedArenaModelProperties");
+        ModelTries.report("FixedArenaModelPropertyTest");
     }
 
     @Provide

@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * and the stats record; and shrinks failures. Sequences per run: {@link ModelTries}.
  */
 @AddLifecycleHook(ModelTries.class)
-class LakeModelProperties
+class LakeModelPropertyTest
 {
     @Property
     void everyOperationSequenceMatchesTheModel(@ForAll("lakeSequences") final ActionChain<LakeWorld> chain)
@@ -48,7 +48,7 @@ class LakeModelProperties
     @AfterContainer
     static void report()
     {
-        ModelTries.report("LakeModelProperties");
+        ModelTries.report("LakeModelPropertyTest");
     }
 
     @Provide
