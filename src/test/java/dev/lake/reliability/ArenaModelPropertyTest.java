@@ -6,24 +6,14 @@ import dev.lake.linear.ArenaView;
 import dev.lake.linear.Checkpoint;
 import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.state.Action;
-import net.jqwik.api.state.ActionChain;
-import net.jqwik.api.state.Transformer;
+import dev.lake.testing.ModelCheck;
+import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
+import java.util.SplittableRandom;
 
+import static dev.lake.testing.ModelCheck.between;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -37,60 +27,66 @@ import static org.junit.jupiter.api.Assertions.*;
  * rewind, reset only): adds transactions, budgets, cleanups, exact references, block growth, stats and byte
  * integrity. Sequences per run: {@link ModelTries}.
  */
-@AddLifecycleHook(ModelTries.class)
 class ArenaModelPropertyTest
 {
-    @Property
-    void everyOperationSequenceMatchesTheModel(@ForAll("arenaSequences") final ActionChain<ArenaWorld> chain)
+    @Test
+    void everyOperationSequenceMatchesTheModel()
     {
         final long baseline = NativeMemory.reservedBytes();
-        try
-        {
-            chain.withInvariant("model", ArenaWorld::verify).run();
-            ModelTries.count(chain.transformations().size());
-        }
-        finally
-        {
-            ArenaWorld.closeAll();
-        }
+        final int tries = ModelTries.tries();
+        final long steps = ModelCheck.run("Arena", tries, 60, ArenaWorld::open, menu());
+        ModelTries.report("ArenaModelPropertyTest", tries, steps);
         assertEquals(baseline, NativeMemory.reservedBytes(), "every block is freed by close");
     }
 
-    @AfterContainer
-    static void report()
+    private static ModelCheck.Menu<ArenaWorld> menu()
     {
-        ModelTries.report("ArenaModelPropertyTest");
+        return new ModelCheck.Menu<ArenaWorld>()
+            .add(6, r ->
+            {
+                final int via = between(r, -3, 15), sz = size(r), a = 1 << between(r, 0, 8), f = between(r, 0, 2);
+                return step((f == 1 ? "tryAllocate(" : f == 2 ? "allocateZeroed(" : "allocate(") + sz + ", " + a + ")" +
+                    (via < 0 ? "" : " in transaction " + via), w -> w.allocate(via, sz, a, f));
+            })
+            .add(2, r -> step("checkpoint()", ArenaWorld::checkpoint))
+            .add(2, r ->
+            {
+                final int c = between(r, -2, 15);
+                return step(c == -1 ? "rewind(foreign checkpoint)" : c == -2 ? "rewind(innermost transaction's checkpoint)" :
+                    "rewind(checkpoint " + c + ")", w -> w.rewind(c));
+            })
+            .add(1, r -> step("reset()", ArenaWorld::reset))
+            .add(3, r ->
+            {
+                final int from = between(r, -1, 15);
+                final boolean token = r.nextBoolean();
+                return step(token ? "beginTransaction()" : from < 0 ? "transaction()" :
+                    "savepoint() of transaction " + from, w -> w.begin(from, token));
+            })
+            .add(3, r ->
+            {
+                final int t = between(r, 0, 15), a = between(r, 0, 2);
+                return step((a == 0 ? "commit" : a == 1 ? "rollback/end" : "close") + " transaction " + t, w -> w.end(t, a));
+            })
+            .add(1, r ->
+            {
+                final int t = between(r, 0, 15);
+                final long l = between(r, -2, 2000);
+                return step("setLimit(" + l + ") on transaction " + t, w -> w.setLimit(t, l));
+            })
+            .add(1, r -> step("defer(cleanup)", ArenaWorld::defer))
+            .add(1, r -> between(r, 0, 40) == 0 ? step("close()", ArenaWorld::closeArena) : step("verify", w -> { }));
     }
 
-    @Provide
-    Arbitrary<ActionChain<ArenaWorld>> arenaSequences()
+    /** Mostly small requests, one in nine larger than a first block. */
+    private static int size(final SplittableRandom r)
     {
-        final Arbitrary<Integer> pick = Arbitraries.integers().between(0, 15);
-        final Arbitrary<Integer> size = Arbitraries.frequencyOf(
-            net.jqwik.api.Tuple.of(8, Arbitraries.integers().between(1, 120)),
-            net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(121, 1500)));
-        final Arbitrary<Integer> align = Arbitraries.integers().between(0, 8).map(i -> 1 << i);
-        return ActionChain.startWith(ArenaWorld::open)
-            .withAction(6, act(Combinators.combine(Arbitraries.integers().between(-3, 15), size, align,
-                Arbitraries.integers().between(0, 2)).as((via, s, a, f) ->
-                step((f == 1 ? "tryAllocate(" : f == 2 ? "allocateZeroed(" : "allocate(") + s + ", " + a + ")" +
-                    (via < 0 ? "" : " in transaction " + via), w -> w.allocate(via, s, a, f)))))
-            .withAction(2, act(Arbitraries.just(step("checkpoint()", ArenaWorld::checkpoint))))
-            .withAction(2, act(Arbitraries.integers().between(-2, 15).map(c ->
-                step(c == -1 ? "rewind(foreign checkpoint)" : c == -2 ? "rewind(innermost transaction's checkpoint)" :
-                    "rewind(checkpoint " + c + ")", w -> w.rewind(c)))))
-            .withAction(1, act(Arbitraries.just(step("reset()", ArenaWorld::reset))))
-            .withAction(3, act(Combinators.combine(Arbitraries.integers().between(-1, 15), Arbitraries.of(false, true))
-                .as((from, token) -> step(token ? "beginTransaction()" : from < 0 ? "transaction()" :
-                    "savepoint() of transaction " + from, w -> w.begin(from, token)))))
-            .withAction(3, act(Combinators.combine(pick, Arbitraries.integers().between(0, 2)).as((t, a) ->
-                step((a == 0 ? "commit" : a == 1 ? "rollback/end" : "close") + " transaction " + t, w -> w.end(t, a)))))
-            .withAction(1, act(Combinators.combine(pick, Arbitraries.longs().between(-2, 2000)).as((t, l) ->
-                step("setLimit(" + l + ") on transaction " + t, w -> w.setLimit(t, l)))))
-            .withAction(1, act(Arbitraries.just(step("defer(cleanup)", ArenaWorld::defer))))
-            .withAction(1, act(Arbitraries.integers().between(0, 40).map(i -> i == 0 ?
-                step("close()", ArenaWorld::close) : step("verify", w -> { }))))
-            .withMaxTransformations(60);
+        return r.nextInt(9) < 8 ? between(r, 1, 120) : between(r, 121, 1500);
+    }
+
+    private static ModelCheck.Step<ArenaWorld> step(final String description, final ModelCheck.Body<ArenaWorld> body)
+    {
+        return ModelCheck.step(description, body, ArenaWorld::verify);
     }
 
     /**
@@ -98,10 +94,31 @@ class ArenaModelPropertyTest
      * allocations (the vector then moves instead of growing in place); finish hands out a view with the same
      * elements; a rewind to a checkpoint taken before the vector makes both stale.
      */
-    @Property
-    void arenaVecBehavesLikeAList(
-        @ForAll @Size(max = 80) final List<@IntRange(min = 0, max = 9) Integer> ops,
-        @ForAll final long seed)
+    @Test
+    void arenaVecBehavesLikeAList()
+    {
+        final SplittableRandom random = new SplittableRandom(Long.getLong("lake.model.seed", System.nanoTime()));
+        for (int t = 0, tries = ModelTries.tries(); t < tries; t++)
+        {
+            final int length = random.nextInt(81);
+            final List<Integer> ops = new ArrayList<>(length);
+            for (int i = 0; i < length; i++)
+            {
+                ops.add(random.nextInt(10));
+            }
+            final long seed = random.nextLong();
+            try
+            {
+                arenaVecSequence(ops, seed);
+            }
+            catch (final AssertionError | RuntimeException ex)
+            {
+                throw new AssertionError("ArenaVec sequence failed: ops=" + ops + " seed=" + seed, ex);
+            }
+        }
+    }
+
+    private static void arenaVecSequence(final List<Integer> ops, final long seed)
     {
         final long baseline = NativeMemory.reservedBytes();
         try (Arena arena = Arena.builder().initialBlockSize(128).maxBlockSize(512).build())
@@ -204,15 +221,5 @@ class ArenaModelPropertyTest
             }
         }
         assertEquals(baseline, NativeMemory.reservedBytes());
-    }
-
-    private static Action.Independent<ArenaWorld> act(final Arbitrary<Transformer<ArenaWorld>> transformer)
-    {
-        return () -> transformer;
-    }
-
-    private static Transformer<ArenaWorld> step(final String description, final Consumer<ArenaWorld> body)
-    {
-        return Transformer.mutate(description, body);
     }
 }

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * against every rewind, brute force). Transactions are a stack of (start position, start bytes, own limit); cleanup
  * actions run newest first for exactly the rewinds the model says.
  */
-final class ArenaWorld
+final class ArenaWorld implements AutoCloseable
 {
     static final int FIRST_BLOCK = 256;
     static final int MAX_BLOCK = 1024;
@@ -73,6 +73,13 @@ final class ArenaWorld
     {
         OPEN.forEach(Arena::close);
         OPEN.clear();
+    }
+
+    /** Closes everything the run opened. */
+    @Override
+    public void close()
+    {
+        closeAll();
     }
 
     /** An allocation: its reference, bytes, pattern and where it ends. */
@@ -608,7 +615,7 @@ final class ArenaWorld
         cleanups.add(new long[]{id, ++clock});
     }
 
-    void close()
+    void closeArena()
     {
         arena.close();
         if (!closed)

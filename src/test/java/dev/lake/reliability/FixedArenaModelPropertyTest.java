@@ -1,20 +1,12 @@
 package dev.lake.reliability;
 
 import dev.lake.memory.NativeMemory;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.state.Action;
-import net.jqwik.api.state.ActionChain;
-import net.jqwik.api.state.Transformer;
+import dev.lake.testing.ModelCheck;
+import org.junit.jupiter.api.Test;
 
-import java.util.function.Consumer;
+import java.util.SplittableRandom;
 
+import static dev.lake.testing.ModelCheck.between;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -25,76 +17,95 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * {@link FixedArenaWorld}: exact metrics, liveness of every reference, every live byte, region freed exactly when
  * closed and empty. Failing sequences are shrunk and printed. Sequences per run: {@link ModelTries}.
  */
-@AddLifecycleHook(ModelTries.class)
 class FixedArenaModelPropertyTest
 {
-    @Property
-    void everyOperationSequenceMatchesTheModel(@ForAll("poolSequences") final ActionChain<FixedArenaWorld> chain)
+    @Test
+    void everyOperationSequenceMatchesTheModel()
     {
         final long baseline = NativeMemory.reservedBytes();
-        try
+        final int tries = ModelTries.tries();
+        long steps = 0;
+        for (int config = 0; config < 4; config++) // init policy x auto-spill
         {
-            chain.withInvariant("model", FixedArenaWorld::verify).run();
-            ModelTries.count(chain.transformations().size());
+            final int c = config;
+            steps += ModelCheck.run("FixedArena [config " + c + "]", Math.max(1, tries / 4), 60,
+                () -> FixedArenaWorld.open(c), menu(c));
         }
-        finally
-        {
-            FixedArenaWorld.closeAll();
-        }
-        final FixedArenaWorld world = chain.finalState().orElse(null);
-        if (world != null)
-        {
-            world.bytes.stream().filter(r -> !r.released).forEach(r -> r.real.release());
-            world.buffers.forEach(w -> w.real.close());
-            world.handles.forEach(s -> { while (s.references-- > 0) { world.arena.release(s.handle); } });
-        }
+        ModelTries.report("FixedArenaModelPropertyTest", Math.max(1, tries / 4) * 4L, steps);
         assertEquals(baseline, NativeMemory.reservedBytes(), "the region is freed once everything is released");
     }
 
-    @AfterContainer
-    static void report()
+    private static ModelCheck.Menu<FixedArenaWorld> menu(final int config)
     {
-        ModelTries.report("FixedArenaModelPropertyTest");
+        return new ModelCheck.Menu<FixedArenaWorld>()
+            .add(3, r ->
+            {
+                final int f = between(r, 0, 2), c = between(r, -1, 40);
+                return step((f == 0 ? "allocate()" : f == 1 ? "tryAllocate()" : "allocate(" + c + ")") +
+                    " [config " + config + "]", w -> w.allocate(f, c));
+            })
+            .add(3, r ->
+            {
+                final int b = pick(r), n = between(r, 0, 40);
+                return step("write " + n + " B to buffer " + b, w -> w.write(b, n));
+            })
+            .add(2, r ->
+            {
+                final int b = pick(r);
+                return step("freeze buffer " + b, w -> w.freeze(b));
+            })
+            .add(1, r ->
+            {
+                final int b = pick(r);
+                return step("close buffer " + b, w -> w.closeBuffer(b));
+            })
+            .add(2, r ->
+            {
+                final int b = pick(r), o = between(r, 0, 40), l = between(r, 0, 40);
+                final boolean slice = r.nextBoolean();
+                return step((slice ? "slice(" + o + ", " + l + ")" : "retain()") + " of bytes " + b,
+                    w -> w.share(b, slice, o, l));
+            })
+            .add(3, r ->
+            {
+                final int b = pick(r);
+                return step("release bytes " + b, w -> w.release(b));
+            })
+            .add(2, r ->
+            {
+                final boolean t = r.nextBoolean();
+                return step(t ? "tryAllocateHandle()" : "allocateHandle()", w -> w.allocateHandle(t));
+            })
+            .add(2, r ->
+            {
+                final int h = pick(r), n = between(r, 0, 40);
+                return step("write " + n + " B to handle " + h, w -> w.writeHandle(h, n));
+            })
+            .add(1, r ->
+            {
+                final int h = pick(r), n = between(r, 0, 40);
+                return step("freezeHandle(" + n + ") of handle " + h, w -> w.freezeHandle(h, n));
+            })
+            .add(1, r ->
+            {
+                final int h = pick(r);
+                return step("retain handle " + h, w -> w.retainHandle(h));
+            })
+            .add(2, r ->
+            {
+                final int h = pick(r);
+                return step("release handle " + h, w -> w.releaseHandle(h));
+            })
+            .add(1, r -> between(r, 0, 25) == 0 ? step("close the arena", FixedArenaWorld::closeArena) : step("verify", w -> { }));
     }
 
-    @Provide
-    Arbitrary<ActionChain<FixedArenaWorld>> poolSequences()
+    private static int pick(final SplittableRandom r)
     {
-        final Arbitrary<Integer> pick = Arbitraries.integers().between(0, 15);
-        return Arbitraries.integers().between(0, 3).flatMap(config -> ActionChain
-            .startWith(() -> FixedArenaWorld.open(config))
-            .withAction(3, act(Combinators.combine(Arbitraries.integers().between(0, 2),
-                Arbitraries.integers().between(-1, 40)).as((f, c) ->
-                step((f == 0 ? "allocate()" : f == 1 ? "tryAllocate()" : "allocate(" + c + ")") + " [config " + config + "]",
-                    w -> w.allocate(f, c)))))
-            .withAction(3, act(Combinators.combine(pick, Arbitraries.integers().between(0, 40)).as((b, n) ->
-                step("write " + n + " B to buffer " + b, w -> w.write(b, n)))))
-            .withAction(2, act(pick.map(b -> step("freeze buffer " + b, w -> w.freeze(b)))))
-            .withAction(1, act(pick.map(b -> step("close buffer " + b, w -> w.closeBuffer(b)))))
-            .withAction(2, act(Combinators.combine(pick, Arbitraries.of(false, true), Arbitraries.integers().between(0, 40),
-                Arbitraries.integers().between(0, 40)).as((r, slice, o, l) ->
-                step((slice ? "slice(" + o + ", " + l + ")" : "retain()") + " of bytes " + r, w -> w.share(r, slice, o, l)))))
-            .withAction(3, act(pick.map(r -> step("release bytes " + r, w -> w.release(r)))))
-            .withAction(2, act(Arbitraries.of(false, true).map(t ->
-                step(t ? "tryAllocateHandle()" : "allocateHandle()", w -> w.allocateHandle(t)))))
-            .withAction(2, act(Combinators.combine(pick, Arbitraries.integers().between(0, 40)).as((h, n) ->
-                step("write " + n + " B to handle " + h, w -> w.writeHandle(h, n)))))
-            .withAction(1, act(Combinators.combine(pick, Arbitraries.integers().between(0, 40)).as((h, n) ->
-                step("freezeHandle(" + n + ") of handle " + h, w -> w.freezeHandle(h, n)))))
-            .withAction(1, act(pick.map(h -> step("retain handle " + h, w -> w.retainHandle(h)))))
-            .withAction(2, act(pick.map(h -> step("release handle " + h, w -> w.releaseHandle(h)))))
-            .withAction(1, act(Arbitraries.integers().between(0, 25).map(i -> i == 0 ?
-                step("close the arena", FixedArenaWorld::close) : step("verify", w -> { }))))
-            .withMaxTransformations(60));
+        return between(r, 0, 15);
     }
 
-    private static Action.Independent<FixedArenaWorld> act(final Arbitrary<Transformer<FixedArenaWorld>> transformer)
+    private static ModelCheck.Step<FixedArenaWorld> step(final String description, final ModelCheck.Body<FixedArenaWorld> body)
     {
-        return () -> transformer;
-    }
-
-    private static Transformer<FixedArenaWorld> step(final String description, final Consumer<FixedArenaWorld> body)
-    {
-        return Transformer.mutate(description, body);
+        return ModelCheck.step(description, body, FixedArenaWorld::verify);
     }
 }

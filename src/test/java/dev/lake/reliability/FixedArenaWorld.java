@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * references, frozen length and pattern, and every counter of {@link FixedArenaMetrics}. After each step every live
  * reference must read exactly its own bytes, every released one must throw, and the metrics must be exact.
  */
-final class FixedArenaWorld
+final class FixedArenaWorld implements AutoCloseable
 {
     static final int SLOTS = 4;
     static final int CAPACITY = 32;
@@ -60,6 +60,16 @@ final class FixedArenaWorld
     {
         OPEN.forEach(FixedArena::close);
         OPEN.clear();
+    }
+
+    /** Closes every arena of the run, then releases what the sequence still held so that the regions go too. */
+    @Override
+    public void close()
+    {
+        closeAll();
+        bytes.stream().filter(r -> !r.released).forEach(r -> r.real.release());
+        buffers.forEach(w -> w.real.close());
+        handles.forEach(s -> { while (s.references-- > 0) { arena.release(s.handle); } });
     }
 
     /** The shared state of one object-tier allocation: how many {@link Bytes} still hold it. */
@@ -443,7 +453,7 @@ final class FixedArenaWorld
         }
     }
 
-    void close()
+    void closeArena()
     {
         arena.close();
         closed = true;
@@ -456,7 +466,7 @@ final class FixedArenaWorld
         final FixedArenaMetrics m = arena.metrics();
         final boolean freed = closed && live == 0;
         assertEquals(new FixedArenaMetrics(arena.name(), SLOTS, CAPACITY, allocations, failed, frees, frozen, spills, 0,
-            freed ? 0 : (long)SLOTS * CAPACITY, (long)live * CAPACITY, live), m, "metrics");
+            freed ? 0 : (long)SLOTS * CAPACITY, (long)live * CAPACITY, live, m.waits()), m, "metrics");
         assertEquals(freed, arena.isRegionFreed(), "the region is freed exactly when closed and empty");
         for (final Ref r : bytes)
         {

@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * position never went below the handle's end since the handle was made (the minimum is tracked per handle, O(n)
  * per rewind); an allocator is valid while the lake is open and its own handle in its parent is valid.
  */
-final class LakeWorld
+final class LakeWorld implements AutoCloseable
 {
     static final int CAPACITY = 4096;
 
@@ -63,6 +63,13 @@ final class LakeWorld
     {
         OPEN.forEach(Lake::close);
         OPEN.clear();
+    }
+
+    /** Closes everything the run opened. */
+    @Override
+    public void close()
+    {
+        closeAll();
     }
 
     // ---------------------------------------------------------------------------------------------------- model

@@ -876,7 +876,7 @@ class MisuseMatrixTest
                 final FixedArena arena = FixedArena.builder(2, 16).build();
                 return poolScene(arena, frozen77(arena)).misuse(() -> arena.tryAllocate(0));
             }),
-            misuse("FixedArena: allocate after close", IllegalStateException.class, "closed", () ->
+            misuse("FixedArena: allocate after close", dev.lake.pool.ArenaClosedException.class, "closed", () ->
             {
                 final FixedArena arena = FixedArena.builder(2, 16).build();
                 final Bytes live = frozen77(arena);

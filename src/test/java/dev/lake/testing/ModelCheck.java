@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -139,6 +140,100 @@ public final class ModelCheck
                 return current;
             }
             chunk = Math.max(1, reduced ? chunk : chunk / 2);
+        }
+    }
+
+    /**
+     * A named step: {@code body}, then {@code invariant}, on the session; prints as {@code description}.
+     *
+     * @param description what the step does, for the report.
+     * @param body        the operation (on the allocator and its model).
+     * @param invariant   the check after it.
+     * @param <S>         the session type.
+     * @return the step.
+     */
+    public static <S> Step<S> step(final String description, final Body<S> body, final Body<S> invariant)
+    {
+        return new Step<>()
+        {
+            @Override
+            public void apply(final S session) throws Exception
+            {
+                body.accept(session);
+                invariant.accept(session);
+            }
+
+            @Override
+            public String toString()
+            {
+                return description;
+            }
+        };
+    }
+
+    /**
+     * @param random the source.
+     * @param from   smallest value.
+     * @param to     largest value, inclusive.
+     * @return a uniform int in {@code [from, to]}.
+     */
+    public static int between(final SplittableRandom random, final int from, final int to)
+    {
+        return from + random.nextInt(to - from + 1);
+    }
+
+    /**
+     * An operation on a session that may throw.
+     *
+     * @param <S> the session type.
+     */
+    @FunctionalInterface
+    public interface Body<S>
+    {
+        /**
+         * @param session the session.
+         * @throws Exception when something disagrees.
+         */
+        void accept(S session) throws Exception;
+    }
+
+    /**
+     * Weighted choice of the next step: {@code new Menu<S>().add(4, r -> ...).add(1, r -> ...)}.
+     *
+     * @param <S> the session type.
+     */
+    public static final class Menu<S> implements BiFunction<SplittableRandom, Integer, Step<S>>
+    {
+        private final List<Integer> weights = new ArrayList<>();
+        private final List<Function<SplittableRandom, Step<S>>> makers = new ArrayList<>();
+        private int total;
+
+        /**
+         * @param weight how often, relative to the other entries.
+         * @param maker  makes the step from the random source.
+         * @return this menu.
+         */
+        public Menu<S> add(final int weight, final Function<SplittableRandom, Step<S>> maker)
+        {
+            weights.add(weight);
+            makers.add(maker);
+            total += weight;
+            return this;
+        }
+
+        @Override
+        public Step<S> apply(final SplittableRandom random, final Integer position)
+        {
+            int pick = random.nextInt(total);
+            for (int i = 0; i < weights.size(); i++)
+            {
+                pick -= weights.get(i);
+                if (pick < 0)
+                {
+                    return makers.get(i).apply(random);
+                }
+            }
+            throw new IllegalStateException("unreachable");
         }
     }
 }
