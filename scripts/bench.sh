@@ -37,7 +37,7 @@ if [ "$mode" = smoke ]; then
   settings=(-f 1 -wi 1 -w 1 -i 1 -r 1)
   pattern="${filter:-$(python3 scripts/bench-report.py --guard-regex)}"
 else
-  settings=(-f 1 -wi 2 -w 1 -i 3 -r 2)
+  settings=(-f 1 -wi 1 -w 1 -i 3 -r 1)
   pattern="${filter:-dev.lake.bench}"
 fi
 
