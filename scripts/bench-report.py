@@ -57,6 +57,20 @@ WORKLOADS = [
      [f"JctoolsPoolBench.spill[size={size}]", f"NettySlotBench.spill[size={size}]"], published, None)
     for size, published in (("2048", "121 ns (arena-alligator)"), ("8192", "278 ns (arena-alligator)"))
 ] + [
+    ("BuddyArena: allocate + write + freeze + release, sizes cycling 192 B .. 16 KiB, handle tier, 1 thread",
+     "BuddyArenaBench.handleCycle", ["NettySlotBench.cycle", "BuddyArenaBench.objectCycle",
+                                      "BuddyArenaBench.handleCycleNoCache"], None, 5.0),
+    ("BuddyArena: the same with 2 threads", "BuddyArenaBench.handleCycleX2t@2",
+     ["NettySlotBench.cycleX2t@2", "BuddyArenaBench.objectCycleX2t@2", "BuddyArenaBench.handleCycleNoCacheX2t@2"],
+     None, None),
+    ("Waiting: release to the parked waiter's wake-up (SampleTime)", "WaitWakeupBench.blockedThread",
+     ["WaitWakeupBench.asyncCallback"], None, None),
+] + [
+    (f"BuddyArena: allocate + write {size} B + freeze + release", f"BuddyArenaBench.handleSized[size={size}]",
+     [f"BuddyArenaBench.objectSized[size={size}]", f"NettySlotBench.writeSized[size={size}]"], published, None)
+    for size, published in (("256", "4.5 us (arena-alligator buddy)"), ("1024", "1.1 us (arena-alligator buddy)"),
+                            ("4096", "0.34 us (arena-alligator buddy)"))
+] + [
     (f"Slices: allocate {n} longs + read + release", f"SliceBench.refAllocateReadRelease[n={n}]",
      [f"SliceBench.handleAllocateReadRelease[n={n}]", f"SliceBench.heapArrayAllocateRead[n={n}]"], None, None)
     for n in ("32", "256", "1024", "4096")
@@ -82,8 +96,13 @@ def load(path):
         score = r["primaryMetric"]["score"]
         error = r["primaryMetric"].get("scoreError")
         unit = r["primaryMetric"]["scoreUnit"]
+        scale = {"us/op": 1000.0, "ms/op": 1e6, "ns/op": 1.0}.get(unit, 1.0)  # every table is in ns
+        score *= scale
+        error = error * scale if error == error and error is not None else error
+        pct = r["primaryMetric"].get("scorePercentiles") or {}
+        percentiles = (pct["50.0"] * scale, pct["99.0"] * scale) if r.get("mode") == "sample" and "99.0" in pct else None
         norm = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
-        results[key] = {"score": score, "error": error, "unit": unit, "bytes": norm,
+        results[key] = {"score": score, "error": error, "unit": "ns/op", "bytes": norm, "percentiles": percentiles,
                         "jvm": r.get("jvm"), "jdk": r.get("jdkVersion"), "vm": r.get("vmName")}
     return results
 
@@ -112,7 +131,10 @@ def table(results, lake, peers, published):
             continue
         ratio = "1.00 (Lake)" if key == lake else (f"{r['score'] / base:.2f}x" if base else "n/a")
         err = fmt_ns(r["error"]) if r["error"] == r["error"] and r["error"] is not None else ""
-        rows.append(f"| `{key}` | {fmt_ns(r['score'])} | {err} | {fmt_bytes(r['bytes'])} | {ratio} |")
+        score = fmt_ns(r["score"])
+        if r.get("percentiles"):
+            score += f" (median {fmt_ns(r['percentiles'][0])}, p99 {fmt_ns(r['percentiles'][1])})"
+        rows.append(f"| `{key}` | {score} | {err} | {fmt_bytes(r['bytes'])} | {ratio} |")
     if published:
         rows.append(f"| published, other machine | {published} | | | not comparable |")
     return "\n".join(rows)

@@ -151,6 +151,7 @@ public final class MarketDataPipeline
                 phase(messages / 5, 0);
 
                 final long[] ids = {feed.getId(), engine.getId(), consumerA.getId(), consumerB.getId()};
+                System.gc(); // settle what set-up and warm-up left behind: only the measured phases count
                 final long gcBefore = gcCount();
                 final long bytesBefore = allocatedBytes(ids);
 
