@@ -98,7 +98,12 @@ def load(path):
         unit = r["primaryMetric"]["scoreUnit"]
         scale = {"us/op": 1000.0, "ms/op": 1e6, "ns/op": 1.0}.get(unit, 1.0)  # every table is in ns
         score *= scale
-        error = error * scale if error == error and error is not None else error
+        try:
+            error = float(error) * scale  # JMH writes "NaN" (a string) when there was one iteration
+        except (TypeError, ValueError):
+            error = None
+        if error != error:
+            error = None
         pct = r["primaryMetric"].get("scorePercentiles") or {}
         percentiles = (pct["50.0"] * scale, pct["99.0"] * scale) if r.get("mode") == "sample" and "99.0" in pct else None
         norm = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score")
@@ -130,7 +135,7 @@ def table(results, lake, peers, published):
             rows.append(f"| `{key}` | not run | | | |")
             continue
         ratio = "1.00 (Lake)" if key == lake else (f"{r['score'] / base:.2f}x" if base else "n/a")
-        err = fmt_ns(r["error"]) if r["error"] == r["error"] and r["error"] is not None else ""
+        err = fmt_ns(r["error"]) if r["error"] is not None else ""
         score = fmt_ns(r["score"])
         if r.get("percentiles"):
             score += f" (median {fmt_ns(r['percentiles'][0])}, p99 {fmt_ns(r['percentiles'][1])})"
