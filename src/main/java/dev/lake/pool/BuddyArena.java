@@ -10,9 +10,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
 
 /**
  * A buddy arena: variable-size allocations from power-of-two blocks of one contiguous off-heap {@link Region},
@@ -726,19 +724,12 @@ public final class BuddyArena extends SlotArena
     /**
      * Builder of a {@link BuddyArena}.
      */
-    public static final class Builder
+    public static final class Builder extends ArenaBuilder<Builder>
     {
         private final int totalBytes;
         private final int minBlock;
         private boolean roundUp;
-        private InitPolicy initPolicy = InitPolicy.UNINIT;
-        private boolean preFault;
-        private boolean autoSpill;
-        private boolean leakDetection = true;
         private boolean freeBlockCache = true;
-        private boolean jfrEvents;
-        private String name;
-        private Executor executor;
 
         private Builder(final int totalBytes, final int minBlock)
         {
@@ -760,48 +751,6 @@ public final class BuddyArena extends SlotArena
         }
 
         /**
-         * @param initPolicy what fresh capacity reads ({@link InitPolicy#UNINIT} by default).
-         * @return this builder.
-         */
-        public Builder initPolicy(final InitPolicy initPolicy)
-        {
-            this.initPolicy = Objects.requireNonNull(initPolicy, "initPolicy");
-            return this;
-        }
-
-        /**
-         * @param preFault whether to touch every page of the region at build, so first writes do not fault.
-         * @return this builder.
-         */
-        public Builder preFault(final boolean preFault)
-        {
-            this.preFault = preFault;
-            return this;
-        }
-
-        /**
-         * @param autoSpill whether a buffer that outgrows its block moves to the heap (and returns its block)
-         *                  instead of throwing.
-         * @return this builder.
-         */
-        public Builder autoSpill(final boolean autoSpill)
-        {
-            this.autoSpill = autoSpill;
-            return this;
-        }
-
-        /**
-         * @param leakDetection whether object-tier allocations are tracked so that buffers and bytes lost without
-         *                      release are reclaimed and counted (on by default). The handle tier is never tracked.
-         * @return this builder.
-         */
-        public Builder leakDetection(final boolean leakDetection)
-        {
-            this.leakDetection = leakDetection;
-            return this;
-        }
-
-        /**
          * @param freeBlockCache whether released blocks are parked in a few lock-free cells per order for the
          *                       next request of the same order (on by default). Off: every allocation and every
          *                       last release takes the lock and splits or coalesces eagerly.
@@ -813,36 +762,9 @@ public final class BuddyArena extends SlotArena
             return this;
         }
 
-        /**
-         * @param jfrEvents whether to publish {@link BuddyArenaMetricsEvent} periodically (off by default).
-         * @return this builder.
-         */
-        public Builder jfrEvents(final boolean jfrEvents)
+        @Override
+        Builder self()
         {
-            this.jfrEvents = jfrEvents;
-            return this;
-        }
-
-        /**
-         * @param name a name for messages, metrics and JFR events.
-         * @return this builder.
-         */
-        public Builder name(final String name)
-        {
-            this.name = Objects.requireNonNull(name, "name");
-            return this;
-        }
-
-        /**
-         * @param executor where futures of {@link BuddyArena#allocateAsync(int)} are completed (so where their
-         *                 dependent stages run); {@code null} (the default) completes them on the thread that
-         *                 freed the capacity. If the executor rejects a task the future is completed on the
-         *                 freeing thread instead.
-         * @return this builder.
-         */
-        public Builder completionExecutor(final Executor executor)
-        {
-            this.executor = executor;
             return this;
         }
 

@@ -10,9 +10,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executor;
 
 /**
  * A lock-free arena of uniform slots over one off-heap {@link Region}, safe from any number of threads.
@@ -492,19 +490,12 @@ public final class FixedArena extends SlotArena
     /**
      * Builder of a {@link FixedArena}.
      */
-    public static final class Builder
+    public static final class Builder extends ArenaBuilder<Builder>
     {
         private final int slotCount;
         private final long totalBytes;
         private final int requestedCapacity;
         private int alignment = DEFAULT_ALIGNMENT;
-        private InitPolicy initPolicy = InitPolicy.UNINIT;
-        private boolean preFault;
-        private boolean autoSpill;
-        private boolean leakDetection = true;
-        private boolean jfrEvents;
-        private String name;
-        private Executor executor;
 
         private Builder(final int slotCount, final long totalBytes, final int slotCapacity)
         {
@@ -525,79 +516,9 @@ public final class FixedArena extends SlotArena
             return this;
         }
 
-        /**
-         * @param initPolicy what fresh capacity reads ({@link InitPolicy#UNINIT} by default).
-         * @return this builder.
-         */
-        public Builder initPolicy(final InitPolicy initPolicy)
+        @Override
+        Builder self()
         {
-            this.initPolicy = Objects.requireNonNull(initPolicy, "initPolicy");
-            return this;
-        }
-
-        /**
-         * @param preFault whether to touch every page of the region at build, so first writes do not fault.
-         * @return this builder.
-         */
-        public Builder preFault(final boolean preFault)
-        {
-            this.preFault = preFault;
-            return this;
-        }
-
-        /**
-         * @param autoSpill whether a buffer that outgrows its slot moves to the heap (and returns its slot)
-         *                  instead of throwing.
-         * @return this builder.
-         */
-        public Builder autoSpill(final boolean autoSpill)
-        {
-            this.autoSpill = autoSpill;
-            return this;
-        }
-
-        /**
-         * @param leakDetection whether object-tier allocations are tracked so that buffers and bytes lost without
-         *                      release are reclaimed and counted (on by default; costs one phantom reference per
-         *                      allocation and no lock). The handle tier is never tracked.
-         * @return this builder.
-         */
-        public Builder leakDetection(final boolean leakDetection)
-        {
-            this.leakDetection = leakDetection;
-            return this;
-        }
-
-        /**
-         * @param jfrEvents whether to publish {@link FixedArenaMetricsEvent} periodically (off by default).
-         * @return this builder.
-         */
-        public Builder jfrEvents(final boolean jfrEvents)
-        {
-            this.jfrEvents = jfrEvents;
-            return this;
-        }
-
-        /**
-         * @param executor where futures of {@link FixedArena#allocateAsync()} are completed (so where their
-         *                 dependent stages run); {@code null} (the default) completes them on the thread that
-         *                 freed the capacity, which is cheapest but runs the caller's callbacks there. If the
-         *                 executor rejects a task the future is completed on the freeing thread instead.
-         * @return this builder.
-         */
-        public Builder completionExecutor(final Executor executor)
-        {
-            this.executor = executor;
-            return this;
-        }
-
-        /**
-         * @param name a name for messages, metrics and JFR events.
-         * @return this builder.
-         */
-        public Builder name(final String name)
-        {
-            this.name = Objects.requireNonNull(name, "name");
             return this;
         }
 
