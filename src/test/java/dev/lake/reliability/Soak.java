@@ -5,6 +5,9 @@ import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
+import dev.lake.pool.AllocationTimeoutException;
+import dev.lake.pool.BuddyArena;
+import dev.lake.pool.BuddyArenaMetrics;
 import dev.lake.pool.FixedArena;
 import dev.lake.pool.FixedArenaMetrics;
 import dev.lake.pool.InitPolicy;
@@ -65,6 +68,12 @@ public final class Soak
     private final LongAdder frozen = new LongAdder();
     private final LongAdder slicesCut = new LongAdder();
     private final AtomicLong corrupt = new AtomicLong();
+    private final LongAdder buddyOps = new LongAdder();
+    private final LongAdder buddyAllocations = new LongAdder();
+    private final LongAdder buddyTimedWaits = new LongAdder();
+    private final LongAdder buddyFailed = new LongAdder();
+    private final BuddyArena buddy = BuddyArena.builder(256 * 1024, 64).name("soak-buddy").build();
+    private final MpmcAtomicArrayQueue<Long> buddyQueue = new MpmcAtomicArrayQueue<>(1024);
 
     private final FixedArena arena = FixedArena.builder(SLOTS, SLOT_CAPACITY).initPolicy(InitPolicy.ZERO)
         .name("soak-pool").build();
@@ -116,7 +125,7 @@ public final class Soak
         final List<Thread> workers = new ArrayList<>();
         for (int i = 0; i < threads; i++)
         {
-            final int kind = i % 4;
+            final int kind = i % 5;
             workers.add(start("soak-" + kind + "-" + i, () -> worker(kind)));
         }
         workers.add(start("soak-slices", this::slicesProducer));
@@ -196,6 +205,7 @@ public final class Soak
                 case 0 -> objectTier(id, seq);
                 case 1 -> handleTier(id, seq);
                 case 2 -> consumeSlices();
+                case 4 -> buddyTier(id, seq);
                 default -> threadLake(seq);
             }
         }
@@ -302,6 +312,111 @@ public final class Soak
             hoard();
         }
         handleOps.increment();
+    }
+
+    /**
+     * BuddyArena: a handle of a size from 1 B to 32 KiB, stamped, frozen, shared through a queue and released by
+     * whoever takes it; one request in 64 waits up to 1 ms for capacity instead of failing at once.
+     */
+    private void buddyTier(final long id, final long seq)
+    {
+        final int size = 1 + (int)((seq * 0x9E3779B97F4A7C15L >>> 40) % (32 * 1024));
+        long h = BuddyArena.NO_HANDLE;
+        if ((seq & 63) == 0)
+        {
+            buddyTimedWaits.increment();
+            try
+            {
+                final dev.lake.pool.Buffer waited = buddy.allocate(Math.max(16, size), java.time.Duration.ofMillis(1));
+                buddyAllocations.increment();
+                waited.putLong(id).putLong(~id);
+                waited.close();
+            }
+            catch (final AllocationTimeoutException timedOut)
+            {
+                // no capacity within 1 ms: counted as a timed-out wait, nothing held
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        else
+        {
+            h = buddy.tryAllocateHandle(Math.max(16, size));
+            if (h == BuddyArena.NO_HANDLE)
+            {
+                buddyFailed.increment(); // full, or capacity reserved for a waiter
+            }
+        }
+        if (h != BuddyArena.NO_HANDLE)
+        {
+            buddyAllocations.increment();
+            final long stamp = id << 32 | (seq & 0xFFFF_FFFFL);
+            buddy.putLong(h, 0, stamp);
+            buddy.putLong(h, 8, ~stamp);
+            buddy.freezeHandle(h, 16);
+            if (!buddyQueue.offer(h))
+            {
+                checkBuddy(h);
+            }
+        }
+        final Long other = buddyQueue.poll();
+        if (other != null)
+        {
+            checkBuddy(other);
+        }
+        if ((seq & 4095) == 0)
+        {
+            buddyHoard();
+        }
+        buddyOps.increment();
+    }
+
+    /** Fills the buddy arena (racing the others), waits up to 1 ms for one more block while holding, gives all back. */
+    private void buddyHoard()
+    {
+        final long[] held = new long[256 * 1024 / 8192 + 1]; // one more than fits: the last claim must fail
+        int n = 0;
+        long h;
+        while (n < held.length && (h = buddy.tryAllocateHandle(8192)) != BuddyArena.NO_HANDLE)
+        {
+            buddyAllocations.increment();
+            held[n++] = h;
+        }
+        if (n < held.length)
+        {
+            buddyFailed.increment(); // the claim that found the arena full
+        }
+        buddyTimedWaits.increment();
+        try
+        {
+            buddy.allocate(8192, java.time.Duration.ofMillis(1)).close();
+            buddyAllocations.increment();
+        }
+        catch (final AllocationTimeoutException timedOut)
+        {
+            // nobody released in time: nothing held
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        for (int i = 0; i < n; i++)
+        {
+            buddy.release(held[i]);
+        }
+    }
+
+    private void checkBuddy(final long h)
+    {
+        final long stamp = buddy.getLong(h, 0);
+        if (buddy.getLong(h, 8) != ~stamp)
+        {
+            corrupt.incrementAndGet();
+            violation("corrupt buddy block: " + Long.toHexString(stamp));
+        }
+        buddy.release(h);
     }
 
     /** Claims slots until the arena is full (racing the other threads), then gives them all back. */
@@ -499,6 +614,11 @@ public final class Soak
         {
             checkRef(r);
         }
+        Long bh;
+        while ((bh = buddyQueue.poll()) != null)
+        {
+            checkBuddy(bh);
+        }
     }
 
     private boolean verify(final long baseline, final long leaksBefore)
@@ -514,6 +634,20 @@ public final class Soak
         expect("corrupt reads", 0, corrupt.get());
         arena.close();
         expect("pool region freed", 1, arena.isRegionFreed() ? 1 : 0);
+
+        final BuddyArenaMetrics bm = buddy.metrics();
+        expect("buddy live blocks", 0, bm.liveBlocks());
+        expect("buddy allocations", buddyAllocations.sum(), bm.allocations());
+        expect("buddy frees", buddyAllocations.sum(), bm.frees());
+        expect("buddy coalesced back to one block", 1, bm.fullyCoalesced() ? 1 : 0);
+        expect("buddy waiters left", 0, bm.waits().waiters());
+        expect("buddy failed allocations", buddyFailed.sum(), bm.failedAllocations());
+        if (bm.waits().completed() + bm.waits().timedOut() > buddyTimedWaits.sum())
+        {
+            violation("more waits ended than were made: " + bm.waits());
+        }
+        expect("buddy leaks", 0, bm.leaks());
+        buddy.close();
 
         final SliceStats st = slices.stats();
         expect("slice chunks", 0, st.liveChunks());
@@ -532,9 +666,11 @@ public final class Soak
         expect("native bytes back to the baseline", baseline, NativeMemory.reservedBytes());
         expect("leaks reported", leaksBefore, NativeMemory.leaks());
 
-        System.out.printf(Locale.ROOT, "soak totals: pool object ops %,d, pool handle ops %,d, slice ops %,d, " +
-                "thread lake ops %,d, churned threads %,d (%,d reclaimed after dying without release)%n",
-            objectOps.sum(), handleOps.sum(), sliceOps.sum(), lakeOps.sum(), churnedThreads.sum(), ts.reclaimed());
+        System.out.printf(Locale.ROOT, "soak totals: pool object ops %,d, pool handle ops %,d, buddy ops %,d " +
+                "(%,d timed waits), slice ops %,d, thread lake ops %,d, churned threads %,d (%,d reclaimed after " +
+                "dying without release)%n", objectOps.sum(), handleOps.sum(), buddyOps.sum(), buddyTimedWaits.sum(),
+            sliceOps.sum(), lakeOps.sum(), churnedThreads.sum(), ts.reclaimed());
+        System.out.printf(Locale.ROOT, "buddy metrics: %s%n", bm);
         System.out.printf(Locale.ROOT, "pool metrics: %s%nslice stats: %s%nthread lakes: %s%n", m, st, closed);
         if (violations.isEmpty())
         {
