@@ -148,17 +148,24 @@ public final class ThreadLakes implements AutoCloseable
      */
     public Lake current()
     {
+        return lease().lake;
+    }
+
+    /** The calling thread's lease: one {@link ThreadLocal} read, or an init when configured. */
+    private Lease lease()
+    {
         final Lease lease = local.get();
-        if (lease == null)
+        if (lease != null)
         {
-            if (autoInit)
-            {
-                return init();
-            }
-            throw new IllegalStateException(
-                "no thread lake on " + Thread.currentThread().getName() + ": call init() first, or build with autoInit(true)");
+            return lease;
         }
-        return lease.lake;
+        if (autoInit)
+        {
+            init();
+            return local.get();
+        }
+        throw new IllegalStateException(
+            "no thread lake on " + Thread.currentThread().getName() + ": call init() first, or build with autoInit(true)");
     }
 
     /**
@@ -174,8 +181,8 @@ public final class ThreadLakes implements AutoCloseable
      */
     public <R> R with(final Function<Lake, R> work)
     {
-        final Lake lake = current();
-        final Lease lease = local.get();
+        final Lease lease = lease(); // one ThreadLocal read: the lake, and the identity the finally checks
+        final Lake lake = lease.lake;
         final int depth = lake.markDepth();
         lake.mark();
         try
@@ -206,7 +213,7 @@ public final class ThreadLakes implements AutoCloseable
      */
     public <R> R withKept(final Function<Lake, R> work)
     {
-        return work.apply(current());
+        return work.apply(lease().lake);
     }
 
     /**
