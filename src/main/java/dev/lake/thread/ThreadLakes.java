@@ -15,8 +15,8 @@ import java.util.function.Function;
 
 /**
  * Thread-local lakes: every thread gets a private {@link Lake} of its own, with no lookup cost beyond one
- * {@link ThreadLocal} read, from a bounded pool so that threads that come and go reuse lakes instead of
- * allocating native memory each time.
+ * {@link ThreadLocal} read (a type check and a field read on a {@link LakeThread}), from a bounded pool so
+ * that threads that come and go reuse lakes instead of allocating native memory each time.
  *
  * <pre>{@code
  * ThreadLakes lakes = ThreadLakes.builder(1 << 20).poolBound(8).build();
@@ -109,7 +109,7 @@ public final class ThreadLakes implements AutoCloseable
      */
     public Lake init()
     {
-        final Lease existing = local.get();
+        final Lease existing = held();
         if (existing != null)
         {
             return existing.lake;
@@ -132,6 +132,10 @@ public final class ThreadLakes implements AutoCloseable
         lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
         leases.add(lease);
         local.set(lease);
+        if (thread instanceof LakeThread && ((LakeThread)thread).lease == null)
+        {
+            ((LakeThread)thread).lease = lease; // the fast slot: the first ThreadLakes on this thread takes it
+        }
         if (closed)
         {
             release();
@@ -141,7 +145,8 @@ public final class ThreadLakes implements AutoCloseable
     }
 
     /**
-     * The calling thread's lake. O(1): one {@link ThreadLocal} read.
+     * The calling thread's lake. O(1): one {@link ThreadLocal} read, or on a {@link LakeThread} whose lake
+     * came from these thread lakes, a type check and a field read.
      *
      * @return the lake.
      * @throws IllegalStateException if the thread has no lake and automatic init is off ("call init() first").
@@ -151,10 +156,25 @@ public final class ThreadLakes implements AutoCloseable
         return lease().lake;
     }
 
-    /** The calling thread's lease: one {@link ThreadLocal} read, or an init when configured. */
+    /** The calling thread's lease, or null: a field read on a {@link LakeThread} that holds ours, else the ThreadLocal. */
+    private Lease held()
+    {
+        final Thread thread = Thread.currentThread();
+        if (thread instanceof LakeThread)
+        {
+            final Lease fast = ((LakeThread)thread).lease;
+            if (fast != null && fast.lakes == this)
+            {
+                return fast;
+            }
+        }
+        return local.get();
+    }
+
+    /** The calling thread's lease ({@link #held()}), or an init when configured. */
     private Lease lease()
     {
-        final Lease lease = local.get();
+        final Lease lease = held();
         if (lease != null)
         {
             return lease;
@@ -162,7 +182,7 @@ public final class ThreadLakes implements AutoCloseable
         if (autoInit)
         {
             init();
-            return local.get();
+            return held();
         }
         throw new IllegalStateException(
             "no thread lake on " + Thread.currentThread().getName() + ": call init() first, or build with autoInit(true)");
@@ -181,7 +201,7 @@ public final class ThreadLakes implements AutoCloseable
      */
     public <R> R with(final Function<Lake, R> work)
     {
-        final Lease lease = lease(); // one ThreadLocal read: the lake, and the identity the finally checks
+        final Lease lease = lease(); // one lookup: the lake, and the identity the finally checks
         final Lake lake = lease.lake;
         final int depth = lake.markDepth();
         lake.mark();
@@ -192,7 +212,7 @@ public final class ThreadLakes implements AutoCloseable
         finally
         {
             // only if the lake is still this thread's: work may have released it (then it may be another's now)
-            if (local.get() == lease && lake.isOpen())
+            if (held() == lease && lake.isOpen())
             {
                 while (lake.markDepth() > depth)
                 {
@@ -222,7 +242,7 @@ public final class ThreadLakes implements AutoCloseable
      */
     public void release()
     {
-        final Lease lease = local.get();
+        final Lease lease = held();
         if (lease == null)
         {
             return;
@@ -311,9 +331,13 @@ public final class ThreadLakes implements AutoCloseable
         }
     }
 
-    private void giveBack(final Lease lease, final boolean ownerDied)
+    private void giveBack(final Lease lease, final Thread owner, final boolean ownerDied)
     {
         leases.remove(lease);
+        if (owner instanceof LakeThread && ((LakeThread)owner).lease == lease)
+        {
+            ((LakeThread)owner).lease = null; // the owner is this thread (release) or dead: no race on the slot
+        }
         if (ownerDied)
         {
             reclaimed.incrementAndGet();
@@ -355,7 +379,7 @@ public final class ThreadLakes implements AutoCloseable
     }
 
     /** One thread's hold on one lake; given back exactly once. */
-    private static final class Lease
+    static final class Lease
     {
         private final ThreadLakes lakes;
         private final WeakReference<Thread> thread;
@@ -375,7 +399,7 @@ public final class ThreadLakes implements AutoCloseable
             if (returned.compareAndSet(false, true))
             {
                 final Thread owner = thread.get();
-                lakes.giveBack(this, owner == null || !owner.isAlive());
+                lakes.giveBack(this, owner, owner == null || !owner.isAlive());
             }
         }
     }
