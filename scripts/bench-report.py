@@ -16,33 +16,40 @@ from html import escape
 # title, lake benchmark, peers, published figure (other machine) or None, guard factor (None = no guard).
 # The guard compares Lake with the FIRST peer only: --smoke fails when Lake is more than `factor` times slower.
 # Benchmark ids are "Class.method" or "Class.method@threads".
+# FfmPeersBench (the JDK's java.lang.foreign peers) exists only in the JDK 22+ jar (-Pbench,ffm): see OPTIONAL.
+FFM_SLICING_SCOPE_8 = ["FfmPeersBench.slicingScope8x64", "FfmPeersBench.confinedArena8x64AndClose"]
 WORKLOADS = [
     ("Lake: allocate 64 B + write one long", "LakeBench.allocate64AndWrite",
      ["RawBumpBench.bump64AndWrite", "MemoryStackBench.pushMalloc64WriteAndPop",
       "DirectPeersBench.allocateDirect64AndWrite", "DirectPeersBench.unsafeAllocateFree64AndWrite",
-      "DirectPeersBench.nettyUnpooledDirect64AndWrite", "DirectPeersBench.heapByteArray64AndWrite"], None, 5.0),
+      "DirectPeersBench.nettyUnpooledDirect64AndWrite", "DirectPeersBench.heapByteArray64AndWrite",
+      "FfmPeersBench.slicing64AndWrite"], None, 5.0),
     ("Lake: droplet allocate + write + close", "LakeBench.dropletAllocateWriteClose",
-     ["RawBumpBench.bump64AndWrite"], None, 8.0),
+     ["RawBumpBench.bump64AndWrite", "FfmPeersBench.confinedArena64WriteAndClose",
+      "FfmPeersBench.slicing64AndWrite"], None, 8.0),
     ("Lake: mark + 8 x 64 B + resetToMark", "LakeBench.mark8x64AndResetToMark",
-     ["RawBumpBench.bump8x64AndRewind", "MemoryStackBench.push8x64WriteAndPop"], None, 5.0),
+     ["RawBumpBench.bump8x64AndRewind", "MemoryStackBench.push8x64WriteAndPop"] + FFM_SLICING_SCOPE_8, None, 5.0),
     ("Lake: snapshot + 8 x 64 B + rewind", "LakeBench.snapshot8x64AndRewind",
-     ["RawBumpBench.bump8x64AndRewind"], None, None),
+     ["RawBumpBench.bump8x64AndRewind"] + FFM_SLICING_SCOPE_8, None, None),
     ("Lake: sandbox + 8 x 64 B + commit", "LakeBench.sandbox8x64AndCommit",
-     ["RawBumpBench.bump8x64AndRewind"], None, 5.0),
+     ["RawBumpBench.bump8x64AndRewind"] + FFM_SLICING_SCOPE_8, None, 5.0),
     ("Thread lake: current() + 64 B + write + rewind", "ThreadLakeBench.threadLakeAllocate64WriteRewind",
      ["ThreadLakeBench.localLakeAllocate64WriteRewind"], None, None),
     ("Arena: 1,000 x 8 B + reset", "ArenaBench.alloc1000x8AndReset",
      ["RawBumpBench.bump1000x8AndReset", "NettyPooledBench.directBuffer1000x8AndRelease",
-      "NettyPooledBench.directBuffer1000x8AndReleaseDefaults"], "863 ns (fastarena, alloc 1k items)", 5.0),
+      "NettyPooledBench.directBuffer1000x8AndReleaseDefaults", "FfmPeersBench.slicing1000x8AndReset"],
+     "863 ns (fastarena, alloc 1k items)", 5.0),
     ("Arena: checkpoint + rewind", "ArenaBench.checkpointAndRewind", [], None, None),
     ("Arena: transaction with 16 x 64 B + commit", "ArenaBench.transaction16x64AndCommit",
-     ["RawBumpBench.bump16x64AndRewind"], None, 5.0),
+     ["RawBumpBench.bump16x64AndRewind", "FfmPeersBench.slicingScope16x64",
+      "FfmPeersBench.confinedArena16x64AndClose"], None, 5.0),
     ("Arena: ArenaVec of 4,096 longs built and finished", "ArenaBench.arenaVec4096Longs",
      ["ArenaBench.longArrayFill4096"], None, None),
     ("FixedArena: allocate + write 8 B + freeze + release, 4 KiB slots, handle tier, 1 thread",
      "FixedArenaBench.handleWrite8",
      ["NettySlotBench.write8", "FixedArenaBench.objectWrite8", "JctoolsPoolBench.write8",
-      "NettySlotBench.write8Defaults"], None, 5.0),
+      "NettySlotBench.write8Defaults", "FfmPeersBench.confinedArena4096Write8AndClose",
+      "FfmPeersBench.sharedArena4096Write8AndClose"], None, 5.0),
     ("FixedArena: the same with 2 threads", "FixedArenaBench.handleWrite8x2t@2",
      ["FixedArenaBench.objectWrite8x2t@2", "JctoolsPoolBench.write8x2t@2", "NettySlotBench.write8x2t@2",
       "NettySlotBench.write8Defaultsx2t@2"], None, None),
@@ -78,6 +85,10 @@ WORKLOADS = [
     ("Slices: share() + release() of a handle", "SliceBench.refRetainRelease[n=32]",
      ["SliceBench.handleShareRelease[n=32]"], None, None),
 ]
+
+# Peers that only some runs can have: a table leaves them out when the run has no result for them, instead of
+# a "not run" row (FfmPeersBench needs JDK 22+, so the JDK 17 tables never show it).
+OPTIONAL = ("FfmPeersBench.",)
 
 
 def load(path):
@@ -131,6 +142,8 @@ def table(results, lake, peers, published):
     base = results.get(lake, {}).get("score")
     for key in [lake] + peers:
         r = results.get(key)
+        if r is None and key.startswith(OPTIONAL):
+            continue
         if r is None:
             rows.append(f"| `{key}` | not run | | | |")
             continue
