@@ -113,6 +113,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     {
         owner = thread;
         guard = (closed ? CLOSED : 0) | (thread != null ? CONFINED : 0);
+        refreshFastLimit();
     }
 
     /**
@@ -152,6 +153,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
         }
         closed = true;
         guard |= CLOSED;
+        refreshFastLimit();
         stamp++;
         region.close();
     }
@@ -215,8 +217,9 @@ public final class Lake extends LakeAllocator implements AutoCloseable
          */
         public Lake build()
         {
-            final Region region = Region.builder(capacity).alignment(alignment).zeroed(zeroing).preTouch(preTouch)
-                .build();
+            // never below 8: the allocation fast path aligns offsets, which aligns addresses only on such a base
+            final Region region = Region.builder(capacity).alignment(Math.max(alignment, DEFAULT_ALIGNMENT))
+                .zeroed(zeroing).preTouch(preTouch).build();
             return new Lake(region, zeroing);
         }
     }

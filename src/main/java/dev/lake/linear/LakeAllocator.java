@@ -81,6 +81,12 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     /** Next free offset. */
     int offset;
+    /**
+     * Highest end the unchecked fast path of {@link #bump8} may hand out: {@link #limit} while this is an open,
+     * unconfined root lake that is not zeroing; -1 otherwise, which sends every allocation down the checked
+     * path. One field instead of the guard, zeroing and limit checks: the fast path reads what a raw bump reads.
+     */
+    long fastLimit = -1;
     /** Times the offset moved back. */
     long generation;
 
@@ -144,6 +150,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         this.tokenIndex = tokenIndex;
         this.tokenId = tokenId;
         this.validStamp = parent == null ? 0 : parent.root.stamp;
+        refreshFastLimit();
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -277,6 +284,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             dirtyEnd = on ? limit : NEVER_DIRTY;
         }
         zeroing = on;
+        refreshFastLimit();
         return this;
     }
 
@@ -296,7 +304,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final int allocate(final int size)
     {
-        return bump(size, DEFAULT_ALIGNMENT, true);
+        return bump8(size, true);
     }
 
     /**
@@ -326,7 +334,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final int tryAllocate(final int size)
     {
-        return bump(size, DEFAULT_ALIGNMENT, false);
+        return bump8(size, false);
     }
 
     /**
@@ -356,7 +364,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final int allocateLongs(final int count)
     {
-        return bump(arrayBytes(count, Long.BYTES), Long.BYTES, true);
+        return bump8(arrayBytes(count, Long.BYTES), true);
     }
 
     /**
@@ -384,7 +392,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final int allocateDoubles(final int count)
     {
-        return bump(arrayBytes(count, Double.BYTES), Double.BYTES, true);
+        return bump8(arrayBytes(count, Double.BYTES), true);
     }
 
     /**
@@ -443,7 +451,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     public final Droplet droplet(final int size)
     {
         final int from = offset;
-        final int at = bump(size, DEFAULT_ALIGNMENT, true);
+        final int at = bump8(size, true);
         final int end = at + size;
         final int index = register(end);
         return new Droplet(this, from, at, end, index, epochs[index << 1]);
@@ -1024,6 +1032,29 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             buffer.setMemory(before, offset - before, (byte)0);
         }
         offset = before;
+    }
+
+    /**
+     * Bump by {@code size} at {@link #DEFAULT_ALIGNMENT}: the fast path reads the offset and {@link #fastLimit}
+     * and nothing else (the region's base is 8-aligned, so aligning the offset aligns the address); anything
+     * unusual (closed, confined, zeroing, a view, a bad size, no room) goes to {@link #bump}, which decides.
+     */
+    private int bump8(final int size, final boolean orThrow)
+    {
+        final long at = (offset + (long)(DEFAULT_ALIGNMENT - 1)) & -DEFAULT_ALIGNMENT;
+        final long end = at + size;
+        if (end <= fastLimit && size > 0)
+        {
+            offset = (int)end;
+            return (int)at;
+        }
+        return bump(size, DEFAULT_ALIGNMENT, orThrow);
+    }
+
+    /** Recomputes {@link #fastLimit} after the lake opened, closed, (un)confined, or zeroing changed. */
+    final void refreshFastLimit()
+    {
+        fastLimit = this == root && root.guard == 0 && !zeroing ? limit : -1;
     }
 
     private int bump(final int size, final int alignment, final boolean orThrow)

@@ -489,4 +489,46 @@ class LakeTest
             return buffer.getStringWithoutLengthAscii(offset + 24, length);
         }
     }
+
+    @Test
+    void theUncheckedFastPathRefusesEverythingTheCheckedPathRefuses() throws Exception
+    {
+        // base alignment 1 asked for: the lake still aligns its base to 8, so 8-aligned offsets are 8-aligned addresses
+        try (Lake lake = Lake.builder(256).alignment(1).build())
+        {
+            lake.allocate(3);
+            final int at = lake.allocate(8);
+            assertEquals(0, (lake.address() + at) % 8, "default alignment is on the absolute address");
+            assertThrows(IllegalArgumentException.class, () -> lake.allocate(0));
+            assertThrows(IllegalArgumentException.class, () -> lake.allocate(-8));
+            final int used = lake.used();
+            assertThrows(LakeOverflowException.class, () -> lake.allocate(Integer.MAX_VALUE));
+            assertEquals(LakeAllocator.NO_SPACE, lake.tryAllocate(Integer.MAX_VALUE));
+            assertEquals(used, lake.used(), "failed calls changed nothing");
+            assertEquals(16, lake.allocate(256 - 16), "the last byte is reachable");
+            assertEquals(LakeAllocator.NO_SPACE, lake.tryAllocate(1));
+
+            // confined to another thread: every allocation takes the checked path and is refused
+            lake.reset();
+            final Thread other = new Thread(() -> { });
+            lake.confineTo(other);
+            assertThrows(IllegalStateException.class, () -> lake.allocate(8));
+            lake.confineTo(null);
+            assertEquals(0, lake.used(), "the refused allocation took nothing");
+            assertEquals(0, lake.allocate(8), "unconfined again: the fast path is back");
+
+            // zeroing on: what the fast path would hand out dirty is zeroed by the checked path
+            lake.buffer().putLong(8, -1L);
+            lake.reset();
+            lake.setZeroing(true);
+            final int z = lake.allocate(16);
+            assertEquals(0L, lake.buffer().getLong(z + 8), "reused bytes read zero");
+            lake.setZeroing(false);
+
+            lake.close();
+            assertThrows(IllegalStateException.class, () -> lake.allocate(8));
+            assertThrows(IllegalStateException.class, () -> lake.tryAllocate(8));
+            assertThrows(IllegalStateException.class, () -> lake.droplet(8));
+        }
+    }
 }
