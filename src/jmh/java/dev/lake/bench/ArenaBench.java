@@ -28,12 +28,18 @@ public class ArenaBench
 
     private Arena arena;
     private long[] preallocated;
+    private long[] source;
 
     @Setup
     public void setup()
     {
         arena = Arena.builder().initialBlockSize(1 << 20).preTouch(true).build();
         preallocated = new long[VEC_LENGTH];
+        source = new long[VEC_LENGTH];
+        for (int i = 0; i < VEC_LENGTH; i++)
+        {
+            source[i] = i;
+        }
     }
 
     @TearDown
@@ -141,6 +147,22 @@ public class ArenaBench
         {
             vec.push(i);
         }
+        final ArenaView.OfLong view = vec.finish();
+        final long last = view.get(VEC_LENGTH - 1);
+        arena.reset();
+        return last;
+    }
+
+    /**
+     * The bulk path, a separate row: an ArenaVec of 4,096 longs extended from a long[] in one call (one
+     * reservation, then a copy loop), finished, then reset. Not the issue's "built" row, which pushes.
+     */
+    @Benchmark
+    public long arenaVec4096LongsAddAll()
+    {
+        final Arena arena = this.arena;
+        final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
+        vec.addAll(source);
         final ArenaView.OfLong view = vec.finish();
         final long last = view.get(VEC_LENGTH - 1);
         arena.reset();

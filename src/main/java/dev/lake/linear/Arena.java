@@ -94,6 +94,9 @@ public final class Arena implements AutoCloseable
     private static final int BUDGET_END = 6;
     private static final int BUDGET_OWNER = 7;
     private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
+    private static final long BLOCK_MASK = 0xFFFF_FFFF_0000_0000L;
+    // What currentHigh holds once closed: no reference masked to its high half has a low bit set.
+    private static final long CLOSED_HIGH = 1;
 
     private final int maxBlockSize;
     private final long maxReserved;
@@ -107,13 +110,24 @@ public final class Arena implements AutoCloseable
     private long reserved;
     private int nextBlockSize;
 
-    // The current block, copied out of the chain so the fast path reads fields only.
+    // The current block, copied out of the chain so the fast path reads fields only: its index, the same
+    // shifted into the high half of a reference (or 1 when closed, which no reference's high half equals),
+    // its buffer and address.
     int current;
+    private long currentHigh;
+    private UnsafeBuffer currentBuffer;
     private long base;
     private int capacity;
     private int offset;
+    // Where the current block's room ends for this arena's use: its capacity, or less where the innermost
+    // transaction's budget ends first; -1 once closed.
+    private int limit;
+    // What the arena-level allocate compares against: limit outside transactions, 0 inside one, so that
+    // allocations made through the arena inside a transaction take allocateSlow, which counts them for
+    // TxnDiff. Outside transactions nothing needs counting, so the arena's fast path does not count.
     private int fastLimit;
     private long usedBeforeCurrent;
+    // Allocations made while a transaction is open (only differences between two readings mean anything).
     private long allocations;
 
     // Staleness: a clock that ticks on every discarding rewind and cleanup registration, and the cut stack.
@@ -130,6 +144,9 @@ public final class Arena implements AutoCloseable
 
     // Transactions by depth (index 0 is the arena itself, never a transaction).
     int txDepth;
+    // Serial of the innermost open transaction (0 when none): serials are never reused, so one compare
+    // tells a transaction it is the innermost.
+    long txSerial;
     private long txSerialCounter;
     // One stride of longs per depth, so opening a transaction touches one array.
     private long[] tx = new long[TX_STRIDE * 8];
@@ -228,11 +245,12 @@ public final class Arena implements AutoCloseable
      */
     public UnsafeBuffer buffer(final long ref)
     {
-        if ((ref >>> 32) > current)
+        // The common case, a reference into the current block, is one mask, one compare and one field read.
+        if ((ref & BLOCK_MASK) == currentHigh)
         {
-            throw staleReference(ref);
+            return currentBuffer;
         }
-        return buffers[(int)(ref >>> 32)];
+        return olderBuffer(ref);
     }
 
     /**
@@ -270,15 +288,39 @@ public final class Arena implements AutoCloseable
         }
         // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
         final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
+            (offset + (long)alignment - 1) & -alignment :
+            ((base + offset + alignment - 1) & -alignment) - base;
         final long end = start + size;
         if (end > fastLimit)
         {
             return allocateSlow(size, alignment, true);
         }
         offset = (int)end;
+        return currentHigh | start;
+    }
+
+    /**
+     * The fast path of {@link Transaction#allocate(int, int)}: {@link #allocate(int, int)} that also counts the
+     * allocation for {@link TxnDiff}, against the real limit. The caller checked that its transaction is the
+     * innermost open one, so a transaction is open and the counting is needed.
+     */
+    long allocateCounted(final int size, final int alignment, final boolean orThrow)
+    {
+        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
+        {
+            throw invalidRequest(size, alignment);
+        }
+        final long start = alignment <= BLOCK_ALIGNMENT ?
+            (offset + (long)alignment - 1) & -alignment :
+            ((base + offset + alignment - 1) & -alignment) - base;
+        final long end = start + size;
+        if (end > limit)
+        {
+            return allocateSlow(size, alignment, orThrow);
+        }
+        offset = (int)end;
         allocations++;
-        return ((long)current << 32) | start;
+        return currentHigh | start;
     }
 
     /**
@@ -315,15 +357,15 @@ public final class Arena implements AutoCloseable
         }
         // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
         final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment : ((base + offset + alignment - 1) & -alignment) - base;
+            (offset + (long)alignment - 1) & -alignment :
+            ((base + offset + alignment - 1) & -alignment) - base;
         final long end = start + size;
         if (end > fastLimit)
         {
             return allocateSlow(size, alignment, false);
         }
         offset = (int)end;
-        allocations++;
-        return ((long)current << 32) | start;
+        return currentHigh | start;
     }
 
     /**
@@ -741,8 +783,8 @@ public final class Arena implements AutoCloseable
      */
     public Transaction transaction()
     {
-        final int depth = txDepth;
-        return new Transaction(this, depth + 1, begin(depth, tx[at(depth, SERIAL)]));
+        final long serial = open();
+        return new Transaction(this, txDepth, serial);
     }
 
     /**
@@ -767,7 +809,7 @@ public final class Arena implements AutoCloseable
         {
             throw new IllegalStateException("transaction tokens nest at most " + MAX_TOKEN_DEPTH + " deep");
         }
-        final long serial = begin(depth, tx[at(depth, SERIAL)]);
+        final long serial = open();
         return (serial << TOKEN_DEPTH_BITS) | (depth + 1);
     }
 
@@ -971,6 +1013,7 @@ public final class Arena implements AutoCloseable
         closed = true;
         clock++;
         txDepth = 0;
+        txSerial = 0;
         for (int i = 0; i < blockCount; i++)
         {
             blocks[i].close();
@@ -980,9 +1023,12 @@ public final class Arena implements AutoCloseable
         blockCount = 0;
         reserved = 0;
         current = -1;
+        currentHigh = CLOSED_HIGH;
+        currentBuffer = null;
         base = 0;
         capacity = 0;
         offset = 0;
+        limit = -1;
         fastLimit = -1;
         usedBeforeCurrent = 0;
         cuts = 0;
@@ -1016,7 +1062,14 @@ public final class Arena implements AutoCloseable
         {
             throw transactionMisuse(parentDepth, parentSerial, "open a savepoint in");
         }
+        return open();
+    }
+
+    /** Opens a transaction nested in the innermost one (or the first); returns its serial. */
+    private long open()
+    {
         checkMutable();
+        final int parentDepth = txDepth;
         final int depth = parentDepth + 1;
         if (at(depth + 1, 0) > tx.length)
         {
@@ -1032,6 +1085,9 @@ public final class Arena implements AutoCloseable
         tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
         tx[at(depth, BUDGET_OWNER)] = tx[at(parentDepth, BUDGET_OWNER)];
         txDepth = depth;
+        txSerial = serial;
+        // Arena-level allocations now go through allocateSlow, which counts them.
+        fastLimit = 0;
         return serial;
     }
 
@@ -1052,7 +1108,7 @@ public final class Arena implements AutoCloseable
 
     void checkInnermost(final int depth, final long serial, final String action)
     {
-        if (depth != txDepth || tx[at(depth, SERIAL)] != serial)
+        if (serial != txSerial)
         {
             throw transactionMisuse(depth, serial, action);
         }
@@ -1063,6 +1119,7 @@ public final class Arena implements AutoCloseable
         checkInnermost(depth, serial, "commit");
         checkMutable();
         txDepth = depth - 1;
+        txSerial = tx[at(depth - 1, SERIAL)];
         restoreBudget();
     }
 
@@ -1076,6 +1133,7 @@ public final class Arena implements AutoCloseable
         // Rolling back to this transaction's start also frees every savepoint still open inside it.
         final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
         txDepth = depth - 1;
+        txSerial = tx[at(depth - 1, SERIAL)];
         restoreBudget();
         rethrow(failure);
     }
@@ -1166,7 +1224,7 @@ public final class Arena implements AutoCloseable
     /** Grows the last allocation, ending at {@code end}, by {@code extra} bytes in place if it fits. */
     boolean tryExtendLast(final long end, final int extra)
     {
-        if (end != position() || extra > fastLimit - offset)
+        if (end != position() || extra > limit - offset)
         {
             return false;
         }
@@ -1217,6 +1275,13 @@ public final class Arena implements AutoCloseable
     {
         checkOpen();
         final long start = ((base + offset + alignment - 1) & -alignment) - base;
+        if (start + size <= limit)
+        {
+            // Inside a transaction the arena's fast path always lands here, to count the allocation.
+            offset = (int)(start + size);
+            allocations++;
+            return currentHigh | start;
+        }
         if (start + size <= capacity)
         {
             return budgetFailure(start + size - offset, orThrow);
@@ -1312,6 +1377,8 @@ public final class Arena implements AutoCloseable
     {
         final Region region = blocks[block];
         current = block;
+        currentHigh = (long)block << 32;
+        currentBuffer = buffers[block];
         base = region.address();
         capacity = region.size();
         usedBeforeCurrent = usedBefore[block];
@@ -1322,7 +1389,8 @@ public final class Arena implements AutoCloseable
     private void updateFastLimit()
     {
         final long room = budgetEnd - usedBeforeCurrent;
-        fastLimit = room >= capacity ? capacity : (int)Math.max(0, room);
+        limit = room >= capacity ? capacity : (int)Math.max(0, room);
+        fastLimit = txDepth > 0 ? 0 : limit;
     }
 
     private void restoreBudget()
@@ -1466,6 +1534,15 @@ public final class Arena implements AutoCloseable
         }
         return new IllegalStateException("cannot " + action + " the transaction at depth " + depth +
             ": a savepoint is open inside it at depth " + txDepth + "; commit or close that first");
+    }
+
+    private UnsafeBuffer olderBuffer(final long ref)
+    {
+        if ((ref >>> 32) > current)
+        {
+            throw staleReference(ref);
+        }
+        return buffers[(int)(ref >>> 32)];
     }
 
     private RuntimeException staleReference(final long ref)

@@ -1,5 +1,6 @@
 package dev.lake.linear;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -55,7 +56,11 @@ public abstract class ArenaVec
     int start;
     int capacity;
     int size;
-    private long stamp;
+    // For the push fast path: the native address of element 0, and capacity while live, -1 once finished,
+    // so that one compare covers both "room left" and "not finished".
+    long address;
+    int pushLimit;
+    long stamp;
     private boolean finished;
 
     ArenaVec(final Arena arena, final int elementSize, final int alignment, final int initialCapacity)
@@ -358,11 +363,13 @@ public abstract class ArenaVec
             if (arena.tryExtendLast(end, (int)((target - capacity) * elementSize)))
             {
                 capacity = (int)target;
+                pushLimit = capacity;
                 return true;
             }
             if (target > needed && arena.tryExtendLast(end, (int)((needed - capacity) * elementSize)))
             {
                 capacity = (int)needed;
+                pushLimit = capacity;
                 return true;
             }
         }
@@ -389,7 +396,9 @@ public abstract class ArenaVec
         buffer = newBuffer;
         block = newBlock;
         start = Arena.offset(ref);
+        address = arena.blockAddress(newBlock) + start;
         capacity = (int)target;
+        pushLimit = capacity;
         stamp = arena.clock;
         return true;
     }
@@ -399,6 +408,7 @@ public abstract class ArenaVec
     {
         check();
         finished = true;
+        pushLimit = -1;
         if (capacity == 0)
         {
             return -1;
@@ -458,6 +468,21 @@ public abstract class ArenaVec
          * @throws StaleHandleException    if the vector is finished or its memory is gone.
          */
         public void push(final long value)
+        {
+            final int n = size;
+            // One compare for room (and not finished: pushLimit is -1 then), one that the arena has not been
+            // rewound, reset or closed since this vector last looked; then a raw store at a precomputed
+            // address, bounds-checked by the first compare (so no Agrona bounds check is needed or relied on).
+            if (n >= pushLimit || arena.clock != stamp)
+            {
+                pushSlow(value);
+                return;
+            }
+            Memory.putLong(address + ((long)n << 3), value);
+            size = n + 1;
+        }
+
+        private void pushSlow(final long value)
         {
             check();
             if (size == capacity)

@@ -245,7 +245,7 @@ public final class Transaction implements AutoCloseable
     public long allocate(final int size, final int alignment)
     {
         arena.checkInnermost(depth, serial, "allocate in");
-        return arena.allocate(size, alignment);
+        return arena.allocateCounted(size, alignment, true);
     }
 
     /**
@@ -258,7 +258,7 @@ public final class Transaction implements AutoCloseable
     public long allocate(final int size)
     {
         arena.checkInnermost(depth, serial, "allocate in");
-        return arena.allocate(size, Arena.DEFAULT_ALIGNMENT);
+        return arena.allocateCounted(size, Arena.DEFAULT_ALIGNMENT, true);
     }
 
     /**
@@ -272,7 +272,7 @@ public final class Transaction implements AutoCloseable
     public long tryAllocate(final int size, final int alignment)
     {
         arena.checkInnermost(depth, serial, "allocate in");
-        return arena.tryAllocate(size, alignment);
+        return arena.allocateCounted(size, alignment, false);
     }
 
     /**

@@ -56,16 +56,18 @@ class ArenaVecTest
     @Test
     void growsInPlaceWhenLastAndCopiesOtherwise()
     {
-        try (Arena arena = Arena.withCapacity(1 << 16))
+        // Allocations are counted for TxnDiff, so count them inside a transaction.
+        try (Arena arena = Arena.withCapacity(1 << 16); Transaction tx = arena.transaction())
         {
             final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
             vec.push(1);
-            final long allocationsAfterFirst = allocations(arena);
+            final long allocationsAfterFirst = allocations(tx);
+            assertEquals(1, allocationsAfterFirst, "first push allocates");
             for (int i = 2; i <= 100; i++)
             {
                 vec.push(i);
             }
-            assertEquals(allocationsAfterFirst, allocations(arena), "grew in place: no new allocation");
+            assertEquals(allocationsAfterFirst, allocations(tx), "grew in place: no new allocation");
             assertEquals(vec.capacity() * 8L, arena.bytesAllocated());
 
             arena.allocate(8, 8); // the vector is no longer the last allocation
@@ -74,17 +76,51 @@ class ArenaVecTest
             {
                 vec.push(i);
             }
-            assertEquals(allocationsAfterFirst + 2, allocations(arena), "moved once");
+            assertEquals(allocationsAfterFirst + 2, allocations(tx), "moved once");
             for (int i = 0; i < vec.size(); i++)
             {
                 assertEquals(i + 1, vec.get(i), "contents copied");
             }
+            tx.commit();
         }
     }
 
-    private static long allocations(final Arena arena)
+    @Test
+    void pushFastPathStillFailsAfterFinishRewindResetAndClose()
     {
-        return arena.allocationCount();
+        try (Arena arena = Arena.withCapacity(1 << 16))
+        {
+            final ArenaVec.OfLong finished = ArenaVec.ofLongs(arena, 16);
+            finished.push(1);
+            finished.finish();
+            assertThrows(StaleHandleException.class, () -> finished.push(2), "room left, but finished");
+
+            final Checkpoint cp = arena.checkpoint();
+            final ArenaVec.OfLong rewound = ArenaVec.ofLongs(arena, 16);
+            rewound.push(1);
+            arena.rewind(cp);
+            assertThrows(StaleHandleException.class, () -> rewound.push(2), "room left, but rewound below");
+
+            final ArenaVec.OfLong survivor = ArenaVec.ofLongs(arena, 16);
+            survivor.push(7);
+            arena.defer(() -> { }); // ticks the clock without freeing the vector's memory
+            survivor.push(8);
+            assertEquals(2, survivor.size());
+            assertEquals(8, survivor.get(1));
+
+            arena.reset();
+            assertThrows(StaleHandleException.class, () -> survivor.push(9), "reset");
+
+            final ArenaVec.OfLong open = ArenaVec.ofLongs(arena, 16);
+            open.push(1);
+            arena.close();
+            assertThrows(StaleHandleException.class, () -> open.push(2), "closed");
+        }
+    }
+
+    private static long allocations(final Transaction tx)
+    {
+        return tx.diff().allocationCount();
     }
 
     @Test

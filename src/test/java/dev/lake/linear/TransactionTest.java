@@ -333,6 +333,66 @@ class TransactionTest
     }
 
     @Test
+    void diffCountsArenaLevelAllocationsMadeInsideTheTransaction()
+    {
+        // Outside transactions the arena's fast path does not count; inside one every way of allocating must.
+        try (Arena arena = Arena.withCapacity(1024))
+        {
+            arena.allocate(16, 8);
+            try (Transaction outer = arena.transaction())
+            {
+                arena.allocate(8, 8);
+                arena.tryAllocate(8, 8);
+                arena.copyOf(new byte[] {1, 2, 3});
+                outer.allocate(8);
+                assertEquals(4, outer.diff().allocationCount());
+                try (Transaction inner = outer.savepoint())
+                {
+                    arena.allocate(2000, 8); // a new block, through the arena
+                    inner.tryAllocate(8, 8);
+                    final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
+                    vec.push(1); // one allocation, then growth in place
+                    for (int i = 0; i < 100; i++)
+                    {
+                        vec.push(i);
+                    }
+                    assertEquals(3, inner.diff().allocationCount());
+                    inner.commit();
+                }
+                assertEquals(7, outer.diff().allocationCount(), "committed inner work counts for the outer");
+                assertEquals(outer.bytesUsed(), outer.diff().bytesAllocated());
+                outer.commit();
+            }
+            arena.allocate(8, 8);
+            try (Transaction tx = arena.transaction())
+            {
+                assertEquals(new TxnDiff(0, 0, 0), tx.diff(), "allocations before it do not count");
+                arena.allocate(8, 8);
+                assertEquals(1, tx.diff().allocationCount());
+            }
+        }
+    }
+
+    @Test
+    void arenaLevelAllocationsInsideATransactionStillHonourItsBudget()
+    {
+        try (Arena arena = Arena.withCapacity(4096); Transaction tx = arena.transaction())
+        {
+            tx.setLimit(64);
+            assertEquals(0, arena.allocate(40, 8) & 0xFFFF_FFFFL);
+            final long before = arena.bytesAllocated();
+            assertThrows(BudgetExceededException.class, () -> arena.allocate(32, 8));
+            assertEquals(Arena.NULL, arena.tryAllocate(32, 8));
+            assertEquals(Arena.NULL, tx.tryAllocate(32, 8));
+            assertEquals(before, arena.bytesAllocated(), "nothing allocated by the refused calls");
+            assertEquals(1, tx.diff().allocationCount(), "refused calls are not counted");
+            arena.allocate(24, 8);
+            assertEquals(0, tx.budgetRemaining());
+            assertEquals(2, tx.diff().allocationCount());
+        }
+    }
+
+    @Test
     void diffReportsBytesBlocksAndAllocations()
     {
         try (Arena arena = Arena.withCapacity(1024))
