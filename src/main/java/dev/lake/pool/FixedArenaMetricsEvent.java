@@ -65,6 +65,9 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
     @Label("Live Slots")
     int liveSlots;
 
+    @Label("Cached Slots")
+    int cachedSlots;
+
     @Label("Waiters")
     int waiters;
 
@@ -96,6 +99,7 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
         bytesReserved = m.bytesReserved();
         bytesLive = m.bytesLive();
         liveSlots = m.liveSlots();
+        cachedSlots = m.cachedSlots();
         waiters = m.waits().waiters();
         waitsCompleted = m.waits().completed();
         waitsTimedOut = m.waits().timedOut();

@@ -144,7 +144,7 @@ final class SlotTable
         if ((next & REF_MASK) == 0)
         {
             bump(slot, FREES);
-            OBJECTS.setRelease(trackers, slot, null);
+            untrack(slot);
             return true;
         }
         return false;
@@ -169,8 +169,17 @@ final class SlotTable
         }
         while (!LONGS.weakCompareAndSet(meta, slot, m, nextGeneration(generation) << REF_BITS));
         bump(slot, FREES);
-        OBJECTS.setRelease(trackers, slot, null);
+        untrack(slot);
         return true;
+    }
+
+    /** Forgets a freed slot's leak tracker; the handle tier never has one, so it skips the barriered store. */
+    private void untrack(final int slot)
+    {
+        if (OBJECTS.getAcquire(trackers, slot) != null)
+        {
+            OBJECTS.setRelease(trackers, slot, null);
+        }
     }
 
     /**

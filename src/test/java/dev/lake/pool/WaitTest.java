@@ -400,6 +400,10 @@ class WaitTest
     {
         final BuddyArena buddy = BuddyArena.builder(512, 64).build();
         final FixedArena fixed = FixedArena.builder(2, 64).build();
+        // Both fixed slots are held until a thread waits for one, so the hammer surely exercises waiting even
+        // when the scheduler happens to run the threads one after another.
+        final Buffer held1 = fixed.allocate();
+        final Buffer held2 = fixed.allocate();
         final AtomicReference<Throwable> error = new AtomicReference<>();
         final List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < 8; t++)
@@ -438,6 +442,9 @@ class WaitTest
             threads.add(thread);
             thread.start();
         }
+        await().atMost(AWAIT).until(() -> fixed.metrics().waits().waiters() > 0 || error.get() != null);
+        held1.close();
+        held2.close();
         for (final Thread thread : threads)
         {
             thread.join();
