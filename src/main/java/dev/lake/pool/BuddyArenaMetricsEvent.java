@@ -22,13 +22,10 @@ import jdk.jfr.Timespan;
 @Description("Periodic snapshot of a Lake BuddyArena: allocations, splits, coalesces, free and largest free block, waiters")
 @Period("1 s")
 @StackTrace(false)
-public final class BuddyArenaMetricsEvent extends jdk.jfr.Event
+public final class BuddyArenaMetricsEvent extends SlotArenaMetricsEvent
 {
     /** The event's JFR name. */
     public static final String NAME = "dev.lake.pool.BuddyArenaMetrics";
-
-    @Label("Arena")
-    String arena;
 
     @Label("Total Bytes")
     @DataAmount
@@ -37,32 +34,6 @@ public final class BuddyArenaMetricsEvent extends jdk.jfr.Event
     @Label("Minimum Block")
     @DataAmount
     int minBlock;
-
-    @Label("Allocations")
-    long allocations;
-
-    @Label("Failed Allocations")
-    long failedAllocations;
-
-    @Label("Frees")
-    long frees;
-
-    @Label("Frozen")
-    long frozen;
-
-    @Label("Spills")
-    long spills;
-
-    @Label("Leaks")
-    long leaks;
-
-    @Label("Bytes Reserved")
-    @DataAmount
-    long bytesReserved;
-
-    @Label("Bytes Live")
-    @DataAmount
-    long bytesLive;
 
     @Label("Live Blocks")
     long liveBlocks;
@@ -85,36 +56,16 @@ public final class BuddyArenaMetricsEvent extends jdk.jfr.Event
     @Description("order:bytes pairs for the orders with free blocks")
     String freeBytesPerOrder;
 
-    @Label("Waiters")
-    int waiters;
-
-    @Label("Waits Completed")
-    long waitsCompleted;
-
-    @Label("Waits Timed Out")
-    long waitsTimedOut;
-
-    @Label("Total Wait Time")
-    @Timespan(Timespan.NANOSECONDS)
-    long totalWaitNanos;
-
     BuddyArenaMetricsEvent()
     {
     }
 
     void set(final BuddyArenaMetrics m)
     {
-        arena = m.name();
+        setCommon(m.name(), m.allocations(), m.failedAllocations(), m.frees(), m.frozen(), m.spills(), m.leaks(),
+            m.bytesReserved(), m.bytesLive(), m.waits());
         totalBytes = m.totalBytes();
         minBlock = m.minBlock();
-        allocations = m.allocations();
-        failedAllocations = m.failedAllocations();
-        frees = m.frees();
-        frozen = m.frozen();
-        spills = m.spills();
-        leaks = m.leaks();
-        bytesReserved = m.bytesReserved();
-        bytesLive = m.bytesLive();
         liveBlocks = m.liveBlocks();
         splits = m.splits();
         coalesces = m.coalesces();
@@ -130,9 +81,5 @@ public final class BuddyArenaMetricsEvent extends jdk.jfr.Event
             }
         }
         freeBytesPerOrder = perOrder.toString();
-        waiters = m.waits().waiters();
-        waitsCompleted = m.waits().completed();
-        waitsTimedOut = m.waits().timedOut();
-        totalWaitNanos = m.waits().totalWaitNanos();
     }
 }

@@ -21,13 +21,10 @@ import jdk.jfr.Timespan;
 @Description("Periodic snapshot of a Lake FixedArena: allocations, failures, frees, spills, leaks, live capacity, waiters")
 @Period("1 s")
 @StackTrace(false)
-public final class FixedArenaMetricsEvent extends jdk.jfr.Event
+public final class FixedArenaMetricsEvent extends SlotArenaMetricsEvent
 {
     /** The event's JFR name. */
     public static final String NAME = "dev.lake.pool.FixedArenaMetrics";
-
-    @Label("Arena")
-    String arena;
 
     @Label("Slot Count")
     int slotCount;
@@ -36,50 +33,11 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
     @DataAmount
     int slotCapacity;
 
-    @Label("Allocations")
-    long allocations;
-
-    @Label("Failed Allocations")
-    long failedAllocations;
-
-    @Label("Frees")
-    long frees;
-
-    @Label("Frozen")
-    long frozen;
-
-    @Label("Spills")
-    long spills;
-
-    @Label("Leaks")
-    long leaks;
-
-    @Label("Bytes Reserved")
-    @DataAmount
-    long bytesReserved;
-
-    @Label("Bytes Live")
-    @DataAmount
-    long bytesLive;
-
     @Label("Live Slots")
     int liveSlots;
 
     @Label("Cached Slots")
     int cachedSlots;
-
-    @Label("Waiters")
-    int waiters;
-
-    @Label("Waits Completed")
-    long waitsCompleted;
-
-    @Label("Waits Timed Out")
-    long waitsTimedOut;
-
-    @Label("Total Wait Time")
-    @Timespan(Timespan.NANOSECONDS)
-    long totalWaitNanos;
 
     FixedArenaMetricsEvent()
     {
@@ -87,22 +45,11 @@ public final class FixedArenaMetricsEvent extends jdk.jfr.Event
 
     void set(final FixedArenaMetrics m)
     {
-        arena = m.name();
+        setCommon(m.name(), m.allocations(), m.failedAllocations(), m.frees(), m.frozen(), m.spills(), m.leaks(),
+            m.bytesReserved(), m.bytesLive(), m.waits());
         slotCount = m.slotCount();
         slotCapacity = m.slotCapacity();
-        allocations = m.allocations();
-        failedAllocations = m.failedAllocations();
-        frees = m.frees();
-        frozen = m.frozen();
-        spills = m.spills();
-        leaks = m.leaks();
-        bytesReserved = m.bytesReserved();
-        bytesLive = m.bytesLive();
         liveSlots = m.liveSlots();
         cachedSlots = m.cachedSlots();
-        waiters = m.waits().waiters();
-        waitsCompleted = m.waits().completed();
-        waitsTimedOut = m.waits().timedOut();
-        totalWaitNanos = m.waits().totalWaitNanos();
     }
 }

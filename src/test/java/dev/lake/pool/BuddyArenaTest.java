@@ -332,6 +332,7 @@ class BuddyArenaTest
     {
         final AtomicLong largest = new AtomicLong(-1);
         final AtomicLong splits = new AtomicLong(-1);
+        final AtomicLong bytesLive = new AtomicLong(-1);
         try (BuddyArena arena = BuddyArena.builder(4096, 64).name("jfr-buddy").jfrEvents(true).build();
             RecordingStream stream = new RecordingStream())
         {
@@ -342,11 +343,13 @@ class BuddyArenaTest
                 {
                     largest.set(event.getInt("largestFreeBlock"));
                     splits.set(event.getLong("splits"));
+                    bytesLive.set(event.getLong("bytesLive")); // a field shared with the fixed arena's event
                 }
             });
             stream.startAsync();
             final Buffer held = arena.allocate(2048);
-            await().atMost(Duration.ofSeconds(20)).until(() -> largest.get() == 2048 && splits.get() == 1);
+            await().atMost(Duration.ofSeconds(20)).until(() -> largest.get() == 2048 && splits.get() == 1 &&
+                bytesLive.get() == 2048);
             held.close();
         }
     }
