@@ -420,7 +420,9 @@ public final class FixedArena extends SlotArena
     @Override
     ArenaFullException full()
     {
-        return new ArenaFullException(name, slotCount, liveSlots(), "slots");
+        final int cached = cachedSlots();
+        return new ArenaFullException(name, slotCount, claimedSlots() - cached,
+            cached == 0 ? "slots" : "slots (" + cached + " more parked in slot caches)");
     }
 
     @Override

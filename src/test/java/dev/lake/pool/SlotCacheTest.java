@@ -78,7 +78,14 @@ class SlotCacheTest
             assertEquals(FixedArena.NO_HANDLE, arena.tryAllocateHandle());
             assertNotEquals(FixedArena.NO_HANDLE, cache.tryAllocateHandle(), "the owner still has its parked slot");
             assertEquals(FixedArena.NO_HANDLE, cache.tryAllocateHandle(), "then the arena is full for it too");
-            assertThrows(ArenaFullException.class, cache::allocateHandle);
+            final ArenaFullException full = assertThrows(ArenaFullException.class, arena::allocateHandle);
+            assertTrue(full.getMessage().contains("4 of 4 slots"), full.getMessage());
+            cache.release(others.remove(0));
+            cache.release(others.remove(0)); // the cache is full: this one goes back to the bitmap
+            assertNotEquals(FixedArena.NO_HANDLE, arena.tryAllocateHandle());
+            final ArenaFullException parked = assertThrows(ArenaFullException.class, arena::allocateHandle);
+            assertTrue(parked.getMessage().contains("1 more parked in slot caches"), parked.getMessage());
+            assertEquals(3, parked.live());
         }
     }
 
