@@ -282,21 +282,7 @@ public final class Arena implements AutoCloseable
      */
     public long allocate(final int size, final int alignment)
     {
-        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
-        {
-            throw invalidRequest(size, alignment);
-        }
-        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
-        final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment :
-            ((base + offset + alignment - 1) & -alignment) - base;
-        final long end = start + size;
-        if (end > fastLimit)
-        {
-            return allocateSlow(size, alignment, true);
-        }
-        offset = (int)end;
-        return currentHigh | start;
+        return bump(size, alignment, fastLimit, false, true);
     }
 
     /**
@@ -306,20 +292,36 @@ public final class Arena implements AutoCloseable
      */
     long allocateCounted(final int size, final int alignment, final boolean orThrow)
     {
+        return bump(size, alignment, limit, true, orThrow);
+    }
+
+    /**
+     * The one fast path of every allocation: validate, align, compare the end against {@code bumpLimit} (the
+     * arena's {@code fastLimit} or the real {@code limit}), move the bump, count the allocation for {@link TxnDiff} when
+     * {@code count} is set (a constant at every call site, so the test folds away). Anything that does not fit
+     * goes out of line to {@link #allocateSlow(int, int, boolean)}, which counts for itself.
+     */
+    private long bump(final int size, final int alignment, final int bumpLimit, final boolean count,
+        final boolean orThrow)
+    {
         if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
         {
             throw invalidRequest(size, alignment);
         }
+        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
         final long start = alignment <= BLOCK_ALIGNMENT ?
             (offset + (long)alignment - 1) & -alignment :
             ((base + offset + alignment - 1) & -alignment) - base;
         final long end = start + size;
-        if (end > limit)
+        if (end > bumpLimit)
         {
             return allocateSlow(size, alignment, orThrow);
         }
         offset = (int)end;
-        allocations++;
+        if (count)
+        {
+            allocations++;
+        }
         return currentHigh | start;
     }
 
@@ -351,21 +353,7 @@ public final class Arena implements AutoCloseable
      */
     public long tryAllocate(final int size, final int alignment)
     {
-        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
-        {
-            throw invalidRequest(size, alignment);
-        }
-        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
-        final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment :
-            ((base + offset + alignment - 1) & -alignment) - base;
-        final long end = start + size;
-        if (end > fastLimit)
-        {
-            return allocateSlow(size, alignment, false);
-        }
-        offset = (int)end;
-        return currentHigh | start;
+        return bump(size, alignment, fastLimit, false, false);
     }
 
     /**
@@ -590,12 +578,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final long[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Long.BYTES)
+        if (n == 0)
         {
-            buffer.putLong(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -611,12 +599,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final int[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Integer.BYTES)
+        if (n == 0)
         {
-            buffer.putInt(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -632,12 +620,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final double[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Double.BYTES)
+        if (n == 0)
         {
-            buffer.putDouble(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -1246,7 +1234,7 @@ public final class Arena implements AutoCloseable
 
     long allocate(final int size, final int alignment, final boolean orThrow)
     {
-        return orThrow ? allocate(size, alignment) : tryAllocate(size, alignment);
+        return bump(size, alignment, fastLimit, false, orThrow);
     }
 
     UnsafeBuffer blockBuffer(final int block)
