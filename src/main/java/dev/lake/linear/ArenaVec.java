@@ -333,27 +333,41 @@ public abstract class ArenaVec
     }
 
     /**
-     * The push fast path every vector shares: claims the next element and returns its native address. One
-     * compare for room and not-finished ({@code pushLimit} is the capacity, or -1 once finished), one that the
-     * arena's clock has not moved since this vector last looked; the size is read into a local and written
-     * once. The address is in bounds by the first compare, so the caller stores with a raw store and relies
-     * on no Agrona bounds check. Checks that fail and growth go out of line to {@link #claimSlow(int)}, so
-     * this stays small enough to inline at every push site.
+     * The record pushes' fast path (the primitive pushes inline the same two parts, {@link #roomFor(int)} and
+     * {@link #claimSlow(int)}, with the store in each branch): claims the next element and returns its native
+     * address. The size is read into a local and written once. The address is in bounds by the room compare,
+     * so the caller writes there raw and relies on no Agrona bounds check. Failed checks and growth go out of
+     * line, so this stays small enough to inline at every push site.
      *
-     * @param bytes the element size, a constant at each call site (so the multiply becomes a shift).
+     * @param bytes the element size.
      */
     final long claim(final int bytes)
     {
         final int n = size;
-        if (n >= pushLimit || arena.clock != stamp)
+        if (roomFor(n))
         {
-            return claimSlow(bytes);
+            size = n + 1;
+            return address + (long)n * bytes;
         }
-        size = n + 1;
-        return address + (long)n * bytes;
+        return claimSlow(bytes);
     }
 
-    private long claimSlow(final int bytes)
+    /**
+     * The fast-path test of every push: room for element {@code n} (and not finished: {@code pushLimit} is -1
+     * then) and the arena's clock unchanged since this vector last looked. Two compares.
+     */
+    final boolean roomFor(final int n)
+    {
+        return n < pushLimit && arena.clock == stamp;
+    }
+
+    /**
+     * The out-of-line part of a push: the full check, growth when full; claims the next element and returns
+     * its address. The primitive pushes do their store in each branch (fast path, or after this call)
+     * rather than after a merge of the two: measured, a store after the merge made C2 compile the growing push
+     * loop markedly slower.
+     */
+    final long claimSlow(final int bytes)
     {
         check();
         if (size == capacity)
@@ -513,7 +527,14 @@ public abstract class ArenaVec
          */
         public void push(final long value)
         {
-            Memory.putLong(claim(Long.BYTES), value);
+            final int n = size;
+            if (roomFor(n))
+            {
+                Memory.putLong(address + ((long)n << 3), value);
+                size = n + 1;
+                return;
+            }
+            Memory.putLong(claimSlow(Long.BYTES), value);
         }
 
         /**
@@ -689,7 +710,14 @@ public abstract class ArenaVec
          */
         public void push(final int value)
         {
-            ArenaMemory.putInt(claim(Integer.BYTES), value);
+            final int n = size;
+            if (roomFor(n))
+            {
+                ArenaMemory.putInt(address + ((long)n << 2), value);
+                size = n + 1;
+                return;
+            }
+            ArenaMemory.putInt(claimSlow(Integer.BYTES), value);
         }
 
         /**
@@ -823,7 +851,14 @@ public abstract class ArenaVec
          */
         public void push(final double value)
         {
-            ArenaMemory.putDouble(claim(Double.BYTES), value);
+            final int n = size;
+            if (roomFor(n))
+            {
+                ArenaMemory.putDouble(address + ((long)n << 3), value);
+                size = n + 1;
+                return;
+            }
+            ArenaMemory.putDouble(claimSlow(Double.BYTES), value);
         }
 
         /**
