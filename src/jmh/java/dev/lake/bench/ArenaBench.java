@@ -155,7 +155,7 @@ public class ArenaBench
 
     /**
      * The bulk path, a separate row: an ArenaVec of 4,096 longs extended from a long[] in one call (one
-     * reservation, then a copy loop), finished, then reset. Not the issue's "built" row, which pushes.
+     * reservation, then one bulk copy), finished, then reset. Not the issue's "built" row, which pushes.
      */
     @Benchmark
     public long arenaVec4096LongsAddAll()

@@ -88,7 +88,7 @@ public final class Arena implements AutoCloseable
     private static final int SERIAL = 0;
     private static final int START_POSITION = 1;
     private static final int START_CLOCK = 2;
-    private static final int START_USED = 3;
+    // Slot 3 is unused: the bytes allocated before a transaction are derived from its start position.
     private static final int START_ALLOCATIONS = 4;
     private static final int OWN_LIMIT = 5;
     private static final int BUDGET_END = 6;
@@ -97,6 +97,9 @@ public final class Arena implements AutoCloseable
     private static final long BLOCK_MASK = 0xFFFF_FFFF_0000_0000L;
     // What currentHigh holds once closed: no reference masked to its high half has a low bit set.
     private static final long CLOSED_HIGH = 1;
+    // What pos, limitPos and fastLimitPos hold once closed: every allocation's end is above it (slow path,
+    // which throws), and its high half matches no reference's (buffer(ref) falls to the checked path).
+    private static final long CLOSED = Long.MIN_VALUE;
 
     private final int maxBlockSize;
     private final long maxReserved;
@@ -118,14 +121,21 @@ public final class Arena implements AutoCloseable
     private UnsafeBuffer currentBuffer;
     private long base;
     private int capacity;
-    private int offset;
+    // The bump position: (current << 32 | offset in the current block), which is also the reference the next
+    // allocation at that offset returns, so the fast path neither reads the block index nor packs a
+    // reference, and buffer(ref) compares a reference's block against it. CLOSED once closed: its high half
+    // is no block index and not NULL's.
+    private long pos;
     // Where the current block's room ends for this arena's use: its capacity, or less where the innermost
-    // transaction's budget ends first; -1 once closed.
+    // transaction's budget ends first; -1 once closed. limitPos is the same as a position (current << 32 |
+    // limit), what the fast paths compare an allocation's end against.
     private int limit;
-    // What the arena-level allocate compares against: limit outside transactions, 0 inside one, so that
-    // allocations made through the arena inside a transaction take allocateSlow, which counts them for
-    // TxnDiff. Outside transactions nothing needs counting, so the arena's fast path does not count.
-    private int fastLimit;
+    private long limitPos;
+    // What the arena-level allocate compares against: limitPos outside transactions, the block's first
+    // position inside one (nothing fits under it), so that allocations made through the arena inside a
+    // transaction take allocateSlow, which counts them for TxnDiff. Outside transactions nothing needs
+    // counting, so the arena's fast path does not count.
+    private long fastLimitPos;
     private long usedBeforeCurrent;
     // Allocations made while a transaction is open (only differences between two readings mean anything).
     private long allocations;
@@ -245,8 +255,10 @@ public final class Arena implements AutoCloseable
      */
     public UnsafeBuffer buffer(final long ref)
     {
-        // The common case, a reference into the current block, is one mask, one compare and one field read.
-        if ((ref & BLOCK_MASK) == currentHigh)
+        // The common case, a reference into the current block, is one xor and shift against the bump position
+        // (which the allocation just wrote, so no load; a shift needs no 64-bit mask constant in a register)
+        // and one field read.
+        if ((ref ^ pos) >>> 32 == 0)
         {
             return currentBuffer;
         }
@@ -282,21 +294,7 @@ public final class Arena implements AutoCloseable
      */
     public long allocate(final int size, final int alignment)
     {
-        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
-        {
-            throw invalidRequest(size, alignment);
-        }
-        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
-        final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment :
-            ((base + offset + alignment - 1) & -alignment) - base;
-        final long end = start + size;
-        if (end > fastLimit)
-        {
-            return allocateSlow(size, alignment, true);
-        }
-        offset = (int)end;
-        return currentHigh | start;
+        return bump(size, alignment, fastLimitPos, false, true);
     }
 
     /**
@@ -306,21 +304,40 @@ public final class Arena implements AutoCloseable
      */
     long allocateCounted(final int size, final int alignment, final boolean orThrow)
     {
+        return bump(size, alignment, limitPos, true, orThrow);
+    }
+
+    /**
+     * The one fast path of every allocation: validate, align, compare the end against {@code bumpLimit} (the
+     * arena's {@code fastLimitPos} or the real {@code limitPos}), move the bump, count the allocation for
+     * {@link TxnDiff} when {@code count} is set (a constant at every call site, so the test folds away). Anything that does not fit
+     * goes out of line to {@link #allocateSlow(int, int, boolean)}, which counts for itself.
+     */
+    private long bump(final int size, final int alignment, final long bumpLimit, final boolean count,
+        final boolean orThrow)
+    {
         if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
         {
             throw invalidRequest(size, alignment);
         }
+        // Positions are (block << 32 | offset) and the offset is below 2^31, so aligning the position aligns
+        // the offset without touching the block half; every block starts on a cache line, so up to 64
+        // aligning the offset aligns the address. An end that carries into the block half is above the limit.
+        final long p = pos;
         final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment :
-            ((base + offset + alignment - 1) & -alignment) - base;
+            (p + alignment - 1) & -alignment :
+            (p & BLOCK_MASK) | (((base + (int)p + alignment - 1) & -alignment) - base);
         final long end = start + size;
-        if (end > limit)
+        if (end > bumpLimit)
         {
             return allocateSlow(size, alignment, orThrow);
         }
-        offset = (int)end;
-        allocations++;
-        return currentHigh | start;
+        pos = end;
+        if (count)
+        {
+            allocations++;
+        }
+        return start;
     }
 
     /**
@@ -351,21 +368,7 @@ public final class Arena implements AutoCloseable
      */
     public long tryAllocate(final int size, final int alignment)
     {
-        if (size <= 0 || alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > MAX_ALIGNMENT)
-        {
-            throw invalidRequest(size, alignment);
-        }
-        // Every block starts on a cache line, so up to 64 aligning the offset aligns the address.
-        final long start = alignment <= BLOCK_ALIGNMENT ?
-            (offset + (long)alignment - 1) & -alignment :
-            ((base + offset + alignment - 1) & -alignment) - base;
-        final long end = start + size;
-        if (end > fastLimit)
-        {
-            return allocateSlow(size, alignment, false);
-        }
-        offset = (int)end;
-        return currentHigh | start;
+        return bump(size, alignment, fastLimitPos, false, false);
     }
 
     /**
@@ -590,12 +593,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final long[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Long.BYTES)
+        if (n == 0)
         {
-            buffer.putLong(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -611,12 +614,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final int[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Integer.BYTES)
+        if (n == 0)
         {
-            buffer.putInt(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -632,12 +635,12 @@ public final class Arena implements AutoCloseable
     public long copyOf(final double[] src)
     {
         final int n = src.length;
-        final long ref = n == 0 ? emptyReference() : allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
-        final UnsafeBuffer buffer = buffers[current];
-        for (int i = 0, at = (int)ref; i < n; i++, at += Double.BYTES)
+        if (n == 0)
         {
-            buffer.putDouble(at, src[i]);
+            return emptyReference();
         }
+        final long ref = allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
+        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -970,7 +973,7 @@ public final class Arena implements AutoCloseable
      */
     public long bytesAllocated()
     {
-        return usedBeforeCurrent + offset;
+        return usedBeforeCurrent + (int)pos;
     }
 
     /**
@@ -1027,9 +1030,10 @@ public final class Arena implements AutoCloseable
         currentBuffer = null;
         base = 0;
         capacity = 0;
-        offset = 0;
+        pos = CLOSED;
         limit = -1;
-        fastLimit = -1;
+        limitPos = CLOSED;
+        fastLimitPos = CLOSED;
         usedBeforeCurrent = 0;
         cuts = 0;
         rethrow(failure);
@@ -1048,7 +1052,7 @@ public final class Arena implements AutoCloseable
 
     long position()
     {
-        return ((long)current << 32) | offset;
+        return pos;
     }
 
     long allocationCount()
@@ -1079,7 +1083,6 @@ public final class Arena implements AutoCloseable
         tx[at(depth, SERIAL)] = serial;
         tx[at(depth, START_POSITION)] = position();
         tx[at(depth, START_CLOCK)] = clock;
-        tx[at(depth, START_USED)] = bytesAllocated();
         tx[at(depth, START_ALLOCATIONS)] = allocations;
         tx[at(depth, OWN_LIMIT)] = Long.MAX_VALUE;
         tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
@@ -1087,8 +1090,19 @@ public final class Arena implements AutoCloseable
         txDepth = depth;
         txSerial = serial;
         // Arena-level allocations now go through allocateSlow, which counts them.
-        fastLimit = 0;
+        fastLimitPos = currentHigh;
         return serial;
+    }
+
+    /**
+     * Bytes allocated when the transaction at {@code depth} opened, derived from its start position rather than
+     * stored at open: the blocks up to that position cannot change while it is open (nothing rewinds below an
+     * open transaction's start), so their usedBefore entries still hold.
+     */
+    private long startUsed(final int depth)
+    {
+        final long start = tx[at(depth, START_POSITION)];
+        return usedBefore[(int)(start >>> 32)] + (int)start;
     }
 
     long serialAt(final int depth)
@@ -1118,9 +1132,20 @@ public final class Arena implements AutoCloseable
     {
         checkInnermost(depth, serial, "commit");
         checkMutable();
-        txDepth = depth - 1;
-        txSerial = tx[at(depth - 1, SERIAL)];
-        restoreBudget();
+        final int parent = depth - 1;
+        txDepth = parent;
+        txSerial = tx[at(parent, SERIAL)];
+        final long parentBudget = tx[at(parent, BUDGET_END)];
+        if (parentBudget != budgetEnd)
+        {
+            budgetEnd = parentBudget;
+            updateFastLimit();
+        }
+        else if (parent == 0)
+        {
+            // Same budget, so the same limit: only the arena's own fast path reopens.
+            fastLimitPos = limitPos;
+        }
     }
 
     void rollback(final int depth, final long serial)
@@ -1153,7 +1178,7 @@ public final class Arena implements AutoCloseable
         for (int d = depth; d <= txDepth; d++)
         {
             final long ownLimit = tx[at(d, OWN_LIMIT)];
-            final long own = ownLimit == Long.MAX_VALUE ? Long.MAX_VALUE : tx[at(d, START_USED)] + ownLimit;
+            final long own = ownLimit == Long.MAX_VALUE ? Long.MAX_VALUE : startUsed(d) + ownLimit;
             if (own < tx[at(d - 1, BUDGET_END)])
             {
                 tx[at(d, BUDGET_END)] = own;
@@ -1181,7 +1206,7 @@ public final class Arena implements AutoCloseable
 
     long bytesUsedSince(final int depth)
     {
-        return bytesAllocated() - tx[at(depth, START_USED)];
+        return bytesAllocated() - startUsed(depth);
     }
 
     TxnDiff diff(final int depth)
@@ -1190,9 +1215,9 @@ public final class Arena implements AutoCloseable
         final int startBlock = (int)(start >>> 32);
         final int startOffset = (int)start;
         final long bytesInStartBlock = current == startBlock ?
-            offset - startOffset : usedBefore[startBlock + 1] - usedBefore[startBlock] - startOffset;
+            (int)pos - startOffset : usedBefore[startBlock + 1] - usedBefore[startBlock] - startOffset;
         final int touched = (current - startBlock) + (bytesInStartBlock > 0 ? 1 : 0);
-        return new TxnDiff(bytesAllocated() - tx[at(depth, START_USED)], touched,
+        return new TxnDiff(bytesAllocated() - startUsed(depth), touched,
             allocations - tx[at(depth, START_ALLOCATIONS)]);
     }
 
@@ -1224,11 +1249,11 @@ public final class Arena implements AutoCloseable
     /** Grows the last allocation, ending at {@code end}, by {@code extra} bytes in place if it fits. */
     boolean tryExtendLast(final long end, final int extra)
     {
-        if (end != position() || extra > limit - offset)
+        if (end != pos || extra > limit - (int)pos)
         {
             return false;
         }
-        offset += extra;
+        pos += extra;
         return true;
     }
 
@@ -1237,16 +1262,17 @@ public final class Arena implements AutoCloseable
     {
         // Never below the innermost transaction's start: those bytes are not the transaction's to give back.
         final long target = txDepth > 0 ? Math.max(newEnd, tx[at(txDepth, START_POSITION)]) : newEnd;
-        if (end == position() && target < end)
+        if (end == pos && target < end)
         {
+            // end is the position, so target (not below the vector's start) lies in the current block.
             cut(target);
-            offset = (int)target;
+            pos = target;
         }
     }
 
     long allocate(final int size, final int alignment, final boolean orThrow)
     {
-        return orThrow ? allocate(size, alignment) : tryAllocate(size, alignment);
+        return bump(size, alignment, fastLimitPos, false, orThrow);
     }
 
     UnsafeBuffer blockBuffer(final int block)
@@ -1274,11 +1300,12 @@ public final class Arena implements AutoCloseable
     private long allocateSlow(final int size, final int alignment, final boolean orThrow)
     {
         checkOpen();
+        final int offset = (int)pos;
         final long start = ((base + offset + alignment - 1) & -alignment) - base;
         if (start + size <= limit)
         {
             // Inside a transaction the arena's fast path always lands here, to count the allocation.
-            offset = (int)(start + size);
+            pos = currentHigh | (start + size);
             allocations++;
             return currentHigh | start;
         }
@@ -1369,7 +1396,7 @@ public final class Arena implements AutoCloseable
             return NULL;
         }
         final int owner = (int)tx[at(txDepth, BUDGET_OWNER)];
-        throw new BudgetExceededException(owner, tx[at(owner, OWN_LIMIT)], bytesAllocated() - tx[at(owner, START_USED)],
+        throw new BudgetExceededException(owner, tx[at(owner, OWN_LIMIT)], bytesAllocated() - startUsed(owner),
             requested);
     }
 
@@ -1382,7 +1409,7 @@ public final class Arena implements AutoCloseable
         base = region.address();
         capacity = region.size();
         usedBeforeCurrent = usedBefore[block];
-        offset = newOffset;
+        pos = currentHigh | newOffset;
         updateFastLimit();
     }
 
@@ -1390,7 +1417,8 @@ public final class Arena implements AutoCloseable
     {
         final long room = budgetEnd - usedBeforeCurrent;
         limit = room >= capacity ? capacity : (int)Math.max(0, room);
-        fastLimit = txDepth > 0 ? 0 : limit;
+        limitPos = currentHigh | limit;
+        fastLimitPos = txDepth > 0 ? currentHigh : limitPos;
     }
 
     private void restoreBudget()
@@ -1413,7 +1441,7 @@ public final class Arena implements AutoCloseable
             }
             else
             {
-                offset = (int)target;
+                pos = target;
             }
         }
         return failure;
@@ -1423,10 +1451,15 @@ public final class Arena implements AutoCloseable
     private void cut(final long target)
     {
         final long tick = ++clock;
-        int n = cuts;
-        while (n > 0 && cutPosition[n - 1] >= target)
+        int n = 0;
+        // A reset (target 0) empties the stack: every cut is at or above the start; no loop on that path.
+        if (target != 0)
         {
-            n--;
+            n = cuts;
+            while (n > 0 && cutPosition[n - 1] >= target)
+            {
+                n--;
+            }
         }
         if (n == cutPosition.length)
         {

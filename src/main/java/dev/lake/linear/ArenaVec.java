@@ -332,10 +332,51 @@ public abstract class ArenaVec
         return ((long)block << 32) | (start + (long)capacity * elementSize);
     }
 
-    /** Makes room for one more element; the caller checked. */
-    final void growForPush()
+    /**
+     * The record pushes' fast path (the primitive pushes inline the same two parts, {@link #roomFor(int)} and
+     * {@link #claimSlow(int)}, with the store in each branch): claims the next element and returns its native
+     * address. The size is read into a local and written once. The address is in bounds by the room compare,
+     * so the caller writes there raw and relies on no Agrona bounds check. Failed checks and growth go out of
+     * line, so this stays small enough to inline at every push site.
+     *
+     * @param bytes the element size.
+     */
+    final long claim(final int bytes)
     {
-        grow(1, true, false);
+        final int n = size;
+        if (roomFor(n))
+        {
+            size = n + 1;
+            return address + (long)n * bytes;
+        }
+        return claimSlow(bytes);
+    }
+
+    /**
+     * The fast-path test of every push: room for element {@code n} (and not finished: {@code pushLimit} is -1
+     * then) and the arena's clock unchanged since this vector last looked. Two compares.
+     */
+    final boolean roomFor(final int n)
+    {
+        return n < pushLimit && arena.clock == stamp;
+    }
+
+    /**
+     * The out-of-line part of a push: the full check, growth when full; claims the next element and returns
+     * its address. The primitive pushes do their store in each branch (fast path, or after this call)
+     * rather than after a merge of the two: measured, a store after the merge made C2 compile the growing push
+     * loop markedly slower.
+     */
+    final long claimSlow(final int bytes)
+    {
+        check();
+        if (size == capacity)
+        {
+            grow(1, true, false);
+        }
+        final int n = size;
+        size = n + 1;
+        return address + (long)n * bytes;
     }
 
     /** Makes room for {@code additional} more elements; the caller checked. */
@@ -435,7 +476,12 @@ public abstract class ArenaVec
         return start + --size * elementSize;
     }
 
-    final int appendRange(final int count)
+    /**
+     * Makes room for {@code count} more elements (one capacity check, growth at most once) and claims them;
+     * returns the native address of the first. The caller checked the vector and its source range, so the
+     * vector is unchanged when this throws.
+     */
+    final long appendRange(final int count)
     {
         if (count < 0)
         {
@@ -445,9 +491,21 @@ public abstract class ArenaVec
         {
             grow(count, true, false);
         }
-        final int at = start + size * elementSize;
+        final long at = address + (long)size * elementSize;
         size += count;
         return at;
+    }
+
+    /** Appends {@code count} elements copied from {@code src} at {@code index}: one bulk copy. */
+    final void appendFrom(final DirectBuffer src, final int index, final int count)
+    {
+        check();
+        final long bytes = (long)count * elementSize;
+        Objects.checkFromIndexSize(index, bytes, src.capacity());
+        if (count > 0)
+        {
+            ArenaMemory.copy(src, index, appendRange(count), (int)bytes);
+        }
     }
 
     /**
@@ -470,27 +528,13 @@ public abstract class ArenaVec
         public void push(final long value)
         {
             final int n = size;
-            // One compare for room (and not finished: pushLimit is -1 then), one that the arena has not been
-            // rewound, reset or closed since this vector last looked; then a raw store at a precomputed
-            // address, bounds-checked by the first compare (so no Agrona bounds check is needed or relied on).
-            if (n >= pushLimit || arena.clock != stamp)
+            if (roomFor(n))
             {
-                pushSlow(value);
+                Memory.putLong(address + ((long)n << 3), value);
+                size = n + 1;
                 return;
             }
-            Memory.putLong(address + ((long)n << 3), value);
-            size = n + 1;
-        }
-
-        private void pushSlow(final long value)
-        {
-            check();
-            if (size == capacity)
-            {
-                growForPush();
-            }
-            buffer.putLong(start + (size << 3), value);
-            size++;
+            Memory.putLong(claimSlow(Long.BYTES), value);
         }
 
         /**
@@ -553,10 +597,9 @@ public abstract class ArenaVec
         {
             check();
             Objects.checkFromIndexSize(from, length, src.length);
-            int at = appendRange(length);
-            for (int i = from, end = from + length; i < end; i++, at += Long.BYTES)
+            if (length > 0)
             {
-                buffer.putLong(at, src[i]);
+                ArenaMemory.copy(src, from, length, appendRange(length));
             }
         }
 
@@ -572,10 +615,7 @@ public abstract class ArenaVec
          */
         public void addAll(final DirectBuffer src, final int index, final int count)
         {
-            check();
-            Objects.checkFromIndexSize(index, (long)count * Long.BYTES, src.capacity());
-            final int at = appendRange(count); // grows first: the buffer may change
-            buffer.putBytes(at, src, index, count * Long.BYTES);
+            appendFrom(src, index, count);
         }
 
         /**
@@ -630,9 +670,9 @@ public abstract class ArenaVec
         {
             check();
             final long[] out = new long[size];
-            for (int i = 0; i < out.length; i++)
+            if (out.length > 0)
             {
-                out[i] = buffer.getLong(start + (i << 3));
+                ArenaMemory.copyOut(address, out);
             }
             return out;
         }
@@ -670,13 +710,14 @@ public abstract class ArenaVec
          */
         public void push(final int value)
         {
-            check();
-            if (size == capacity)
+            final int n = size;
+            if (roomFor(n))
             {
-                growForPush();
+                ArenaMemory.putInt(address + ((long)n << 2), value);
+                size = n + 1;
+                return;
             }
-            buffer.putInt(start + (size << 2), value);
-            size++;
+            ArenaMemory.putInt(claimSlow(Integer.BYTES), value);
         }
 
         /**
@@ -733,10 +774,9 @@ public abstract class ArenaVec
         {
             check();
             Objects.checkFromIndexSize(from, length, src.length);
-            int at = appendRange(length);
-            for (int i = from, end = from + length; i < end; i++, at += Integer.BYTES)
+            if (length > 0)
             {
-                buffer.putInt(at, src[i]);
+                ArenaMemory.copy(src, from, length, appendRange(length));
             }
         }
 
@@ -750,10 +790,7 @@ public abstract class ArenaVec
          */
         public void addAll(final DirectBuffer src, final int index, final int count)
         {
-            check();
-            Objects.checkFromIndexSize(index, (long)count * Integer.BYTES, src.capacity());
-            final int at = appendRange(count); // grows first: the buffer may change
-            buffer.putBytes(at, src, index, count * Integer.BYTES);
+            appendFrom(src, index, count);
         }
 
         /**
@@ -777,9 +814,9 @@ public abstract class ArenaVec
         {
             check();
             final int[] out = new int[size];
-            for (int i = 0; i < out.length; i++)
+            if (out.length > 0)
             {
-                out[i] = buffer.getInt(start + (i << 2));
+                ArenaMemory.copyOut(address, out);
             }
             return out;
         }
@@ -814,13 +851,14 @@ public abstract class ArenaVec
          */
         public void push(final double value)
         {
-            check();
-            if (size == capacity)
+            final int n = size;
+            if (roomFor(n))
             {
-                growForPush();
+                ArenaMemory.putDouble(address + ((long)n << 3), value);
+                size = n + 1;
+                return;
             }
-            buffer.putDouble(start + (size << 3), value);
-            size++;
+            ArenaMemory.putDouble(claimSlow(Double.BYTES), value);
         }
 
         /**
@@ -862,13 +900,40 @@ public abstract class ArenaVec
          */
         public void addAll(final double[] src)
         {
+            addAll(src, 0, src.length);
+        }
+
+        /**
+         * Appends {@code length} values of {@code src} from {@code from} (one reservation, then one copy).
+         *
+         * @param src    the values.
+         * @param from   first value.
+         * @param length values to append.
+         * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final double[] src, final int from, final int length)
+        {
             check();
-            int at = appendRange(src.length);
-            for (final double value : src)
+            Objects.checkFromIndexSize(from, length, src.length);
+            if (length > 0)
             {
-                buffer.putDouble(at, value);
-                at += Double.BYTES;
+                ArenaMemory.copy(src, from, length, appendRange(length));
             }
+        }
+
+        /**
+         * @param src   the source buffer.
+         * @param index first byte.
+         * @param count doubles to append (native byte order), one copy.
+         * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         */
+        public void addAll(final DirectBuffer src, final int index, final int count)
+        {
+            appendFrom(src, index, count);
         }
 
         /**
@@ -892,9 +957,9 @@ public abstract class ArenaVec
         {
             check();
             final double[] out = new double[size];
-            for (int i = 0; i < out.length; i++)
+            if (out.length > 0)
             {
-                out[i] = buffer.getDouble(start + (i << 3));
+                ArenaMemory.copyOut(address, out);
             }
             return out;
         }
@@ -935,7 +1000,9 @@ public abstract class ArenaVec
          */
         public void push(final DirectBuffer src, final int index)
         {
-            addAll(src, index, 1);
+            final int bytes = elementSize;
+            Objects.checkFromIndexSize(index, bytes, src.capacity());
+            ArenaMemory.copy(src, index, claim(bytes), bytes);
         }
 
         /**
@@ -947,9 +1014,8 @@ public abstract class ArenaVec
          */
         public int pushZeroed()
         {
-            check();
-            final int at = appendRange(1); // grows first: the buffer may change
-            buffer.setMemory(at, elementSize, (byte)0);
+            final int bytes = elementSize;
+            Memory.fill(claim(bytes), bytes, (byte)0);
             return size - 1;
         }
 
@@ -965,13 +1031,7 @@ public abstract class ArenaVec
          */
         public void addAll(final DirectBuffer src, final int index, final int count)
         {
-            check();
-            Objects.checkFromIndexSize(index, (long)count * elementSize, src.capacity());
-            if (count > 0)
-            {
-                final int at = appendRange(count); // grows first: the buffer may change
-            buffer.putBytes(at, src, index, count * elementSize);
-            }
+            appendFrom(src, index, count);
         }
 
         /**

@@ -118,6 +118,106 @@ class ArenaVecTest
         }
     }
 
+    @Test
+    void intDoubleAndRecordPushFastPathsFailAfterFinishRewindAndClose()
+    {
+        try (Arena arena = Arena.withCapacity(1 << 16))
+        {
+            final ArenaVec.OfInt ints = ArenaVec.ofInts(arena, 16);
+            final ArenaVec.OfDouble doubles = ArenaVec.ofDoubles(arena, 16);
+            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12, 16);
+            final UnsafeBuffer record = new UnsafeBuffer(new byte[12]);
+            record.putInt(8, 42);
+            for (int i = 0; i < 40; i++) // past the presized capacity: growth by copy, none is the last
+            {
+                ints.push(i);
+                doubles.push(i + 0.5);
+                records.push(record, 0);
+            }
+            assertEquals(39, ints.get(39));
+            assertEquals(39.5, doubles.get(39));
+            assertEquals(42, records.buffer().getInt(records.offsetOf(39) + 8));
+            assertThrows(IndexOutOfBoundsException.class, () -> records.push(record, 4), "record outside src");
+            assertEquals(40, records.size(), "a refused push changes nothing");
+
+            ints.finish();
+            doubles.finish();
+            records.finish();
+            assertThrows(StaleHandleException.class, () -> ints.push(1), "room left, but finished");
+            assertThrows(StaleHandleException.class, () -> doubles.push(1), "room left, but finished");
+            assertThrows(StaleHandleException.class, () -> records.push(record, 0), "finished");
+            assertThrows(StaleHandleException.class, records::pushZeroed, "finished");
+
+            final Checkpoint cp = arena.checkpoint();
+            final ArenaVec.OfInt rewoundInts = ArenaVec.ofInts(arena, 16);
+            final ArenaVec.OfDouble rewoundDoubles = ArenaVec.ofDoubles(arena, 16);
+            final ArenaVec.OfRecord rewoundRecords = ArenaVec.ofRecords(arena, 12, 16);
+            rewoundInts.push(1);
+            rewoundDoubles.push(1);
+            rewoundRecords.pushZeroed();
+            arena.rewind(cp);
+            assertThrows(StaleHandleException.class, () -> rewoundInts.push(2), "rewound below");
+            assertThrows(StaleHandleException.class, () -> rewoundDoubles.push(2), "rewound below");
+            assertThrows(StaleHandleException.class, rewoundRecords::pushZeroed, "rewound below");
+
+            final ArenaVec.OfInt openInts = ArenaVec.ofInts(arena, 16);
+            final ArenaVec.OfDouble openDoubles = ArenaVec.ofDoubles(arena, 16);
+            openInts.push(1);
+            openDoubles.push(1);
+            arena.close();
+            assertThrows(StaleHandleException.class, () -> openInts.push(2), "closed");
+            assertThrows(StaleHandleException.class, () -> openDoubles.push(2), "closed");
+        }
+    }
+
+    @Test
+    void bulkAppendsCopyWholeRangesAndRefuseBadRangesUnchanged()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfDouble doubles = ArenaVec.ofDoubles(arena);
+            doubles.addAll(new double[]{1.5, 2.5});
+            doubles.addAll(new double[]{9, 3.5, 4.5, 9}, 1, 2);
+            final UnsafeBuffer src = new UnsafeBuffer(ByteBuffer.allocateDirect(16));
+            src.putDouble(8, 5.5);
+            doubles.addAll(src, 8, 1);
+            assertArrayEquals(new double[]{1.5, 2.5, 3.5, 4.5, 5.5}, doubles.toArray());
+            assertThrows(IndexOutOfBoundsException.class, () -> doubles.addAll(new double[2], 1, 2));
+            assertThrows(IndexOutOfBoundsException.class, () -> doubles.addAll(src, 8, 2));
+            assertEquals(5, doubles.size(), "refused appends change nothing");
+
+            final long[] big = new long[10_000];
+            for (int i = 0; i < big.length; i++)
+            {
+                big[i] = i * 3L;
+            }
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
+            longs.push(-1);
+            longs.addAll(big, 1, big.length - 1);
+            assertEquals(big.length, longs.size());
+            assertEquals(-1, longs.get(0));
+            assertEquals(3L * (big.length - 1), longs.get(big.length - 1));
+            final ArenaView.OfLong view = longs.finish();
+            assertEquals(3L * 5000, view.get(5000));
+
+            final int[] ints = {7, 8, 9};
+            final ArenaVec.OfInt heapBacked = ArenaVec.ofInts(arena);
+            heapBacked.addAll(new UnsafeBuffer(new byte[]{1, 0, 0, 0, 2, 0, 0, 0}), 0, 2); // heap source buffer
+            heapBacked.addAll(ints, 0, 0);
+            heapBacked.addAll(ints);
+            assertEquals(5, heapBacked.size());
+            assertEquals(java.nio.ByteOrder.nativeOrder() == java.nio.ByteOrder.LITTLE_ENDIAN ? 2 : 2 << 24,
+                heapBacked.get(1));
+            assertEquals(9, heapBacked.get(4));
+            assertEquals(0, ArenaVec.ofLongs(arena).toArray().length, "empty toArray copies nothing");
+
+            final long copy = arena.copyOf(new double[]{0.25, 0.75});
+            assertEquals(0.75, arena.buffer(copy).getDouble(Arena.offset(copy) + 8));
+            final long copyInts = arena.copyOf(ints);
+            assertEquals(8, arena.buffer(copyInts).getInt(Arena.offset(copyInts) + 4));
+        }
+    }
+
     private static long allocations(final Transaction tx)
     {
         return tx.diff().allocationCount();
