@@ -5,6 +5,8 @@ import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Arrays;
@@ -75,6 +77,7 @@ public final class SliceAllocator implements AutoCloseable
     private static final int SLOT_MASK = MAX_PINNED_CHUNKS - 1;
     private static final int OFFSET_MASK = (1 << SLOT_SHIFT) - 1;
     private static final byte[] EMPTY = new byte[0];
+    private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
 
     private static final int IN_CURRENT = 0;
     private static final int RESET_CURRENT = 1;
@@ -667,6 +670,110 @@ public final class SliceAllocator implements AutoCloseable
         return new SharedSlice(c, data, c.memory.buffer.getInt(data - HEADER), layout);
     }
 
+    /**
+     * Copies {@code count} elements of a LONG slice, from element {@code index}, into {@code dst}: one validation
+     * for the whole range instead of one per element. The copy holds its own count on the slice while it runs
+     * (one CAS to take it, one to drop it), so it never reads freed memory even if the caller's count is released
+     * concurrently. O(count), any thread, no allocation.
+     *
+     * @param ref       a live reference.
+     * @param index     first element to copy.
+     * @param dst       destination array.
+     * @param dstOffset first array index written.
+     * @param count     number of elements.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if the range is not inside the slice or the array (nothing is copied).
+     * @throws IllegalStateException     if the layout is not LONG.
+     */
+    public void getLongs(final long ref, final int index, final long[] dst, final int dstOffset, final int count)
+    {
+        requireLayout(ElementLayout.LONG, "read long elements");
+        final int length = length(ref);
+        checkRange(index, count, length, dstOffset, dst.length);
+        if (count == 0)
+        {
+            return;
+        }
+        final Chunk c = retainChunk(ref);
+        final int data = dataOf(ref);
+        try
+        {
+            copyLongs(c.memory.address + data + ((long)index << 3), dst, dstOffset, count);
+        }
+        finally
+        {
+            releaseSlice(c, data, (long)length * stride);
+        }
+    }
+
+    /**
+     * Copies {@code bytes} bytes of a slice's data, from byte {@code byteIndex} (element {@code i} starts at
+     * {@code i * layout().stride()}), into an Agrona buffer, for any layout: one validation for the whole range,
+     * holding its own count on the slice while it copies, like {@link #getLongs}. O(bytes), any thread.
+     *
+     * @param ref       a live reference.
+     * @param byteIndex first byte of the slice's data to copy.
+     * @param dst       destination buffer.
+     * @param dstIndex  first byte written in {@code dst}.
+     * @param bytes     number of bytes.
+     * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
+     * @throws IndexOutOfBoundsException if the range is not inside the slice or {@code dst} (nothing is copied).
+     */
+    public void getBytes(final long ref, final int byteIndex, final MutableDirectBuffer dst, final int dstIndex,
+        final int bytes)
+    {
+        final int length = length(ref);
+        checkRange(byteIndex, bytes, length * stride, dstIndex, dst.capacity());
+        if (bytes == 0)
+        {
+            return;
+        }
+        final Chunk c = retainChunk(ref);
+        final int data = dataOf(ref);
+        try
+        {
+            dst.putBytes(dstIndex, c.memory.buffer, data + byteIndex, bytes);
+        }
+        finally
+        {
+            releaseSlice(c, data, (long)length * stride);
+        }
+    }
+
+    /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; takes no count. */
+    Chunk validChunk(final long ref)
+    {
+        return ref == EMPTY_REF ? Chunk.NONE : checkedChunk(ref);
+    }
+
+    /** Like {@link #validChunk(long)}, and adds one count to the slice (none for {@link #EMPTY_REF}). */
+    Chunk retainChunk(final long ref)
+    {
+        if (ref == EMPTY_REF)
+        {
+            return Chunk.NONE;
+        }
+        final Chunk c = checkedChunk(ref);
+        retainSlice(c.memory.buffer, dataOf(ref));
+        return c;
+    }
+
+    /** Checks that {@code [from, from + count)} lies in {@code 0..length} and {@code [to, to + count)} in {@code 0..room}. */
+    static void checkRange(final int from, final int count, final int length, final int to, final int room)
+    {
+        if (from < 0 || count < 0 || to < 0 || from > length - count || to > room - count)
+        {
+            throw new IndexOutOfBoundsException("range of " + count + " from " + from + " to " + to +
+                " is outside the slice of " + length + " or the destination of " + room);
+        }
+    }
+
+    /** Copies longs from native memory into an array; the caller checked the range and holds a count. */
+    static void copyLongs(final long from, final long[] dst, final int dstOffset, final int count)
+    {
+        UnsafeApi.copyMemory(null, from, dst, LONG_ARRAY_BASE + ((long)dstOffset << 3), (long)count << 3);
+    }
+
     // ------------------------------------------------------------------------------------------------- internals
 
     private SharedSlice handle(final int data, final int length)
@@ -1116,7 +1223,7 @@ public final class SliceAllocator implements AutoCloseable
         return (value + dataAlign - 1) & -dataAlign;
     }
 
-    private static int dataOf(final long ref)
+    static int dataOf(final long ref)
     {
         return ((int)ref & OFFSET_MASK) << 3;
     }

@@ -5,8 +5,6 @@ import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -16,27 +14,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-class SliceAllocatorTest
+class SliceAllocatorTest extends NativeBaselineTest
 {
-    private long baseline;
-
-    @BeforeEach
-    void recordBaseline()
-    {
-        baseline = NativeMemory.reservedBytes();
-    }
-
-    @AfterEach
-    void nativeMemoryBackToBaseline()
-    {
-        assertEquals(baseline, NativeMemory.reservedBytes(), "native memory not returned");
-    }
-
-    private static SliceAllocator longs(final int capacity)
-    {
-        return SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(capacity).build();
-    }
-
     @Test
     void allocatesInitializesAndReadsLongs()
     {
