@@ -9,6 +9,7 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -77,7 +78,14 @@ public final class SliceAllocator implements AutoCloseable
     private static final int SLOT_MASK = MAX_PINNED_CHUNKS - 1;
     private static final int OFFSET_MASK = (1 << SLOT_SHIFT) - 1;
     private static final byte[] EMPTY = new byte[0];
+    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
     private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
+
+    /**
+     * Spare references the allocator takes on its current chunk in one atomic add and then hands to new slices
+     * with a plain decrement: allocation costs no atomic instruction for 1,023 slices in 1,024.
+     */
+    private static final int CREDIT_BATCH = 1024;
 
     private static final int IN_CURRENT = 0;
     private static final int RESET_CURRENT = 1;
@@ -97,6 +105,8 @@ public final class SliceAllocator implements AutoCloseable
     private Chunk[] slots = new Chunk[16];
     private int nextSlot;
     private Chunk current;
+    /** Spare references held on {@link #current} beyond the allocator's own, for new slices there. */
+    private int credit;
     private Thread owner;
     private boolean allocating;
     private boolean closed;
@@ -200,7 +210,9 @@ public final class SliceAllocator implements AutoCloseable
         closed = true;
         final Chunk c = current;
         current = null;
-        c.releaseReference();
+        final int spare = credit;
+        credit = 0;
+        c.releaseReferences(1 + spare);
     }
 
     // ------------------------------------------------------------------------------------------------ handle tier
@@ -553,7 +565,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        return checkedChunk(ref).memory.buffer.getInt(dataOf(ref) - HEADER);
+        return checkHeader(ref, lookup(ref));
     }
 
     /**
@@ -568,8 +580,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long getLong(final long ref, final int index)
     {
-        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.LONG);
-        return Memory.getLong(m.address + dataOf(ref) + ((long)index << 3));
+        return Memory.getLong(checkedAddress(ref, index, ElementLayout.LONG) + ((long)index << 3));
     }
 
     /**
@@ -584,8 +595,8 @@ public final class SliceAllocator implements AutoCloseable
      */
     public double getDouble(final long ref, final int index)
     {
-        final ChunkMemory m = checkedMemory(ref, index, ElementLayout.DOUBLE);
-        return Double.longBitsToDouble(Memory.getLong(m.address + dataOf(ref) + ((long)index << 3)));
+        final long address = checkedAddress(ref, index, ElementLayout.DOUBLE);
+        return Double.longBitsToDouble(Memory.getLong(address + ((long)index << 3)));
     }
 
     /**
@@ -600,7 +611,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public int getInt(final long ref, final int index)
     {
-        return checkedMemory(ref, index, ElementLayout.INT).buffer.getInt(dataOf(ref) + (index << 2));
+        return UnsafeApi.getInt(checkedAddress(ref, index, ElementLayout.INT) + ((long)index << 2));
     }
 
     /**
@@ -615,7 +626,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public byte getByte(final long ref, final int index)
     {
-        return checkedMemory(ref, index, ElementLayout.BYTE).buffer.getByte(dataOf(ref) + index);
+        return UnsafeApi.getByte(checkedAddress(ref, index, ElementLayout.BYTE) + index);
     }
 
     /**
@@ -758,7 +769,7 @@ public final class SliceAllocator implements AutoCloseable
         return c;
     }
 
-    /** Checks that {@code [from, from + count)} lies in {@code 0..length} and {@code [to, to + count)} in {@code 0..room}. */
+    /** Checks that {@code [from, from + count)} lies in {@code 0..length}, {@code [to, to + count)} in {@code 0..room}. */
     static void checkRange(final int from, final int count, final int length, final int to, final int room)
     {
         if (from < 0 || count < 0 || to < 0 || from > length - count || to > room - count)
@@ -925,6 +936,7 @@ public final class SliceAllocator implements AutoCloseable
             {
                 init.init(w, i * stride, i);
             }
+            w.wrap(EMPTY);
         }
         catch (final Throwable ex)
         {
@@ -950,6 +962,7 @@ public final class SliceAllocator implements AutoCloseable
             {
                 init.init(w, i * stride, i);
             }
+            w.wrap(EMPTY);
         }
         catch (final Throwable ex)
         {
@@ -986,6 +999,12 @@ public final class SliceAllocator implements AutoCloseable
         }
         finish(length, data, bytes);
         return data;
+    }
+
+    /** The header word of a new slice, in native order: length in the first int, one reference in the second. */
+    private static long header(final int length)
+    {
+        return LITTLE_ENDIAN ? (1L << 32) | (length & 0xFFFF_FFFFL) : ((long)length << 32) | 1L;
     }
 
     private UnsafeBuffer openWindow(final int data, final long bytes)
@@ -1064,7 +1083,7 @@ public final class SliceAllocator implements AutoCloseable
             target = newChunk((int)(dataAlign + bytes));
             targetKind = DEDICATED;
         }
-        else if (cur.refCount() == 1)
+        else if (cur.refCount() == 1 + credit)
         {
             // No live slice uses the current chunk, and only this thread could add one: reuse it in place.
             // Stale references into it must fail from now on, whether or not this allocation succeeds.
@@ -1113,14 +1132,19 @@ public final class SliceAllocator implements AutoCloseable
     {
         final Chunk t = target;
         final ChunkMemory m = t.memory;
-        m.buffer.putInt(data - HEADER, length);
-        m.buffer.putInt(data - Integer.BYTES, 1);
+        // [int length][int references = 1] in one raw store: data - HEADER lies inside the chunk (begin chose it).
+        Memory.putLong(m.address + data - HEADER, header(length));
         final int end = (int)(data + bytes);
         switch (targetKind)
         {
             case IN_CURRENT:
             case RESET_CURRENT:
-                t.retain();
+                if (credit == 0)
+                {
+                    t.addReferences(CREDIT_BATCH);
+                    credit = CREDIT_BATCH;
+                }
+                credit--;
                 m.offset = end;
                 break;
 
@@ -1141,8 +1165,10 @@ public final class SliceAllocator implements AutoCloseable
                     oldMemory.wasted = oldRoom;
                     counters.wasted(oldRoom);
                     current = t;
-                    t.retain();
-                    old.releaseReference();
+                    t.addReferences(1);
+                    final int spare = credit;
+                    credit = 0;
+                    old.releaseReferences(1 + spare);
                 }
                 else
                 {
@@ -1153,7 +1179,6 @@ public final class SliceAllocator implements AutoCloseable
                 break;
         }
         counters.sliceAllocated(bytes);
-        window.wrap(EMPTY);
         allocating = false;
     }
 
@@ -1247,30 +1272,44 @@ public final class SliceAllocator implements AutoCloseable
     private Chunk checkedChunk(final long ref)
     {
         final Chunk c = lookup(ref);
+        checkHeader(ref, c);
+        return c;
+    }
+
+    /**
+     * Validates a reference against its chunk (which may be null: not found) and returns its slice's length. The
+     * header's two ints are read in one load.
+     */
+    private int checkHeader(final long ref, final Chunk c)
+    {
         final int data = dataOf(ref);
         if (c == null || data < HEADER || data > c.memory.capacity)
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " is stale: its chunk was freed or reused (or it is not from this allocator)");
         }
-        if (c.memory.buffer.getInt(data - Integer.BYTES) <= 0)
+        final ChunkMemory m = c.memory;
+        final long header = Memory.getLong(m.address + data - HEADER);
+        final int length = LITTLE_ENDIAN ? (int)header : (int)(header >>> 32);
+        final int references = LITTLE_ENDIAN ? (int)(header >>> 32) : (int)header;
+        if (references <= 0)
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) + " is released");
         }
-        final int length = c.memory.buffer.getInt(data - HEADER);
-        if (length <= 0 || data + (long)length * stride > c.memory.capacity)
+        if (length <= 0 || data + (long)length * stride > m.capacity)
         {
             // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " does not point at a slice of its chunk");
         }
-        return c;
+        return length;
     }
 
-    private ChunkMemory checkedMemory(final long ref, final int index, final ElementLayout expected)
+    /** Validates a reference, an index into it and the accessor's layout; returns the address of its data. */
+    private long checkedAddress(final long ref, final int index, final ElementLayout expected)
     {
-        final ChunkMemory m = checkedChunk(ref).memory;
-        final int length = m.buffer.getInt(dataOf(ref) - HEADER);
+        final Chunk c = lookup(ref);
+        final int length = checkHeader(ref, c);
         if (index < 0 || index >= length)
         {
             throw new IndexOutOfBoundsException("index " + index + " out of bounds for slice reference 0x" +
@@ -1280,7 +1319,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new IllegalStateException("cannot read " + expected + " elements from a " + layout + " slice");
         }
-        return m;
+        return c.memory.address + dataOf(ref);
     }
 
     /** Adds one holder to the slice whose data starts at {@code data}. Any thread. */
@@ -1303,21 +1342,23 @@ public final class SliceAllocator implements AutoCloseable
         while (!buffer.compareAndSetInt(at, count, count + 1));
     }
 
-    /** Drops one holder of a slice; the last holder drops the slice's chunk reference. Any thread. */
+    /**
+     * Drops one holder of a slice; the last holder drops the slice's chunk reference. Any thread. Raw atomics on
+     * the header's address: the caller holds a count, so the chunk is allocated and the address inside it.
+     */
     static void releaseSlice(final Chunk chunk, final int data, final long bytes)
     {
         final ChunkMemory m = chunk.memory;
-        final UnsafeBuffer buffer = m.buffer;
-        final int at = data - Integer.BYTES;
+        final long at = m.address + data - Integer.BYTES;
         while (true)
         {
-            final int count = buffer.getIntVolatile(at);
+            final int count = UnsafeApi.getIntVolatile(null, at);
             if (count <= 0)
             {
                 throw new StaleHandleException("slice is already released: double release");
             }
             // A CAS even for the last holder: two racing releases of one ref must not both succeed.
-            if (buffer.compareAndSetInt(at, count, count - 1))
+            if (UnsafeApi.compareAndSetInt(null, at, count, count - 1))
             {
                 if (count == 1)
                 {

@@ -187,6 +187,32 @@ class SliceAllocatorTest extends NativeBaselineTest
     }
 
     @Test
+    void chunkWithMoreSlicesThanOneCreditBatchIsFreedExactlyWhenItsLastSliceGoes()
+    {
+        // 2,048 one-long slices fill a chunk of 4,096 longs: the allocator refills its spare references twice.
+        final SliceAllocator alloc = longs(4096);
+        final long[] refs = new long[2048];
+        for (int i = 0; i < refs.length; i++)
+        {
+            final long value = i;
+            refs[i] = alloc.allocateLongsRef(1, x -> value);
+        }
+        final long next = alloc.allocateLongsRef(1, x -> -1); // the full chunk is left behind, still live
+        assertEquals(2, alloc.stats().liveChunks());
+        for (int i = refs.length - 1; i > 0; i--)
+        {
+            alloc.release(refs[i]);
+        }
+        assertEquals(2, alloc.stats().liveChunks(), "one slice still holds the old chunk");
+        assertEquals(0, alloc.getLong(refs[0], 0));
+        alloc.release(refs[0]);
+        assertEquals(1, alloc.stats().liveChunks(), "freed with its last slice");
+        alloc.release(next);
+        alloc.close();
+        assertEquals(new SliceStats(0, 0, 0, 0, 2049), alloc.stats());
+    }
+
+    @Test
     void failedTryAllocateChangesNothingAndPropagates()
     {
         try (SliceAllocator alloc = longs(100))
