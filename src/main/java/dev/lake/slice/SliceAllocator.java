@@ -28,7 +28,10 @@ import java.util.Arrays;
  *     refused by a generation check, one whose slice was released by its header count. The trade-off: a
  *     reference is not an identity, so a double {@code release} by one holder takes another holder's count
  *     (detected only when the count reaches zero), and a leaked reference pins its chunk until the allocator
- *     itself becomes unreachable (then the cleaner frees it and counts the leak). See docs/slices.md.</li>
+ *     itself becomes unreachable (then the cleaner frees it and counts the leak). See docs/slices.md.
+ *     To read a reference fast without garbage, bind a reusable {@link SliceReader} to it: it validates once,
+ *     holds a count while bound, and then reads with one compare per element; {@link #getLongs} and
+ *     {@link #getBytes} copy a range after one validation.</li>
  * </ul>
  *
  * <h2>Placement (as the seed)</h2>
@@ -54,8 +57,9 @@ import java.util.Arrays;
  * thread.
  *
  * <h2>Costs</h2>
- * Allocation is O(length) for the initializer plus O(1): a bump, a header write and one CAS on the chunk's count;
- * a new chunk costs one native allocation and a cleaner registration. Release is O(1): at most three CASes and
+ * Allocation is O(length) for the initializer plus O(1): a bump and a header write; one slice in 1,024 also pays
+ * one atomic add on the chunk's count (the allocator takes spare references in batches); a new chunk costs one
+ * native allocation and a cleaner registration. Release is O(1): at most three CASes and
  * an adder increment. Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
  */
 public final class SliceAllocator implements AutoCloseable
@@ -751,13 +755,7 @@ public final class SliceAllocator implements AutoCloseable
         }
     }
 
-    /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; takes no count. */
-    Chunk validChunk(final long ref)
-    {
-        return ref == EMPTY_REF ? Chunk.NONE : checkedChunk(ref);
-    }
-
-    /** Like {@link #validChunk(long)}, and adds one count to the slice (none for {@link #EMPTY_REF}). */
+    /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; adds one count to the slice. */
     Chunk retainChunk(final long ref)
     {
         if (ref == EMPTY_REF)
@@ -1253,7 +1251,7 @@ public final class SliceAllocator implements AutoCloseable
         return ((int)ref & OFFSET_MASK) << 3;
     }
 
-    private Chunk lookup(final long ref)
+    Chunk lookup(final long ref)
     {
         final int generation = (int)(ref >>> GENERATION_SHIFT);
         final int slot = (int)(ref >>> SLOT_SHIFT) & SLOT_MASK;
@@ -1280,7 +1278,7 @@ public final class SliceAllocator implements AutoCloseable
      * Validates a reference against its chunk (which may be null: not found) and returns its slice's length. The
      * header's two ints are read in one load.
      */
-    private int checkHeader(final long ref, final Chunk c)
+    int checkHeader(final long ref, final Chunk c)
     {
         final int data = dataOf(ref);
         if (c == null || data < HEADER || data > c.memory.capacity)

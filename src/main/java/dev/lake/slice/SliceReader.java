@@ -4,6 +4,9 @@ import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.MutableDirectBuffer;
 
+import static dev.lake.slice.SliceAllocator.HEADER;
+import static dev.lake.slice.SliceAllocator.dataOf;
+
 /**
  * A reusable, zero-garbage reader of one primitive-tier slice at a time: the fast read path of the primitive
  * tier. Allocate it once, then bind it to a reference, read, and close it, as often as needed; it allocates
@@ -79,7 +82,8 @@ public final class SliceReader implements AutoCloseable
     public SliceReader bind(final SliceAllocator allocator, final long ref)
     {
         checkUnbound();
-        return bindTo(allocator, ref, allocator.retainChunk(ref));
+        final Chunk c = allocator.retainChunk(ref);
+        return bindTo(allocator.layout(), c, ref, c == Chunk.NONE ? 0 : c.memory.buffer.getInt(dataOf(ref) - HEADER));
     }
 
     /**
@@ -97,7 +101,12 @@ public final class SliceReader implements AutoCloseable
     public SliceReader adopt(final SliceAllocator allocator, final long ref)
     {
         checkUnbound();
-        return bindTo(allocator, ref, allocator.validChunk(ref));
+        if (ref == SliceAllocator.EMPTY_REF)
+        {
+            return bindTo(allocator.layout(), Chunk.NONE, ref, 0);
+        }
+        final Chunk c = allocator.lookup(ref);
+        return bindTo(allocator.layout(), c, ref, allocator.checkHeader(ref, c));
     }
 
     /**
@@ -274,14 +283,13 @@ public final class SliceReader implements AutoCloseable
         return chunk == null ? "SliceReader[unbound]" : "SliceReader[" + length + " x " + layout + "]";
     }
 
-    private SliceReader bindTo(final SliceAllocator allocator, final long ref, final Chunk c)
+    private SliceReader bindTo(final ElementLayout l, final Chunk c, final long ref, final int n)
     {
-        final ElementLayout l = allocator.layout();
-        final int n = c == Chunk.NONE ? 0 : c.memory.buffer.getInt(SliceAllocator.dataOf(ref) - SliceAllocator.HEADER);
+        final int at = c == Chunk.NONE ? 0 : dataOf(ref);
         chunk = c;
         layout = l;
-        data = c == Chunk.NONE ? 0 : SliceAllocator.dataOf(ref);
-        address = c == Chunk.NONE ? 0 : c.memory.address + data;
+        data = at;
+        address = c == Chunk.NONE ? 0 : c.memory.address + at;
         length = n;
         longLength = l == ElementLayout.LONG ? n : 0;
         doubleLength = l == ElementLayout.DOUBLE ? n : 0;
