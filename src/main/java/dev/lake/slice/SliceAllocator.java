@@ -1111,7 +1111,7 @@ public final class SliceAllocator implements AutoCloseable
         }
         final int at = targetKind == IN_CURRENT ? (int)data : dataAlign;
         allocating = true;
-        if (pin)
+        if (pin && target.memory.node == null) // pinned once per chunk: the check stays inline, pin() does not
         {
             try
             {
