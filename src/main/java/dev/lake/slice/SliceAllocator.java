@@ -1065,18 +1065,34 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Chooses where {@code bytes} of data go, starting a chunk if needed, without changing any visible state: the
      * offset moves and references are taken only by {@link #finish}. A chunk started here is freed by {@link #abort}.
+     * The common case (room in the current chunk, already pinned) is kept small so that it inlines into the
+     * allocation methods; the rest is in {@link #beginElsewhere}.
      */
     private int begin(final int length, final long bytes, final boolean pin)
     {
         final Chunk cur = current;
         final ChunkMemory m = cur.memory;
         final long data = align(m.offset + (long)HEADER);
-        if (data + bytes <= m.capacity)
+        if (data + bytes > m.capacity)
         {
-            target = cur;
-            targetKind = IN_CURRENT;
+            return beginElsewhere(bytes, pin);
         }
-        else if (dataAlign + bytes > chunkBytes)
+        target = cur;
+        targetKind = IN_CURRENT;
+        allocating = true;
+        if (pin && m.node == null) // pinned once per chunk: the check stays inline, pin() does not
+        {
+            pinTarget();
+        }
+        return (int)data;
+    }
+
+    /** {@link #begin} when the current chunk has no room: a dedicated chunk, a reset in place or a fresh chunk. */
+    private int beginElsewhere(final long bytes, final boolean pin)
+    {
+        final Chunk cur = current;
+        final ChunkMemory m = cur.memory;
+        if (dataAlign + bytes > chunkBytes)
         {
             target = newChunk((int)(dataAlign + bytes));
             targetKind = DEDICATED;
@@ -1109,21 +1125,25 @@ public final class SliceAllocator implements AutoCloseable
             target = newChunk(chunkBytes);
             targetKind = FRESH;
         }
-        final int at = targetKind == IN_CURRENT ? (int)data : dataAlign;
         allocating = true;
-        if (pin && target.memory.node == null) // pinned once per chunk: the check stays inline, pin() does not
+        if (pin && target.memory.node == null)
         {
-            try
-            {
-                pin(target);
-            }
-            catch (final RuntimeException ex)
-            {
-                abort();
-                throw ex;
-            }
+            pinTarget();
         }
-        return at;
+        return dataAlign;
+    }
+
+    private void pinTarget()
+    {
+        try
+        {
+            pin(target);
+        }
+        catch (final RuntimeException ex)
+        {
+            abort();
+            throw ex;
+        }
     }
 
     private void finish(final int length, final int data, final long bytes)
@@ -1133,51 +1153,56 @@ public final class SliceAllocator implements AutoCloseable
         // [int length][int references = 1] in one raw store: data - HEADER lies inside the chunk (begin chose it).
         Memory.putLong(m.address + data - HEADER, header(length));
         final int end = (int)(data + bytes);
-        switch (targetKind)
+        if (targetKind <= RESET_CURRENT)
         {
-            case IN_CURRENT:
-            case RESET_CURRENT:
-                if (credit == 0)
-                {
-                    t.addReferences(CREDIT_BATCH);
-                    credit = CREDIT_BATCH;
-                }
-                credit--;
-                m.offset = end;
-                break;
-
-            case DEDICATED:
-                m.offset = end;
-                break;
-
-            default:
-                final Chunk old = current;
-                final ChunkMemory oldMemory = old.memory;
-                final int newRoom = m.capacity - end;
-                final int oldRoom = oldMemory.capacity - oldMemory.offset;
-                m.offset = end;
-                if (newRoom > oldRoom)
-                {
-                    // The new chunk has more room: it becomes current (its first reference is now the
-                    // allocator's), and the old one's tail is abandoned.
-                    oldMemory.wasted = oldRoom;
-                    counters.wasted(oldRoom);
-                    current = t;
-                    t.addReferences(1);
-                    final int spare = credit;
-                    credit = 0;
-                    old.releaseReferences(1 + spare);
-                }
-                else
-                {
-                    // The old chunk keeps more room: the new one belongs to this slice alone.
-                    m.wasted = newRoom;
-                    counters.wasted(newRoom);
-                }
-                break;
+            // In the current chunk: the slice's chunk reference comes from the allocator's spares.
+            int spare = credit;
+            if (spare == 0)
+            {
+                t.addReferences(CREDIT_BATCH);
+                spare = CREDIT_BATCH;
+            }
+            credit = spare - 1;
+            m.offset = end;
+        }
+        else
+        {
+            finishElsewhere(t, m, end);
         }
         counters.sliceAllocated(bytes);
         allocating = false;
+    }
+
+    /** {@link #finish} for a slice placed in a dedicated or a fresh chunk (the chunk's first reference is its). */
+    private void finishElsewhere(final Chunk t, final ChunkMemory m, final int end)
+    {
+        m.offset = end;
+        if (targetKind == DEDICATED)
+        {
+            return;
+        }
+        final Chunk old = current;
+        final ChunkMemory oldMemory = old.memory;
+        final int newRoom = m.capacity - end;
+        final int oldRoom = oldMemory.capacity - oldMemory.offset;
+        if (newRoom > oldRoom)
+        {
+            // The new chunk has more room: it becomes current (its first reference is now the
+            // allocator's), and the old one's tail is abandoned.
+            oldMemory.wasted = oldRoom;
+            counters.wasted(oldRoom);
+            current = t;
+            t.addReferences(1);
+            final int spare = credit;
+            credit = 0;
+            old.releaseReferences(1 + spare);
+        }
+        else
+        {
+            // The old chunk keeps more room: the new one belongs to this slice alone.
+            m.wasted = newRoom;
+            counters.wasted(newRoom);
+        }
     }
 
     private void abort()
