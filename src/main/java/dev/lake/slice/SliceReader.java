@@ -3,6 +3,7 @@ package dev.lake.slice;
 import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.UnsafeApi;
 
 import static dev.lake.slice.SliceAllocator.HEADER;
 import static dev.lake.slice.SliceAllocator.dataOf;
@@ -40,9 +41,9 @@ import static dev.lake.slice.SliceAllocator.dataOf;
  * {@link IndexOutOfBoundsException}; an accessor that does not match the layout throws {@link IllegalStateException}.
  *
  * <p>Threads: a reader is a mutable cursor and must be used by one thread at a time (one per thread, or handed
- * over with safe publication). The reference it binds may come from any thread. A leaked bound reader keeps its
- * chunk allocated like a leaked handle: the cleaner frees and counts it once the reader and the chunk are
- * unreachable.
+ * over with safe publication). The reference it binds may come from any thread. A reader left bound holds its
+ * count like a leaked primitive reference: the chunk stays pinned in the allocator's table until the allocator
+ * itself is unreachable, then the cleaner frees it and counts the leak.
  */
 public final class SliceReader implements AutoCloseable
 {
@@ -188,7 +189,7 @@ public final class SliceReader implements AutoCloseable
         {
             throw refused(index, ElementLayout.INT);
         }
-        return chunk.memory.buffer.getInt(data + (index << 2));
+        return UnsafeApi.getInt(address + ((long)index << 2));
     }
 
     /**
@@ -204,7 +205,7 @@ public final class SliceReader implements AutoCloseable
         {
             throw refused(index, ElementLayout.BYTE);
         }
-        return chunk.memory.buffer.getByte(data + index);
+        return UnsafeApi.getByte(address + index);
     }
 
     /**
