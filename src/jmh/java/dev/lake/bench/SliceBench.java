@@ -4,6 +4,7 @@ import dev.lake.slice.ElementLayout;
 import dev.lake.slice.LongInit;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
+import dev.lake.slice.SliceReader;
 import org.openjdk.jmh.annotations.*;
 
 import java.util.concurrent.TimeUnit;
@@ -29,6 +30,8 @@ public class SliceBench
     private SliceAllocator alloc;
     private SharedSlice shared;
     private long sharedRef;
+    private final SliceReader reader = new SliceReader();
+    private long[] scratch;
 
     @Setup
     public void setup()
@@ -36,6 +39,7 @@ public class SliceBench
         alloc = SliceAllocator.builder(ElementLayout.LONG).build();
         shared = alloc.allocateLongs(8, INDEX);
         sharedRef = alloc.allocateLongsRef(8, INDEX);
+        scratch = new long[n];
     }
 
     @TearDown
@@ -72,6 +76,65 @@ public class SliceBench
             sum += a.getLong(ref, i);
         }
         a.release(ref);
+        return sum;
+    }
+
+    /**
+     * Zero-garbage fast path: the primitive tier's reference handed to a reusable {@link SliceReader} (validated
+     * once, no CAS), read with one compare per element, closed (the release).
+     */
+    @Benchmark
+    public long readerAllocateReadRelease()
+    {
+        final SliceAllocator a = alloc;
+        try (SliceReader r = reader.adopt(a, a.allocateLongsRef(n, INDEX)))
+        {
+            return sum(r);
+        }
+    }
+
+    /**
+     * As {@link #readerAllocateReadRelease()}, but the reader shares the reference (bind: one more CAS) and the
+     * reference is released after it.
+     */
+    @Benchmark
+    public long readerBindAllocateReadRelease()
+    {
+        final SliceAllocator a = alloc;
+        final long ref = a.allocateLongsRef(n, INDEX);
+        final long sum;
+        try (SliceReader r = reader.bind(a, ref))
+        {
+            sum = sum(r);
+        }
+        a.release(ref);
+        return sum;
+    }
+
+    private static long sum(final SliceReader r)
+    {
+        long sum = 0;
+        for (int i = 0, length = r.length(); i < length; i++)
+        {
+            sum += r.getLong(i);
+        }
+        return sum;
+    }
+
+    /** Primitive tier with the bulk accessor: one validation, the n longs copied into a reused long[], then summed. */
+    @Benchmark
+    public long refAllocateCopyRelease()
+    {
+        final SliceAllocator a = alloc;
+        final long ref = a.allocateLongsRef(n, INDEX);
+        final long[] dst = scratch;
+        a.getLongs(ref, 0, dst, 0, n);
+        a.release(ref);
+        long sum = 0;
+        for (int i = 0; i < dst.length; i++)
+        {
+            sum += dst[i];
+        }
         return sum;
     }
 

@@ -5,8 +5,6 @@ import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -16,27 +14,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-class SliceAllocatorTest
+class SliceAllocatorTest extends NativeBaselineTest
 {
-    private long baseline;
-
-    @BeforeEach
-    void recordBaseline()
-    {
-        baseline = NativeMemory.reservedBytes();
-    }
-
-    @AfterEach
-    void nativeMemoryBackToBaseline()
-    {
-        assertEquals(baseline, NativeMemory.reservedBytes(), "native memory not returned");
-    }
-
-    private static SliceAllocator longs(final int capacity)
-    {
-        return SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(capacity).build();
-    }
-
     @Test
     void allocatesInitializesAndReadsLongs()
     {
@@ -205,6 +184,32 @@ class SliceAllocatorTest
             assertEquals(0, stats.wastedTailBytes());
             assertEquals(20_000, stats.slicesAllocated());
         }
+    }
+
+    @Test
+    void chunkWithMoreSlicesThanOneCreditBatchIsFreedExactlyWhenItsLastSliceGoes()
+    {
+        // 2,048 one-long slices fill a chunk of 4,096 longs: the allocator refills its spare references twice.
+        final SliceAllocator alloc = longs(4096);
+        final long[] refs = new long[2048];
+        for (int i = 0; i < refs.length; i++)
+        {
+            final long value = i;
+            refs[i] = alloc.allocateLongsRef(1, x -> value);
+        }
+        final long next = alloc.allocateLongsRef(1, x -> -1); // the full chunk is left behind, still live
+        assertEquals(2, alloc.stats().liveChunks());
+        for (int i = refs.length - 1; i > 0; i--)
+        {
+            alloc.release(refs[i]);
+        }
+        assertEquals(2, alloc.stats().liveChunks(), "one slice still holds the old chunk");
+        assertEquals(0, alloc.getLong(refs[0], 0));
+        alloc.release(refs[0]);
+        assertEquals(1, alloc.stats().liveChunks(), "freed with its last slice");
+        alloc.release(next);
+        alloc.close();
+        assertEquals(new SliceStats(0, 0, 0, 0, 2049), alloc.stats());
     }
 
     @Test

@@ -1,0 +1,338 @@
+package dev.lake.slice;
+
+import dev.lake.memory.Memory;
+import dev.lake.memory.StaleHandleException;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.UnsafeApi;
+
+import static dev.lake.slice.SliceAllocator.HEADER;
+import static dev.lake.slice.SliceAllocator.dataOf;
+
+/**
+ * A reusable, zero-garbage reader of one primitive-tier slice at a time: the fast read path of the primitive
+ * tier. Allocate it once, then bind it to a reference, read, and close it, as often as needed; it allocates
+ * nothing after construction.
+ *
+ * <pre>{@code
+ * final SliceReader reader = new SliceReader();              // once, per reading thread
+ * ...
+ * long ref = alloc.allocateLongsRef(n, i -> i);
+ * try (SliceReader r = reader.adopt(alloc, ref))             // the reader now owns the reference's count
+ * {
+ *     for (int i = 0; i < r.length(); i++) { sum += r.getLong(i); }
+ * }                                                          // released here
+ * }</pre>
+ *
+ * <p>Why it is fast and still safe: binding validates the reference once (chunk generation, slice header) and
+ * then <em>holds a count</em> on the slice for as long as it stays bound, so the slice's chunk cannot be freed or
+ * reused under it. Each read is then one compare of the index against the slice's length (a per-layout length,
+ * so the same compare also refuses the wrong accessor) and one raw load, like a {@link SharedSlice}; it never
+ * relies on Agrona's bounds checks. {@link SliceAllocator#getLong(long, int)} instead must
+ * re-validate the reference on every call because it holds nothing.
+ *
+ * <p>Two ways to bind: {@link #bind(SliceAllocator, long)} adds a count (one CAS; the caller keeps and later
+ * releases its own), {@link #adopt(SliceAllocator, long)} moves the caller's count into the reader (no CAS; the
+ * caller must not release the reference afterwards). Either way {@link #close()} drops the reader's count (one
+ * or more CASes, see {@link SliceAllocator#release(long)}), which frees the chunk when it was the last.
+ *
+ * <p>Misuse: reading, or closing, an unbound reader throws {@link StaleHandleException}; binding a bound reader
+ * throws {@link IllegalStateException} and changes nothing; binding a released or stale reference throws
+ * {@link StaleHandleException} and leaves the reader unbound; an index out of the slice throws
+ * {@link IndexOutOfBoundsException}; an accessor that does not match the layout throws {@link IllegalStateException}.
+ *
+ * <p>Threads: a reader is a mutable cursor and must be used by one thread at a time (one per thread, or handed
+ * over with safe publication). The reference it binds may come from any thread. A reader left bound holds its
+ * count like a leaked primitive reference: the chunk stays pinned in the allocator's table until the allocator
+ * itself is unreachable, then the cleaner frees it and counts the leak.
+ */
+public final class SliceReader implements AutoCloseable
+{
+    /** The chunk whose count this reader holds (through its slice's header); {@code null} while unbound. */
+    private Chunk chunk;
+    private ElementLayout layout;
+    /** Address of element 0. */
+    private long address;
+    /** Offset of element 0 in the chunk, for the release. */
+    private int data;
+    private int length;
+    /** {@link #length} when the layout matches the accessor, else 0: one compare checks bound, bounds and layout. */
+    private int longLength;
+    private int doubleLength;
+    private int intLength;
+    private int byteLength;
+
+    /**
+     * Creates an unbound reader. The only allocation it ever makes.
+     */
+    public SliceReader()
+    {
+    }
+
+    /**
+     * Binds this reader to a live reference and adds one count to the slice, so the slice stays readable
+     * until {@link #close()} even if every other holder releases. O(1): the reference's validation and one CAS.
+     *
+     * @param allocator the allocator that returned {@code ref}.
+     * @param ref       a reference the caller holds a count on, or {@link SliceAllocator#EMPTY_REF}; the caller
+     *                  keeps its count and releases it as usual.
+     * @return this reader, for try-with-resources.
+     * @throws IllegalStateException if this reader is bound (nothing changes).
+     * @throws StaleHandleException  if the reference was released or its chunk freed or reused; the reader stays
+     *                               unbound.
+     */
+    public SliceReader bind(final SliceAllocator allocator, final long ref)
+    {
+        checkUnbound();
+        final Chunk c = allocator.retainChunk(ref);
+        return bindTo(allocator.layout(), c, ref, c == Chunk.NONE ? 0 : c.memory.buffer.getInt(dataOf(ref) - HEADER));
+    }
+
+    /**
+     * Binds this reader to a live reference by taking over the caller's count: afterwards the reader owns it,
+     * and {@link #close()} releases it; the caller must not release {@code ref} again. O(1): the reference's
+     * validation, no atomic instruction.
+     *
+     * @param allocator the allocator that returned {@code ref}.
+     * @param ref       a reference whose count the caller hands over, or {@link SliceAllocator#EMPTY_REF}.
+     * @return this reader, for try-with-resources.
+     * @throws IllegalStateException if this reader is bound (nothing changes: the caller still owns the count).
+     * @throws StaleHandleException  if the reference was released or its chunk freed or reused; the reader stays
+     *                               unbound.
+     */
+    public SliceReader adopt(final SliceAllocator allocator, final long ref)
+    {
+        checkUnbound();
+        if (ref == SliceAllocator.EMPTY_REF)
+        {
+            return bindTo(allocator.layout(), Chunk.NONE, ref, 0);
+        }
+        final Chunk c = allocator.lookup(ref);
+        return bindTo(allocator.layout(), c, ref, allocator.checkHeader(ref, c));
+    }
+
+    /**
+     * @return whether this reader holds a slice.
+     */
+    public boolean isBound()
+    {
+        return chunk != null;
+    }
+
+    /**
+     * @return the bound slice's number of elements. O(1).
+     * @throws StaleHandleException if this reader is not bound.
+     */
+    public int length()
+    {
+        if (chunk == null)
+        {
+            throw unbound();
+        }
+        return length;
+    }
+
+    /**
+     * @return the bound slice's element layout.
+     * @throws StaleHandleException if this reader is not bound.
+     */
+    public ElementLayout layout()
+    {
+        if (chunk == null)
+        {
+            throw unbound();
+        }
+        return layout;
+    }
+
+    /**
+     * @param index element index.
+     * @return the element of a {@link ElementLayout#LONG} slice. O(1): one compare and one load.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code 0..length()-1}.
+     * @throws IllegalStateException     if the layout is not LONG.
+     */
+    public long getLong(final int index)
+    {
+        if (index < 0 || index >= longLength)
+        {
+            throw refused(index, ElementLayout.LONG);
+        }
+        return Memory.getLong(address + ((long)index << 3));
+    }
+
+    /**
+     * @param index element index.
+     * @return the element of a {@link ElementLayout#DOUBLE} slice. O(1): one compare and one load.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code 0..length()-1}.
+     * @throws IllegalStateException     if the layout is not DOUBLE.
+     */
+    public double getDouble(final int index)
+    {
+        if (index < 0 || index >= doubleLength)
+        {
+            throw refused(index, ElementLayout.DOUBLE);
+        }
+        return Double.longBitsToDouble(Memory.getLong(address + ((long)index << 3)));
+    }
+
+    /**
+     * @param index element index.
+     * @return the element of an {@link ElementLayout#INT} slice. O(1): one compare and one load.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code 0..length()-1}.
+     * @throws IllegalStateException     if the layout is not INT.
+     */
+    public int getInt(final int index)
+    {
+        if (index < 0 || index >= intLength)
+        {
+            throw refused(index, ElementLayout.INT);
+        }
+        return UnsafeApi.getInt(address + ((long)index << 2));
+    }
+
+    /**
+     * @param index element index.
+     * @return the element of a {@link ElementLayout#BYTE} slice. O(1): one compare and one load.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if {@code index} is not in {@code 0..length()-1}.
+     * @throws IllegalStateException     if the layout is not BYTE.
+     */
+    public byte getByte(final int index)
+    {
+        if (index < 0 || index >= byteLength)
+        {
+            throw refused(index, ElementLayout.BYTE);
+        }
+        return UnsafeApi.getByte(address + index);
+    }
+
+    /**
+     * Copies {@code count} elements of a {@link ElementLayout#LONG} slice, from element {@code index}, into
+     * {@code dst}. O(count), one range check, no allocation.
+     *
+     * @param index     first element to copy.
+     * @param dst       destination array.
+     * @param dstOffset first array index written.
+     * @param count     number of elements.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if the range is not inside the slice or the array (nothing is copied).
+     * @throws IllegalStateException     if the layout is not LONG.
+     */
+    public void getLongs(final int index, final long[] dst, final int dstOffset, final int count)
+    {
+        if (chunk == null || layout != ElementLayout.LONG)
+        {
+            throw refused(0, ElementLayout.LONG);
+        }
+        SliceAllocator.checkRange(index, count, length, dstOffset, dst.length);
+        SliceAllocator.copyLongs(address + ((long)index << 3), dst, dstOffset, count);
+    }
+
+    /**
+     * Copies {@code bytes} bytes of the slice's data, from byte {@code byteIndex} (element {@code i} starts at
+     * {@code i * layout().stride()}), into an Agrona buffer: for records and codecs. O(bytes), no allocation.
+     *
+     * @param byteIndex first byte of the slice's data to copy.
+     * @param dst       destination buffer.
+     * @param dstIndex  first byte written in {@code dst}.
+     * @param bytes     number of bytes.
+     * @throws StaleHandleException      if this reader is not bound.
+     * @throws IndexOutOfBoundsException if the range is not inside the slice or {@code dst} (nothing is copied).
+     */
+    public void getBytes(final int byteIndex, final MutableDirectBuffer dst, final int dstIndex, final int bytes)
+    {
+        final Chunk c = chunk;
+        if (c == null)
+        {
+            throw unbound();
+        }
+        SliceAllocator.checkRange(byteIndex, bytes, length * layout.stride(), dstIndex, dst.capacity());
+        dst.putBytes(dstIndex, c.memory.buffer, data + byteIndex, bytes);
+    }
+
+    /**
+     * Drops this reader's count on its slice and unbinds it; the reader can be bound again. When it was the
+     * slice's last count, the slice's bytes count as free, and when it was the chunk's last reference the chunk
+     * is freed. O(1), no allocation.
+     *
+     * @throws StaleHandleException if this reader is not bound (a double close), or if the slice's count was
+     *                              already taken by a holder that released more often than it retained (the
+     *                              reader is unbound either way).
+     */
+    @Override
+    public void close()
+    {
+        final Chunk c = chunk;
+        if (c == null)
+        {
+            throw new StaleHandleException("SliceReader is not bound: double close");
+        }
+        final int at = data;
+        final long bytes = (long)length * layout.stride();
+        clear();
+        if (c != Chunk.NONE)
+        {
+            SliceAllocator.releaseSlice(c, at, bytes);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return chunk == null ? "SliceReader[unbound]" : "SliceReader[" + length + " x " + layout + "]";
+    }
+
+    private SliceReader bindTo(final ElementLayout l, final Chunk c, final long ref, final int n)
+    {
+        final int at = c == Chunk.NONE ? 0 : dataOf(ref);
+        chunk = c;
+        layout = l;
+        data = at;
+        address = c == Chunk.NONE ? 0 : c.memory.address + at;
+        length = n;
+        longLength = l == ElementLayout.LONG ? n : 0;
+        doubleLength = l == ElementLayout.DOUBLE ? n : 0;
+        intLength = l == ElementLayout.INT ? n : 0;
+        byteLength = l == ElementLayout.BYTE ? n : 0;
+        return this;
+    }
+
+    private void clear()
+    {
+        chunk = null;
+        longLength = 0;
+        doubleLength = 0;
+        intLength = 0;
+        byteLength = 0;
+        length = 0;
+        address = 0;
+    }
+
+    private void checkUnbound()
+    {
+        if (chunk != null)
+        {
+            throw new IllegalStateException(this + " is bound: close it before binding it again");
+        }
+    }
+
+    private RuntimeException refused(final int index, final ElementLayout expected)
+    {
+        if (chunk == null)
+        {
+            return unbound();
+        }
+        if (layout != expected)
+        {
+            return new IllegalStateException("cannot read " + expected + " elements from " + this);
+        }
+        return new IndexOutOfBoundsException("index " + index + " out of bounds for " + this);
+    }
+
+    private static StaleHandleException unbound()
+    {
+        return new StaleHandleException("SliceReader is not bound (closed, or never bound)");
+    }
+}
