@@ -598,7 +598,7 @@ public final class Arena implements AutoCloseable
             return emptyReference();
         }
         final long ref = allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
-        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
+        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -619,7 +619,7 @@ public final class Arena implements AutoCloseable
             return emptyReference();
         }
         final long ref = allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
-        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
+        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 
@@ -640,7 +640,7 @@ public final class Arena implements AutoCloseable
             return emptyReference();
         }
         final long ref = allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
-        ArenaMemory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
+        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
         return ref;
     }
 

@@ -504,7 +504,7 @@ public abstract class ArenaVec
         Objects.checkFromIndexSize(index, bytes, src.capacity());
         if (count > 0)
         {
-            ArenaMemory.copy(src, index, appendRange(count), (int)bytes);
+            Memory.copy(src, index, appendRange(count), (int)bytes);
         }
     }
 
@@ -599,7 +599,7 @@ public abstract class ArenaVec
             Objects.checkFromIndexSize(from, length, src.length);
             if (length > 0)
             {
-                ArenaMemory.copy(src, from, length, appendRange(length));
+                Memory.copy(src, from, length, appendRange(length));
             }
         }
 
@@ -672,7 +672,7 @@ public abstract class ArenaVec
             final long[] out = new long[size];
             if (out.length > 0)
             {
-                ArenaMemory.copyOut(address, out);
+                Memory.copy(address, out, 0, out.length);
             }
             return out;
         }
@@ -713,11 +713,11 @@ public abstract class ArenaVec
             final int n = size;
             if (roomFor(n))
             {
-                ArenaMemory.putInt(address + ((long)n << 2), value);
+                Memory.putInt(address + ((long)n << 2), value);
                 size = n + 1;
                 return;
             }
-            ArenaMemory.putInt(claimSlow(Integer.BYTES), value);
+            Memory.putInt(claimSlow(Integer.BYTES), value);
         }
 
         /**
@@ -776,7 +776,7 @@ public abstract class ArenaVec
             Objects.checkFromIndexSize(from, length, src.length);
             if (length > 0)
             {
-                ArenaMemory.copy(src, from, length, appendRange(length));
+                Memory.copy(src, from, length, appendRange(length));
             }
         }
 
@@ -816,7 +816,7 @@ public abstract class ArenaVec
             final int[] out = new int[size];
             if (out.length > 0)
             {
-                ArenaMemory.copyOut(address, out);
+                Memory.copy(address, out, 0, out.length);
             }
             return out;
         }
@@ -854,11 +854,11 @@ public abstract class ArenaVec
             final int n = size;
             if (roomFor(n))
             {
-                ArenaMemory.putDouble(address + ((long)n << 3), value);
+                Memory.putDouble(address + ((long)n << 3), value);
                 size = n + 1;
                 return;
             }
-            ArenaMemory.putDouble(claimSlow(Double.BYTES), value);
+            Memory.putDouble(claimSlow(Double.BYTES), value);
         }
 
         /**
@@ -919,7 +919,7 @@ public abstract class ArenaVec
             Objects.checkFromIndexSize(from, length, src.length);
             if (length > 0)
             {
-                ArenaMemory.copy(src, from, length, appendRange(length));
+                Memory.copy(src, from, length, appendRange(length));
             }
         }
 
@@ -959,7 +959,7 @@ public abstract class ArenaVec
             final double[] out = new double[size];
             if (out.length > 0)
             {
-                ArenaMemory.copyOut(address, out);
+                Memory.copy(address, out, 0, out.length);
             }
             return out;
         }
@@ -1002,7 +1002,7 @@ public abstract class ArenaVec
         {
             final int bytes = elementSize;
             Objects.checkFromIndexSize(index, bytes, src.capacity());
-            ArenaMemory.copy(src, index, claim(bytes), bytes);
+            Memory.copy(src, index, claim(bytes), bytes);
         }
 
         /**

@@ -1,5 +1,6 @@
 package dev.lake.memory;
 
+import org.agrona.DirectBuffer;
 import org.agrona.UnsafeApi;
 
 /**
@@ -141,6 +142,165 @@ public final class Memory
         return UnsafeApi.getLong(address);
     }
 
+    /**
+     * Loads one byte from a native address. Unchecked.
+     *
+     * @param address the address.
+     * @return the byte.
+     */
+    public static byte getByte(final long address)
+    {
+        return UnsafeApi.getByte(address);
+    }
+
+    /**
+     * Stores one int at a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the value.
+     */
+    public static void putInt(final long address, final int value)
+    {
+        UnsafeApi.putInt(address, value);
+    }
+
+    /**
+     * Loads one int from a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @return the value.
+     */
+    public static int getInt(final long address)
+    {
+        return UnsafeApi.getInt(address);
+    }
+
+    /**
+     * Loads one int from a native address with volatile semantics. Unchecked.
+     *
+     * @param address the address, 4-byte aligned.
+     * @return the value.
+     */
+    public static int getIntVolatile(final long address)
+    {
+        return UnsafeApi.getIntVolatile(null, address);
+    }
+
+    /**
+     * Atomically sets the int at a native address to {@code value} if it holds {@code expected}. Unchecked.
+     *
+     * @param address  the address, 4-byte aligned.
+     * @param expected the value it must hold.
+     * @param value    the new value.
+     * @return whether it was set.
+     */
+    public static boolean compareAndSetInt(final long address, final int expected, final int value)
+    {
+        return UnsafeApi.compareAndSetInt(null, address, expected, value);
+    }
+
+    /**
+     * Stores one double at a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the value.
+     */
+    public static void putDouble(final long address, final double value)
+    {
+        UnsafeApi.putDouble(address, value);
+    }
+
+    /**
+     * Copies {@code count} elements of a heap array to a native address. Unchecked: the caller checks the range.
+     *
+     * @param src   the array.
+     * @param from  first element to copy.
+     * @param count elements to copy.
+     * @param to    destination address.
+     */
+    public static void copy(final long[] src, final int from, final int count, final long to)
+    {
+        UnsafeApi.copyMemory(src, ArrayBase.LONGS + ((long)from << 3), null, to, (long)count << 3);
+    }
+
+    /**
+     * Copies {@code count} elements of a heap array to a native address. Unchecked: the caller checks the range.
+     *
+     * @param src   the array.
+     * @param from  first element to copy.
+     * @param count elements to copy.
+     * @param to    destination address.
+     */
+    public static void copy(final int[] src, final int from, final int count, final long to)
+    {
+        UnsafeApi.copyMemory(src, ArrayBase.INTS + ((long)from << 2), null, to, (long)count << 2);
+    }
+
+    /**
+     * Copies {@code count} elements of a heap array to a native address. Unchecked: the caller checks the range.
+     *
+     * @param src   the array.
+     * @param from  first element to copy.
+     * @param count elements to copy.
+     * @param to    destination address.
+     */
+    public static void copy(final double[] src, final int from, final int count, final long to)
+    {
+        UnsafeApi.copyMemory(src, ArrayBase.DOUBLES + ((long)from << 3), null, to, (long)count << 3);
+    }
+
+    /**
+     * Copies bytes of an Agrona buffer (heap or direct) to a native address. Unchecked.
+     *
+     * @param src   the buffer.
+     * @param index first byte in the buffer.
+     * @param to    destination address.
+     * @param bytes bytes to copy.
+     */
+    public static void copy(final DirectBuffer src, final int index, final long to, final int bytes)
+    {
+        UnsafeApi.copyMemory(src.byteArray(), src.addressOffset() + index, null, to, bytes);
+    }
+
+    /**
+     * Copies {@code count} longs from a native address into a heap array. Unchecked: the caller checks the range.
+     *
+     * @param from   source address.
+     * @param dst    the array.
+     * @param offset first element written.
+     * @param count  elements to copy.
+     */
+    public static void copy(final long from, final long[] dst, final int offset, final int count)
+    {
+        UnsafeApi.copyMemory(null, from, dst, ArrayBase.LONGS + ((long)offset << 3), (long)count << 3);
+    }
+
+    /**
+     * Copies {@code count} ints from a native address into a heap array. Unchecked: the caller checks the range.
+     *
+     * @param from   source address.
+     * @param dst    the array.
+     * @param offset first element written.
+     * @param count  elements to copy.
+     */
+    public static void copy(final long from, final int[] dst, final int offset, final int count)
+    {
+        UnsafeApi.copyMemory(null, from, dst, ArrayBase.INTS + ((long)offset << 2), (long)count << 2);
+    }
+
+    /**
+     * Copies {@code count} doubles from a native address into a heap array. Unchecked: the caller checks the range.
+     *
+     * @param from   source address.
+     * @param dst    the array.
+     * @param offset first element written.
+     * @param count  elements to copy.
+     */
+    public static void copy(final long from, final double[] dst, final int offset, final int count)
+    {
+        UnsafeApi.copyMemory(null, from, dst, ArrayBase.DOUBLES + ((long)offset << 3), (long)count << 3);
+    }
+
     /** Orders stores before the fence before stores after it. */
     public static void storeFence()
     {
@@ -177,5 +337,13 @@ public final class Memory
     static void putReferenceField(final Object target, final long offset, final Object value)
     {
         UnsafeApi.putReference(target, offset, value);
+    }
+
+    /** Array base offsets, resolved on first use: only once native memory is known to be reachable. */
+    private static final class ArrayBase
+    {
+        static final long LONGS = UnsafeApi.arrayBaseOffset(long[].class);
+        static final long INTS = UnsafeApi.arrayBaseOffset(int[].class);
+        static final long DOUBLES = UnsafeApi.arrayBaseOffset(double[].class);
     }
 }

@@ -6,7 +6,6 @@ import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
@@ -83,7 +82,6 @@ public final class SliceAllocator implements AutoCloseable
     private static final int OFFSET_MASK = (1 << SLOT_SHIFT) - 1;
     private static final byte[] EMPTY = new byte[0];
     private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
-    private static final long LONG_ARRAY_BASE = UnsafeApi.arrayBaseOffset(long[].class);
 
     /**
      * Spare references the allocator takes on its current chunk in one atomic add and then hands to new slices
@@ -615,7 +613,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public int getInt(final long ref, final int index)
     {
-        return UnsafeApi.getInt(checkedAddress(ref, index, ElementLayout.INT) + ((long)index << 2));
+        return Memory.getInt(checkedAddress(ref, index, ElementLayout.INT) + ((long)index << 2));
     }
 
     /**
@@ -630,7 +628,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public byte getByte(final long ref, final int index)
     {
-        return UnsafeApi.getByte(checkedAddress(ref, index, ElementLayout.BYTE) + index);
+        return Memory.getByte(checkedAddress(ref, index, ElementLayout.BYTE) + index);
     }
 
     /**
@@ -780,7 +778,7 @@ public final class SliceAllocator implements AutoCloseable
     /** Copies longs from native memory into an array; the caller checked the range and holds a count. */
     static void copyLongs(final long from, final long[] dst, final int dstOffset, final int count)
     {
-        UnsafeApi.copyMemory(null, from, dst, LONG_ARRAY_BASE + ((long)dstOffset << 3), (long)count << 3);
+        Memory.copy(from, dst, dstOffset, count);
     }
 
     // ------------------------------------------------------------------------------------------------- internals
@@ -1375,13 +1373,13 @@ public final class SliceAllocator implements AutoCloseable
         final long at = m.address + data - Integer.BYTES;
         while (true)
         {
-            final int count = UnsafeApi.getIntVolatile(null, at);
+            final int count = Memory.getIntVolatile(at);
             if (count <= 0)
             {
                 throw new StaleHandleException("slice is already released: double release");
             }
             // A CAS even for the last holder: two racing releases of one ref must not both succeed.
-            if (UnsafeApi.compareAndSetInt(null, at, count, count - 1))
+            if (Memory.compareAndSetInt(at, count, count - 1))
             {
                 if (count == 1)
                 {

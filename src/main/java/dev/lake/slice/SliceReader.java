@@ -3,7 +3,6 @@ package dev.lake.slice;
 import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.MutableDirectBuffer;
-import org.agrona.UnsafeApi;
 
 import static dev.lake.slice.SliceAllocator.HEADER;
 import static dev.lake.slice.SliceAllocator.dataOf;
@@ -189,7 +188,7 @@ public final class SliceReader implements AutoCloseable
         {
             throw refused(index, ElementLayout.INT);
         }
-        return UnsafeApi.getInt(address + ((long)index << 2));
+        return Memory.getInt(address + ((long)index << 2));
     }
 
     /**
@@ -205,7 +204,7 @@ public final class SliceReader implements AutoCloseable
         {
             throw refused(index, ElementLayout.BYTE);
         }
-        return UnsafeApi.getByte(address + index);
+        return Memory.getByte(address + index);
     }
 
     /**
