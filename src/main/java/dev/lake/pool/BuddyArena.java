@@ -111,7 +111,8 @@ public final class BuddyArena extends SlotArena
                 .preTouch(builder.preFault)
                 .build(),
             totalBytes / minBlock, builder.initPolicy, builder.autoSpill, builder.leakDetection,
-            Integer.numberOfTrailingZeros(totalBytes / minBlock) + 1, builder.executor);
+            Integer.numberOfTrailingZeros(totalBytes / minBlock) + 1, builder.executor,
+            true); // neighbouring blocks often belong to different threads
         this.totalBytes = totalBytes;
         this.minBlock = minBlock;
         this.minShift = Integer.numberOfTrailingZeros(minBlock);

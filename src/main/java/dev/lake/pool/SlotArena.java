@@ -67,7 +67,8 @@ abstract class SlotArena implements AutoCloseable
     private volatile boolean regionFreed;
 
     SlotArena(final String name, final Region region, final int slots, final InitPolicy initPolicy,
-        final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor)
+        final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor,
+        final boolean spreadSlots)
     {
         this.name = name;
         this.region = region;
@@ -76,7 +77,7 @@ abstract class SlotArena implements AutoCloseable
         this.initPolicy = initPolicy;
         this.autoSpill = autoSpill;
         this.leakDetection = leakDetection;
-        this.table = new SlotTable(name, slots);
+        this.table = new SlotTable(name, slots, spreadSlots);
         this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
     }
 
