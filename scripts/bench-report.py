@@ -50,7 +50,7 @@ WORKLOADS = [
      ["ArenaBench.longArrayFill4096"], None, None),
     ("FixedArena: allocate + write 8 B + freeze + release, 4 KiB slots, handle tier, 1 thread",
      "FixedArenaBench.handleWrite8",
-     ["FixedArenaBench.handleCachedWrite8", "NettySlotBench.write8", "FixedArenaBench.objectWrite8",
+     ["NettySlotBench.write8", "FixedArenaBench.handleCachedWrite8", "FixedArenaBench.objectWrite8",
       "JctoolsPoolBench.write8", "NettySlotBench.write8Defaults", "FfmPeersBench.confinedArena4096Write8AndClose",
       "FfmPeersBench.sharedArena4096Write8AndClose"], None, 5.0),
     ("FixedArena: the same with 2 threads", "FixedArenaBench.handleWrite8x2t@2",
@@ -81,8 +81,10 @@ WORKLOADS = [
     for size, published in (("256", "4.5 us (arena-alligator buddy)"), ("1024", "1.1 us (arena-alligator buddy)"),
                             ("4096", "0.34 us (arena-alligator buddy)"))
 ] + [
-    (f"Slices: allocate {n} longs + read + release", f"SliceBench.refAllocateReadRelease[n={n}]",
-     [f"SliceBench.handleAllocateReadRelease[n={n}]", f"SliceBench.heapArrayAllocateRead[n={n}]"], None, None)
+    (f"Slices: allocate {n} longs + read + release", f"SliceBench.readerAllocateReadRelease[n={n}]",
+     [f"SliceBench.heapArrayAllocateRead[n={n}]", f"SliceBench.readerBindAllocateReadRelease[n={n}]",
+      f"SliceBench.refAllocateReadRelease[n={n}]", f"SliceBench.refAllocateCopyRelease[n={n}]",
+      f"SliceBench.handleAllocateReadRelease[n={n}]"], None, None)
     for n in ("32", "256", "1024", "4096")
 ] + [
     ("Slices: share() + release() of a handle", "SliceBench.refRetainRelease[n=32]",

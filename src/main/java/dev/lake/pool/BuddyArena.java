@@ -73,6 +73,9 @@ public final class BuddyArena extends SlotArena
     private static final byte FREE = 1;
     private static final byte ALLOCATED = 2;
 
+    /** Bits {@link #swap} exchanges between the top and the bottom of a leaf index. */
+    private static final int SWAP_BITS = 4;
+
     /** Cache cells per order, each on its own cache line. */
     private static final int CELLS = 4;
     private static final int PAD = Memory.CACHE_LINE / Integer.BYTES;
@@ -84,6 +87,8 @@ public final class BuddyArena extends SlotArena
     private final int maxOrder;
     private final boolean cache;
     private final Runnable jfrHook;
+    private final int swapShift;
+    private final int swapMiddle;
 
     // Buddy structure: guarded by the lock (order[] of a live block is also read without it, after the
     // generation check that published it).
@@ -111,14 +116,15 @@ public final class BuddyArena extends SlotArena
                 .preTouch(builder.preFault)
                 .build(),
             totalBytes / minBlock, builder.initPolicy, builder.autoSpill, builder.leakDetection,
-            Integer.numberOfTrailingZeros(totalBytes / minBlock) + 1, builder.executor,
-            true); // neighbouring blocks often belong to different threads
+            Integer.numberOfTrailingZeros(totalBytes / minBlock) + 1, builder.executor);
         this.totalBytes = totalBytes;
         this.minBlock = minBlock;
         this.minShift = Integer.numberOfTrailingZeros(minBlock);
         this.maxOrder = Integer.numberOfTrailingZeros(totalBytes / minBlock);
         this.cache = builder.freeBlockCache;
         final int leaves = totalBytes / minBlock;
+        this.swapShift = maxOrder >= 2 * SWAP_BITS ? maxOrder - SWAP_BITS : 0;
+        this.swapMiddle = swapShift == 0 ? 0 : ((1 << swapShift) - 1) & ~((1 << SWAP_BITS) - 1);
         this.order = new byte[leaves];
         this.state = new byte[leaves];
         this.next = new int[leaves];
@@ -353,13 +359,26 @@ public final class BuddyArena extends SlotArena
     @Override
     int start(final int slot)
     {
-        return slot << minShift;
+        return swap(slot) << minShift;
     }
 
     @Override
     int capacity(final int slot)
     {
-        return minBlock << order[slot];
+        return minBlock << order[swap(slot)];
+    }
+
+    /**
+     * Between a block's first leaf and its slot (the index of its bookkeeping in the slot table, and of its
+     * handles), both ways: the top and bottom {@value #SWAP_BITS} bits swapped. Neighbouring blocks often belong
+     * to different threads, and every allocation, freeze and release writes its slot's entries; numbered by leaf,
+     * up to 8 neighbours would share each cache line of those tables and two threads would bounce the lines on
+     * every operation. Swapped, slots that share a line belong to blocks a sixteenth of the arena apart.
+     * The identity for arenas of fewer than 256 minimum blocks.
+     */
+    int swap(final int index)
+    {
+        return (index & swapMiddle) | ((index & ((1 << SWAP_BITS) - 1)) << swapShift) | (index >>> swapShift);
     }
 
     @Override
@@ -452,15 +471,16 @@ public final class BuddyArena extends SlotArena
         if (closed)
         {
             // close() raced this claim: give the block back (and free the region if that was the last one).
-            returnSlot(leaf, 0);
+            returnSlot(swap(leaf), 0);
             throw closedException();
         }
-        return leaf;
+        return swap(leaf);
     }
 
     @Override
-    void free(final int leaf)
+    void free(final int slot)
     {
+        final int leaf = swap(slot);
         if (cache && !closed && !waits.hasWaiters() && park(leaf, order[leaf]))
         {
             // Dekker with close() and with a new waiter: both publish first and then flush, we park first and

@@ -94,8 +94,7 @@ public final class FixedArena extends SlotArena
                 .zeroed(builder.initPolicy == InitPolicy.ZERO)
                 .preTouch(builder.preFault)
                 .build(),
-            slotCount, builder.initPolicy, builder.autoSpill, builder.leakDetection, 1, builder.executor,
-            false); // slots of different threads are already 64 apart: each thread starts in its own bitmap word
+            slotCount, builder.initPolicy, builder.autoSpill, builder.leakDetection, 1, builder.executor);
         this.slotCount = slotCount;
         this.slotCapacity = slotCapacity;
         this.alignment = builder.alignment;

@@ -67,8 +67,7 @@ abstract class SlotArena implements AutoCloseable
     private volatile boolean regionFreed;
 
     SlotArena(final String name, final Region region, final int slots, final InitPolicy initPolicy,
-        final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor,
-        final boolean spreadSlots)
+        final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor)
     {
         this.name = name;
         this.region = region;
@@ -77,7 +76,7 @@ abstract class SlotArena implements AutoCloseable
         this.initPolicy = initPolicy;
         this.autoSpill = autoSpill;
         this.leakDetection = leakDetection;
-        this.table = new SlotTable(name, slots, spreadSlots);
+        this.table = new SlotTable(name, slots);
         this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
     }
 

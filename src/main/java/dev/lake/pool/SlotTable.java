@@ -40,12 +40,7 @@ final class SlotTable
     private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
     private static final VarHandle OBJECTS = MethodHandles.arrayElementVarHandle(Object[].class);
 
-    /** Bits swapped between the top and the bottom of a slot index: 16 neighbours land on 16 different lines. */
-    private static final int SPREAD_BITS = 4;
-
     private final String name;
-    private final int spreadShift;
-    private final int middle;
     private final long[] meta;
     private final int[] lengths;
     private final long[] counts;
@@ -54,27 +49,6 @@ final class SlotTable
 
     SlotTable(final String name, final int slots)
     {
-        this(name, slots, false);
-    }
-
-    /**
-     * @param spread whether to lay the slots out so that neighbours never share a cache line: for allocators whose
-     *               live slots sit next to each other (a buddy arena's blocks), so that two threads working on
-     *               neighbouring blocks do not false-share their bookkeeping. Needs a power-of-two slot count.
-     */
-    SlotTable(final String name, final int slots, final boolean spread)
-    {
-        final int bits = Integer.numberOfTrailingZeros(slots);
-        if (spread && Integer.bitCount(slots) == 1 && bits >= 2 * SPREAD_BITS)
-        {
-            this.spreadShift = bits - SPREAD_BITS;
-            this.middle = ((1 << spreadShift) - 1) & ~((1 << SPREAD_BITS) - 1);
-        }
-        else
-        {
-            this.spreadShift = 0;
-            this.middle = 0;
-        }
         this.name = name;
         this.meta = new long[slots];
         this.lengths = new int[slots];
@@ -107,16 +81,6 @@ final class SlotTable
         return next == 0 ? 1 : next; // generation 0 would let slot 0's handle equal NO_HANDLE
     }
 
-    /**
-     * Where a slot's entries live: the slot itself, or with spreading its top and bottom {@value #SPREAD_BITS}
-     * bits swapped, so that slots sharing a cache line of any table are at least a sixteenth of the arena apart.
-     * Identity when not spreading ({@code middle == 0}, {@code spreadShift == 0}).
-     */
-    int at(final int slot)
-    {
-        return (slot & middle) | ((slot & ((1 << SPREAD_BITS) - 1)) << spreadShift) | (slot >>> spreadShift);
-    }
-
     int size()
     {
         return meta.length;
@@ -129,14 +93,14 @@ final class SlotTable
      */
     long occupy(final int slot)
     {
-        final long m = (long)LONGS.getAcquire(meta, at(slot));
+        final long m = (long)LONGS.getAcquire(meta, slot);
         if ((m & REF_MASK) != 0)
         {
             throw new IllegalStateException(name + ": slot " + slot + " claimed while still referenced (bug)");
         }
-        lengths[at(slot)] = WRITING;
+        lengths[slot] = WRITING;
         bump(slot, ALLOCS);
-        LONGS.setRelease(meta, at(slot), m + 1);
+        LONGS.setRelease(meta, slot, m + 1);
         return m >>> REF_BITS;
     }
 
@@ -150,14 +114,14 @@ final class SlotTable
         long m;
         do
         {
-            m = (long)LONGS.getVolatile(meta, at(slot));
+            m = (long)LONGS.getVolatile(meta, slot);
             check(m, slot, generation, "retain");
             if ((m & REF_MASK) == REF_MASK)
             {
                 throw new IllegalStateException(name + ": slot " + slot + " has too many references");
             }
         }
-        while (!LONGS.weakCompareAndSet(meta, at(slot), m, m + 1));
+        while (!LONGS.weakCompareAndSet(meta, slot, m, m + 1));
     }
 
     /**
@@ -172,11 +136,11 @@ final class SlotTable
         long next;
         do
         {
-            m = (long)LONGS.getVolatile(meta, at(slot));
+            m = (long)LONGS.getVolatile(meta, slot);
             check(m, slot, generation, "release");
             next = (m & REF_MASK) == 1 ? nextGeneration(generation) << REF_BITS : m - 1;
         }
-        while (!LONGS.weakCompareAndSet(meta, at(slot), m, next));
+        while (!LONGS.weakCompareAndSet(meta, slot, m, next));
         if ((next & REF_MASK) == 0)
         {
             bump(slot, FREES);
@@ -197,13 +161,13 @@ final class SlotTable
         long m;
         do
         {
-            m = (long)LONGS.getVolatile(meta, at(slot));
+            m = (long)LONGS.getVolatile(meta, slot);
             if ((m >>> REF_BITS) != generation || (m & REF_MASK) == 0)
             {
                 return false;
             }
         }
-        while (!LONGS.weakCompareAndSet(meta, at(slot), m, nextGeneration(generation) << REF_BITS));
+        while (!LONGS.weakCompareAndSet(meta, slot, m, nextGeneration(generation) << REF_BITS));
         bump(slot, FREES);
         untrack(slot);
         return true;
@@ -212,9 +176,9 @@ final class SlotTable
     /** Forgets a freed slot's leak tracker; the handle tier never has one, so it skips the barriered store. */
     private void untrack(final int slot)
     {
-        if (OBJECTS.getAcquire(trackers, at(slot)) != null)
+        if (OBJECTS.getAcquire(trackers, slot) != null)
         {
-            OBJECTS.setRelease(trackers, at(slot), null);
+            OBJECTS.setRelease(trackers, slot, null);
         }
     }
 
@@ -226,7 +190,7 @@ final class SlotTable
      */
     long check(final int slot, final long generation, final String action)
     {
-        final long m = (long)LONGS.getVolatile(meta, at(slot));
+        final long m = (long)LONGS.getVolatile(meta, slot);
         check(m, slot, generation, action);
         return m;
     }
@@ -253,32 +217,32 @@ final class SlotTable
 
     int references(final int slot)
     {
-        return (int)((long)LONGS.getVolatile(meta, at(slot)) & REF_MASK);
+        return (int)((long)LONGS.getVolatile(meta, slot) & REF_MASK);
     }
 
     int length(final int slot)
     {
-        return (int)INTS.getAcquire(lengths, at(slot));
+        return (int)INTS.getAcquire(lengths, slot);
     }
 
     void length(final int slot, final int length)
     {
-        INTS.setRelease(lengths, at(slot), length);
+        INTS.setRelease(lengths, slot, length);
     }
 
     void track(final int slot, final LeakTracker tracker)
     {
-        OBJECTS.setRelease(trackers, at(slot), tracker);
+        OBJECTS.setRelease(trackers, slot, tracker);
     }
 
     boolean isTracked(final LeakTracker tracker)
     {
-        return OBJECTS.getAcquire(trackers, at(tracker.slot)) == tracker;
+        return OBJECTS.getAcquire(trackers, tracker.slot) == tracker;
     }
 
     void bump(final int slot, final int counter)
     {
-        final int i = at(slot) * COUNTERS + counter;
+        final int i = slot * COUNTERS + counter;
         LONGS.setOpaque(counts, i, (long)LONGS.getOpaque(counts, i) + 1);
     }
 

@@ -1,0 +1,78 @@
+package dev.lake.pool;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.BitSet;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** How a buddy arena numbers the slots of its blocks (so that neighbours never false-share bookkeeping). */
+class BuddySlotLayoutTest
+{
+    @Test
+    void slotsAreAnInvolutionOfLeavesThatKeepsNeighboursOffEachOthersCacheLines()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1 << 18, 64).build())
+        {
+            final int leaves = (1 << 18) / 64;
+            final BitSet seen = new BitSet(leaves);
+            for (int leaf = 0; leaf < leaves; leaf++)
+            {
+                final int slot = arena.swap(leaf);
+                assertTrue(slot >= 0 && slot < leaves, "in range");
+                assertFalse(seen.get(slot), "no two leaves share a slot");
+                seen.set(slot);
+                assertEquals(leaf, arena.swap(slot), "the same swap maps back");
+            }
+            for (int leaf = 0; leaf < leaves; leaf++)
+            {
+                for (int neighbour = leaf + 1; neighbour < Math.min(leaves, leaf + 16); neighbour++)
+                {
+                    // 8 longs per 64-byte line in the generation table: neighbours within 16 leaves never share one
+                    assertNotEquals(arena.swap(leaf) >>> 3, arena.swap(neighbour) >>> 3, leaf + " and " + neighbour);
+                }
+            }
+        }
+    }
+
+    @Test
+    void smallArenasKeepLeavesAsSlots()
+    {
+        try (BuddyArena arena = BuddyArena.builder(64 * 128, 64).build())
+        {
+            for (int leaf = 0; leaf < 128; leaf++)
+            {
+                assertEquals(leaf, arena.swap(leaf));
+            }
+        }
+    }
+
+    @Test
+    void neighbouringBlocksStillStartWhereTheirLeavesSayAndKeepTheirBytes()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1 << 16, 64).build())
+        {
+            final long[] handles = new long[16];
+            for (int i = 0; i < handles.length; i++)
+            {
+                handles[i] = arena.allocateHandle(64);
+                arena.putLong(handles[i], 0, i);
+            }
+            final BitSet offsets = new BitSet();
+            for (int i = 0; i < handles.length; i++)
+            {
+                final int offset = arena.offset(handles[i]);
+                assertEquals(0, offset % 64);
+                assertFalse(offsets.get(offset), "two blocks at one offset");
+                offsets.set(offset);
+                assertEquals(64, arena.handleCapacity(handles[i]));
+                assertEquals(i, arena.getLong(handles[i], 0));
+            }
+            for (final long h : handles)
+            {
+                arena.release(h);
+            }
+            assertTrue(arena.metrics().fullyCoalesced());
+        }
+    }
+}
