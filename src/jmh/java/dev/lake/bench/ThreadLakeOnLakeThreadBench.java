@@ -10,10 +10,10 @@ import org.openjdk.jmh.annotations.Setup;
  * {@link LakeThreadExecutor}): {@code current()} is then a type check and a field read instead of a
  * {@code ThreadLocal} lookup. The local-lake benchmark runs again in this fork so the ratio is taken in one JVM.
  */
-@Fork(value = 1, jvmArgsAppend = {
-    "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
-    "-Djmh.executor=CUSTOM",
-    "-Djmh.executor.class=dev.lake.bench.LakeThreadExecutor"})
+@Fork(value = 1,
+    // prepended: a command-line -jvmArgsAppend (scripts/bench.sh adds one on JDK 24+) replaces the annotation's
+    jvmArgsPrepend = {"-Djmh.executor=CUSTOM", "-Djmh.executor.class=dev.lake.bench.LakeThreadExecutor"},
+    jvmArgsAppend = "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED")
 public class ThreadLakeOnLakeThreadBench extends ThreadLakeBench
 {
     /** Refuses to measure anything but the fast path: the figures would be mislabelled otherwise. */
