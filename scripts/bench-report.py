@@ -50,11 +50,11 @@ WORKLOADS = [
      ["ArenaBench.longArrayFill4096"], None, None),
     ("FixedArena: allocate + write 8 B + freeze + release, 4 KiB slots, handle tier, 1 thread",
      "FixedArenaBench.handleWrite8",
-     ["NettySlotBench.write8", "FixedArenaBench.handleCachedWrite8", "FixedArenaBench.objectWrite8",
+     ["NettySlotBench.write8", "FixedArenaBench.objectWrite8",
       "JctoolsPoolBench.write8", "NettySlotBench.write8Defaults", "FfmPeersBench.confinedArena4096Write8AndClose",
       "FfmPeersBench.sharedArena4096Write8AndClose"], None, 5.0),
     ("FixedArena: the same with 2 threads", "FixedArenaBench.handleWrite8x2t@2",
-     ["FixedArenaBench.handleCachedWrite8x2t@2", "FixedArenaBench.objectWrite8x2t@2", "JctoolsPoolBench.write8x2t@2", "NettySlotBench.write8x2t@2",
+     ["FixedArenaBench.objectWrite8x2t@2", "JctoolsPoolBench.write8x2t@2", "NettySlotBench.write8x2t@2",
       "NettySlotBench.write8Defaultsx2t@2"], None, None),
 ] + [
     (f"FixedArena: allocate + write {size} B + freeze + release", f"FixedArenaBench.objectWriteSized[size={size}]",

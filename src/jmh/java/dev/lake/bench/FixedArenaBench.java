@@ -3,7 +3,6 @@ package dev.lake.bench;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
-import dev.lake.pool.SlotCache;
 import org.openjdk.jmh.annotations.*;
 
 import java.util.concurrent.TimeUnit;
@@ -13,8 +12,7 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code object*}: the checked object tier ({@code Buffer} -> {@code Bytes}), leak detection on (the
  *   default) or off.</li>
- *   <li>{@code handle*}: the zero-garbage tier ({@code long} handles), which must show 0 B/op;
- *   {@code handleCached*} goes through one {@link SlotCache} per thread.</li>
+ *   <li>{@code handle*}: the zero-garbage tier ({@code long} handles), which must show 0 B/op.</li>
  *   <li>{@code *2t}: the same with two threads sharing one arena.</li>
  * </ul>
  * Peers doing the same units of work: {@link NettySlotBench}, {@link JctoolsPoolBench}.
@@ -105,35 +103,6 @@ public class FixedArenaBench
         return value;
     }
 
-    /** One {@link SlotCache} per benchmark thread, over the shared {@link Slots4K} arena. */
-    @State(Scope.Thread)
-    public static class Cache
-    {
-        SlotCache cache;
-
-        @Setup
-        public void setup(final Slots4K slots)
-        {
-            cache = slots.arena.slotCache(4);
-        }
-
-        @TearDown
-        public void tearDown()
-        {
-            cache.close();
-        }
-    }
-
-    private static long cachedRoundTrip(final FixedArena arena, final SlotCache cache)
-    {
-        final long handle = cache.allocateHandle();
-        arena.putLong(handle, 0, 42L);
-        arena.freezeHandle(handle, 8);
-        final long value = arena.getLong(handle, 0);
-        cache.release(handle);
-        return value;
-    }
-
     private static long handleRoundTrip(final FixedArena arena)
     {
         final long handle = arena.allocateHandle();
@@ -182,22 +151,6 @@ public class FixedArenaBench
     public long handleWrite8x2t(final Slots4K s)
     {
         return handleRoundTrip(s.arena);
-    }
-
-    /** Zero-garbage handle tier through the thread's {@link SlotCache}, 8 B, 1 thread. */
-    @Benchmark
-    @Threads(1)
-    public long handleCachedWrite8(final Slots4K s, final Cache c)
-    {
-        return cachedRoundTrip(s.arena, c.cache);
-    }
-
-    /** The same with 2 threads on one arena, each through its own cache. */
-    @Benchmark
-    @Threads(2)
-    public long handleCachedWrite8x2t(final Slots4K s, final Cache c)
-    {
-        return cachedRoundTrip(s.arena, c.cache);
     }
 
     /** Object tier, write {@code size} bytes, 1 thread. */

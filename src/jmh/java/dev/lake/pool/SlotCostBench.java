@@ -13,7 +13,6 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@link #tableOccupyRelease()}: the slot table alone on one fixed slot: occupy, then the releasing CAS.</li>
  *   <li>{@link #stashOccupyRelease()}: the same with the slot popped from and pushed back to a stash, so that each
  *   CAS address depends on a load after the previous CAS, as in any pool.</li>
- *   <li>{@link #cacheAllocateRelease()}: {@link SlotCache} allocate + release (the stash plus its checks).</li>
  *   <li>{@link #checkedPutLong()}, {@link #checkedGetLong()}: one checked accessor on a live handle.</li>
  * </ul>
  */
@@ -29,7 +28,6 @@ public class SlotCostBench
 
     private FixedArena arena;
     private SlotTable table;
-    private SlotCache cache;
     private final int[] stash = {SLOT};
     private int stashed = 1;
     private long writing;
@@ -41,7 +39,6 @@ public class SlotCostBench
     {
         arena = FixedArena.builder(1024, 4096).preFault(true).name("bench-cost").build();
         table = arena.table;
-        cache = arena.slotCache(4);
         writing = arena.allocateHandle();
         frozen = arena.allocateHandle();
         arena.freezeHandle(frozen, 8);
@@ -53,7 +50,6 @@ public class SlotCostBench
     {
         arena.release(writing);
         arena.release(frozen);
-        cache.close();
         arena.close();
     }
 
@@ -77,15 +73,6 @@ public class SlotCostBench
             stash[stashed++] = slot;
         }
         return generation;
-    }
-
-    /** @return the handle (kept alive). */
-    @Benchmark
-    public long cacheAllocateRelease()
-    {
-        final long handle = cache.allocateHandle();
-        cache.release(handle);
-        return handle;
     }
 
     /** One checked write into a writing handle. */

@@ -10,9 +10,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A lock-free arena of uniform slots over one off-heap {@link Region}, safe from any number of threads.
@@ -33,9 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *   slot, not per holder, so a holder that keeps using a handle after its own release is detected only once
  *   the last reference is gone; a handle lost without release is not reclaimed by the leak safety net (there
  *   is no object to track); and a handle of another arena is caught only when its slot is out of range or its
- *   generation differs. A thread that allocates and releases many handles can put a {@link SlotCache} in front
- *   of the arena: its released slots are parked for its next allocations, one atomic operation per round trip
- *   instead of three.</li>
+ *   generation differs.</li>
  * </ul>
  *
  * <h2>Claiming a slot</h2>
@@ -84,7 +80,6 @@ public final class FixedArena extends SlotArena
     private final int wordCount;
     private final long[] words;
     private final Runnable jfrHook;
-    private final Set<SlotCache.Stash> stashes = ConcurrentHashMap.newKeySet();
 
     private FixedArena(final Builder builder, final String name, final int slotCount, final int slotCapacity)
     {
@@ -302,42 +297,6 @@ public final class FixedArena extends SlotArena
     }
 
     /**
-     * Opens a {@link SlotCache} for the calling thread: up to {@code capacity} slots its owner releases are parked
-     * there and handed back to its next allocations without touching the shared bitmap (one atomic operation per
-     * round trip instead of three). Costs one small object, an int array and a cleaner registration; open one
-     * per thread and keep it (try-with-resources).
-     *
-     * @param capacity most slots the cache parks, 1 to {@link #slotCount()}.
-     * @return the cache, owned by the calling thread.
-     * @throws IllegalArgumentException naming the value if {@code capacity} is out of range.
-     * @throws ArenaClosedException     if the arena is closed.
-     */
-    public SlotCache slotCache(final int capacity)
-    {
-        if (capacity <= 0 || capacity > slotCount)
-        {
-            throw new IllegalArgumentException(
-                name + ": slot cache capacity must be between 1 and " + slotCount + ": " + capacity);
-        }
-        checkOpen();
-        return new SlotCache(this, capacity);
-    }
-
-    /**
-     * @return slots parked in this arena's {@link SlotCache}s now: free, but reserved for their caches' owners.
-     *     O(caches); exact once the owners are quiet.
-     */
-    public int cachedSlots()
-    {
-        int cached = 0;
-        for (final SlotCache.Stash stash : stashes)
-        {
-            cached += stash.count;
-        }
-        return cached;
-    }
-
-    /**
      * A snapshot of the arena's counters (exact once the threads using the arena are quiet). Reclaims leaked
      * slots first. O(slots).
      *
@@ -360,21 +319,13 @@ public final class FixedArena extends SlotArena
             isRegionFreed() ? 0 : region.size(),
             (long)live * slotCapacity,
             live,
-            cachedSlots(),
             waits.metrics());
     }
 
     /**
-     * @return slots in use now: the bitmap's set bits less the slots parked in {@link SlotCache}s.
-     *     O(slots / 64 + caches); exact once the threads using the arena are quiet.
+     * @return slots in use now (a popcount of the bitmap). O(slots / 64).
      */
     public int liveSlots()
-    {
-        return claimedSlots() - cachedSlots();
-    }
-
-    /** Slots whose bit is set: live or parked in a cache. */
-    private int claimedSlots()
     {
         int live = 0;
         for (int w = 0; w < wordCount; w++)
@@ -420,9 +371,7 @@ public final class FixedArena extends SlotArena
     @Override
     ArenaFullException full()
     {
-        final int cached = cachedSlots();
-        return new ArenaFullException(name, slotCount, claimedSlots() - cached,
-            cached == 0 ? "slots" : "slots (" + cached + " more parked in slot caches)");
+        return new ArenaFullException(name, slotCount, liveSlots(), "slots");
     }
 
     @Override
@@ -437,33 +386,7 @@ public final class FixedArena extends SlotArena
     @Override
     boolean isEmpty()
     {
-        return claimedSlots() == 0; // a parked slot may be handed out by its cache right now: not empty
-    }
-
-    /** Whether a slot released through a cache may be parked, or a parked one reused: open, nobody waiting. */
-    boolean mayPark()
-    {
-        return !closed && !waits.hasWaiters();
-    }
-
-    void register(final SlotCache.Stash stash)
-    {
-        stashes.add(stash);
-    }
-
-    void unregister(final SlotCache.Stash stash)
-    {
-        stashes.remove(stash);
-    }
-
-    /** Returns every slot parked in {@code stash} to the bitmap (they were zeroed when parked). */
-    void giveBack(final SlotCache.Stash stash)
-    {
-        for (int n = stash.count; n > 0; n--)
-        {
-            stash.count = n - 1;
-            returnSlot(stash.slots[n - 1], 0);
-        }
+        return liveSlots() == 0;
     }
 
     /** Claims a free slot's bit; -1 when full. Refuses (and undoes) claims once the arena is closed. */

@@ -17,7 +17,6 @@ package dev.lake.pool;
  * @param bytesReserved      native bytes the arena's region holds; 0 once the region was freed.
  * @param bytesLive          capacity held by live slots: {@code liveSlots * slotCapacity}.
  * @param liveSlots          slots in use now: {@code allocations - frees} when quiet.
- * @param cachedSlots        free slots parked in {@link SlotCache}s: neither live nor available to other threads.
  * @param waits              requests waiting for a slot, and how past waits ended.
  */
 public record FixedArenaMetrics(
@@ -33,7 +32,6 @@ public record FixedArenaMetrics(
     long bytesReserved,
     long bytesLive,
     int liveSlots,
-    int cachedSlots,
     WaitMetrics waits)
 {
 }

@@ -36,9 +36,6 @@ public final class FixedArenaMetricsEvent extends SlotArenaMetricsEvent
     @Label("Live Slots")
     int liveSlots;
 
-    @Label("Cached Slots")
-    int cachedSlots;
-
     FixedArenaMetricsEvent()
     {
     }
@@ -50,6 +47,5 @@ public final class FixedArenaMetricsEvent extends SlotArenaMetricsEvent
         slotCount = m.slotCount();
         slotCapacity = m.slotCapacity();
         liveSlots = m.liveSlots();
-        cachedSlots = m.cachedSlots();
     }
 }

@@ -466,7 +466,7 @@ final class FixedArenaWorld implements AutoCloseable
         final FixedArenaMetrics m = arena.metrics();
         final boolean freed = closed && live == 0;
         assertEquals(new FixedArenaMetrics(arena.name(), SLOTS, CAPACITY, allocations, failed, frees, frozen, spills, 0,
-            freed ? 0 : (long)SLOTS * CAPACITY, (long)live * CAPACITY, live, 0, m.waits()), m, "metrics");
+            freed ? 0 : (long)SLOTS * CAPACITY, (long)live * CAPACITY, live, m.waits()), m, "metrics");
         assertEquals(freed, arena.isRegionFreed(), "the region is freed exactly when closed and empty");
         for (final Ref r : bytes)
         {
