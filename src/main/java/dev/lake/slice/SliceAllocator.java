@@ -209,6 +209,12 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new IllegalStateException("cannot close a SliceAllocator from inside an initializer");
         }
+        if (strict && owner != null && owner != Thread.currentThread())
+        {
+            // the allocating thread may be handing out the spare references close() would give back
+            throw new IllegalStateException(this + " is confined to " + owner.getName() + ": cannot close it from " +
+                Thread.currentThread().getName());
+        }
         closed = true;
         final Chunk c = current;
         current = null;
@@ -685,11 +691,13 @@ public final class SliceAllocator implements AutoCloseable
 
     /**
      * Copies {@code count} elements of a LONG slice, from element {@code index}, into {@code dst}: one validation
-     * for the whole range instead of one per element. The copy holds its own count on the slice while it runs
-     * (one CAS to take it, one to drop it), so it never reads freed memory even if the caller's count is released
-     * concurrently. O(count), any thread, no allocation.
+     * for the whole range instead of one per element. Like every accessor of this tier it trusts the caller's
+     * count for the duration of the call: the validation refuses a reference whose slice was released or whose
+     * chunk was freed or reused before the call, and the caller's count keeps it from happening during it (a
+     * reference read by a thread that holds no count on it can race its release). O(count), any thread, no
+     * allocation.
      *
-     * @param ref       a live reference.
+     * @param ref       a live reference the caller holds a count on.
      * @param index     first element to copy.
      * @param dst       destination array.
      * @param dstOffset first array index written.
@@ -707,24 +715,15 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        final Chunk c = retainChunk(ref);
-        final int data = dataOf(ref);
-        try
-        {
-            copyLongs(c.memory.address + data + ((long)index << 3), dst, dstOffset, count);
-        }
-        finally
-        {
-            releaseSlice(c, data, (long)length * stride);
-        }
+        copyLongs(checkedChunk(ref).memory.address + dataOf(ref) + ((long)index << 3), dst, dstOffset, count);
     }
 
     /**
      * Copies {@code bytes} bytes of a slice's data, from byte {@code byteIndex} (element {@code i} starts at
      * {@code i * layout().stride()}), into an Agrona buffer, for any layout: one validation for the whole range,
-     * holding its own count on the slice while it copies, like {@link #getLongs}. O(bytes), any thread.
+     * trusting the caller's count during the call like {@link #getLongs}. O(bytes), any thread.
      *
-     * @param ref       a live reference.
+     * @param ref       a live reference the caller holds a count on.
      * @param byteIndex first byte of the slice's data to copy.
      * @param dst       destination buffer.
      * @param dstIndex  first byte written in {@code dst}.
@@ -741,16 +740,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        final Chunk c = retainChunk(ref);
-        final int data = dataOf(ref);
-        try
-        {
-            dst.putBytes(dstIndex, c.memory.buffer, data + byteIndex, bytes);
-        }
-        finally
-        {
-            releaseSlice(c, data, (long)length * stride);
-        }
+        dst.putBytes(dstIndex, checkedChunk(ref).memory.buffer, dataOf(ref) + byteIndex, bytes);
     }
 
     /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; adds one count to the slice. */
@@ -1267,6 +1257,11 @@ public final class SliceAllocator implements AutoCloseable
     private long align(final long value)
     {
         return (value + dataAlign - 1) & -dataAlign;
+    }
+
+    static int generationOf(final long ref)
+    {
+        return (int)(ref >>> GENERATION_SHIFT);
     }
 
     static int dataOf(final long ref)

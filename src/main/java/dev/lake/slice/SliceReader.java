@@ -29,6 +29,12 @@ import static dev.lake.slice.SliceAllocator.dataOf;
  * relies on Agrona's bounds checks. {@link SliceAllocator#getLong(long, int)} instead must
  * re-validate the reference on every call because it holds nothing.
  *
+ * <p>The one thing a count cannot guard against is the primitive tier's known blind spot: counts belong to the
+ * slice, not to each holder, so a holder that releases a reference more often than it retained it takes someone
+ * else's count (see {@link SliceAllocator}). If that empties the slice and its chunk is freed while this reader is
+ * bound, reads through the reader are no longer safe; {@link #close()} notices (the chunk's generation changed)
+ * and throws instead of writing to memory that is not its own.
+ *
  * <p>Two ways to bind: {@link #bind(SliceAllocator, long)} adds a count (one CAS; the caller keeps and later
  * releases its own), {@link #adopt(SliceAllocator, long)} moves the caller's count into the reader (no CAS; the
  * caller must not release the reference afterwards). Either way {@link #close()} drops the reader's count (one
@@ -53,6 +59,8 @@ public final class SliceReader implements AutoCloseable
     private long address;
     /** Offset of element 0 in the chunk, for the release. */
     private int data;
+    /** The chunk generation the reference carried: a freed chunk reads 0, a reset one a new value. */
+    private int generation;
     private int length;
     /** {@link #length} when the layout matches the accessor, else 0: one compare checks bound, bounds and layout. */
     private int longLength;
@@ -248,6 +256,10 @@ public final class SliceReader implements AutoCloseable
             throw unbound();
         }
         SliceAllocator.checkRange(byteIndex, bytes, length * layout.stride(), dstIndex, dst.capacity());
+        if (bytes == 0)
+        {
+            return; // also the empty slice, which has no chunk memory
+        }
         dst.putBytes(dstIndex, c.memory.buffer, data + byteIndex, bytes);
     }
 
@@ -257,8 +269,9 @@ public final class SliceReader implements AutoCloseable
      * is freed. O(1), no allocation.
      *
      * @throws StaleHandleException if this reader is not bound (a double close), or if the slice's count was
-     *                              already taken by a holder that released more often than it retained (the
-     *                              reader is unbound either way).
+     *                              already taken by a holder that released more often than it retained, or its
+     *                              chunk was freed or reused since (then nothing is released; the reader is
+     *                              unbound either way).
      */
     @Override
     public void close()
@@ -270,9 +283,17 @@ public final class SliceReader implements AutoCloseable
         }
         final int at = data;
         final long bytes = (long)length * layout.stride();
+        final int expected = generation;
         clear();
         if (c != Chunk.NONE)
         {
+            if (c.generation != expected)
+            {
+                // Another holder released the slice more often than it retained, and the chunk went: its memory
+                // is no longer this reader's to touch.
+                throw new StaleHandleException("SliceReader's slice is gone: its chunk was freed or reused, so a " +
+                    "holder released the reference more often than it retained it");
+            }
             SliceAllocator.releaseSlice(c, at, bytes);
         }
     }
@@ -289,6 +310,7 @@ public final class SliceReader implements AutoCloseable
         chunk = c;
         layout = l;
         data = at;
+        generation = SliceAllocator.generationOf(ref);
         address = c == Chunk.NONE ? 0 : c.memory.address + at;
         length = n;
         longLength = l == ElementLayout.LONG ? n : 0;

@@ -47,6 +47,81 @@ class SliceReaderTest extends NativeBaselineTest
     }
 
     @Test
+    void closeAfterAnotherHolderTookTheCountAndTheChunkWentThrowsAndTouchesNothing()
+    {
+        final SliceAllocator alloc = longs(64);
+        final SliceReader reader = new SliceReader();
+        final long ref = alloc.allocateLongsRef(4, i -> i);
+        reader.adopt(alloc, ref);
+        alloc.close();
+        alloc.release(ref); // misuse: the count was handed to the reader; this frees the chunk under it
+        final StaleHandleException gone = assertThrows(StaleHandleException.class, reader::close);
+        assertTrue(gone.getMessage().contains("freed or reused"), gone.getMessage());
+        assertFalse(reader.isBound(), "unbound either way");
+        assertThrows(StaleHandleException.class, reader::close, "and a second close is a double close");
+    }
+
+    @Test
+    void closeAfterTheChunkWasResetInPlaceForAnotherSliceThrowsAndLeavesThatSliceAlone()
+    {
+        try (SliceAllocator alloc = longs(64))
+        {
+            final SliceReader reader = new SliceReader();
+            final long ref = alloc.allocateLongsRef(4, i -> i);
+            reader.adopt(alloc, ref);
+            alloc.release(ref); // misuse again: the chunk is now empty and the next allocation resets it in place
+            final long stranger = alloc.allocateLongsRef(4, i -> 40 + i);
+            assertThrows(StaleHandleException.class, reader::close);
+            assertTrue(alloc.isLive(stranger), "the reader did not release the slice now living at its offset");
+            assertEquals(43, alloc.getLong(stranger, 3));
+            alloc.release(stranger);
+        }
+    }
+
+    @Test
+    void bulkCopiesOfAnEmptySliceCopyNothing()
+    {
+        try (SliceAllocator alloc = longs(64); SliceReader reader = new SliceReader())
+        {
+            reader.bind(alloc, SliceAllocator.EMPTY_REF);
+            final org.agrona.concurrent.UnsafeBuffer dst = new org.agrona.concurrent.UnsafeBuffer(new byte[8]);
+            reader.getBytes(0, dst, 0, 0);
+            reader.getLongs(0, new long[1], 0, 0);
+            assertThrows(IndexOutOfBoundsException.class, () -> reader.getBytes(0, dst, 0, 1));
+            alloc.getBytes(SliceAllocator.EMPTY_REF, 0, dst, 0, 0);
+        }
+    }
+
+    @Test
+    void closingTheAllocatorIsConfinedLikeAllocating() throws Exception
+    {
+        try (SliceAllocator alloc = longs(64))
+        {
+            alloc.release(alloc.allocateLongsRef(1, i -> i)); // binds the allocator to this thread
+            final java.util.concurrent.atomic.AtomicReference<Throwable> thrown =
+                new java.util.concurrent.atomic.AtomicReference<>();
+            final Thread other = new Thread(() ->
+            {
+                try
+                {
+                    alloc.close();
+                }
+                catch (final Throwable ex)
+                {
+                    thrown.set(ex);
+                }
+            });
+            other.start();
+            other.join();
+            assertInstanceOf(IllegalStateException.class, thrown.get());
+            assertTrue(thrown.get().getMessage().contains("confined"), thrown.get().getMessage());
+            final long stillWorks = alloc.allocateLongsRef(1, i -> 7);
+            assertEquals(7, alloc.getLong(stillWorks, 0), "the refused close changed nothing");
+            alloc.release(stillWorks);
+        }
+    }
+
+    @Test
     void bindAddsACountAndTheCallerKeepsItsOwn()
     {
         try (SliceAllocator alloc = longs(64))
