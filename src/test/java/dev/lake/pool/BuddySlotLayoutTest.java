@@ -48,6 +48,38 @@ class BuddySlotLayoutTest
     }
 
     @Test
+    void blocksOfEveryOrderKeepDisjointRangesTheirSizeAndTheirBytes()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1 << 16, 64).build())
+        {
+            final long[] handles = new long[24];
+            final int[] sizes = new int[handles.length];
+            for (int i = 0; i < handles.length; i++)
+            {
+                sizes[i] = 64 << (i % 6); // 64 B .. 2 KiB
+                handles[i] = arena.allocateHandle(sizes[i]);
+                arena.putLong(handles[i], sizes[i] - 8, i);
+            }
+            final BitSet bytes = new BitSet(1 << 16);
+            for (int i = 0; i < handles.length; i++)
+            {
+                final int offset = arena.offset(handles[i]);
+                assertEquals(sizes[i], arena.handleCapacity(handles[i]));
+                assertEquals(0, offset % sizes[i], "a block starts on a multiple of its size");
+                final int taken = bytes.nextSetBit(offset);
+                assertTrue(taken < 0 || taken >= offset + sizes[i], "block " + i + " overlaps another at " + taken);
+                bytes.set(offset, offset + sizes[i]);
+                assertEquals(i, arena.getLong(handles[i], sizes[i] - 8));
+            }
+            for (final long h : handles)
+            {
+                arena.release(h);
+            }
+            assertTrue(arena.metrics().fullyCoalesced());
+        }
+    }
+
+    @Test
     void neighbouringBlocksStillStartWhereTheirLeavesSayAndKeepTheirBytes()
     {
         try (BuddyArena arena = BuddyArena.builder(1 << 16, 64).build())
