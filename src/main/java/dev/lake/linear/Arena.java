@@ -84,19 +84,16 @@ public final class Arena implements AutoCloseable
     public static final long UNLIMITED = Long.MAX_VALUE;
 
     private static final int STRING_HEADER = 4;
-    private static final int TX_STRIDE = 8;
+    private static final int TX_STRIDE = 8; // 7 fields, rounded to a power of two so that indexing is a shift
     private static final int SERIAL = 0;
     private static final int START_POSITION = 1;
     private static final int START_CLOCK = 2;
-    // Slot 3 is unused: the bytes allocated before a transaction are derived from its start position.
-    private static final int START_ALLOCATIONS = 4;
-    private static final int OWN_LIMIT = 5;
-    private static final int BUDGET_END = 6;
-    private static final int BUDGET_OWNER = 7;
+    private static final int START_ALLOCATIONS = 3;
+    private static final int OWN_LIMIT = 4;
+    private static final int BUDGET_END = 5;
+    private static final int BUDGET_OWNER = 6;
     private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
     private static final long BLOCK_MASK = 0xFFFF_FFFF_0000_0000L;
-    // What currentHigh holds once closed: no reference masked to its high half has a low bit set.
-    private static final long CLOSED_HIGH = 1;
     // What pos, limitPos and fastLimitPos hold once closed: every allocation's end is above it (slow path,
     // which throws), and its high half matches no reference's (buffer(ref) falls to the checked path).
     private static final long CLOSED = Long.MIN_VALUE;
@@ -113,11 +110,9 @@ public final class Arena implements AutoCloseable
     private long reserved;
     private int nextBlockSize;
 
-    // The current block, copied out of the chain so the fast path reads fields only: its index, the same
-    // shifted into the high half of a reference (or 1 when closed, which no reference's high half equals),
-    // its buffer and address.
+    // The current block, copied out of the chain so the fast path reads fields only: its index, its buffer
+    // and address (its index shifted into a reference's high half is pos's high half).
     int current;
-    private long currentHigh;
     private UnsafeBuffer currentBuffer;
     private long base;
     private int capacity;
@@ -1026,7 +1021,6 @@ public final class Arena implements AutoCloseable
         blockCount = 0;
         reserved = 0;
         current = -1;
-        currentHigh = CLOSED_HIGH;
         currentBuffer = null;
         base = 0;
         capacity = 0;
@@ -1090,7 +1084,7 @@ public final class Arena implements AutoCloseable
         txDepth = depth;
         txSerial = serial;
         // Arena-level allocations now go through allocateSlow, which counts them.
-        fastLimitPos = currentHigh;
+        fastLimitPos = pos & BLOCK_MASK;
         return serial;
     }
 
@@ -1305,9 +1299,10 @@ public final class Arena implements AutoCloseable
         if (start + size <= limit)
         {
             // Inside a transaction the arena's fast path always lands here, to count the allocation.
-            pos = currentHigh | (start + size);
+            final long block = pos & BLOCK_MASK;
+            pos = block | (start + size);
             allocations++;
-            return currentHigh | start;
+            return block | start;
         }
         if (start + size <= capacity)
         {
@@ -1404,12 +1399,11 @@ public final class Arena implements AutoCloseable
     {
         final Region region = blocks[block];
         current = block;
-        currentHigh = (long)block << 32;
         currentBuffer = buffers[block];
         base = region.address();
         capacity = region.size();
         usedBeforeCurrent = usedBefore[block];
-        pos = currentHigh | newOffset;
+        pos = (long)block << 32 | newOffset;
         updateFastLimit();
     }
 
@@ -1417,8 +1411,9 @@ public final class Arena implements AutoCloseable
     {
         final long room = budgetEnd - usedBeforeCurrent;
         limit = room >= capacity ? capacity : (int)Math.max(0, room);
-        limitPos = currentHigh | limit;
-        fastLimitPos = txDepth > 0 ? currentHigh : limitPos;
+        final long block = pos & BLOCK_MASK;
+        limitPos = block | limit;
+        fastLimitPos = txDepth > 0 ? block : limitPos;
     }
 
     private void restoreBudget()

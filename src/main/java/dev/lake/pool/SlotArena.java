@@ -761,22 +761,16 @@ abstract class SlotArena implements AutoCloseable
     /** The last reference of a slot is gone: zero what was written (ZERO), free it, serve waiters. */
     final void returnSlot(final int slot, final int dirtyBytes)
     {
-        zero(slot, dirtyBytes);
+        if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
+        {
+            Memory.fill(address + start(slot), Math.min(dirtyBytes, capacity(slot)), (byte)0);
+        }
         free(slot);
         if (closed)
         {
             freeRegionIfEmpty();
         }
         waits.signal();
-    }
-
-    /** Under {@link InitPolicy#ZERO}, zeroes the first {@code dirtyBytes} of a slot whose references are gone. */
-    final void zero(final int slot, final int dirtyBytes)
-    {
-        if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
-        {
-            Memory.fill(address + start(slot), Math.min(dirtyBytes, capacity(slot)), (byte)0);
-        }
     }
 
     final void freeRegionIfEmpty()

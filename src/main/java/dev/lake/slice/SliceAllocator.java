@@ -715,7 +715,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        copyLongs(checkedChunk(ref).memory.address + dataOf(ref) + ((long)index << 3), dst, dstOffset, count);
+        Memory.copy(checkedChunk(ref).memory.address + dataOf(ref) + ((long)index << 3), dst, dstOffset, count);
     }
 
     /**
@@ -765,11 +765,6 @@ public final class SliceAllocator implements AutoCloseable
         }
     }
 
-    /** Copies longs from native memory into an array; the caller checked the range and holds a count. */
-    static void copyLongs(final long from, final long[] dst, final int dstOffset, final int count)
-    {
-        Memory.copy(from, dst, dstOffset, count);
-    }
 
     // ------------------------------------------------------------------------------------------------- internals
 

@@ -234,7 +234,7 @@ public final class SliceReader implements AutoCloseable
             throw refused(0, ElementLayout.LONG);
         }
         SliceAllocator.checkRange(index, count, length, dstOffset, dst.length);
-        SliceAllocator.copyLongs(address + ((long)index << 3), dst, dstOffset, count);
+        Memory.copy(address + ((long)index << 3), dst, dstOffset, count);
     }
 
     /**
