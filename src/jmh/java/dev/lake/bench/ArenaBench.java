@@ -169,6 +169,23 @@ public class ArenaBench
         return last;
     }
 
+    /**
+     * An ArenaVec of 4,096 longs built from an index generator in one call ({@code addAll(count, generator)}: one
+     * reservation, then one raw store per value, as {@code Arrays.setAll} fills an array), finished, then reset.
+     * The same values as {@link #arenaVec4096Longs()} and {@link #longArrayFill4096()}.
+     */
+    @Benchmark
+    public long arenaVec4096LongsGenerated()
+    {
+        final Arena arena = this.arena;
+        final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
+        vec.addAll(VEC_LENGTH, i -> i);
+        final ArenaView.OfLong view = vec.finish();
+        final long last = view.get(VEC_LENGTH - 1);
+        arena.reset();
+        return last;
+    }
+
     /** Peer of the ArenaVec benchmarks: filling a preallocated long[4096]. */
     @Benchmark
     public long longArrayFill4096()

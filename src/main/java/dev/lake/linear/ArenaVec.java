@@ -11,6 +11,9 @@ import java.util.Objects;
 import java.util.PrimitiveIterator;
 import java.util.function.DoubleConsumer;
 import java.util.function.IntConsumer;
+import java.util.function.IntToDoubleFunction;
+import java.util.function.IntToLongFunction;
+import java.util.function.IntUnaryOperator;
 import java.util.function.LongConsumer;
 import java.util.function.ObjIntConsumer;
 
@@ -477,6 +480,48 @@ public abstract class ArenaVec
     }
 
     /**
+     * Starts a generated append of {@code count} elements: validates, makes room (one capacity check, growth at
+     * most once) and returns the native address element {@link #size} goes to. Claims nothing: the caller
+     * writes each generated value past the size and moves the size once, after the last.
+     */
+    final long generateStart(final int count, final Object generator)
+    {
+        check();
+        Objects.requireNonNull(generator, "generator");
+        if (count < 0)
+        {
+            throw new IllegalArgumentException("count must be at least 0: " + count);
+        }
+        if (size + (long)count > capacity)
+        {
+            grow(count, true, false);
+        }
+        return address + (long)size * elementSize;
+    }
+
+    /**
+     * Checks that a generated append may store its next value: the generator left the vector's size and storage
+     * alone ({@code n} and {@code room} are what {@link #generateStart} left), and the arena was not rewound
+     * or reset below the storage. A clock tick alone (a cleanup registered, a rewind elsewhere) is checked
+     * exactly, as a push checks it. Loop-invariant when the generator inlines, so C2 can lift it out.
+     *
+     * @throws IllegalStateException if the generator changed the vector.
+     * @throws StaleHandleException  if the generator closed, rewound or reset the arena below the vector.
+     */
+    final void checkGenerating(final int n, final int room)
+    {
+        if (size != n || capacity != room)
+        {
+            throw new IllegalStateException("the generator of addAll changed the " + getClass().getSimpleName() +
+                " it appends to (size " + n + " -> " + size + ", capacity " + room + " -> " + capacity + ")");
+        }
+        if (arena.clock != stamp)
+        {
+            check();
+        }
+    }
+
+    /**
      * Makes room for {@code count} more elements (one capacity check, growth at most once) and claims them;
      * returns the native address of the first. The caller checked the vector and its source range, so the
      * vector is unchanged when this throws.
@@ -616,6 +661,36 @@ public abstract class ArenaVec
         public void addAll(final DirectBuffer src, final int index, final int count)
         {
             appendFrom(src, index, count);
+        }
+
+        /**
+         * Appends {@code count} values computed by {@code generator} (called with 0 to {@code count - 1}, in
+         * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
+         * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
+         * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
+         * this vector or rewind the arena below it.
+         *
+         * @param count     values to append, at least 0.
+         * @param generator computes the value from its position in this batch.
+         * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
+         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
+         *                                  generator closed, rewound or reset the arena below it.
+         */
+        public void addAll(final int count, final IntToLongFunction generator)
+        {
+            final long at = generateStart(count, generator);
+            final int n = size;
+            final int room = capacity;
+            for (int i = 0; i < count; i++)
+            {
+                final long value = generator.applyAsLong(i);
+                checkGenerating(n, room);
+                Memory.putLong(at + ((long)i << 3), value);
+            }
+            size = n + count;
         }
 
         /**
@@ -794,6 +869,36 @@ public abstract class ArenaVec
         }
 
         /**
+         * Appends {@code count} values computed by {@code generator} (called with 0 to {@code count - 1}, in
+         * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
+         * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
+         * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
+         * this vector or rewind the arena below it.
+         *
+         * @param count     values to append, at least 0.
+         * @param generator computes the value from its position in this batch.
+         * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
+         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
+         *                                  generator closed, rewound or reset the arena below it.
+         */
+        public void addAll(final int count, final IntUnaryOperator generator)
+        {
+            final long at = generateStart(count, generator);
+            final int n = size;
+            final int room = capacity;
+            for (int i = 0; i < count; i++)
+            {
+                final int value = generator.applyAsInt(i);
+                checkGenerating(n, room);
+                Memory.putInt(at + ((long)i << 2), value);
+            }
+            size = n + count;
+        }
+
+        /**
          * @param action called with each value in order, without boxing.
          * @throws StaleHandleException if the vector is finished or its memory is gone.
          */
@@ -934,6 +1039,36 @@ public abstract class ArenaVec
         public void addAll(final DirectBuffer src, final int index, final int count)
         {
             appendFrom(src, index, count);
+        }
+
+        /**
+         * Appends {@code count} values computed by {@code generator} (called with 0 to {@code count - 1}, in
+         * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
+         * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
+         * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
+         * this vector or rewind the arena below it.
+         *
+         * @param count     values to append, at least 0.
+         * @param generator computes the value from its position in this batch.
+         * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
+         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
+         * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
+         *                                  generator closed, rewound or reset the arena below it.
+         */
+        public void addAll(final int count, final IntToDoubleFunction generator)
+        {
+            final long at = generateStart(count, generator);
+            final int n = size;
+            final int room = capacity;
+            for (int i = 0; i < count; i++)
+            {
+                final double value = generator.applyAsDouble(i);
+                checkGenerating(n, room);
+                Memory.putDouble(at + ((long)i << 3), value);
+            }
+            size = n + count;
         }
 
         /**
