@@ -28,7 +28,8 @@ import java.util.List;
  *   {@link BudgetExceededException} and allocates nothing, savepoints inherit the budget;</li>
  *   <li>cleanup tracking: {@code defer}/{@code deferClose} actions run newest first (LIFO) when their memory is
  *   freed;</li>
- *   <li>{@link ArenaVec}: push, grow in place, {@code finish()} into a read-only {@link ArenaView};</li>
+ *   <li>{@link ArenaVec}: push, grow in place, a batch from a generator, {@code finish()} into a read-only
+ *   {@link ArenaView};</li>
  *   <li>the zero-garbage token tier: {@code beginTransaction}/{@code commitTransaction}/{@code endTransaction}
  *   with no object per transaction, measured with the JVM's per-thread allocation counter;</li>
  *   <li>O(1) stats.</li>
@@ -267,6 +268,11 @@ public final class ArenaTransactions
         {
             System.out.println("misuse: push after finish(): " + expectedMisuse.getMessage());
         }
+        // a batch from an index generator: one reservation, one store per value, all or nothing
+        final ArenaVec.OfLong squares = ArenaVec.ofLongs(arena);
+        squares.addAll(4096, i -> (long)i * i);
+        check(squares.size() == 4096 && squares.get(4095) == 4095L * 4095, "addAll(count, generator) builds 4096 squares");
+        System.out.printf("generated %d squares in one batch, last %,d%n", squares.size(), squares.get(4095));
         arena.reset();
         check(!view.isValid(), "reset() ends the view's memory: the view is stale");
     }

@@ -46,7 +46,7 @@ class ExamplesTest
                 "caught BudgetExceededException: transaction budget exceeded: limit 1024 bytes",
                 "rewind ran: [close the capture file, flush the journal, release the order-book lock]",
                 "ok: token transactions allocate no Java object",
-                "arena_transactions: 20 checks passed, native bytes held after close: 0"),
+                "arena_transactions: 21 checks passed, native bytes held after close: 0"),
             row("shared_slices", SharedSlices::main, new String[0],
                 "ok: the last release freed the two full chunks",
                 "initializer failed: price feed ended at element 300",
