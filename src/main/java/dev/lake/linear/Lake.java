@@ -131,18 +131,28 @@ public final class Lake extends LakeAllocator implements AutoCloseable
         {
             return false;
         }
+        checkConfinement();
+        return true;
+    }
+
+    /** Throws if the lake is confined to a thread other than the caller. */
+    void checkConfinement()
+    {
         final Thread confined = owner;
         if (confined != null && confined != Thread.currentThread())
         {
             throw new IllegalStateException(this + " is confined to thread '" + confined.getName() +
                 "' and was used from thread '" + Thread.currentThread().getName() + "': a lake has one owner");
         }
-        return true;
     }
 
     /**
      * Frees the region once; later calls do nothing. Every droplet, view, snapshot and sandbox of this lake
-     * becomes invalid and the buffer's capacity drops to 0. O(1).
+     * becomes invalid and the buffer's capacity drops to 0. O(1). A lake {@linkplain #confineTo(Thread)
+     * confined} to a thread is closed by that thread only (lift the confinement first to close it elsewhere):
+     * another thread must not free the memory its owner is using.
+     *
+     * @throws IllegalStateException if the lake is open and confined to another thread (nothing changes).
      */
     @Override
     public void close()
@@ -151,6 +161,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
         {
             return;
         }
+        checkConfinement();
         closed = true;
         guard |= CLOSED;
         refreshFastLimit();

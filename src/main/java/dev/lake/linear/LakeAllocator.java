@@ -7,6 +7,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The one bump allocator behind {@link Lake} (the root, which owns a {@link Region}) and {@link LakeView} (a
@@ -53,6 +54,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** Deepest nesting the primitive sandbox tier ({@link #beginSandbox()}) can name. */
     public static final int MAX_TOKEN_DEPTH = 0xFFFF;
     private static final int TOKEN_DEPTH_BITS = 16;
+    // Sandbox ids (48 bits of a token) are handed to allocators in blocks; the first block starts at 1 so that
+    // no id is 0.
+    private static final long SANDBOX_ID_BLOCK = 1 << 16;
+    private static final AtomicLong SANDBOX_IDS = new AtomicLong(1);
 
     /** Alignment used when none is given: 8 bytes, enough for any primitive. */
     public static final int DEFAULT_ALIGNMENT = 8;
@@ -117,6 +122,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     private int[] sandboxStarts = NO_INTS;
     private int sandboxDepth;
     private long sandboxSequence;
+    private long sandboxSequenceEnd;
 
     // For a view: its registration in the parent, and a cache of the last successful validity check.
     final int tokenFrom;
@@ -238,15 +244,16 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final int markDepth()
     {
-        return markDepth;
+        return alive() ? markDepth : 0;
     }
 
     /**
-     * @return sandboxes open on this allocator (not committed, rolled back or invalidated).
+     * @return sandboxes open on this allocator (not committed, rolled back or invalidated); 0 once the lake is
+     * closed or the view invalid.
      */
     public final int openSandboxes()
     {
-        return sandboxDepth;
+        return alive() ? sandboxDepth : 0;
     }
 
     /**
@@ -254,7 +261,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final LakeStats stats()
     {
-        return new LakeStats(used(), remaining(), capacity(), generation, markDepth, sandboxDepth);
+        return new LakeStats(used(), remaining(), capacity(), generation, markDepth(), openSandboxes());
     }
 
     /**
@@ -275,9 +282,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      *
      * @param on whether to zero.
      * @return this allocator.
+     * @throws IllegalStateException if the lake is confined to another thread (nothing changes).
      */
     public final LakeAllocator setZeroing(final boolean on)
     {
+        root.checkConfinement();
         if (on != zeroing)
         {
             // switching on: the free bytes may hold anything, zero them lazily as they are handed out
@@ -418,6 +427,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         Objects.requireNonNull(wrapper, "wrapper");
         final int before = offset;
         final int at = bump(size, checkAlignment(alignment), true);
+        final long rewinds = generation;
+        final int marksBefore = markDepth;
+        final int sandboxesBefore = sandboxDepth;
         boolean wrapped = false;
         try
         {
@@ -426,9 +438,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         }
         finally
         {
-            if (!wrapped && offset == at + size && alive())
+            if (!wrapped)
             {
-                undo(before);
+                undoPlace(before, at + size, rewinds, marksBefore, sandboxesBefore);
             }
         }
         return flyweight;
@@ -675,6 +687,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             sandboxStarts = Arrays.copyOf(sandboxStarts, length);
         }
         final int depth = sandboxDepth;
+        if (sandboxSequence == sandboxSequenceEnd)
+        {
+            // ids come in blocks from one process-wide counter, so a token names its allocator too: a token of
+            // another lake or view never matches an open sandbox here
+            sandboxSequence = SANDBOX_IDS.getAndAdd(SANDBOX_ID_BLOCK);
+            sandboxSequenceEnd = sandboxSequence + SANDBOX_ID_BLOCK;
+        }
         final long id = ++sandboxSequence;
         sandboxIds[depth] = id;
         sandboxStarts[depth] = offset;
@@ -1024,14 +1043,32 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         sandboxDepth = depth;
     }
 
-    /** Undoes a primitive allocation that failed half-way, without counting a rewind: no handle saw it. */
-    private void undo(final int before)
+    /**
+     * Undoes a placement whose wrapper threw. When the wrapper left the lake alone (the position is the
+     * allocation's end and no rewind, mark or sandbox happened since), the bump is simply taken back, without
+     * counting a rewind: no handle saw it. A wrapper that used the lake (allocated, marked, opened a sandbox,
+     * rewound and allocated again) gets an exact rewind to where the placement began, which also invalidates
+     * its handles and drops its marks and sandboxes: nothing it made can outlive the failed placement above
+     * the position. A wrapper that rewound below that point, or closed the lake, is left as it left things
+     * (a rewind never moves forward).
+     */
+    private void undoPlace(final int before, final int end, final long rewinds, final int marksBefore,
+        final int sandboxesBefore)
     {
-        if (zeroing)
+        if (!alive() || offset < before)
         {
-            buffer.setMemory(before, offset - before, (byte)0);
+            return;
         }
-        offset = before;
+        if (offset == end && generation == rewinds && markDepth == marksBefore && sandboxDepth == sandboxesBefore)
+        {
+            if (zeroing)
+            {
+                buffer.setMemory(before, offset - before, (byte)0);
+            }
+            offset = before;
+            return;
+        }
+        rewindTo(before);
     }
 
     /**

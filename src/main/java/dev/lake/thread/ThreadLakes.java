@@ -51,6 +51,9 @@ public final class ThreadLakes implements AutoCloseable
     /** Default bound of the pool of idle lakes. */
     public static final int DEFAULT_POOL_BOUND = Math.max(2, Runtime.getRuntime().availableProcessors());
 
+    // Strict mode confines pooled lakes to this thread, which never starts: no running thread may use them.
+    private static final Thread POOLED = new Thread(() -> { }, "ThreadLakes pool (no owner)");
+
     private final long capacity;
     private final int poolBound;
     private final boolean autoInit;
@@ -128,6 +131,7 @@ public final class ThreadLakes implements AutoCloseable
         {
             lake.confineTo(thread);
         }
+        lake.reset(); // a pooled lake was reset when given back; this also undoes a non-strict former owner's misuse
         final Lease lease = new Lease(this, thread, lake);
         lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
         leases.add(lease);
@@ -263,10 +267,10 @@ public final class ThreadLakes implements AutoCloseable
         for (final Lease lease : leases)
         {
             final Thread thread = lease.thread.get();
-            if (thread == null || !thread.isAlive())
+            if ((thread == null || !thread.isAlive()) && lease.giveBack())
             {
-                lease.cleanable.clean();
-                count++;
+                lease.cleanable.clean(); // only deregisters: the lease is given back already
+                count++; // counted by the one caller (reaper or Cleaner) that gave it back
             }
         }
         return count;
@@ -326,9 +330,15 @@ public final class ThreadLakes implements AutoCloseable
         Lake lake;
         while ((lake = pool.poll()) != null)
         {
-            lake.close();
-            closedLakes.incrementAndGet();
+            closeLake(lake);
         }
+    }
+
+    private void closeLake(final Lake lake)
+    {
+        lake.confineTo(null); // a pooled lake is confined to no running thread: lift it so this thread may close
+        lake.close();
+        closedLakes.incrementAndGet();
     }
 
     private void giveBack(final Lease lease, final Thread owner, final boolean ownerDied)
@@ -354,10 +364,13 @@ public final class ThreadLakes implements AutoCloseable
             lake.resetToMark();
         }
         lake.reset();
+        if (strict)
+        {
+            lake.confineTo(POOLED); // while it waits in the pool no thread may use it, its former owner included
+        }
         if (closed || poolBound == 0 || !pool.offer(lake))
         {
-            lake.close();
-            closedLakes.incrementAndGet();
+            closeLake(lake);
         }
         if (closed)
         {
@@ -394,13 +407,16 @@ public final class ThreadLakes implements AutoCloseable
             this.lake = lake;
         }
 
-        void giveBack()
+        /** Gives the lake back once; returns whether this call did it. */
+        boolean giveBack()
         {
             if (returned.compareAndSet(false, true))
             {
                 final Thread owner = thread.get();
                 lakes.giveBack(this, owner, owner == null || !owner.isAlive());
+                return true;
             }
+            return false;
         }
     }
 
