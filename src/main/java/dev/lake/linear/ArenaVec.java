@@ -668,13 +668,15 @@ public abstract class ArenaVec
          * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
          * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
          * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
-         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
-         * this vector or rewind the arena below it.
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not resize
+         * this vector (checked before every store: its size and capacity must stay as they were) or rewind the
+         * arena below it. Setting an existing element from the generator is allowed and not detected.
          *
          * @param count     values to append, at least 0.
          * @param generator computes the value from its position in this batch.
          * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
-         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws IllegalStateException    if the generator changed this vector's size or capacity (nothing of
+         *                                  the batch appended).
          * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
          *                                  generator closed, rewound or reset the arena below it.
@@ -873,13 +875,15 @@ public abstract class ArenaVec
          * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
          * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
          * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
-         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
-         * this vector or rewind the arena below it.
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not resize
+         * this vector (checked before every store: its size and capacity must stay as they were) or rewind the
+         * arena below it. Setting an existing element from the generator is allowed and not detected.
          *
          * @param count     values to append, at least 0.
          * @param generator computes the value from its position in this batch.
          * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
-         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws IllegalStateException    if the generator changed this vector's size or capacity (nothing of
+         *                                  the batch appended).
          * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
          *                                  generator closed, rewound or reset the arena below it.
@@ -1046,13 +1050,15 @@ public abstract class ArenaVec
          * order), as {@link java.util.Arrays#setAll} fills an array: one capacity check and growth at most once,
          * then one raw store per value, no boxing, no Java object. All or nothing: the values become elements
          * only after the last is stored, so if {@code generator} throws, the exception propagates and the size
-         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not change
-         * this vector or rewind the arena below it.
+         * is unchanged (capacity may have grown). The generator may allocate from the arena; it must not resize
+         * this vector (checked before every store: its size and capacity must stay as they were) or rewind the
+         * arena below it. Setting an existing element from the generator is allowed and not detected.
          *
          * @param count     values to append, at least 0.
          * @param generator computes the value from its position in this batch.
          * @throws IllegalArgumentException if {@code count} is negative or the total is too large.
-         * @throws IllegalStateException    if the generator changed this vector (nothing appended).
+         * @throws IllegalStateException    if the generator changed this vector's size or capacity (nothing of
+         *                                  the batch appended).
          * @throws BudgetExceededException  if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException     if the vector is finished or its memory is gone, also when the
          *                                  generator closed, rewound or reset the arena below it.

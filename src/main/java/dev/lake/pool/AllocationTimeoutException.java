@@ -21,7 +21,7 @@ public final class AllocationTimeoutException extends IllegalStateException
      */
     public AllocationTimeoutException(final String arena, final long requested, final Duration timeout)
     {
-        super(arena + ": no capacity for " + requested + " bytes within " + timeout.toNanos() / 1000 + " us");
+        super(arena + ": no capacity for " + requested + " bytes within " + SlotArena.saturatedNanos(timeout) / 1000 + " us");
         this.requested = requested;
         this.timeout = timeout;
     }

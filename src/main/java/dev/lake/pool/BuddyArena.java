@@ -808,6 +808,12 @@ public final class BuddyArena extends SlotArena
                     throw new IllegalArgumentException("minimum block must be a power of two of at least " +
                         MIN_MIN_BLOCK + ": " + block + " (or let the builder roundUp(true))");
                 }
+                if (block > MAX_TOTAL_BYTES)
+                {
+                    // the next power of two would overflow an int (and no arena holds one such block anyway)
+                    throw new IllegalArgumentException("minimum block " + block + " is larger than the largest arena (" +
+                        MAX_TOTAL_BYTES + " bytes)");
+                }
                 block = Math.max(MIN_MIN_BLOCK, Integer.highestOneBit(block - 1) << 1);
             }
             if (Long.bitCount(total) != 1 || total < block)

@@ -476,6 +476,28 @@ public final class Buffer implements AutoCloseable
         {
             throw new IndexOutOfBoundsException(this + ": index=" + index + " length=" + length);
         }
+        final long end = reserve(index, length);
+        if (end > highWater)
+        {
+            highWater = (int)end;
+        }
+        return base + index;
+    }
+
+    /** Makes {@code [index, index + length)} writable (spilling if it must) without counting it as written. */
+    void ensureCapacity(final int index, final long length)
+    {
+        checkWritable("write");
+        if (index < 0 || length < 0)
+        {
+            throw new IndexOutOfBoundsException(this + ": index=" + index + " length=" + length);
+        }
+        reserve(index, length);
+    }
+
+    /** The capacity part of a write: room up to the end, or a spill; returns the end. */
+    private long reserve(final int index, final long length)
+    {
         final long end = index + length;
         if (end > capacity)
         {
@@ -486,11 +508,7 @@ public final class Buffer implements AutoCloseable
             }
             grow(end);
         }
-        if (end > highWater)
-        {
-            highWater = (int)end;
-        }
-        return base + index;
+        return end;
     }
 
     /** Auto-spill: copy to a heap array of at least {@code needed} bytes and give the slot back at once. */
@@ -504,18 +522,24 @@ public final class Buffer implements AutoCloseable
         final int newCapacity = (int)Math.min(MAX_HEAP_CAPACITY, Math.max(needed, 2L * capacity));
         final byte[] heap = new byte[newCapacity];
         mem.getBytes(base, heap, 0, highWater);
-        if (spilled)
-        {
-            mem.wrap(heap);
-        }
-        else
+        final boolean first = !spilled;
+        if (first)
         {
             mem = new UnsafeBuffer(heap);
             spilled = true;
-            source.spill(slot, generation, highWater);
-            Reference.reachabilityFence(this);
+        }
+        else
+        {
+            mem.wrap(heap);
         }
         base = 0;
         capacity = newCapacity;
+        if (first)
+        {
+            // Last, once the buffer is whole on the heap: giving the slot back serves waiting requests on this
+            // thread, and their callbacks may use this buffer.
+            source.spill(slot, generation, highWater);
+            Reference.reachabilityFence(this);
+        }
     }
 }

@@ -435,11 +435,19 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            final int at = readAt(index, length);
-            if (!dstBuffer.isExpandable())
+            readAt(index, length);
+            if (dstBuffer instanceof WriteView)
+            {
+                // a Lake buffer spills before the read, not in the middle of the copy: a spill gives its slot
+                // back and serves waiting requests on this thread, so the bytes to read may have moved (a copy
+                // within one buffer: to the heap) or stopped being this view's (a callback released them)
+                ((WriteView)dstBuffer).ensureCapacity(dstIndex, length);
+            }
+            else if (!dstBuffer.isExpandable())
             {
                 dstBuffer.boundsCheck(dstIndex, length);
             }
+            final int at = readAt(index, length);
             dstBuffer.putBytes(dstIndex, mem(), at, length);
         }
         finally

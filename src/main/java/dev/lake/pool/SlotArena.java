@@ -210,10 +210,11 @@ abstract class SlotArena implements AutoCloseable
     public final Buffer allocate(final int size, final Duration timeout) throws InterruptedException
     {
         Objects.requireNonNull(timeout, "timeout");
+        final long nanos = saturatedNanos(timeout); // before anything is claimed or queued: it cannot fail after
         final CompletableFuture<Buffer> future = allocateAsync(size);
         try
         {
-            return future.get(Math.max(0, timeout.toNanos()), TimeUnit.NANOSECONDS);
+            return future.get(nanos, TimeUnit.NANOSECONDS);
         }
         catch (final TimeoutException ex)
         {
@@ -235,6 +236,27 @@ abstract class SlotArena implements AutoCloseable
         catch (final ExecutionException ex)
         {
             throw unwrap(ex.getCause());
+        }
+    }
+
+    /**
+     * A timeout in nanoseconds, 0 for zero or negative, {@code Long.MAX_VALUE} (about 292 years, "forever") for
+     * anything longer: {@code Duration.toNanos()} throws beyond that, and {@code ChronoUnit.FOREVER} is a
+     * common way to say "wait as long as it takes".
+     */
+    static long saturatedNanos(final Duration timeout)
+    {
+        if (timeout.isNegative() || timeout.isZero())
+        {
+            return 0;
+        }
+        try
+        {
+            return timeout.toNanos();
+        }
+        catch (final ArithmeticException tooLong)
+        {
+            return Long.MAX_VALUE;
         }
     }
 
@@ -567,11 +589,18 @@ abstract class SlotArena implements AutoCloseable
     public final void getBytes(final long handle, final int index, final MutableDirectBuffer dst, final int dstIndex,
         final int length)
     {
-        final int at = readAt(handle, index, length);
-        if (!dst.isExpandable())
+        readAt(handle, index, length);
+        if (dst instanceof WriteView)
+        {
+            // a Lake buffer spills before the read, not in the middle of the copy: a spill serves waiting
+            // requests on this thread, and their callbacks may release this very handle
+            ((WriteView)dst).ensureCapacity(dstIndex, length);
+        }
+        else if (!dst.isExpandable())
         {
             dst.boundsCheck(dstIndex, length);
         }
+        final int at = readAt(handle, index, length);
         dst.putBytes(dstIndex, memory, at, length);
         table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
     }

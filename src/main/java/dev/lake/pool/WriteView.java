@@ -57,6 +57,16 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         return owner.writeAt(index, length);
     }
 
+    /**
+     * Makes {@code [index, index + length)} writable without counting it as written: spills now if it must.
+     * For copies into this view, so that the spill (and the waiting requests it serves) happens before the
+     * copy reads its source.
+     */
+    void ensureCapacity(final int index, final int length)
+    {
+        owner.ensureCapacity(index, length);
+    }
+
     private static int intAsciiLength(final int value)
     {
         if (value >= 0)
@@ -200,6 +210,13 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     {
         try
         {
+            // Agrona refuses a value that does not fit the field only after the bytes were claimed: check first,
+            // so a refused write neither counts as written nor spills
+            checkNatural(value);
+            if (length >= 0 && value != 0 && AsciiEncoding.digitCount(value) > length)
+            {
+                throw new NumberFormatException("cannot write " + value + " in " + length + " bytes");
+            }
             final int at = at(offset, length);
             owner.mem.putNaturalPaddedIntAscii(at, length, value);
         }

@@ -1,0 +1,262 @@
+package dev.lake.pool;
+
+import org.agrona.MutableDirectBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Misuse a review found unguarded, each test failing on the code before its fix: copies within a spilling
+ * buffer, waiter callbacks during a spill, "forever" timeouts, a huge minimum block rounded up, a refused
+ * padded ASCII write.
+ */
+class PoolMisuseRegressionTest
+{
+    // ---- Finding 1: a self-copy through the codec view that spills reads the slot it just gave back ----
+
+    /**
+     * {@code view.getBytes(i, view, j, n)} (a memmove inside one buffer, as codecs do to shift a body) passes
+     * the arena's raw memory as the source; the destination's write spills, which returns the slot to the
+     * arena (zeroed under ZERO) before the copy reads it. The copy then reads zeros instead of the bytes the
+     * buffer holds.
+     */
+    @Test
+    void selfCopyThroughTheViewThatSpillsReadsTheBytesItCopies()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).initPolicy(InitPolicy.ZERO).build())
+        {
+            final Buffer a = arena.allocate();
+            for (int i = 0; i < 16; i++)
+            {
+                a.putByte((byte)(0x11 + i));
+            }
+            final MutableDirectBuffer view = a.mutableBuffer();
+            view.getBytes(0, view, 56, 16); // [56, 72) crosses the 64-byte slot: spills
+            assertTrue(a.isSpilled());
+            final Bytes bytes = a.freeze();
+            for (int i = 0; i < 16; i++)
+            {
+                assertEquals((byte)(0x11 + i), bytes.getByte(56 + i), "byte " + (56 + i) + " of the copy");
+            }
+            bytes.release();
+        }
+    }
+
+    /**
+     * Same path, but a waiter is queued: the spill's release hands the slot to the waiter on this very thread,
+     * whose callback writes its own bytes there; the self-copy then copies the waiter's bytes into the
+     * spilled buffer (another allocation's bytes, no exception).
+     */
+    @Test
+    void selfCopyThroughTheViewThatSpillsNeverSeesAnotherAllocationsBytes()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer a = arena.allocate();
+            for (int i = 0; i < 16; i++)
+            {
+                a.putByte((byte)0x11);
+            }
+            final CompletableFuture<Buffer> waiter = arena.allocateAsync();
+            final CompletableFuture<Buffer> written = waiter.thenApply(b ->
+            {
+                for (int i = 0; i < 16; i++)
+                {
+                    b.putByte((byte)0x77);
+                }
+                return b;
+            });
+            final MutableDirectBuffer view = a.mutableBuffer();
+            view.getBytes(0, view, 56, 16);
+            assertTrue(a.isSpilled());
+            assertTrue(written.isDone(), "the waiter got the slot during the spill");
+            final Bytes bytes = a.freeze();
+            for (int i = 0; i < 16; i++)
+            {
+                assertEquals((byte)0x11, bytes.getByte(56 + i),
+                    "byte " + (56 + i) + " came from the waiter's allocation");
+            }
+            bytes.release();
+            written.join().close();
+        }
+    }
+
+    // ---- Finding 2: allocate(size, Duration) with a long timeout leaks the slot or strands a waiter ----
+
+    /**
+     * {@code ChronoUnit.FOREVER.getDuration()} (or any timeout above ~292 years) makes
+     * {@code timeout.toNanos()} throw ArithmeticException after allocateAsync already claimed the slot: the
+     * call fails and the slot stays claimed by nobody.
+     */
+    @Test
+    void aWaitForeverTimeoutOnAFreeArenaDoesNotLoseTheSlot() throws InterruptedException
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).leakDetection(false).build())
+        {
+            Buffer b = null;
+            try
+            {
+                b = arena.allocate(ChronoUnit.FOREVER.getDuration());
+            }
+            catch (final RuntimeException ex)
+            {
+                assertEquals(0, arena.liveSlots(), "the failed call (" + ex + ") left its slot claimed");
+            }
+            if (b != null)
+            {
+                b.close();
+            }
+            assertEquals(0, arena.liveSlots());
+            assertNotNull(arena.tryAllocate(), "the slot is allocatable again");
+        }
+    }
+
+    /**
+     * On a full arena the same call threw at once instead of waiting, and left its request queued: the gate
+     * stayed shut for every immediate allocation and the next freed slot went to a future nobody held. Now it
+     * waits, and the freed slot reaches it.
+     */
+    @Test
+    void aWaitForeverTimeoutOnAFullArenaWaitsForTheNextFreedSlot() throws Exception
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).leakDetection(false).build())
+        {
+            final Buffer held = arena.allocate();
+            final CompletableFuture<Buffer> waiting = CompletableFuture.supplyAsync(() ->
+            {
+                try
+                {
+                    return arena.allocate(ChronoUnit.FOREVER.getDuration());
+                }
+                catch (final InterruptedException ex)
+                {
+                    throw new IllegalStateException(ex);
+                }
+            });
+            await().atMost(Duration.ofSeconds(10)).until(() -> arena.waiters() == 1);
+            held.close();
+            final Buffer granted = waiting.get(10, TimeUnit.SECONDS);
+            assertEquals(1, arena.liveSlots());
+            assertEquals(0, arena.waiters());
+            granted.close();
+            assertEquals(0, arena.liveSlots(), "the freed slot went to the caller, nothing orphaned");
+        }
+    }
+
+    /** Duration.ofSeconds(Long.MAX_VALUE) as "no timeout": the same failure. */
+    @Test
+    void aMaxDurationTimeoutIsAccepted() throws InterruptedException
+    {
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).leakDetection(false).build())
+        {
+            final Duration max = Duration.ofSeconds(Long.MAX_VALUE);
+            try
+            {
+                arena.allocate(64, max).close();
+            }
+            catch (final ArithmeticException ex)
+            {
+                fail("allocate(64, " + max + ") threw " + ex + "; bytes live now: " + arena.metrics().bytesLive());
+            }
+            assertEquals(0, arena.metrics().bytesLive());
+        }
+    }
+
+    // ---- Finding 3: a spill runs waiters' callbacks while the spilling buffer is half updated ----
+
+    /**
+     * A spill releases the slot from inside {@code Buffer.grow}, before the buffer's base and capacity are
+     * switched to the heap array; the release serves a queued waiter on this thread, so its callback runs while
+     * the buffer has {@code mem} = the new heap array but {@code base} = the old slot offset. A write to the
+     * spilling buffer from that callback computes {@code base + position} into a heap array smaller than the
+     * slot offset: with Agrona's bounds checks it is an Agrona error naming the heap array, with them off
+     * ({@code -Dagrona.disable.bounds.checks=true}, which the suite must pass) it writes past the end of a
+     * {@code byte[]} (heap corruption).
+     */
+    @Test
+    void aWaiterCallbackRunDuringASpillSeesAConsistentBuffer()
+    {
+        try (FixedArena arena = FixedArena.builder(4, 64).autoSpill(true).build())
+        {
+            final Buffer other0 = arena.allocate();
+            final Buffer other1 = arena.allocate();
+            final Buffer other2 = arena.allocate();
+            final Buffer a = arena.allocate(); // slot 3: base 192
+            assertEquals(4, arena.liveSlots());
+            for (int i = 0; i < 60; i++)
+            {
+                a.putByte((byte)1);
+            }
+            final int[] seen = new int[2];
+            final Throwable[] failure = new Throwable[1];
+            final CompletableFuture<Void> callback = arena.allocateAsync().thenAccept(b ->
+            {
+                b.close();
+                seen[0] = a.capacity();
+                seen[1] = a.remaining();
+                try
+                {
+                    a.putByte((byte)0x55);
+                }
+                catch (final Throwable t)
+                {
+                    failure[0] = t;
+                }
+            });
+            a.putLong(7L); // 68 > 64: spills; the release serves the waiter on this thread
+            assertTrue(callback.isDone());
+            assertTrue(a.isSpilled());
+            assertNull(failure[0], "the callback's write into the spilling buffer failed with " + failure[0]);
+            assertEquals(a.capacity(), seen[0], "the callback saw the slot's capacity on a buffer now on the heap");
+            a.close();
+            other0.close();
+            other1.close();
+            other2.close();
+        }
+    }
+
+    // ---- Finding 4: BuddyArena.Builder.roundUp silently turns a huge minimum block into 8 bytes ----
+
+    @Test
+    void roundUpOfAMinimumBlockAbove2GiBNeverShrinksIt()
+    {
+        final int asked = (1 << 30) + 1;
+        try (BuddyArena arena = BuddyArena.builder(1 << 20, asked).roundUp(true).build())
+        {
+            assertTrue(arena.minBlock() >= asked, "roundUp(true) turned a minimum block of " + asked +
+                " bytes into " + arena.minBlock());
+        }
+        catch (final IllegalArgumentException expected)
+        {
+            // rejecting it is fine too
+        }
+    }
+
+    // ---- Finding 5: a failed view write still counts (or spills) ----
+
+    /**
+     * {@code putNaturalPaddedIntAscii} that does not fit its field throws NumberFormatException (Agrona), but
+     * the view already counted the bytes as written (length grows) and, near the end of the slot, spilled the
+     * buffer: the slot went back and the buffer moved to the heap for a call that failed.
+     */
+    @Test
+    void aFailedPaddedAsciiWriteLeavesTheBufferAsItWas()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer a = arena.allocate();
+            final MutableDirectBuffer view = a.mutableBuffer();
+            assertThrows(NumberFormatException.class, () -> view.putNaturalPaddedIntAscii(60, 8, 123456789));
+            assertEquals(0, a.length(), "a failed write counted as written");
+            assertFalse(a.isSpilled(), "a failed write spilled the buffer and gave its slot back");
+            assertEquals(1, arena.liveSlots());
+            a.close();
+        }
+    }
+}
