@@ -153,6 +153,7 @@ public final class Arena implements AutoCloseable
     // tells a transaction it is the innermost.
     long txSerial;
     private long txSerialCounter;
+    private long txSerialEnd;
     // One stride of longs per depth, so opening a transaction touches one array.
     private long[] tx = new long[TX_STRIDE * 8];
     private long budgetEnd = Long.MAX_VALUE;
@@ -442,7 +443,9 @@ public final class Arena implements AutoCloseable
      * Places a flyweight (an SBE or Aeron codec) on {@code size} fresh uninitialised bytes: allocates them and
      * calls {@code wrapper.wrap(flyweight, buffer, offset)}. With a method reference such as
      * {@code MyEncoder::wrap} nothing is allocated on the heap. Zero the bytes first with
-     * {@link #allocateZeroed(int, int)} and wrap yourself when the codec leaves gaps unwritten.
+     * {@link #allocateZeroed(int, int)} and wrap yourself when the codec leaves gaps unwritten. If the wrapper
+     * throws, the placement is undone (the arena rewinds to where it was, as a checkpoint rewind) and the
+     * exception propagates.
      *
      * @param flyweight the flyweight to point at the memory.
      * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
@@ -460,8 +463,10 @@ public final class Arena implements AutoCloseable
     {
         Objects.requireNonNull(flyweight, "flyweight");
         Objects.requireNonNull(wrapper, "wrapper");
+        final long before = pos;
+        final long clockBefore = clock;
         final long ref = allocate(size, alignment);
-        wrapper.wrap(flyweight, buffers[current], (int)ref);
+        wrapPlaced(flyweight, ref, wrapper, before, clockBefore);
         return flyweight;
     }
 
@@ -483,13 +488,44 @@ public final class Arena implements AutoCloseable
     {
         Objects.requireNonNull(flyweight, "flyweight");
         Objects.requireNonNull(wrapper, "wrapper");
+        final long before = pos;
+        final long clockBefore = clock;
         final long ref = tryAllocate(size, alignment);
         if (ref == NULL)
         {
             return null;
         }
-        wrapper.wrap(flyweight, buffers[current], (int)ref);
+        wrapPlaced(flyweight, ref, wrapper, before, clockBefore);
         return flyweight;
+    }
+
+    /**
+     * Wraps a placed flyweight; if the wrapper throws, the placement is undone: the arena rewinds to where it
+     * was before it (running the cleanups the wrapper registered, making its checkpoints stale). A wrapper
+     * that changed the arena's structure (opened or ended a transaction, rewound below the placement, closed
+     * the arena) is left as it left things.
+     */
+    private <F> void wrapPlaced(final F flyweight, final long ref, final FlyweightWrapper<F> wrapper, final long before,
+        final long clockBefore)
+    {
+        final int depth = txDepth;
+        final long serial = txSerial;
+        try
+        {
+            wrapper.wrap(flyweight, buffers[current], (int)ref);
+        }
+        catch (final Throwable ex)
+        {
+            if (!closed && !runningCleanups && txDepth == depth && txSerial == serial && pos >= before)
+            {
+                final Throwable failure = rewindTo(before, clockBefore);
+                if (failure != null && failure != ex)
+                {
+                    ex.addSuppressed(failure);
+                }
+            }
+            throw ex;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -836,7 +872,7 @@ public final class Arena implements AutoCloseable
     {
         final int depth = tokenDepth(token);
         final long serial = token >>> TOKEN_DEPTH_BITS;
-        if (!closed && isOpen(depth, serial))
+        if (depth > 0 && !closed && isOpen(depth, serial))
         {
             rollback(depth, serial);
         }
@@ -928,7 +964,7 @@ public final class Arena implements AutoCloseable
      *
      * @param action the action.
      * @throws NullPointerException  if {@code action} is null.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws IllegalStateException if the arena is closed, or called from a cleanup action.
      */
     public void defer(final Runnable action)
     {
@@ -942,7 +978,7 @@ public final class Arena implements AutoCloseable
      *
      * @param resource the resource.
      * @throws NullPointerException  if {@code resource} is null.
-     * @throws IllegalStateException if the arena is closed.
+     * @throws IllegalStateException if the arena is closed, or called from a cleanup action.
      */
     public void deferClose(final AutoCloseable resource)
     {
@@ -1073,6 +1109,12 @@ public final class Arena implements AutoCloseable
         {
             tx = Arrays.copyOf(tx, tx.length * 2);
         }
+        if (txSerialCounter == txSerialEnd)
+        {
+            // a token of another arena never matches a transaction here
+            txSerialCounter = TokenIds.block();
+            txSerialEnd = txSerialCounter + TokenIds.BLOCK;
+        }
         final long serial = ++txSerialCounter;
         tx[at(depth, SERIAL)] = serial;
         tx[at(depth, START_POSITION)] = position();
@@ -1116,7 +1158,8 @@ public final class Arena implements AutoCloseable
 
     void checkInnermost(final int depth, final long serial, final String action)
     {
-        if (serial != txSerial)
+        // serial 0 is the arena's own slot, never a transaction's (a zeroed token variable)
+        if (serial != txSerial || serial == 0)
         {
             throw transactionMisuse(depth, serial, action);
         }
@@ -1144,7 +1187,7 @@ public final class Arena implements AutoCloseable
 
     void rollback(final int depth, final long serial)
     {
-        if (!isOpen(depth, serial))
+        if (depth < 1 || !isOpen(depth, serial))
         {
             throw transactionMisuse(depth, serial, "roll back");
         }
@@ -1172,7 +1215,8 @@ public final class Arena implements AutoCloseable
         for (int d = depth; d <= txDepth; d++)
         {
             final long ownLimit = tx[at(d, OWN_LIMIT)];
-            final long own = ownLimit == Long.MAX_VALUE ? Long.MAX_VALUE : startUsed(d) + ownLimit;
+            final long used = startUsed(d);
+            final long own = ownLimit >= Long.MAX_VALUE - used ? Long.MAX_VALUE : used + ownLimit; // no overflow
             if (own < tx[at(d - 1, BUDGET_END)])
             {
                 tx[at(d, BUDGET_END)] = own;
@@ -1469,6 +1513,11 @@ public final class Arena implements AutoCloseable
     private void pushCleanup(final Object action)
     {
         checkOpen();
+        if (runningCleanups)
+        {
+            // it would run in the same pass, and one that registers another each time would never end
+            throw new IllegalStateException("cannot register a cleanup on " + this + " from inside a cleanup action");
+        }
         if (cleanupActions == null)
         {
             cleanupActions = new Object[8];
@@ -1512,7 +1561,7 @@ public final class Arena implements AutoCloseable
                     {
                         failure = ex instanceof RuntimeException || ex instanceof Error ? ex : new CleanupException(ex);
                     }
-                    else
+                    else if (ex != failure) // a preallocated exception thrown twice cannot suppress itself
                     {
                         failure.addSuppressed(ex);
                     }

@@ -703,9 +703,10 @@ public abstract class ArenaVec
          */
         public void forEach(final LongConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < size; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getLong(start + (i << 3)));
             }
         }
@@ -908,9 +909,10 @@ public abstract class ArenaVec
          */
         public void forEach(final IntConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < size; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getInt(start + (i << 2)));
             }
         }
@@ -1083,9 +1085,10 @@ public abstract class ArenaVec
          */
         public void forEach(final DoubleConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < size; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getDouble(start + (i << 3)));
             }
         }
@@ -1262,9 +1265,10 @@ public abstract class ArenaVec
          */
         public void forEach(final ObjIntConsumer<UnsafeBuffer> action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < size; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer, start + i * elementSize);
             }
         }

@@ -152,9 +152,10 @@ public abstract class ArenaView
          */
         public void forEach(final LongConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < length; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getLong(start + (i << 3)));
             }
         }
@@ -202,9 +203,10 @@ public abstract class ArenaView
          */
         public void forEach(final IntConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < length; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getInt(start + (i << 2)));
             }
         }
@@ -252,9 +254,10 @@ public abstract class ArenaView
          */
         public void forEach(final DoubleConsumer action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < length; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer.getDouble(start + (i << 3)));
             }
         }
@@ -318,9 +321,10 @@ public abstract class ArenaView
          */
         public void forEach(final ObjIntConsumer<DirectBuffer> action)
         {
-            check();
+            check(); // an empty one still reports that it is stale
             for (int i = 0; i < length; i++)
             {
+                check(); // before every read: the action may have rewound, reset or closed the arena
                 action.accept(buffer, start + i * elementSize);
             }
         }

@@ -7,7 +7,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Arrays;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The one bump allocator behind {@link Lake} (the root, which owns a {@link Region}) and {@link LakeView} (a
@@ -54,10 +53,6 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** Deepest nesting the primitive sandbox tier ({@link #beginSandbox()}) can name. */
     public static final int MAX_TOKEN_DEPTH = 0xFFFF;
     private static final int TOKEN_DEPTH_BITS = 16;
-    // Sandbox ids (48 bits of a token) are handed to allocators in blocks; the first block starts at 1 so that
-    // no id is 0.
-    private static final long SANDBOX_ID_BLOCK = 1 << 16;
-    private static final AtomicLong SANDBOX_IDS = new AtomicLong(1);
 
     /** Alignment used when none is given: 8 bytes, enough for any primitive. */
     public static final int DEFAULT_ALIGNMENT = 8;
@@ -689,10 +684,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int depth = sandboxDepth;
         if (sandboxSequence == sandboxSequenceEnd)
         {
-            // ids come in blocks from one process-wide counter, so a token names its allocator too: a token of
-            // another lake or view never matches an open sandbox here
-            sandboxSequence = SANDBOX_IDS.getAndAdd(SANDBOX_ID_BLOCK);
-            sandboxSequenceEnd = sandboxSequence + SANDBOX_ID_BLOCK;
+            // a token of another lake or view never matches an open sandbox here
+            sandboxSequence = TokenIds.block();
+            sandboxSequenceEnd = sandboxSequence + TokenIds.BLOCK;
         }
         final long id = ++sandboxSequence;
         sandboxIds[depth] = id;

@@ -105,10 +105,20 @@ public final class Transaction implements AutoCloseable
         {
             return;
         }
-        state = ROLLED_BACK;
-        if (arena.isOpen(depth, serial) && !arena.isClosed())
+        try
         {
-            arena.rollback(depth, serial);
+            if (arena.isOpen(depth, serial) && !arena.isClosed())
+            {
+                arena.rollback(depth, serial);
+            }
+        }
+        finally
+        {
+            // only once the arena agrees: a refused rollback (from a cleanup action) leaves it open, to close again
+            if (arena.isClosed() || !arena.isOpen(depth, serial))
+            {
+                state = ROLLED_BACK;
+            }
         }
     }
 
@@ -412,11 +422,27 @@ public final class Transaction implements AutoCloseable
         {
             return;
         }
+        Throwable failure = null;
         if (arena.txDepth > depth)
         {
-            arena.rollback(depth + 1, arena.serialAt(depth + 1));
+            try
+            {
+                arena.rollback(depth + 1, arena.serialAt(depth + 1));
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                failure = ex; // a cleanup of the inner savepoint failed after its rollback: commit all the same
+            }
         }
         commit();
+        if (failure instanceof RuntimeException)
+        {
+            throw (RuntimeException)failure;
+        }
+        if (failure != null)
+        {
+            throw (Error)failure;
+        }
     }
 
     private void checkOpen(final String action)

@@ -197,7 +197,15 @@ public final class Bytes extends CheckedReads implements AutoCloseable
     public byte[] toByteArray()
     {
         final byte[] copy = new byte[length];
-        mem.getBytes(readAt(0, length), copy, 0, length);
+        try
+        {
+            mem.getBytes(readAt(0, length), copy, 0, length);
+        }
+        finally
+        {
+            // callers often drop these bytes right after the copy: the safety net must not reclaim mid-copy
+            Reference.reachabilityFence(this);
+        }
         return copy;
     }
 

@@ -1,0 +1,338 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Misuse a review of Arena, Transaction, ArenaVec and ArenaView found unguarded, each test failing on the code
+ * before its fix: zero and foreign tokens, forEach actions that rewind or close the arena, cleanups that throw
+ * one preallocated exception or register more cleanups, refused closes, failed placements, huge budgets.
+ */
+class ArenaMisuseRegressionTest
+{
+    // ---------------------------------------------------------------------------------------------------------
+    // 1. Token 0 (a zero-initialised token variable) is accepted as "depth 0, serial 0": the arena itself.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void endTransactionWithAZeroTokenNeitherRewindsTheArenaNorCorruptsTheDepth()
+    {
+        try (Arena arena = new Arena())
+        {
+            final long live = arena.allocate(64, 8);
+            arena.buffer(live).putLong(Arena.offset(live), 42L);
+            final long token = 0L; // "no transaction yet", e.g. begin threw before the assignment
+            try
+            {
+                arena.endTransaction(token);
+            }
+            catch (final RuntimeException expectedOrNot)
+            {
+                // a clear exception would be fine; a half-done rollback is not
+            }
+            assertEquals(64, arena.bytesAllocated(), "a bogus token must not free the live allocation");
+            assertEquals(0, arena.transactionDepth(), "the depth must not go negative");
+            assertDoesNotThrow(() ->
+            {
+                try (Transaction tx = arena.transaction())
+                {
+                    tx.allocate(8);
+                }
+            }, "transactions must still open");
+        }
+    }
+
+    @Test
+    void commitTransactionWithAZeroTokenOutsideAnyTransactionIsRefusedCleanly()
+    {
+        try (Arena arena = new Arena())
+        {
+            arena.allocate(64, 8);
+            final RuntimeException thrown = assertThrows(RuntimeException.class, () -> arena.commitTransaction(0L));
+            assertTrue(thrown instanceof IllegalStateException, "expected a clear misuse error, got " + thrown);
+            assertEquals(0, arena.transactionDepth(), "the depth must not go negative");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 2. forEach checks once, then keeps reading/handing out memory the arena reclaimed mid-iteration.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void viewForEachDoesNotReadAnotherAllocationAfterTheActionRewoundBelowIt()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Checkpoint cp = arena.checkpoint();
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 4);
+            vec.addAll(new long[]{1, 2, 3, 4});
+            final ArenaView.OfLong view = vec.finish();
+            final List<Long> seen = new ArrayList<>();
+            final long[] other = {Arena.NULL};
+            final Throwable thrown = catchThrowable(() -> view.forEach(v ->
+            {
+                seen.add(v);
+                if (other[0] == Arena.NULL)
+                {
+                    arena.rewind(cp); // the view's memory is gone ...
+                    other[0] = arena.copyOf(new long[]{99, 99, 99, 99}); // ... and belongs to this now
+                }
+            }));
+            assertFalse(seen.contains(99L), "forEach read another allocation's memory: " + seen);
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+        }
+    }
+
+    @Test
+    void recordVecForEachDoesNotHandOutFreedMemoryThatTheActionThenCorrupts()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Checkpoint cp = arena.checkpoint();
+            final ArenaVec.OfRecord vec = ArenaVec.ofRecords(arena, 8, 4);
+            for (int i = 0; i < 4; i++)
+            {
+                vec.pushZeroed();
+            }
+            final long[] victim = {Arena.NULL};
+            final Throwable thrown = catchThrowable(() -> vec.forEach((buffer, offset) ->
+            {
+                if (victim[0] == Arena.NULL)
+                {
+                    arena.reset(); // frees the vector; the action does not write this time
+                    victim[0] = arena.copyOf(new long[]{1, 2, 3, 4});
+                    return;
+                }
+                buffer.putLong(offset, -1L); // the library handed out this (buffer, offset) after the reset
+            }));
+            final UnsafeBuffer b = arena.buffer(victim[0]);
+            final int at = Arena.offset(victim[0]);
+            assertArrayEquals(new long[]{1, 2, 3, 4},
+                new long[]{b.getLong(at), b.getLong(at + 8), b.getLong(at + 16), b.getLong(at + 24)},
+                "forEach let the action overwrite an unrelated allocation");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+            assertNotNull(cp);
+        }
+    }
+
+    @Test
+    void longVecForEachStopsWhenTheActionClosesTheArena()
+    {
+        final Arena arena = new Arena();
+        final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 4);
+        vec.addAll(new long[]{1, 2, 3, 4});
+        // With -Dagrona.disable.bounds.checks=true the next getLong reads address 0 + offset: a JVM crash.
+        final Throwable thrown = catchThrowable(() -> vec.forEach(v -> arena.close()));
+        assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 3. withTransactionInfallible leaves its transaction open when rolling back a left-open savepoint fails.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void infallibleTransactionIsNotLeftOpenWhenAnInnerCleanupThrows()
+    {
+        try (Arena arena = new Arena())
+        {
+            assertThrows(IllegalStateException.class, () -> arena.withTransactionInfallible(tx ->
+            {
+                tx.allocate(16);
+                final Transaction inner = tx.savepoint();
+                inner.defer(() ->
+                {
+                    throw new IllegalStateException("cleanup failed");
+                });
+                return 1; // returns normally, savepoint left open
+            }));
+            assertEquals(0, arena.transactionDepth(), "the infallible transaction must end (committed)");
+            assertEquals(16, arena.bytesAllocated(), "its own allocation is committed");
+            assertDoesNotThrow(arena::reset, "reset must not be blocked by a leaked transaction");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 4. Two cleanups throwing the same (preallocated) exception: addSuppressed(self) escapes runCleanups.
+    // ---------------------------------------------------------------------------------------------------------
+
+    // A stackless, preallocated exception, the usual low-latency idiom.
+    private static final RuntimeException PREALLOCATED = new RuntimeException("no stack", null, false, false)
+    {
+        private static final long serialVersionUID = 1L;
+    };
+
+    @Test
+    void cleanupsThrowingTheSameExceptionInstanceStillAllRunAndTheResetCompletes()
+    {
+        try (Arena arena = new Arena())
+        {
+            final AtomicInteger ran = new AtomicInteger();
+            arena.defer(ran::incrementAndGet); // runs last
+            arena.allocate(100);
+            arena.defer(() ->
+            {
+                throw PREALLOCATED;
+            });
+            arena.defer(() ->
+            {
+                throw PREALLOCATED;
+            });
+            final RuntimeException thrown = assertThrows(RuntimeException.class, arena::reset);
+            assertSame(PREALLOCATED, thrown, "the first failure is rethrown");
+            assertEquals(1, ran.get(), "every action runs even when some throw");
+            assertEquals(0, arena.bytesAllocated(), "the reset completed");
+        }
+    }
+
+    @Test
+    void rollbackCompletesWhenTwoCleanupsThrowTheSameInstance()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Transaction tx = arena.transaction();
+            tx.allocate(100);
+            tx.defer(() ->
+            {
+                throw PREALLOCATED;
+            });
+            tx.defer(() ->
+            {
+                throw PREALLOCATED;
+            });
+            final RuntimeException thrown = assertThrows(RuntimeException.class, tx::close);
+            assertSame(PREALLOCATED, thrown);
+            assertFalse(tx.isOpen());
+            assertEquals(0, arena.transactionDepth(), "handle says closed, so the arena must agree");
+            assertEquals(0, arena.bytesAllocated(), "the rollback completed");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 5. setLimit: startUsed + limit overflows for large limits; the budget becomes negative (all refused).
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aHugeButFiniteLimitDoesNotOverflowIntoRefusingEverything()
+    {
+        try (Arena arena = new Arena())
+        {
+            arena.allocate(64);
+            try (Transaction tx = arena.transaction())
+            {
+                tx.setLimit(Long.MAX_VALUE - 1);
+                assertTrue(tx.budgetRemaining() > 0, "remaining " + tx.budgetRemaining());
+                assertDoesNotThrow(() -> tx.allocate(8));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 6. place(): a wrapper that throws leaves the bytes allocated (Lake undoes them; the brief: a failed call
+    //    leaves state unchanged), and they count against the budget.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aFailedPlaceLeavesNothingAllocated()
+    {
+        try (Arena arena = new Arena())
+        {
+            final long before = arena.bytesAllocated();
+            assertThrows(IndexOutOfBoundsException.class, () -> arena.place(new Object(), 64, 8, (f, b, o) ->
+            {
+                throw new IndexOutOfBoundsException("codec refused the buffer");
+            }));
+            assertEquals(before, arena.bytesAllocated(), "the failed placement must not keep its bytes");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 7. Transaction serials are per arena: a token of arena A commits / rolls back arena B's transaction.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aTokenOfAnotherArenaDoesNotEndThisArenasTransaction()
+    {
+        try (Arena a = new Arena(); Arena b = new Arena())
+        {
+            final long tokenA = a.beginTransaction();
+            final long tokenB = b.beginTransaction();
+            b.allocate(128);
+            try
+            {
+                b.endTransaction(tokenA); // wrong arena
+            }
+            catch (final RuntimeException fine)
+            {
+                // a clear error is acceptable
+            }
+            assertEquals(1, b.transactionDepth(), "b's transaction must still be open");
+            assertEquals(128, b.bytesAllocated(), "b's work must not be rolled back by a's token");
+            b.endTransaction(tokenB);
+            a.endTransaction(tokenA);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 8. Transaction.close() marks the handle rolled back before the arena agreed: when the rollback is refused
+    //    (here from a cleanup action), the handle reports closed and close() is a no-op from then on, while the
+    //    arena keeps the transaction open (reset refused, later allocations land in the orphaned transaction).
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aRefusedCloseDoesNotMarkTheTransactionRolledBack()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Transaction tx = arena.transaction();
+            final Checkpoint inside = arena.checkpoint();
+            tx.deferClose(tx); // "close the transaction if this part is undone"
+            assertThrows(IllegalStateException.class, () -> arena.rewind(inside)); // close refused in the cleanup
+            assertEquals(tx.isOpen(), arena.transactionDepth() == 1,
+                "handle and arena disagree: tx.isOpen()=" + tx.isOpen() + ", depth " + arena.transactionDepth());
+            tx.close();
+            assertEquals(0, arena.transactionDepth(), "close() after the refusal must still end the transaction");
+        }
+    }
+
+    @Test
+    void aCleanupCannotRegisterAnotherCleanupSoAResetAlwaysEnds()
+    {
+        try (Arena arena = new Arena())
+        {
+            final AtomicInteger ran = new AtomicInteger();
+            final Runnable[] again = new Runnable[1];
+            again[0] = () ->
+            {
+                ran.incrementAndGet();
+                arena.defer(again[0]); // would run in the same pass, forever
+            };
+            arena.defer(again[0]);
+            arena.allocate(64, 8);
+            final IllegalStateException refused = assertThrows(IllegalStateException.class, arena::reset);
+            assertTrue(refused.getMessage().contains("from inside a cleanup action"), refused.getMessage());
+            assertEquals(1, ran.get());
+            assertEquals(0, arena.bytesAllocated(), "the reset completed");
+            arena.defer(ran::incrementAndGet); // outside a cleanup, registration works again
+        }
+    }
+
+    private static Throwable catchThrowable(final Runnable body)
+    {
+        try
+        {
+            body.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return t;
+        }
+    }
+}
