@@ -71,6 +71,10 @@ final class ChunkMemory implements Runnable
                 final int length = buffer.getInt(data - SliceAllocator.HEADER);
                 final int references = buffer.getInt(data - Integer.BYTES);
                 final long bytes = (long)length * stride;
+                if (length <= 0 || data + bytes > end)
+                {
+                    break; // not a header this allocator wrote: never walk backwards or past the end
+                }
                 if (references > 0)
                 {
                     liveSlices++;

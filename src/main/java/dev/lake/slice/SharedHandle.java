@@ -24,6 +24,8 @@ import java.lang.invoke.VarHandle;
  * <p>Leaks: a handle that becomes unreachable without {@link #release()} keeps its chunk allocated until every
  * other handle on that chunk is gone too and the allocator has moved on; then the cleaner frees the chunk and
  * counts one leak in {@link dev.lake.memory.NativeMemory#leaks()} naming how many slices were never released.
+ * A chunk that a primitive reference ever used stays in the allocator's reference table while it holds a
+ * count, so a handle leaked in such a chunk is reclaimed only once the allocator itself is unreachable.
  * The safety net costs nothing per handle.
  */
 public abstract sealed class SharedHandle implements AutoCloseable permits SharedSlice, SharedSingle

@@ -10,6 +10,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Cuts many small, variable-length slices out of off-heap chunks and hands them out behind cheap shared
@@ -77,6 +78,7 @@ public final class SliceAllocator implements AutoCloseable
 
     private static final int GENERATION_SHIFT = 48;
     private static final int GENERATION_MASK = 0xFFFF;
+    private static final AtomicInteger GENERATION_SEEDS = new AtomicInteger();
     private static final int SLOT_SHIFT = 28;
     private static final int SLOT_MASK = MAX_PINNED_CHUNKS - 1;
     private static final int OFFSET_MASK = (1 << SLOT_SHIFT) - 1;
@@ -102,6 +104,10 @@ public final class SliceAllocator implements AutoCloseable
     private final boolean strict;
     private final SliceCounters counters = new SliceCounters();
     private final SlotPool slotPool = new SlotPool();
+    // Where this allocator's slots start counting generations: spread over allocators, so that a reference given
+    // to the wrong allocator matches one of its chunks only by a 16-bit coincidence, not always (every
+    // allocator's first reference would otherwise be slot 0, generation 1).
+    private final int generationSeed = (GENERATION_SEEDS.getAndIncrement() * 0x9E3B) & 0x7FFF;
     private final UnsafeBuffer window = new UnsafeBuffer(EMPTY);
 
     private Chunk[] slots = new Chunk[16];
@@ -448,7 +454,15 @@ public final class SliceAllocator implements AutoCloseable
                 "value of " + size + " B at offset " + offset + " is outside the source of " + source.capacity() + " B");
         }
         final int data = begin(1, stride, false);
-        target.memory.buffer.putBytes(data, source, offset, size);
+        try
+        {
+            target.memory.buffer.putBytes(data, source, offset, size);
+        }
+        catch (final Throwable ex)
+        {
+            abort(); // a source that refuses the read (a released pool Bytes) must not leave the allocator stuck
+            throw ex;
+        }
         finish(1, data, stride);
         return single(data);
     }
@@ -917,7 +931,7 @@ public final class SliceAllocator implements AutoCloseable
             {
                 init.init(w, i * stride, i);
             }
-            w.wrap(EMPTY);
+            closeWindow(w);
         }
         catch (final Throwable ex)
         {
@@ -943,7 +957,7 @@ public final class SliceAllocator implements AutoCloseable
             {
                 init.init(w, i * stride, i);
             }
-            w.wrap(EMPTY);
+            closeWindow(w);
         }
         catch (final Throwable ex)
         {
@@ -1188,12 +1202,27 @@ public final class SliceAllocator implements AutoCloseable
         }
     }
 
+    /**
+     * Points the initializer's window at nothing: address 0, capacity 0, so that an initializer that kept it
+     * (a bug its contract names) fails on its next write, with Agrona's bounds checks or, without them, at
+     * address 0, instead of writing into the Java heap or into the next slice.
+     */
+    private static void closeWindow(final UnsafeBuffer w)
+    {
+        w.wrap(0L, 0);
+    }
+
     private void abort()
     {
         final Chunk t = target;
         target = null;
-        window.wrap(EMPTY);
+        closeWindow(window);
         allocating = false;
+        if (targetKind == RESET_CURRENT)
+        {
+            // the chunk held no live slice and the failed initializer wrote over its old headers: it is empty now
+            t.memory.offset = 0;
+        }
         if (targetKind == DEDICATED || targetKind == FRESH)
         {
             t.releaseReference();
@@ -1231,6 +1260,7 @@ public final class SliceAllocator implements AutoCloseable
                     " chunks with live references: release references or use handles");
             }
             node = new SlotPool.Node(nextSlot++);
+            node.generation = generationSeed;
             if (node.slot == slots.length)
             {
                 slots = Arrays.copyOf(slots, Math.min(MAX_PINNED_CHUNKS, slots.length * 2));
@@ -1297,7 +1327,7 @@ public final class SliceAllocator implements AutoCloseable
         if (c == null || data < HEADER || data > c.memory.capacity)
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
-                " is stale: its chunk was freed or reused (or it is not from this allocator)");
+                " is stale: its chunk was freed or reused, or it is not from this allocator");
         }
         final ChunkMemory m = c.memory;
         final long header = Memory.getLong(m.address + data - HEADER);

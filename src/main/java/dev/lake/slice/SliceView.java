@@ -5,6 +5,7 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 import java.nio.ByteOrder;
 
 /**
@@ -300,6 +301,8 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final byte[] dst, final int offset, final int length)
     {
         check(index, length);
+        // the destination too: Agrona's own check is off under -Dagrona.disable.bounds.checks=true
+        Objects.checkFromIndexSize(offset, length, dst.length);
         delegate.getBytes(index, dst, offset, length);
     }
 
@@ -308,6 +311,10 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final MutableDirectBuffer dstBuffer, final int dstIndex, final int length)
     {
         check(index, length);
+        if (!dstBuffer.isExpandable())
+        {
+            Objects.checkFromIndexSize(dstIndex, length, dstBuffer.capacity());
+        }
         delegate.getBytes(index, dstBuffer, dstIndex, length);
     }
 
@@ -316,6 +323,7 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
     {
         check(index, length);
+        Objects.checkFromIndexSize(dstBuffer.position(), length, dstBuffer.capacity());
         delegate.getBytes(index, dstBuffer, length);
     }
 
@@ -324,6 +332,7 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
     {
         check(index, length);
+        Objects.checkFromIndexSize(dstOffset, length, dstBuffer.capacity());
         delegate.getBytes(index, dstBuffer, dstOffset, length);
     }
 
