@@ -271,12 +271,7 @@ public final class BuddyArena extends SlotArena
      */
     public long tryAllocateHandle(final int size)
     {
-        final int slot = immediateSlot(sizeClass(size), size);
-        if (slot < 0)
-        {
-            return NO_HANDLE;
-        }
-        return SlotTable.handle(slot, table.occupy(slot));
+        return immediateHandle(sizeClass(size), size);
     }
 
     /**
@@ -449,7 +444,14 @@ public final class BuddyArena extends SlotArena
     }
 
     @Override
-    int claim(final int k, final int size)
+    long claimHandle(final int k, final int size)
+    {
+        final int slot = claim(k);
+        return slot < 0 ? NO_HANDLE : SlotTable.handle(slot, table.occupy(slot));
+    }
+
+    /** Claims a block of order {@code k}: its slot, or -1 when there is none right now. */
+    private int claim(final int k)
     {
         if (closed)
         {

@@ -73,13 +73,22 @@ public final class FixedArena extends SlotArena
     /** One bitmap word per cache line: {@code long}s between consecutive words. */
     private static final int STRIDE = Memory.CACHE_LINE / Long.BYTES;
     private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
+    /**
+     * Offset, from a bitmap word, of its hint: the handle of the slot last parked in that word (at first a handle of
+     * generation 0, which matches no slot). Same cache line.
+     */
+    private static final int HINT = 1;
 
     private final int slotCount;
     private final int slotCapacity;
     private final int alignment;
     private final int wordCount;
+    /** 64 - log2(wordCount rounded up to a power of two): {@link #startWord()} keeps that many top bits. */
+    private final int startShift;
     private final long[] words;
     private final Runnable jfrHook;
+    /** Whether a released slot may park: it needs no zeroing ({@link InitPolicy#UNINIT}). */
+    private final boolean parkOnRelease;
 
     private FixedArena(final Builder builder, final String name, final int slotCount, final int slotCapacity)
     {
@@ -93,8 +102,15 @@ public final class FixedArena extends SlotArena
         this.slotCount = slotCount;
         this.slotCapacity = slotCapacity;
         this.alignment = builder.alignment;
+        this.parkOnRelease = builder.initPolicy == InitPolicy.UNINIT;
         this.wordCount = (slotCount + 63) >>> 6;
+        this.startShift = wordCount == 1 ? 63 : Long.numberOfLeadingZeros(wordCount - 1);
         this.words = new long[(wordCount + 2) * STRIDE];
+        for (int w = 0; w < wordCount; w++)
+        {
+            // a handle of the word's first slot at generation 0, which no slot ever has: never taken, no test
+            words[index(w) + HINT] = (long)w << 6;
+        }
         final int tail = slotCount & 63;
         if (tail != 0)
         {
@@ -271,7 +287,12 @@ public final class FixedArena extends SlotArena
      */
     public long allocateHandle()
     {
-        final long handle = tryAllocateHandle();
+        final long hint = parkedHint();
+        if (hint != NO_HANDLE)
+        {
+            return hint;
+        }
+        final long handle = immediateHandle(0, slotCapacity);
         if (handle == NO_HANDLE)
         {
             throw full();
@@ -288,12 +309,28 @@ public final class FixedArena extends SlotArena
      */
     public long tryAllocateHandle()
     {
-        final int slot = immediateSlot(0, slotCapacity);
-        if (slot < 0)
+        final long hint = parkedHint();
+        return hint != NO_HANDLE ? hint : immediateHandle(0, slotCapacity);
+    }
+
+    /**
+     * The fast path of the handle tier: the slot last parked in this thread's starting word, taken with one CAS
+     * whose operands come from the hint (see {@link #claimHandle}).
+     *
+     * @return its handle, or {@link #NO_HANDLE} (nothing done) when the arena is closed, requests wait, or the
+     *     hint is not parked any more: then the caller takes the full path.
+     */
+    private long parkedHint()
+    {
+        if (!closed && !waits.hasWaiters())
         {
-            return NO_HANDLE;
+            final long hint = words[index(startWord()) + HINT];
+            if (SlotTable.takeParked(slots, (int)(hint & SlotTable.REF_MASK) << SlotTable.SHIFT, hint))
+            {
+                return hint;
+            }
         }
-        return SlotTable.handle(slot, table.occupy(slot));
+        return NO_HANDLE;
     }
 
     /**
@@ -306,13 +343,16 @@ public final class FixedArena extends SlotArena
     {
         drainLeaks();
         final int live = liveSlots();
+        // nothing is counted on the hot path: every free moved a generation on by one, every allocation is live
+        // or was freed exactly once (released, spilled, leaked)
+        final long frees = table.frees();
         return new FixedArenaMetrics(
             name,
             slotCount,
             slotCapacity,
-            table.sum(SlotTable.ALLOCS),
+            frees + live,
             failed.sum(),
-            table.sum(SlotTable.FREES),
+            frees,
             table.sum(SlotTable.FROZEN) + frozenOnHeap.sum(),
             table.sum(SlotTable.SPILLS),
             leaks.get(),
@@ -323,17 +363,29 @@ public final class FixedArena extends SlotArena
     }
 
     /**
-     * @return slots in use now (a popcount of the bitmap). O(slots / 64).
+     * @return slots in use now: marked in the bitmap and not parked. O(slots).
      */
     public int liveSlots()
     {
         int live = 0;
         for (int w = 0; w < wordCount; w++)
         {
-            live += Long.bitCount((long)WORDS.getVolatile(words, index(w)));
+            long word = (long)WORDS.getVolatile(words, index(w));
+            if (w == wordCount - 1 && (slotCount & 63) != 0)
+            {
+                word &= ~(-1L << (slotCount & 63)); // the bits past the last slot
+            }
+            while (word != 0)
+            {
+                final int slot = (w << 6) + Long.numberOfTrailingZeros(word);
+                word &= word - 1;
+                if (!table.isParked(slot))
+                {
+                    live++;
+                }
+            }
         }
-        final int tail = slotCount & 63;
-        return tail == 0 ? live : live - (64 - tail);
+        return live;
     }
 
     @Override
@@ -381,44 +433,88 @@ public final class FixedArena extends SlotArena
         {
             FlightRecorder.removePeriodicEvent(jfrHook);
         }
+        // Dekker with a release that parks: closed was set first, then we look; it parks first, then looks.
+        // Whoever sees the other unparks the slot (one CAS decides), so no parked slot keeps the region alive.
+        for (int w = 0; w < wordCount; w++)
+        {
+            long word = (long)WORDS.getVolatile(words, index(w));
+            while (word != 0)
+            {
+                final int slot = (w << 6) + Long.numberOfTrailingZeros(word);
+                word &= word - 1;
+                if (slot < slotCount && table.unpark(slot))
+                {
+                    free(slot);
+                }
+            }
+        }
     }
 
+    /** Only asked once closed, when nothing parks any more (see {@link #onClose()}): a popcount. */
     @Override
     boolean isEmpty()
     {
-        return liveSlots() == 0;
+        int marked = 0;
+        for (int w = 0; w < wordCount; w++)
+        {
+            marked += Long.bitCount((long)WORDS.getVolatile(words, index(w)));
+        }
+        final int tail = slotCount & 63;
+        return (tail == 0 ? marked : marked - (64 - tail)) == 0;
     }
 
-    /** Claims a free slot's bit; -1 when full. Refuses (and undoes) claims once the arena is closed. */
+    /**
+     * Claims and occupies a slot: the parked slot of the thread's starting word (one CAS on its meta word), else
+     * a free bit of the bitmap (one CAS on the bitmap word), else any parked slot. Refuses (and undoes) claims
+     * once the arena is closed.
+     */
     @Override
-    int claim(final int sizeClass, final int size)
+    long claimHandle(final int sizeClass, final int size)
     {
-        if (closed)
+        long handle = take();
+        if (handle == NO_HANDLE && leakDetection && drainLeaks() > 0)
         {
-            throw closedException();
+            handle = take();
         }
-        int slot = scan();
-        if (slot < 0 && leakDetection && drainLeaks() > 0)
+        if (handle == NO_HANDLE)
         {
-            slot = scan();
-        }
-        if (slot < 0)
-        {
-            return -1;
+            return NO_HANDLE;
         }
         if (closed)
         {
-            // close() raced this claim: give the bit back (and free the region if that was the last one).
-            returnSlot(slot, 0);
+            // close() raced this claim: give the slot back (and free the region if that was the last one),
+            // at the same generation: the handle never left, and generations count frees (see metrics())
+            final int slot = (int)(handle & SlotTable.REF_MASK);
+            table.unoccupy(slot);
+            free(slot);
+            freeRegionIfEmpty();
+            waits.signal();
             throw closedException();
         }
-        return slot;
+        return handle;
     }
 
-    private int scan()
+    private long take()
+    {
+        final int w = startWord();
+        // the hint is the handle the slot had when it was parked: its generation gives the CAS its operands
+        final long hint = words[index(w) + HINT];
+        if (table.takeParked((int)(hint & SlotTable.REF_MASK), hint))
+        {
+            return hint;
+        }
+        final int slot = scan(w);
+        if (slot >= 0)
+        {
+            return SlotTable.handle(slot, table.occupyUncounted(slot));
+        }
+        return takeAnyParked(w);
+    }
+
+    private int scan(final int start)
     {
         final int n = wordCount;
-        int w = n == 1 ? 0 : startWord(n);
+        int w = start;
         for (int i = 0; i < n; i++)
         {
             final int at = index(w);
@@ -441,12 +537,132 @@ public final class FixedArena extends SlotArena
         return -1;
     }
 
-    /** The word a thread starts searching at: its id, mixed, so threads spread over the bitmap. */
-    @SuppressWarnings("deprecation") // Thread.getId(): threadId() only exists from JDK 19
-    private static int startWord(final int wordCount)
+    /**
+     * No free bit anywhere: take a parked slot. First the slots hinted by each word, then, for slots parked by
+     * two releases that raced for one hint (rare), every marked slot: those are unparked into free bits, so that
+     * the next claims find them with the bitmap. O(slots) at worst.
+     */
+    private long takeAnyParked(final int start)
     {
-        final long mixed = Thread.currentThread().getId() * 0x9E3779B97F4A7C15L;
-        return (int)(((mixed >>> 32) * wordCount) >>> 32);
+        final int n = wordCount;
+        int w = start;
+        for (int i = 0; i < n; i++)
+        {
+            final long hint = (long)WORDS.getOpaque(words, index(w) + HINT);
+            if (table.takeParked((int)(hint & SlotTable.REF_MASK), hint))
+            {
+                return hint;
+            }
+            if (++w == n)
+            {
+                w = 0;
+            }
+        }
+        boolean unparked = false;
+        for (w = 0; w < n; w++)
+        {
+            long word = (long)WORDS.getVolatile(words, index(w));
+            while (word != 0)
+            {
+                final int slot = (w << 6) + Long.numberOfTrailingZeros(word);
+                word &= word - 1;
+                if (slot < slotCount && table.unpark(slot))
+                {
+                    free(slot);
+                    unparked = true;
+                }
+            }
+        }
+        if (unparked)
+        {
+            final int slot = scan(start);
+            if (slot >= 0)
+            {
+                return SlotTable.handle(slot, table.occupyUncounted(slot));
+            }
+        }
+        return NO_HANDLE;
+    }
+
+    /**
+     * The handle tier's release. Fast path, the steady state of a thread that allocates and releases in its own
+     * word: the handle is its word's hint (it was claimed from there) and holds its slot's one reference; one CAS
+     * parks the slot at the next generation and the hint follows. Anything else takes {@link #releaseReference}.
+     */
+    @Override
+    void releaseHandle(final long handle)
+    {
+        final long[] s = slots;
+        final int slot = (int)(handle & SlotTable.REF_MASK);
+        final int at = slot << SlotTable.SHIFT;
+        final long next = (handle & ~SlotTable.REF_MASK) + (1L << SlotTable.REF_BITS); // negative: the generation wraps
+        if (inRange(at, s))
+        {
+            final int hintAt = index(slot >>> 6) + HINT;
+            final long[] w = words;
+            // only a slot that parks can be a hint (never in a ZERO arena); closed is checked after the CAS
+            if (w[hintAt] == handle && next > 0 && SlotTable.parkSole(s, at, handle, next))
+            {
+                w[hintAt] = next | slot;
+                if (closed && table.unpark(slot))
+                {
+                    raceWithClose(slot);
+                }
+                waits.signal();
+                return;
+            }
+        }
+        super.releaseHandle(handle);
+    }
+
+    /** close() raced a release that parked: the parked slot may have been missed, free it as close would. */
+    private void raceWithClose(final int slot)
+    {
+        free(slot);
+        freeRegionIfEmpty();
+    }
+
+    /**
+     * Drops a reference. The last one parks the slot in the same CAS (it stays marked in the bitmap, and the next
+     * claim in its word takes it with one CAS on its meta word instead of two bitmap operations), unless the
+     * arena is closed, slots need zeroing ({@link InitPolicy#ZERO} arenas never park), the allocation is tracked
+     * for leaks, or its word's hint already points to another parked slot: then the slot is freed in the bitmap.
+     */
+    @Override
+    void releaseReference(final int slot, final long generation, final int dirtyBytes, final boolean objectTier)
+    {
+        final int hintAt = index(slot >>> 6) + HINT;
+        final long hint = words[hintAt];
+        final boolean park = parkOnRelease && !closed &&
+            ((int)(hint & SlotTable.REF_MASK) == slot || !table.isParkedAs(hint)) &&
+            !(objectTier && table.isTracked(slot));
+        final long next = table.releaseOrPark(slot, generation, park);
+        if ((next & SlotTable.COUNT_MASK) != 0)
+        {
+            return;
+        }
+        if ((next & SlotTable.PARKED) == 0)
+        {
+            returnSlot(slot, dirtyBytes);
+            return;
+        }
+        words[hintAt] = next & ~SlotTable.REF_MASK | slot; // the parked handle; plain: claims trust only the CAS
+        if (closed && table.unpark(slot))
+        {
+            raceWithClose(slot);
+        }
+        waits.signal();
+    }
+
+    /**
+     * The word a thread starts searching at: its id, mixed (Fibonacci hashing: one multiply, the top bits), so
+     * threads spread over the bitmap. Words past the last fold back once.
+     */
+    @SuppressWarnings("deprecation") // Thread.getId(): threadId() only exists from JDK 19
+    private int startWord()
+    {
+        final int w = (int)((Thread.currentThread().getId() * 0x9E3779B97F4A7C15L) >>> startShift);
+        return w < wordCount ? w : w - wordCount; // one word: 0 or 1, folded to 0
     }
 
     @Override

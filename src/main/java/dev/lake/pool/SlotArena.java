@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 abstract class SlotArena implements AutoCloseable
 {
+    private static final VarHandle SLOTS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle CLOSED;
     private static final VarHandle FREED;
 
@@ -57,6 +58,8 @@ abstract class SlotArena implements AutoCloseable
     final UnsafeBuffer memory;
     final long address;
     final SlotTable table;
+    /** {@link SlotTable#slots}, one load closer: the checked accessors read it on every call. */
+    final long[] slots;
     final WaitQueue waits;
     final LongAdder failed = new LongAdder();
     final LongAdder frozenOnHeap = new LongAdder();
@@ -77,6 +80,7 @@ abstract class SlotArena implements AutoCloseable
         this.autoSpill = autoSpill;
         this.leakDetection = leakDetection;
         this.table = new SlotTable(name, slots);
+        this.slots = table.slots;
         this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
     }
 
@@ -93,12 +97,13 @@ abstract class SlotArena implements AutoCloseable
     abstract boolean isEmpty();
 
     /**
-     * Claims capacity for {@code size} bytes of size class {@code sizeClass}, ignoring the wait gate.
+     * Claims capacity for {@code size} bytes of size class {@code sizeClass}, ignoring the wait gate, and occupies
+     * its slot ({@link SlotTable#occupy}: one reference, writing, counted as an allocation).
      *
-     * @return the slot, or -1 when there is none right now.
+     * @return the handle of the slot, or {@link FixedArena#NO_HANDLE} when there is none right now.
      * @throws ArenaClosedException if the arena is closed.
      */
-    abstract int claim(int sizeClass, int size);
+    abstract long claimHandle(int sizeClass, int size);
 
     /**
      * Validates a request.
@@ -297,16 +302,16 @@ abstract class SlotArena implements AutoCloseable
         return buffer;
     }
 
-    /** The immediate path of the handle tier: a slot or -1. */
-    final int immediateSlot(final int sizeClass, final int size)
+    /** The immediate path of the handle tier: a handle or {@link FixedArena#NO_HANDLE}. */
+    final long immediateHandle(final int sizeClass, final int size)
     {
         checkOpen();
-        final int slot = waits.hasWaiters() ? -1 : claim(sizeClass, size);
-        if (slot < 0)
+        final long handle = waits.hasWaiters() ? FixedArena.NO_HANDLE : claimHandle(sizeClass, size);
+        if (handle == FixedArena.NO_HANDLE)
         {
             failed.increment();
         }
-        return slot;
+        return handle;
     }
 
     /** Claims and wraps capacity in a tracked buffer, ignoring the gate; {@code null} when none. */
@@ -316,12 +321,13 @@ abstract class SlotArena implements AutoCloseable
         {
             drainLeaks();
         }
-        final int slot = claim(sizeClass, size);
-        if (slot < 0)
+        final long handle = claimHandle(sizeClass, size);
+        if (handle == FixedArena.NO_HANDLE)
         {
             return null;
         }
-        final long generation = table.occupy(slot);
+        final int slot = (int)(handle & SlotTable.REF_MASK);
+        final long generation = SlotTable.generationOf(handle);
         try
         {
             final Buffer buffer = new Buffer(source, slot, generation, start(slot), capacity(slot));
@@ -336,10 +342,7 @@ abstract class SlotArena implements AutoCloseable
         catch (final Throwable t)
         {
             // an OutOfMemoryError between claim and hand-out: the slot goes back instead of being lost
-            if (table.release(slot, generation))
-            {
-                returnSlot(slot, 0);
-            }
+            releaseReference(slot, generation, 0, true);
             throw t;
         }
     }
@@ -389,9 +392,7 @@ abstract class SlotArena implements AutoCloseable
      */
     public final int offset(final long handle)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "reach");
-        return start(slot);
+        return start(liveSlot(handle, "reach"));
     }
 
     /**
@@ -423,9 +424,7 @@ abstract class SlotArena implements AutoCloseable
      */
     public final int length(final long handle)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "read the length of");
-        return table.length(slot);
+        return frozenLength(liveSlot(handle, "read the length of"));
     }
 
     /**
@@ -439,7 +438,7 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void putLong(final long handle, final int index, final long value)
     {
-        memory.putLong(writeAt(handle, index, Long.BYTES), value);
+        Memory.putLong(address + writeAt(handle, index, Long.BYTES), value);
     }
 
     /**
@@ -453,7 +452,7 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void putInt(final long handle, final int index, final int value)
     {
-        memory.putInt(writeAt(handle, index, Integer.BYTES), value);
+        Memory.putInt(address + writeAt(handle, index, Integer.BYTES), value);
     }
 
     /**
@@ -467,7 +466,7 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void putByte(final long handle, final int index, final byte value)
     {
-        memory.putByte(writeAt(handle, index, Byte.BYTES), value);
+        Memory.putByte(address + writeAt(handle, index, Byte.BYTES), value);
     }
 
     /**
@@ -517,9 +516,10 @@ abstract class SlotArena implements AutoCloseable
      */
     public final long getLong(final long handle, final int index)
     {
-        final int at = readAt(handle, index, Long.BYTES);
-        final long value = memory.getLong(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        final long[] s = slots;
+        final int at = readAt(s, handle, index, Long.BYTES);
+        final long value = Memory.getLong(address + at);
+        validate(s, handle);
         return value;
     }
 
@@ -534,9 +534,10 @@ abstract class SlotArena implements AutoCloseable
      */
     public final int getInt(final long handle, final int index)
     {
-        final int at = readAt(handle, index, Integer.BYTES);
-        final int value = memory.getInt(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        final long[] s = slots;
+        final int at = readAt(s, handle, index, Integer.BYTES);
+        final int value = Memory.getInt(address + at);
+        validate(s, handle);
         return value;
     }
 
@@ -551,9 +552,10 @@ abstract class SlotArena implements AutoCloseable
      */
     public final byte getByte(final long handle, final int index)
     {
-        final int at = readAt(handle, index, Byte.BYTES);
-        final byte value = memory.getByte(at);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        final long[] s = slots;
+        final int at = readAt(s, handle, index, Byte.BYTES);
+        final byte value = Memory.getByte(address + at);
+        validate(s, handle);
         return value;
     }
 
@@ -571,8 +573,8 @@ abstract class SlotArena implements AutoCloseable
     public final void getBytes(final long handle, final int index, final byte[] dst, final int offset, final int length)
     {
         Objects.checkFromIndexSize(offset, length, dst.length);
-        memory.getBytes(readAt(handle, index, length), dst, offset, length);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        memory.getBytes(readAt(slots, handle, index, length), dst, offset, length);
+        validate(slots, handle);
     }
 
     /**
@@ -589,7 +591,7 @@ abstract class SlotArena implements AutoCloseable
     public final void getBytes(final long handle, final int index, final MutableDirectBuffer dst, final int dstIndex,
         final int length)
     {
-        readAt(handle, index, length);
+        readAt(slots, handle, index, length);
         if (dst instanceof WriteView)
         {
             // a Lake buffer spills before the read, not in the middle of the copy: a spill serves waiting
@@ -600,9 +602,9 @@ abstract class SlotArena implements AutoCloseable
         {
             dst.boundsCheck(dstIndex, length);
         }
-        final int at = readAt(handle, index, length);
+        final int at = readAt(slots, handle, index, length);
         dst.putBytes(dstIndex, memory, at, length);
-        table.validate(SlotTable.slotOf(handle), SlotTable.generationOf(handle), "read");
+        validate(slots, handle);
     }
 
     /**
@@ -617,20 +619,33 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void freezeHandle(final long handle, final int length)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "freeze");
-        if (table.length(slot) != SlotTable.WRITING)
+        final long[] s = slots;
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        if (!inRange(at, s) || s[at] != (handle & ~SlotTable.REF_MASK | 1) ||
+            s[at + SlotTable.LENGTH] != SlotTable.WRITING)
         {
-            throw new IllegalStateException(name + ": handle of slot " + slot + " is already frozen");
+            throw freezeRefused(handle);
         }
+        final int slot = at >>> SlotTable.SHIFT;
         final int capacity = capacity(slot);
         if (length < 0 || length > capacity)
         {
             throw new IllegalArgumentException(
                 name + ": frozen length must be between 0 and " + capacity + ": " + length);
         }
-        table.bump(slot, SlotTable.FROZEN);
-        table.length(slot, length);
+        SlotTable.countFrozen(s, at);
+        s[at + SlotTable.LENGTH] = length;
+    }
+
+    /** Why a freeze was refused, found again off the fast path. */
+    private RuntimeException freezeRefused(final long handle)
+    {
+        final int slot = liveSlot(handle, "freeze");
+        if (frozenLength(slot) != SlotTable.WRITING)
+        {
+            return new IllegalStateException(name + ": handle of slot " + slot + " is already frozen");
+        }
+        return new IllegalStateException(name + ": handle of slot " + slot + " is writing with several references (bug)");
     }
 
     /**
@@ -642,10 +657,9 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void retain(final long handle)
     {
-        final int slot = slotOf(handle);
+        final int slot = liveSlot(handle, "retain");
         final long generation = SlotTable.generationOf(handle);
-        table.check(slot, generation, "retain");
-        if (table.length(slot) == SlotTable.WRITING)
+        if (frozenLength(slot) == SlotTable.WRITING)
         {
             throw new IllegalStateException(name + ": freeze the handle of slot " + slot + " before sharing it");
         }
@@ -662,10 +676,29 @@ abstract class SlotArena implements AutoCloseable
      */
     public final void release(final long handle)
     {
+        releaseHandle(handle);
+    }
+
+    /** {@link #release(long)}; a fixed arena first tries its one-CAS parking path. */
+    void releaseHandle(final long handle)
+    {
         final int slot = slotOf(handle);
-        if (table.release(slot, SlotTable.generationOf(handle)))
+        releaseReference(slot, SlotTable.generationOf(handle), capacity(slot), false);
+    }
+
+    /**
+     * Drops one reference; the last one returns the slot ({@link #returnSlot}, zeroing {@code dirtyBytes} under
+     * {@link InitPolicy#ZERO}). A fixed arena parks the slot instead where it can.
+     *
+     * @param objectTier whether the reference is a {@code Buffer}'s or a {@code Bytes}' (its allocation may have a
+     *                   leak tracker); {@code false} for a handle of the primitive tier, which never has one.
+     * @throws StaleHandleException if the generation is no longer current.
+     */
+    void releaseReference(final int slot, final long generation, final int dirtyBytes, final boolean objectTier)
+    {
+        if (table.release(slot, generation))
         {
-            returnSlot(slot, capacity(slot));
+            returnSlot(slot, dirtyBytes);
         }
     }
 
@@ -720,10 +753,7 @@ abstract class SlotArena implements AutoCloseable
         @Override
         public void release(final int slot, final long generation, final int dirtyBytes)
         {
-            if (table.release(slot, generation))
-            {
-                returnSlot(slot, dirtyBytes);
-            }
+            releaseReference(slot, generation, dirtyBytes, true);
         }
 
         @Override
@@ -751,40 +781,143 @@ abstract class SlotArena implements AutoCloseable
         final int slot = (int)(handle & SlotTable.REF_MASK);
         if (handle <= 0 || slot >= table.size())
         {
-            throw new StaleHandleException(name + ": 0x" + Long.toHexString(handle) + " is not a handle of this arena");
+            throw notAHandle(handle);
         }
         return slot;
     }
 
+    private StaleHandleException notAHandle(final long handle)
+    {
+        return new StaleHandleException(name + ": 0x" + Long.toHexString(handle) + " is not a handle of this arena");
+    }
+
+    /**
+     * The slot of a live handle: in range, its generation current, referenced. One plain read of the meta word
+     * (see {@link SlotTable}'s memory-order note).
+     *
+     * @throws StaleHandleException if not.
+     */
+    final int liveSlot(final long handle, final String action)
+    {
+        final long[] s = slots;
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        if (handle <= 0 || at >= s.length)
+        {
+            throw notAHandle(handle);
+        }
+        final long m = s[at];
+        if (!isLive(m, handle))
+        {
+            throw table.stale(m, at >>> SlotTable.SHIFT, SlotTable.generationOf(handle), action);
+        }
+        return at >>> SlotTable.SHIFT;
+    }
+
+    /**
+     * Whether a slot's record index ({@code slot << SHIFT}, never negative) is inside the table. A handle that is
+     * not positive needs no test of its own on the fast paths: its generation bits never match a meta word
+     * (generations start at 1 and meta words are positive).
+     */
+    static boolean inRange(final int at, final long[] s)
+    {
+        return at < s.length;
+    }
+
+    /**
+     * @return whether meta word {@code m} is live at {@code handle}'s generation: 1 to {@link SlotTable#COUNT_MASK}
+     *     references and nothing else in its low bits, one test.
+     */
+    private static boolean isLive(final long m, final long handle)
+    {
+        final long x = m ^ (handle & ~SlotTable.REF_MASK); // the low bits of m if the generation matches
+        return ((x - 1) | (SlotTable.COUNT_MASK - x)) >= 0;
+    }
+
+    /** @return the frozen length of a slot, or {@link SlotTable#WRITING}. */
+    private int frozenLength(final int slot)
+    {
+        return (int)slots[(slot << SlotTable.SHIFT) + SlotTable.LENGTH];
+    }
+
+    /**
+     * Checks a write of {@code length} bytes at {@code index} by {@code handle}: it must be live and writing (so it
+     * holds its slot's one reference: retain refuses a writing handle) and the bytes inside the slot.
+     *
+     * @return the index in the region of the first byte.
+     */
     private int writeAt(final long handle, final int index, final int length)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "write");
-        if (table.length(slot) != SlotTable.WRITING)
+        final long[] s = slots;
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        if (!inRange(at, s) || s[at] != (handle & ~SlotTable.REF_MASK | 1) ||
+            s[at + SlotTable.LENGTH] != SlotTable.WRITING)
         {
-            throw new StaleHandleException(name + ": handle of slot " + slot + " is frozen: it can no longer write");
+            throw writeRefused(handle);
         }
+        final int slot = at >>> SlotTable.SHIFT;
         final int capacity = capacity(slot);
-        if (index < 0 || length < 0 || index > capacity - length)
+        if ((index | length) < 0 || length > capacity - index)
         {
-            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
-                " is outside the slot's " + capacity + " bytes");
+            throw outside(index, length, "slot's", capacity);
         }
         return start(slot) + index;
     }
 
-    private int readAt(final long handle, final int index, final int length)
+    /** Why a write was refused, found again off the fast path. */
+    private RuntimeException writeRefused(final long handle)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "read");
-        final int frozen = table.length(slot);
-        final int limit = frozen == SlotTable.WRITING ? capacity(slot) : frozen;
-        if (index < 0 || length < 0 || index > limit - length)
+        final int slot = liveSlot(handle, "write");
+        if (frozenLength(slot) != SlotTable.WRITING)
         {
-            throw new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
-                " is outside the handle's " + limit + " bytes");
+            return new StaleHandleException(name + ": handle of slot " + slot + " is frozen: it can no longer write");
+        }
+        return new IllegalStateException(name + ": handle of slot " + slot + " is writing with several references (bug)");
+    }
+
+    /** Why a read was refused, found again off the fast path. */
+    private RuntimeException readRefused(final long handle)
+    {
+        liveSlot(handle, "read");
+        return new IllegalStateException(name + ": handle 0x" + Long.toHexString(handle) + " was refused (bug)");
+    }
+
+    private IndexOutOfBoundsException outside(final int index, final int length, final String what, final int limit)
+    {
+        return new IndexOutOfBoundsException(name + ": index=" + index + " length=" + length +
+            " is outside the " + what + " " + limit + " bytes");
+    }
+
+    private int readAt(final long[] s, final long handle, final int index, final int length)
+    {
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        if (!inRange(at, s) || !isLive(s[at], handle))
+        {
+            throw readRefused(handle);
+        }
+        final int slot = at >>> SlotTable.SHIFT;
+        final int frozen = (int)s[at + SlotTable.LENGTH];
+        final int limit = frozen == SlotTable.WRITING ? capacity(slot) : frozen;
+        if ((index | length) < 0 || length > limit - index)
+        {
+            throw outside(index, length, "handle's", limit);
         }
         return start(slot) + index;
+    }
+
+    /**
+     * After a read: throws if the handle's slot changed owner, so that a racing stale reader never returns another
+     * allocation's bytes. The fence keeps the read before this check.
+     */
+    private void validate(final long[] s, final long handle)
+    {
+        VarHandle.acquireFence();
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        final long m = (long)SLOTS.getVolatile(s, at);
+        // the check before the read found the slot live at this generation; only a free moves a generation on
+        if ((m ^ handle) >>> SlotTable.REF_BITS != 0)
+        {
+            throw table.stale(m, at >>> SlotTable.SHIFT, SlotTable.generationOf(handle), "read");
+        }
     }
 
     /** The last reference of a slot is gone: zero what was written (ZERO), free it, serve waiters. */

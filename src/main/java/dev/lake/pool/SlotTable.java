@@ -5,6 +5,7 @@ import dev.lake.memory.StaleHandleException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.ReferenceQueue;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Per-slot bookkeeping shared by the arenas: a generation and a reference count packed in one {@code long}
@@ -12,51 +13,82 @@ import java.lang.ref.ReferenceQueue;
  * by a slot freed and claimed again in between), the frozen length of primitive handles, per-slot event
  * counters and the leak trackers of the object tier.
  *
- * <p>Counters are per slot and written only by the thread that owns the slot at that moment (the claimer,
- * the freezer, the thread that drops the last reference), so counting costs a plain store and no atomic;
- * a snapshot sums them and is exact once the threads that changed them are quiet.
+ * <p>Layout: one record of four {@code long}s per slot in one array (meta word, frozen length, allocations,
+ * freezes), so that a round trip touches one cache line of bookkeeping and one array; the rarer counters (frees
+ * of a buddy arena, spills) and the leak trackers live in their own arrays.
  *
- * <p>Layout of a meta word: {@code generation << REF_BITS | references}. A slot is free when its references
- * are 0. Freeing bumps the generation, so every handle of the previous owner becomes stale at once.
+ * <p>Counters are per slot and written only by the thread that owns the slot at that moment (the claimer,
+ * the freezer, the thread that drops the last reference), so counting costs a plain store and no atomic; the
+ * slot passes from owner to owner through the CAS of its meta word (or its bitmap bit), which orders the
+ * increments; a snapshot sums them and is exact once the threads that changed them are quiet.
+ *
+ * <p>Memory order: the CASes that claim, share and drop references are sequentially consistent. The checks
+ * before an access (is this handle the owner, is it frozen, how long is it) are plain reads: an owner sees its
+ * own writes, and a holder that learnt of a release through any synchronization sees that release; a thread
+ * racing a release without synchronization gets no stronger promise from a volatile read either. The
+ * re-validation after a read ({@link #validate}) is fenced, so a read racing a release and reuse is caught.
+ *
+ * <p>Layout of a meta word: {@code generation << REF_BITS | parked << (REF_BITS - 1) | references}. A slot is
+ * free when its references are 0. Freeing bumps the generation, so every handle of the previous owner becomes
+ * stale at once. A free slot may be parked (a fixed arena's cheap release, see {@link #PARKED}).
  */
 final class SlotTable
 {
-    /** Bits of a slot index in a handle, and of a reference count in a meta word. */
+    /** Bits of a slot index in a handle, and of the low (reference) part of a meta word. */
     static final int REF_BITS = 28;
-    /** Largest number of slots (and of references to one slot). */
+    /** Largest number of slots. */
     static final int MAX_SLOTS = (1 << REF_BITS) - 1;
+    /** The slot index of a handle. */
     static final long REF_MASK = (1L << REF_BITS) - 1;
+    /** The reference count of a meta word (27 bits: at most 2^27 - 1 references to one slot). */
+    static final long COUNT_MASK = (1L << (REF_BITS - 1)) - 1;
+    /**
+     * Flag of a meta word with no reference: the slot is free but still marked in its arena's bitmap, parked for
+     * the next claim, which takes it with one CAS on this word (see {@link #takeParked}). Only a fixed arena parks.
+     */
+    static final long PARKED = 1L << (REF_BITS - 1);
     static final long GEN_MASK = (1L << (64 - REF_BITS)) - 1 >>> 1; // keeps handles and meta words positive
 
+    /** Counters ({@link #bump}, {@link #sum}). */
     static final int ALLOCS = 0;
     static final int FREES = 1;
     static final int FROZEN = 2;
     static final int SPILLS = 3;
-    private static final int COUNTERS = 4;
 
+    /** The frozen length of a slot still writing. */
     static final int WRITING = -1;
 
+    /** A slot's record in {@link #slots}: {@code slot << SHIFT}, then these offsets. */
+    static final int SHIFT = 2;
+    static final int META = 0;
+    static final int LENGTH = 1;
+    private static final int ALLOCS_AT = 2;
+    private static final int FROZEN_AT = 3;
+
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
     private static final VarHandle OBJECTS = MethodHandles.arrayElementVarHandle(Object[].class);
 
     private final String name;
-    private final long[] meta;
-    private final int[] lengths;
-    private final long[] counts;
+    private final int size;
+    /** Per slot: meta word, frozen length, allocations, freezes. */
+    final long[] slots;
+    /** Per slot: frees (counted by the buddy arena; a fixed arena derives them), spills. */
+    private final long[] rare;
     private final Object[] trackers;
+    /** Generations that wrapped (once per {@link #GEN_MASK} frees of one slot): see {@link #frees()}. */
+    private final LongAdder wraps = new LongAdder();
     final ReferenceQueue<Object> queue = new ReferenceQueue<>();
 
-    SlotTable(final String name, final int slots)
+    SlotTable(final String name, final int size)
     {
         this.name = name;
-        this.meta = new long[slots];
-        this.lengths = new int[slots];
-        this.counts = new long[slots * COUNTERS];
-        this.trackers = new Object[slots];
-        for (int i = 0; i < slots; i++)
+        this.size = size;
+        this.slots = new long[size << SHIFT];
+        this.rare = new long[size * 2];
+        this.trackers = new Object[size];
+        for (int i = 0; i < size; i++)
         {
-            meta[i] = 1L << REF_BITS;
+            slots[i << SHIFT] = 1L << REF_BITS;
         }
     }
 
@@ -81,9 +113,18 @@ final class SlotTable
         return next == 0 ? 1 : next; // generation 0 would let slot 0's handle equal NO_HANDLE
     }
 
+    /** After the CAS that freed a slot at {@code generation}: counts a wrap of its generation. */
+    private void freed(final long generation)
+    {
+        if (generation == GEN_MASK)
+        {
+            wraps.increment();
+        }
+    }
+
     int size()
     {
-        return meta.length;
+        return size;
     }
 
     /**
@@ -93,15 +134,126 @@ final class SlotTable
      */
     long occupy(final int slot)
     {
-        final long m = (long)LONGS.getAcquire(meta, slot);
-        if ((m & REF_MASK) != 0)
+        final long generation = occupyUncounted(slot);
+        bump(slot, ALLOCS);
+        return generation;
+    }
+
+    /**
+     * {@link #occupy} without counting the allocation: the caller counts it once it is sure to keep the slot.
+     *
+     * @return the slot's generation for this allocation.
+     */
+    long occupyUncounted(final int slot)
+    {
+        final int at = slot << SHIFT;
+        final long m = (long)LONGS.getAcquire(slots, at);
+        if ((m & (COUNT_MASK | PARKED)) != 0)
         {
             throw new IllegalStateException(name + ": slot " + slot + " claimed while still referenced (bug)");
         }
-        lengths[slot] = WRITING;
-        bump(slot, ALLOCS);
-        LONGS.setRelease(meta, slot, m + 1);
+        slots[at + LENGTH] = WRITING;
+        LONGS.setRelease(slots, at, m + 1);
         return m >>> REF_BITS;
+    }
+
+    /**
+     * Takes a parked slot for a new owner: one CAS from parked to one reference, writing state. Counts nothing.
+     *
+     * @return the slot's generation for this allocation, or -1 if it is not parked (any more).
+     */
+    long takeParked(final int slot)
+    {
+        final long m = slots[slot << SHIFT];
+        return (m & PARKED) != 0 && takeParked(slot, m & ~REF_MASK | slot) ? m >>> REF_BITS : -1;
+    }
+
+    /**
+     * Takes a slot if it is still parked at the generation of {@code handle} (a fixed arena's hint): one CAS whose
+     * expected and new values come from the handle, not from a read of the meta word. Counts nothing.
+     *
+     * @return whether the caller now holds the slot's one reference, writing, as {@code handle}.
+     */
+    boolean takeParked(final int slot, final long handle)
+    {
+        return takeParked(slots, slot << SHIFT, handle);
+    }
+
+    /** {@link #takeParked(int, long)} on a table's {@link #slots}, {@code at} the slot's record. */
+    static boolean takeParked(final long[] slots, final int at, final long handle)
+    {
+        final long parked = handle & ~REF_MASK | PARKED;
+        if ((long)LONGS.compareAndExchange(slots, at, parked, handle & ~REF_MASK | 1) != parked)
+        {
+            return false;
+        }
+        slots[at + LENGTH] = WRITING;
+        return true;
+    }
+
+    /**
+     * The common last release of a fixed arena: the one reference of {@code handle}'s generation, parked at the
+     * next generation in one CAS whose operands come from the handle.
+     *
+     * @param next the next generation's handle bits ({@code handle & ~REF_MASK} plus one generation), positive.
+     * @return whether the CAS parked the slot; {@code false} (nothing done) when the meta word is anything else.
+     */
+    static boolean parkSole(final long[] slots, final int at, final long handle, final long next)
+    {
+        final long sole = handle & ~REF_MASK | 1;
+        // the plain read spares a shared slot (several references) a CAS doomed to fail
+        return slots[at] == sole && (long)LONGS.compareAndExchange(slots, at, sole, next | PARKED) == sole;
+    }
+
+    /** Undoes a claim whose handle was never handed out: back to free at the same generation. */
+    void unoccupy(final int slot)
+    {
+        final int at = slot << SHIFT;
+        LONGS.setVolatile(slots, at, (long)LONGS.getVolatile(slots, at) & ~(REF_MASK));
+    }
+
+    /**
+     * Frees counted from the generations, for a fixed arena (which counts no allocation or free on its hot path):
+     * every free moves its slot's generation on by exactly one (claims that are undone restore it), from 1, and
+     * wraps are counted. Exact once the threads are quiet. O(slots).
+     */
+    long frees()
+    {
+        long total = wraps.sum() * GEN_MASK;
+        for (int at = 0; at < slots.length; at += 1 << SHIFT)
+        {
+            total += ((long)LONGS.getOpaque(slots, at) >>> REF_BITS) - 1;
+        }
+        return total;
+    }
+
+    /** @return whether {@code handle}'s slot is parked at that handle's generation. */
+    boolean isParkedAs(final long handle)
+    {
+        return (long)LONGS.getVolatile(slots, (int)(handle & REF_MASK) << SHIFT) == (handle & ~REF_MASK | PARKED);
+    }
+
+    /**
+     * Turns a parked slot into a plain free one (its arena then clears its bitmap bit).
+     *
+     * @return whether this call did it (it was parked and nobody took it meanwhile).
+     */
+    boolean unpark(final int slot)
+    {
+        final int at = slot << SHIFT;
+        final long m = (long)LONGS.getVolatile(slots, at);
+        return (m & PARKED) != 0 && LONGS.compareAndSet(slots, at, m, m ^ PARKED);
+    }
+
+    boolean isParked(final int slot)
+    {
+        return ((long)LONGS.getVolatile(slots, slot << SHIFT) & PARKED) != 0;
+    }
+
+    /** @return whether the slot's allocation has a leak tracker (object tier with leak detection). */
+    boolean isTracked(final int slot)
+    {
+        return OBJECTS.getAcquire(trackers, slot) != null;
     }
 
     /**
@@ -111,17 +263,18 @@ final class SlotTable
      */
     void retain(final int slot, final long generation)
     {
+        final int at = slot << SHIFT;
         long m;
         do
         {
-            m = (long)LONGS.getVolatile(meta, slot);
+            m = (long)LONGS.getVolatile(slots, at);
             check(m, slot, generation, "retain");
-            if ((m & REF_MASK) == REF_MASK)
+            if ((m & COUNT_MASK) == COUNT_MASK)
             {
                 throw new IllegalStateException(name + ": slot " + slot + " has too many references");
             }
         }
-        while (!LONGS.weakCompareAndSet(meta, slot, m, m + 1));
+        while (!LONGS.weakCompareAndSet(slots, at, m, m + 1));
     }
 
     /**
@@ -132,22 +285,77 @@ final class SlotTable
      */
     boolean release(final int slot, final long generation)
     {
+        final int at = slot << SHIFT;
         long m;
         long next;
         do
         {
-            m = (long)LONGS.getVolatile(meta, slot);
+            m = (long)LONGS.getVolatile(slots, at);
             check(m, slot, generation, "release");
-            next = (m & REF_MASK) == 1 ? nextGeneration(generation) << REF_BITS : m - 1;
+            next = (m & COUNT_MASK) == 1 ? nextGeneration(generation) << REF_BITS : m - 1;
         }
-        while (!LONGS.weakCompareAndSet(meta, slot, m, next));
-        if ((next & REF_MASK) == 0)
+        while (!LONGS.weakCompareAndSet(slots, at, m, next));
+        if ((next & COUNT_MASK) == 0)
         {
+            freed(generation);
             bump(slot, FREES);
             untrack(slot);
             return true;
         }
         return false;
+    }
+
+    /**
+     * Drops one reference, for a fixed arena: the last one either parks the slot in the same CAS (when
+     * {@code park}: the slot has no leak tracker and needs no zeroing) or frees it for the caller to return, as
+     * {@link #release}. Counts no free (a fixed arena derives frees from allocations and live slots: a counter
+     * written after the CAS would race the slot's next owner).
+     *
+     * <p>The common case, the one reference of its generation, is one CAS whose expected and new values come from
+     * the handle, not from a read of the meta word; any other case retries from the value the CAS saw.
+     *
+     * @return the meta word written: references left ({@code & COUNT_MASK}), else parked ({@code & PARKED}) or
+     *     free, at the next generation.
+     * @throws StaleHandleException if the generation is no longer current.
+     */
+    long releaseOrPark(final int slot, final long generation, final boolean park)
+    {
+        final int at = slot << SHIFT;
+        final long sole = generation << REF_BITS | 1;
+        final long last = nextGeneration(generation) << REF_BITS | (park ? PARKED : 0);
+        long m = slots[at]; // the plain read only picks the path: the CAS decides
+        if (m == sole)
+        {
+            m = (long)LONGS.compareAndExchange(slots, at, sole, last);
+            if (m == sole)
+            {
+                freed(generation);
+                if (!park)
+                {
+                    untrack(slot);
+                }
+                return last;
+            }
+        }
+        while (true)
+        {
+            check(m, slot, generation, "release");
+            final long next = (m & COUNT_MASK) != 1 ? m - 1 : last;
+            final long witness = (long)LONGS.compareAndExchange(slots, at, m, next);
+            if (witness == m)
+            {
+                if ((next & COUNT_MASK) == 0)
+                {
+                    freed(generation);
+                    if (!park)
+                    {
+                        untrack(slot);
+                    }
+                }
+                return next;
+            }
+            m = witness;
+        }
     }
 
     /**
@@ -158,16 +366,18 @@ final class SlotTable
      */
     boolean reclaim(final int slot, final long generation)
     {
+        final int at = slot << SHIFT;
         long m;
         do
         {
-            m = (long)LONGS.getVolatile(meta, slot);
-            if ((m >>> REF_BITS) != generation || (m & REF_MASK) == 0)
+            m = (long)LONGS.getVolatile(slots, at);
+            if ((m >>> REF_BITS) != generation || (m & COUNT_MASK) == 0)
             {
                 return false;
             }
         }
-        while (!LONGS.weakCompareAndSet(meta, slot, m, nextGeneration(generation) << REF_BITS));
+        while (!LONGS.weakCompareAndSet(slots, at, m, nextGeneration(generation) << REF_BITS));
+        freed(generation);
         bump(slot, FREES);
         untrack(slot);
         return true;
@@ -183,51 +393,59 @@ final class SlotTable
     }
 
     /**
-     * Checks that a handle still owns its slot.
+     * Checks that a handle still owns its slot (a plain read: see the class comment).
      *
-     * @return the meta word seen, for a later {@link #validate}.
+     * @return the meta word seen.
      * @throws StaleHandleException if not.
      */
     long check(final int slot, final long generation, final String action)
     {
-        final long m = (long)LONGS.getVolatile(meta, slot);
+        final long m = slots[slot << SHIFT];
         check(m, slot, generation, action);
         return m;
     }
 
     /**
-     * After a read: throws if the slot changed owner since {@code seen}, so that a racing stale reader never
-     * returns another allocation's bytes.
+     * After a read: throws if the slot changed owner, so that a racing stale reader never returns another
+     * allocation's bytes. The fence keeps the read before this check.
      */
     void validate(final int slot, final long generation, final String action)
     {
         VarHandle.acquireFence();
-        check(slot, generation, action);
+        final long m = (long)LONGS.getVolatile(slots, slot << SHIFT);
+        check(m, slot, generation, action);
     }
 
     private void check(final long m, final int slot, final long generation, final String action)
     {
-        if ((m >>> REF_BITS) != generation || (m & REF_MASK) == 0)
+        if ((m >>> REF_BITS) != generation || (m & COUNT_MASK) == 0)
         {
-            throw new StaleHandleException(name + ": cannot " + action + " slot " + slot + " generation " +
-                generation + ": it was released (slot now at generation " + (m >>> REF_BITS) +
-                ((m & REF_MASK) == 0 ? ", free)" : ", reused)"));
+            throw stale(m, slot, generation, action);
         }
+    }
+
+    StaleHandleException stale(final long m, final int slot, final long generation, final String action)
+    {
+        return new StaleHandleException(name + ": cannot " + action + " slot " + slot + " generation " +
+            generation + ": it was released (slot now at generation " + (m >>> REF_BITS) +
+            ((m & COUNT_MASK) == 0 ? ", free)" : ", reused)"));
     }
 
     int references(final int slot)
     {
-        return (int)((long)LONGS.getVolatile(meta, slot) & REF_MASK);
+        return (int)((long)LONGS.getVolatile(slots, slot << SHIFT) & COUNT_MASK);
     }
 
+    /** @return the frozen length, or {@link #WRITING}: a plain read by a holder of the slot. */
     int length(final int slot)
     {
-        return (int)INTS.getAcquire(lengths, slot);
+        return (int)slots[(slot << SHIFT) + LENGTH];
     }
 
+    /** Sets the frozen length: a plain write by the slot's one writer, before it shares the slot. */
     void length(final int slot, final int length)
     {
-        INTS.setRelease(lengths, slot, length);
+        slots[(slot << SHIFT) + LENGTH] = length;
     }
 
     void track(final int slot, final LeakTracker tracker)
@@ -240,18 +458,64 @@ final class SlotTable
         return OBJECTS.getAcquire(trackers, tracker.slot) == tracker;
     }
 
+    /** {@link #bump bump(slot, FROZEN)} on a table's {@link #slots}, {@code at} the slot's record. */
+    static void countFrozen(final long[] slots, final int at)
+    {
+        slots[at + FROZEN_AT]++;
+    }
+
+    /** Counts an event of a slot: a plain increment by the slot's owner of the moment. */
     void bump(final int slot, final int counter)
     {
-        final int i = slot * COUNTERS + counter;
-        LONGS.setOpaque(counts, i, (long)LONGS.getOpaque(counts, i) + 1);
+        switch (counter)
+        {
+            case ALLOCS:
+                slots[(slot << SHIFT) + ALLOCS_AT]++;
+                break;
+            case FROZEN:
+                slots[(slot << SHIFT) + FROZEN_AT]++;
+                break;
+            case FREES:
+                rare[slot << 1]++;
+                break;
+            default:
+                rare[(slot << 1) + 1]++;
+                break;
+        }
     }
 
     long sum(final int counter)
     {
-        long total = 0;
-        for (int i = counter; i < counts.length; i += COUNTERS)
+        final long[] array;
+        final int first;
+        final int step;
+        switch (counter)
         {
-            total += (long)LONGS.getOpaque(counts, i);
+            case ALLOCS:
+                array = slots;
+                first = ALLOCS_AT;
+                step = 1 << SHIFT;
+                break;
+            case FROZEN:
+                array = slots;
+                first = FROZEN_AT;
+                step = 1 << SHIFT;
+                break;
+            case FREES:
+                array = rare;
+                first = 0;
+                step = 2;
+                break;
+            default:
+                array = rare;
+                first = 1;
+                step = 2;
+                break;
+        }
+        long total = 0;
+        for (int i = first; i < array.length; i += step)
+        {
+            total += (long)LONGS.getOpaque(array, i);
         }
         return total;
     }

@@ -2,6 +2,8 @@ package dev.lake.pool;
 
 import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -45,12 +47,26 @@ final class WaitQueue
     }
 
     private static final int CHUNK = 64;
+    private static final VarHandle WAITERS;
+
+    static
+    {
+        try
+        {
+            WAITERS = MethodHandles.lookup().findVarHandle(WaitQueue.class, "waiters", int.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
 
     private final String name;
     private final MpscUnboundedAtomicArrayQueue<Waiter>[] queues;
     private final Grantor grantor;
     private final Executor executor;
-    private final AtomicInteger waiters = new AtomicInteger();
+    /** Requests waiting now: read on every immediate allocation and release, so a field here, not an object. */
+    private volatile int waiters;
     private final AtomicInteger wip = new AtomicInteger();
     private final AtomicLong tickets = new AtomicLong();
     private final LongAdder completed = new LongAdder();
@@ -80,18 +96,18 @@ final class WaitQueue
      */
     boolean hasWaiters()
     {
-        return waiters.get() != 0;
+        return waiters != 0;
     }
 
     int waiters()
     {
-        return waiters.get();
+        return waiters;
     }
 
     /** After capacity was freed: serve waiters, if any. One volatile read when none wait. */
     void signal()
     {
-        if (waiters.get() != 0)
+        if (waiters != 0)
         {
             drain();
         }
@@ -106,7 +122,7 @@ final class WaitQueue
     {
         final Waiter waiter = new Waiter(sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
         waiter.whenComplete((buffer, error) -> ended(waiter, error));
-        waiters.incrementAndGet();
+        WAITERS.getAndAdd(this, 1);
         queues[sizeClass].offer(waiter);
         drain();
         return waiter;
@@ -121,13 +137,13 @@ final class WaitQueue
 
     WaitMetrics metrics()
     {
-        return new WaitMetrics(waiters.get(), completed.sum(), timedOut.sum(), cancelled.sum(), failed.sum(),
+        return new WaitMetrics(waiters, completed.sum(), timedOut.sum(), cancelled.sum(), failed.sum(),
             waitNanos.sum());
     }
 
     private void ended(final Waiter waiter, final Throwable error)
     {
-        waiters.decrementAndGet();
+        WAITERS.getAndAdd(this, -1);
         if (error == null && waiter.delivered)
         {
             waitNanos.add(System.nanoTime() - waiter.since);
