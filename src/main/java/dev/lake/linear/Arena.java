@@ -174,6 +174,10 @@ public final class Arena implements AutoCloseable
     // One stride of longs per depth, so opening a transaction touches one array.
     private long[] tx = new long[TX_STRIDE * 8];
     private long budgetEnd = Long.MAX_VALUE;
+    // Depths 1..budgetDepth have their OWN_LIMIT and BUDGET_END slots written (by setLimit, since they opened);
+    // deeper open transactions have no limit of their own and inherit budgetDepth's end. So opening a
+    // transaction writes no budget slot, and committing one without a budget reads none.
+    private int budgetDepth;
 
     private boolean closed;
 
@@ -1097,6 +1101,7 @@ public final class Arena implements AutoCloseable
         clock++;
         txDepth = 0;
         txSerial = NO_SERIAL;
+        budgetDepth = 0;
         for (int i = 0; i < blockCount; i++)
         {
             blocks[i].close();
@@ -1169,8 +1174,6 @@ public final class Arena implements AutoCloseable
         tx[at(depth, START_POSITION)] = position();
         tx[at(depth, START_CLOCK)] = clock;
         tx[at(depth, START_ALLOCATIONS)] = allocations;
-        tx[at(depth, OWN_LIMIT)] = Long.MAX_VALUE;
-        tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
         txDepth = depth;
         txSerial = serial;
         // Arena-level allocations now go through allocateSlow, which counts them.
@@ -1219,14 +1222,21 @@ public final class Arena implements AutoCloseable
         checkMutable();
         final int parent = depth - 1;
         txDepth = parent;
-        txSerial = tx[at(parent, SERIAL)];
-        final long parentBudget = tx[at(parent, BUDGET_END)];
-        if (parentBudget != budgetEnd)
+        // a top-level commit reads nothing of the transaction array
+        txSerial = parent == 0 ? NO_SERIAL : tx[at(parent, SERIAL)];
+        if (budgetDepth >= depth)
         {
-            budgetEnd = parentBudget;
-            updateFastLimit();
+            // this transaction's budget slots were written: the parent's budget may differ
+            budgetDepth = parent;
+            final long parentBudget = tx[at(parent, BUDGET_END)];
+            if (parentBudget != budgetEnd)
+            {
+                budgetEnd = parentBudget;
+                updateFastLimit();
+                return;
+            }
         }
-        else if (parent == 0)
+        if (parent == 0)
         {
             // Same budget, so the same limit: only the arena's own fast path reopens.
             fastLimitPos = limitPos;
@@ -1244,6 +1254,7 @@ public final class Arena implements AutoCloseable
         final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
         txDepth = depth - 1;
         txSerial = tx[at(depth - 1, SERIAL)];
+        budgetDepth = Math.min(budgetDepth, depth - 1);
         restoreBudget();
         rethrow(failure);
     }
@@ -1258,6 +1269,14 @@ public final class Arena implements AutoCloseable
         {
             throw transactionMisuse(depth, serial, "set the limit of");
         }
+        // Write out the slots of the open depths that have none yet (no own limit, the inherited end), then this
+        // limit.
+        for (int d = budgetDepth + 1; d <= txDepth; d++)
+        {
+            tx[at(d, OWN_LIMIT)] = Long.MAX_VALUE;
+            tx[at(d, BUDGET_END)] = tx[at(d - 1, BUDGET_END)];
+        }
+        budgetDepth = txDepth;
         tx[at(depth, OWN_LIMIT)] = limit;
         // Savepoints inherit: recompute the effective budget of this depth and of every savepoint inside it.
         for (int d = depth; d <= txDepth; d++)
@@ -1273,13 +1292,13 @@ public final class Arena implements AutoCloseable
 
     long budgetRemaining(final int depth)
     {
-        final long end = tx[at(depth, BUDGET_END)];
+        final long end = tx[at(Math.min(depth, budgetDepth), BUDGET_END)];
         return end == Long.MAX_VALUE ? UNLIMITED : Math.max(0, end - bytesAllocated());
     }
 
     long limit(final int depth)
     {
-        return tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
+        return depth > budgetDepth || tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
     }
 
     long bytesUsedSince(final int depth)
@@ -1486,7 +1505,7 @@ public final class Arena implements AutoCloseable
      */
     private int budgetOwner()
     {
-        int owner = txDepth;
+        int owner = Math.min(txDepth, budgetDepth); // deeper depths inherit budgetDepth's end
         while (owner > 0 && tx[at(owner, BUDGET_END)] == tx[at(owner - 1, BUDGET_END)])
         {
             owner--;
@@ -1517,7 +1536,7 @@ public final class Arena implements AutoCloseable
 
     private void restoreBudget()
     {
-        budgetEnd = tx[at(txDepth, BUDGET_END)];
+        budgetEnd = tx[at(Math.min(txDepth, budgetDepth), BUDGET_END)];
         updateFastLimit();
     }
 

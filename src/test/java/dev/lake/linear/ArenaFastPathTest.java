@@ -300,6 +300,90 @@ class ArenaFastPathTest
         }
     }
 
+    @Test
+    void budgetSlotsOfAnEarlierTransactionAtTheSameDepthNeverLeakIntoANewOne()
+    {
+        try (Arena arena = new Arena())
+        {
+            try (Transaction outer = arena.transaction())
+            {
+                try (Transaction limited = outer.savepoint())
+                {
+                    limited.setLimit(64);
+                    assertEquals(64, limited.limit());
+                    limited.allocate(64, 8);
+                    limited.commit(); // depth 2's slots still hold 64 and its end
+                }
+                assertEquals(Arena.UNLIMITED, outer.budgetRemaining());
+                try (Transaction fresh = outer.savepoint()) // depth 2 again: opened without writing a budget slot
+                {
+                    assertEquals(Arena.UNLIMITED, fresh.limit());
+                    assertEquals(Arena.UNLIMITED, fresh.budgetRemaining());
+                    fresh.allocate(4096, 8); // would exceed the old 64
+                    try (Transaction deeper = fresh.savepoint())
+                    {
+                        outer.setLimit(5000); // reaches both open savepoints, which had no slots yet
+                        assertEquals(Arena.UNLIMITED, fresh.limit());
+                        assertEquals(5000 - 64 - 4096, deeper.budgetRemaining());
+                        assertEquals(1, assertThrows(BudgetExceededException.class, () -> deeper.allocate(1000, 8)).depth());
+                        fresh.setLimit(4096 + 100); // a middle depth: narrower than the outer now
+                        assertEquals(100, deeper.budgetRemaining());
+                        assertEquals(2, assertThrows(BudgetExceededException.class, () -> deeper.allocate(104, 8)).depth());
+                        deeper.allocate(96, 8);
+                        deeper.commit();
+                    }
+                    assertEquals(4, fresh.budgetRemaining());
+                    // rolled back here: the outer's own budget applies again
+                }
+                assertEquals(5000 - 64, outer.budgetRemaining());
+                try (Transaction again = outer.savepoint())
+                {
+                    assertEquals(Arena.UNLIMITED, again.limit(), "no own limit: the slot of 'fresh' is not read");
+                    assertEquals(5000 - 64, again.budgetRemaining(), "inherits the outer budget");
+                    again.allocate(4000, 8);
+                    again.commit();
+                }
+                assertEquals(5000 - 64 - 4000, outer.budgetRemaining());
+                outer.commit();
+            }
+            assertEquals(64 + 4000, arena.bytesAllocated());
+            try (Transaction next = arena.transaction()) // depth 1 again, after a limited one
+            {
+                assertEquals(Arena.UNLIMITED, next.limit());
+                assertEquals(Arena.UNLIMITED, next.budgetRemaining());
+                next.allocate(100_000, 8);
+            }
+            arena.allocate(100_000, 8); // outside: no budget at all
+        }
+    }
+
+    @Test
+    void rollingBackAnOuterTransactionDropsTheBudgetsOfEverySavepointInside()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Transaction outer = arena.transaction();
+            final Transaction inner = outer.savepoint();
+            final Transaction innermost = inner.savepoint();
+            innermost.setLimit(8);
+            assertThrows(BudgetExceededException.class, () -> arena.allocate(16, 8));
+            outer.rollback(); // rolls back all three
+            assertEquals(0, arena.transactionDepth());
+            arena.allocate(4096, 8); // no budget left behind
+            try (Transaction tx = arena.transaction())
+            {
+                try (Transaction sp = tx.savepoint())
+                {
+                    try (Transaction sp2 = sp.savepoint())
+                    {
+                        assertEquals(Arena.UNLIMITED, sp2.limit());
+                        sp2.allocate(4096, 8);
+                    }
+                }
+            }
+        }
+    }
+
     private static ArenaVec.OfLong vecOf(final Arena arena, final long... values)
     {
         final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena);
