@@ -1072,8 +1072,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     private void renew(final long[] e, final int index)
     {
         final int at = index << 1;
+        final long bounds = e[at + 1]; // read before the id store, so the JIT can reuse the caller's load
         e[at] = generation + 1;
-        final long bounds = e[at + 1];
         if ((int)bounds != UNCAPPED)
         {
             e[at + 1] = (bounds & 0xFFFF_FFFF_0000_0000L) | UNCAPPED;
