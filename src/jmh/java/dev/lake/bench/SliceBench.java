@@ -111,6 +111,19 @@ public class SliceBench
         return sum;
     }
 
+    /**
+     * The zero-garbage path without any atomic instruction: a local slice, allocated straight into the reusable
+     * reader, read, and released by closing the reader on the allocating thread (the bytes go back to the chunk).
+     */
+    @Benchmark
+    public long localAllocateReadRelease()
+    {
+        try (SliceReader r = alloc.allocateLocalLongs(n, INDEX, reader))
+        {
+            return sum(r);
+        }
+    }
+
     private static long sum(final SliceReader r)
     {
         long sum = 0;
