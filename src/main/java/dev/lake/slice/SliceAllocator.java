@@ -34,6 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *     To read a reference fast without garbage, bind a reusable {@link SliceReader} to it: it validates once,
  *     holds a count while bound, and then reads with one compare per element; {@link #getLongs} and
  *     {@link #getBytes} copy a range after one validation.</li>
+ *     <li>Local slices: {@link #allocateLocalLongs} and its siblings allocate a slice that never leaves the
+ *     allocating thread straight into a {@link SliceReader}; closing the reader on that thread releases it
+ *     without any atomic instruction and, when it was the last slice allocated, gives its bytes back to the
+ *     chunk. No reference to it exists, so nothing else can touch it.</li>
  * </ul>
  *
  * <h2>Placement (as the seed)</h2>
@@ -53,16 +57,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * chunk and is then retired rather than let its generation wrap (which would revive released references).
  *
  * <h2>Threads</h2>
- * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()} and {@link #close()}) is confined to one
- * thread, bound by the first allocation; in strict mode (the default, one thread comparison per call) another
- * thread gets an {@link IllegalStateException}. Handles, references and {@link #stats()} may be used from any
- * thread.
+ * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()}, {@link #close()} and the release of a local
+ * slice) is confined to one thread, bound by the first allocation; in strict mode (the default, one thread
+ * comparison per call) another thread gets an {@link IllegalStateException}. Handles, references and
+ * {@link #stats()} may be used from any thread.
  *
  * <h2>Costs</h2>
  * Allocation is O(length) for the initializer plus O(1): a bump and a header write; one slice in 1,024 also pays
  * one atomic add on the chunk's count (the allocator takes spare references in batches); a new chunk costs one
- * native allocation and a cleaner registration. Release is O(1): at most three CASes and
- * an adder increment. Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
+ * native allocation and a cleaner registration. Release is O(1): for a shared slice at most three CASes (the
+ * handle's, the slice's count, the chunk's count) and a stats update that is an adder increment on other threads
+ * and a plain store on the allocating thread; for a local slice in the current chunk no atomic instruction.
+ * Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
  */
 public final class SliceAllocator implements AutoCloseable
 {
@@ -433,7 +439,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.LONG, "allocateValue(long)");
         checkUsable();
         final int data = begin(1, Long.BYTES, HANDLE);
-        target.memory.buffer.putLong(data, value);
+        Memory.putLong(target.memory.address + data, value);
         finish(1, data, Long.BYTES, HANDLE);
         return single(data);
     }
@@ -451,7 +457,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.DOUBLE, "allocateValue(double)");
         checkUsable();
         final int data = begin(1, Double.BYTES, HANDLE);
-        target.memory.buffer.putDouble(data, value);
+        Memory.putDouble(target.memory.address + data, value);
         finish(1, data, Double.BYTES, HANDLE);
         return single(data);
     }
@@ -469,7 +475,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.INT, "allocateValue(int)");
         checkUsable();
         final int data = begin(1, Integer.BYTES, HANDLE);
-        target.memory.buffer.putInt(data, value);
+        Memory.putInt(target.memory.address + data, value);
         finish(1, data, Integer.BYTES, HANDLE);
         return single(data);
     }
@@ -487,7 +493,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.BYTE, "allocateValue(byte)");
         checkUsable();
         final int data = begin(1, Byte.BYTES, HANDLE);
-        target.memory.buffer.putByte(data, value);
+        Memory.putByte(target.memory.address + data, value);
         finish(1, data, Byte.BYTES, HANDLE);
         return single(data);
     }
@@ -583,6 +589,11 @@ public final class SliceAllocator implements AutoCloseable
         {
             allocating = false; // nothing else changed: no header, no offset, no reference, no stats
             throw ex;
+        }
+        if (reader.isBound())
+        {
+            allocating = false;
+            throw boundDuringInit(reader); // the initializer bound the reader: refused, nothing changed
         }
         Memory.putLong(base - HEADER, header(length, LOCAL_COUNT));
         m.offset = (int)(data + bytes);
@@ -1005,12 +1016,27 @@ public final class SliceAllocator implements AutoCloseable
     {
         if (length == 0)
         {
+            if (reader.isBound())
+            {
+                throw boundDuringInit(reader);
+            }
             return reader.bindEmpty(layout);
         }
         final Chunk c = target;
         target = null;
         localOpen++;
+        if (reader.isBound())
+        {
+            // The initializer bound the reader: the slice is in place already, so give it straight back.
+            releaseLocal(c, targetStart, data, data + length * stride);
+            throw boundDuringInit(reader);
+        }
         return reader.bindLocal(this, c, targetStart, data, length);
+    }
+
+    private static IllegalStateException boundDuringInit(final SliceReader reader)
+    {
+        return new IllegalStateException(reader + " was bound by the initializer: a local slice needs an unbound reader");
     }
 
     /**
@@ -1111,10 +1137,12 @@ public final class SliceAllocator implements AutoCloseable
         final int data = begin(length, bytes, mode);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            // Raw stores, as for longs: one range check against the chunk, and no Agrona buffer whose base C2 must
+            // assume may alias every Java field.
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putInt(data + (i << 2), init.value(i));
+                Memory.putInt(base + ((long)i << 2), init.value(i));
             }
         }
         catch (final Throwable ex)
@@ -1163,10 +1191,10 @@ public final class SliceAllocator implements AutoCloseable
         final int data = begin(length, bytes, mode);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putByte(data + i, init.value(i));
+                Memory.putByte(base + i, init.value(i));
             }
         }
         catch (final Throwable ex)

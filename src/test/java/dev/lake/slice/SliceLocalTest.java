@@ -290,6 +290,43 @@ class SliceLocalTest extends NativeBaselineTest
     }
 
     @Test
+    void anInitializerThatBindsTheReaderItselfIsRefusedAndNothingIsLost()
+    {
+        try (SliceAllocator alloc = longs(64))
+        {
+            final long ref = alloc.allocateLongsRef(2, i -> 60 + i);
+            final SliceReader r = new SliceReader();
+            // fast path (room in the current chunk)
+            assertThrows(IllegalStateException.class, () -> alloc.allocateLocalLongs(4, i ->
+            {
+                if (i == 0)
+                {
+                    r.bind(alloc, ref);
+                }
+                return i;
+            }, r));
+            assertTrue(r.isBound());
+            assertEquals(61, r.getLong(1), "still the binding the initializer made");
+            r.close();
+            // general path (a dedicated chunk): the slice was placed, so it is given back at once
+            final long reserved = alloc.stats().reservedBytes();
+            assertThrows(IllegalStateException.class, () -> alloc.allocateLocalLongs(100, i ->
+            {
+                if (i == 0)
+                {
+                    r.bind(alloc, ref);
+                }
+                return i;
+            }, r));
+            assertEquals(reserved, alloc.stats().reservedBytes(), "the dedicated chunk is gone again");
+            assertEquals(61, r.getLong(1));
+            r.close();
+            alloc.release(ref);
+            assertEquals(0, alloc.stats().liveSliceBytes());
+        }
+    }
+
+    @Test
     void closingOnAnotherThreadIsRefusedAndTheReaderStaysBound() throws Exception
     {
         try (SliceAllocator alloc = longs(64))
