@@ -84,19 +84,28 @@ public final class Arena implements AutoCloseable
     public static final long UNLIMITED = Long.MAX_VALUE;
 
     private static final int STRING_HEADER = 4;
-    private static final int TX_STRIDE = 8; // 7 fields, rounded to a power of two so that indexing is a shift
+    private static final int TX_STRIDE = 8; // 6 fields, rounded to a power of two so that indexing is a shift
     private static final int SERIAL = 0;
     private static final int START_POSITION = 1;
     private static final int START_CLOCK = 2;
     private static final int START_ALLOCATIONS = 3;
     private static final int OWN_LIMIT = 4;
     private static final int BUDGET_END = 5;
-    private static final int BUDGET_OWNER = 6;
     private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
     private static final long BLOCK_MASK = 0xFFFF_FFFF_0000_0000L;
-    // What pos, limitPos and fastLimitPos hold once closed: every allocation's end is above it (slow path,
+    // What pos holds once closed: its offset half is negative, so buffer(ref) lets no reference through its fast
+    // path, and it is below every handle's end (every staleness check says stale).
+    private static final long CLOSED_POSITION = -1L;
+    // What limitPos and fastLimitPos hold once closed: every allocation's end is above it (slow path,
     // which throws), and its high half matches no reference's (buffer(ref) falls to the checked path).
     private static final long CLOSED = Long.MIN_VALUE;
+    // What fastLimitPos holds while a transaction is open: every allocation's end is above it, so arena-level
+    // allocations take allocateSlow, which counts them for TxnDiff.
+    private static final long COUNTING = Long.MIN_VALUE;
+    // The serial of the arena's own slot (depth 0) and txSerial outside transactions: no transaction has it and
+    // no token carries it (a token's serial is its upper 48 bits, never negative), so the innermost check is one
+    // compare that even a zeroed token fails.
+    private static final long NO_SERIAL = -1L;
 
     private final int maxBlockSize;
     private final long maxReserved;
@@ -118,16 +127,15 @@ public final class Arena implements AutoCloseable
     private int capacity;
     // The bump position: (current << 32 | offset in the current block), which is also the reference the next
     // allocation at that offset returns, so the fast path neither reads the block index nor packs a
-    // reference, and buffer(ref) compares a reference's block against it. CLOSED once closed: its high half
-    // is no block index and not NULL's.
+    // reference, and buffer(ref) checks a reference against it. CLOSED_POSITION once closed.
     private long pos;
     // Where the current block's room ends for this arena's use: its capacity, or less where the innermost
     // transaction's budget ends first; -1 once closed. limitPos is the same as a position (current << 32 |
     // limit), what the fast paths compare an allocation's end against.
     private int limit;
     private long limitPos;
-    // What the arena-level allocate compares against: limitPos outside transactions, the block's first
-    // position inside one (nothing fits under it), so that allocations made through the arena inside a
+    // What the arena-level allocate compares against: limitPos outside transactions, COUNTING inside one
+    // (nothing fits under it), so that allocations made through the arena inside a
     // transaction take allocateSlow, which counts them for TxnDiff. Outside transactions nothing needs
     // counting, so the arena's fast path does not count.
     private long fastLimitPos;
@@ -140,23 +148,36 @@ public final class Arena implements AutoCloseable
     private long[] cutPosition = new long[8];
     private long[] cutClock = new long[8];
     private int cuts;
+    // A cut at position 0 (a reset, or a rewind to the very start) lies below every other and empties the stack,
+    // so it is kept here rather than pushed: the clock tick of the latest one (0: none). A reset then touches
+    // no array.
+    private long startCutClock;
 
     // Cleanup actions, oldest first, each with the clock tick of its registration.
     private Object[] cleanupActions;
     private long[] cleanupClock;
     private int cleanups;
     private boolean runningCleanups;
+    // GUARD_CLOSED | GUARD_CLEANING: closed and runningCleanups in one field, so that the paths that must refuse
+    // both (rewind, reset, transactions) test one byte.
+    private byte guard;
+    private static final byte GUARD_CLOSED = 1;
+    private static final byte GUARD_CLEANING = 2;
 
     // Transactions by depth (index 0 is the arena itself, never a transaction).
     int txDepth;
-    // Serial of the innermost open transaction (0 when none): serials are never reused, so one compare
+    // Serial of the innermost open transaction (NO_SERIAL when none): serials are never reused, so one compare
     // tells a transaction it is the innermost.
-    long txSerial;
+    long txSerial = NO_SERIAL;
     private long txSerialCounter;
     private long txSerialEnd;
     // One stride of longs per depth, so opening a transaction touches one array.
     private long[] tx = new long[TX_STRIDE * 8];
     private long budgetEnd = Long.MAX_VALUE;
+    // Depths 1..budgetDepth have their OWN_LIMIT and BUDGET_END slots written (by setLimit, since they opened);
+    // deeper open transactions have no limit of their own and inherit budgetDepth's end. So opening a
+    // transaction writes no budget slot, and committing one without a budget reads none.
+    private int budgetDepth;
 
     private boolean closed;
 
@@ -187,6 +208,7 @@ public final class Arena implements AutoCloseable
         blockCount = 1;
         reserved = first.size();
         nextBlockSize = (int)Math.min(maxBlockSize, 2L * builder.initialBlockSize);
+        tx[at(0, SERIAL)] = NO_SERIAL;
         tx[at(0, BUDGET_END)] = Long.MAX_VALUE;
         tx[at(0, OWN_LIMIT)] = Long.MAX_VALUE;
         enterBlock(0, 0);
@@ -251,10 +273,15 @@ public final class Arena implements AutoCloseable
      */
     public UnsafeBuffer buffer(final long ref)
     {
-        // The common case, a reference into the current block, is one xor and shift against the bump position
-        // (which the allocation just wrote, so no load; a shift needs no 64-bit mask constant in a register)
-        // and one field read.
-        if ((ref ^ pos) >>> 32 == 0)
+        // The common case, a reference into the current block at or below the bump position, in two tests: the
+        // reference's offset half is a valid offset (below 2^31), and the bump position is at most 2^31 - 1
+        // above it. While the arena is open the position's own offset is below 2^31, so the two together hold
+        // exactly when the reference is in the current block at or below the position (any other block differs
+        // by a multiple of 2^32, which no offset difference below 2^31 can make up). Right after an allocation
+        // the position is the reference plus the (constant) size, so the JIT folds the second test away and
+        // the check is one test of a register; no field needs to stay in a register for it. Once closed the
+        // position is CLOSED_POSITION, whose offset half is negative, so nothing passes.
+        if ((int)ref >= 0 && (pos - ref) >>> 31 == 0)
         {
             return currentBuffer;
         }
@@ -794,6 +821,31 @@ public final class Arena implements AutoCloseable
      */
     public void reset()
     {
+        // The common case (open, not inside a cleanup action, no transaction, no cleanup action, still in the
+        // first block) is one test, and reset and restart() each stay under the JIT's always-inline size, so
+        // that a loop ending in a reset compiles the same way every time (a reset compiled as a call made the
+        // JIT spill the registers of the caller's allocation loop in some runs).
+        if ((guard | txDepth | current | cleanups) != 0)
+        {
+            resetSlow();
+            return;
+        }
+        restart();
+    }
+
+    /** reset() in the first block with nothing else to do: a discarding rewind to 0 (one start cut), if any. */
+    private void restart()
+    {
+        if (pos != 0)
+        {
+            startCutClock = ++clock;
+            cuts = 0;
+            pos = 0;
+        }
+    }
+
+    private void resetSlow()
+    {
         checkMutable();
         if (txDepth > 0)
         {
@@ -1004,7 +1056,7 @@ public final class Arena implements AutoCloseable
      */
     public long bytesAllocated()
     {
-        return usedBeforeCurrent + (int)pos;
+        return closed ? 0 : usedBeforeCurrent + (int)pos;
     }
 
     /**
@@ -1045,9 +1097,11 @@ public final class Arena implements AutoCloseable
         }
         final Throwable failure = cleanups > 0 ? runCleanups(-1) : null;
         closed = true;
+        guard |= GUARD_CLOSED;
         clock++;
         txDepth = 0;
-        txSerial = 0;
+        txSerial = NO_SERIAL;
+        budgetDepth = 0;
         for (int i = 0; i < blockCount; i++)
         {
             blocks[i].close();
@@ -1060,7 +1114,7 @@ public final class Arena implements AutoCloseable
         currentBuffer = null;
         base = 0;
         capacity = 0;
-        pos = CLOSED;
+        pos = CLOSED_POSITION;
         limit = -1;
         limitPos = CLOSED;
         fastLimitPos = CLOSED;
@@ -1120,13 +1174,10 @@ public final class Arena implements AutoCloseable
         tx[at(depth, START_POSITION)] = position();
         tx[at(depth, START_CLOCK)] = clock;
         tx[at(depth, START_ALLOCATIONS)] = allocations;
-        tx[at(depth, OWN_LIMIT)] = Long.MAX_VALUE;
-        tx[at(depth, BUDGET_END)] = tx[at(parentDepth, BUDGET_END)];
-        tx[at(depth, BUDGET_OWNER)] = tx[at(parentDepth, BUDGET_OWNER)];
         txDepth = depth;
         txSerial = serial;
         // Arena-level allocations now go through allocateSlow, which counts them.
-        fastLimitPos = pos & BLOCK_MASK;
+        fastLimitPos = COUNTING;
         return serial;
     }
 
@@ -1158,8 +1209,8 @@ public final class Arena implements AutoCloseable
 
     void checkInnermost(final int depth, final long serial, final String action)
     {
-        // serial 0 is the arena's own slot, never a transaction's (a zeroed token variable)
-        if (serial != txSerial || serial == 0)
+        // outside transactions txSerial is NO_SERIAL, which no transaction or token has
+        if (serial != txSerial)
         {
             throw transactionMisuse(depth, serial, action);
         }
@@ -1171,14 +1222,21 @@ public final class Arena implements AutoCloseable
         checkMutable();
         final int parent = depth - 1;
         txDepth = parent;
-        txSerial = tx[at(parent, SERIAL)];
-        final long parentBudget = tx[at(parent, BUDGET_END)];
-        if (parentBudget != budgetEnd)
+        // a top-level commit reads nothing of the transaction array
+        txSerial = parent == 0 ? NO_SERIAL : tx[at(parent, SERIAL)];
+        if (budgetDepth >= depth)
         {
-            budgetEnd = parentBudget;
-            updateFastLimit();
+            // this transaction's budget slots were written: the parent's budget may differ
+            budgetDepth = parent;
+            final long parentBudget = tx[at(parent, BUDGET_END)];
+            if (parentBudget != budgetEnd)
+            {
+                budgetEnd = parentBudget;
+                updateFastLimit();
+                return;
+            }
         }
-        else if (parent == 0)
+        if (parent == 0)
         {
             // Same budget, so the same limit: only the arena's own fast path reopens.
             fastLimitPos = limitPos;
@@ -1196,6 +1254,7 @@ public final class Arena implements AutoCloseable
         final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
         txDepth = depth - 1;
         txSerial = tx[at(depth - 1, SERIAL)];
+        budgetDepth = Math.min(budgetDepth, depth - 1);
         restoreBudget();
         rethrow(failure);
     }
@@ -1210,6 +1269,14 @@ public final class Arena implements AutoCloseable
         {
             throw transactionMisuse(depth, serial, "set the limit of");
         }
+        // Write out the slots of the open depths that have none yet (no own limit, the inherited end), then this
+        // limit.
+        for (int d = budgetDepth + 1; d <= txDepth; d++)
+        {
+            tx[at(d, OWN_LIMIT)] = Long.MAX_VALUE;
+            tx[at(d, BUDGET_END)] = tx[at(d - 1, BUDGET_END)];
+        }
+        budgetDepth = txDepth;
         tx[at(depth, OWN_LIMIT)] = limit;
         // Savepoints inherit: recompute the effective budget of this depth and of every savepoint inside it.
         for (int d = depth; d <= txDepth; d++)
@@ -1217,29 +1284,21 @@ public final class Arena implements AutoCloseable
             final long ownLimit = tx[at(d, OWN_LIMIT)];
             final long used = startUsed(d);
             final long own = ownLimit >= Long.MAX_VALUE - used ? Long.MAX_VALUE : used + ownLimit; // no overflow
-            if (own < tx[at(d - 1, BUDGET_END)])
-            {
-                tx[at(d, BUDGET_END)] = own;
-                tx[at(d, BUDGET_OWNER)] = d;
-            }
-            else
-            {
-                tx[at(d, BUDGET_END)] = tx[at(d - 1, BUDGET_END)];
-                tx[at(d, BUDGET_OWNER)] = tx[at(d - 1, BUDGET_OWNER)];
-            }
+            // below the parent's end: this depth owns the budget (budgetOwner() tells it by the difference)
+            tx[at(d, BUDGET_END)] = Math.min(own, tx[at(d - 1, BUDGET_END)]);
         }
         restoreBudget();
     }
 
     long budgetRemaining(final int depth)
     {
-        final long end = tx[at(depth, BUDGET_END)];
+        final long end = tx[at(Math.min(depth, budgetDepth), BUDGET_END)];
         return end == Long.MAX_VALUE ? UNLIMITED : Math.max(0, end - bytesAllocated());
     }
 
     long limit(final int depth)
     {
-        return tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
+        return depth > budgetDepth || tx[at(depth, OWN_LIMIT)] == Long.MAX_VALUE ? UNLIMITED : tx[at(depth, OWN_LIMIT)];
     }
 
     long bytesUsedSince(final int depth)
@@ -1281,7 +1340,7 @@ public final class Arena implements AutoCloseable
                 return cutClock[i] > stamp;
             }
         }
-        return false;
+        return end > 0 && startCutClock > stamp;
     }
 
     /** Grows the last allocation, ending at {@code end}, by {@code extra} bytes in place if it fits. */
@@ -1434,9 +1493,24 @@ public final class Arena implements AutoCloseable
         {
             return NULL;
         }
-        final int owner = (int)tx[at(txDepth, BUDGET_OWNER)];
+        final int owner = budgetOwner();
         throw new BudgetExceededException(owner, tx[at(owner, OWN_LIMIT)], bytesAllocated() - startUsed(owner),
             requested);
+    }
+
+    /**
+     * The depth whose own limit sets the innermost open transaction's budget: the innermost depth whose budget end
+     * is below its parent's (a savepoint that inherits has its parent's end exactly). Derived here, on the
+     * failure path, so that opening a transaction need not copy it. O(depth).
+     */
+    private int budgetOwner()
+    {
+        int owner = Math.min(txDepth, budgetDepth); // deeper depths inherit budgetDepth's end
+        while (owner > 0 && tx[at(owner, BUDGET_END)] == tx[at(owner - 1, BUDGET_END)])
+        {
+            owner--;
+        }
+        return owner;
     }
 
     private void enterBlock(final int block, final int newOffset)
@@ -1457,12 +1531,12 @@ public final class Arena implements AutoCloseable
         limit = room >= capacity ? capacity : (int)Math.max(0, room);
         final long block = pos & BLOCK_MASK;
         limitPos = block | limit;
-        fastLimitPos = txDepth > 0 ? block : limitPos;
+        fastLimitPos = txDepth > 0 ? COUNTING : limitPos;
     }
 
     private void restoreBudget()
     {
-        budgetEnd = tx[at(txDepth, BUDGET_END)];
+        budgetEnd = tx[at(Math.min(txDepth, budgetDepth), BUDGET_END)];
         updateFastLimit();
     }
 
@@ -1490,15 +1564,17 @@ public final class Arena implements AutoCloseable
     private void cut(final long target)
     {
         final long tick = ++clock;
-        int n = 0;
-        // A reset (target 0) empties the stack: every cut is at or above the start; no loop on that path.
-        if (target != 0)
+        if (target == 0)
         {
-            n = cuts;
-            while (n > 0 && cutPosition[n - 1] >= target)
-            {
-                n--;
-            }
+            // every cut is at or above the start: the stack empties, and this one is kept aside
+            startCutClock = tick;
+            cuts = 0;
+            return;
+        }
+        int n = cuts;
+        while (n > 0 && cutPosition[n - 1] >= target)
+        {
+            n--;
         }
         if (n == cutPosition.length)
         {
@@ -1537,6 +1613,7 @@ public final class Arena implements AutoCloseable
     {
         Throwable failure = null;
         runningCleanups = true;
+        guard |= GUARD_CLEANING;
         try
         {
             while (cleanups > 0 && cleanupClock[cleanups - 1] > stamp)
@@ -1571,6 +1648,7 @@ public final class Arena implements AutoCloseable
         finally
         {
             runningCleanups = false;
+            guard &= ~GUARD_CLEANING;
         }
         return failure;
     }
@@ -1589,16 +1667,26 @@ public final class Arena implements AutoCloseable
 
     private void checkMutable()
     {
-        checkOpen();
-        if (runningCleanups)
+        if (guard != 0)
         {
-            throw new IllegalStateException("cannot rewind, reset or change transactions of " + this +
-                " from inside a cleanup action");
+            throw immutable();
         }
+    }
+
+    private IllegalStateException immutable()
+    {
+        checkOpen();
+        return new IllegalStateException("cannot rewind, reset or change transactions of " + this +
+            " from inside a cleanup action");
     }
 
     private RuntimeException transactionMisuse(final int depth, final long serial, final String action)
     {
+        if (depth < 1 && serial == 0)
+        {
+            return new IllegalStateException("cannot " + action + " the transaction at depth " + depth +
+                ": a zero token (a zeroed token variable) names no transaction");
+        }
         if (closed)
         {
             return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +

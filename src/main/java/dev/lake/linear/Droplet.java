@@ -1,5 +1,6 @@
 package dev.lake.linear;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -32,7 +33,8 @@ public final class Droplet implements AutoCloseable
     private final int offset;
     private final int end;
     private final int epochIndex;
-    private final long epochId;
+    /** The allocator's generation when this droplet was made: see {@link LakeAllocator#holdsSince}. */
+    private final long born;
 
     Droplet(
         final LakeAllocator owner,
@@ -40,14 +42,14 @@ public final class Droplet implements AutoCloseable
         final int offset,
         final int end,
         final int epochIndex,
-        final long epochId)
+        final long born)
     {
         this.owner = owner;
         this.from = from;
         this.offset = offset;
         this.end = end;
         this.epochIndex = epochIndex;
-        this.epochId = epochId;
+        this.born = born;
     }
 
     /**
@@ -55,7 +57,7 @@ public final class Droplet implements AutoCloseable
      */
     public boolean isValid()
     {
-        return owner.alive() && owner.holds(epochIndex, epochId, end);
+        return owner.alive() && owner.holdsSince(epochIndex, born, end);
     }
 
     /**
@@ -120,7 +122,7 @@ public final class Droplet implements AutoCloseable
      */
     public byte getByte(final int index)
     {
-        return owner.buffer.getByte(at(index, 1));
+        return Memory.getByte(at(index, 1));
     }
 
     /**
@@ -131,7 +133,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putByte(final int index, final byte value)
     {
-        owner.buffer.putByte(at(index, 1), value);
+        Memory.putByte(at(index, 1), value);
     }
 
     /**
@@ -142,7 +144,7 @@ public final class Droplet implements AutoCloseable
      */
     public short getShort(final int index)
     {
-        return owner.buffer.getShort(at(index, Short.BYTES));
+        return Memory.getShort(at(index, Short.BYTES));
     }
 
     /**
@@ -153,7 +155,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putShort(final int index, final short value)
     {
-        owner.buffer.putShort(at(index, Short.BYTES), value);
+        Memory.putShort(at(index, Short.BYTES), value);
     }
 
     /**
@@ -164,7 +166,7 @@ public final class Droplet implements AutoCloseable
      */
     public int getInt(final int index)
     {
-        return owner.buffer.getInt(at(index, Integer.BYTES));
+        return Memory.getInt(at(index, Integer.BYTES));
     }
 
     /**
@@ -175,7 +177,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putInt(final int index, final int value)
     {
-        owner.buffer.putInt(at(index, Integer.BYTES), value);
+        Memory.putInt(at(index, Integer.BYTES), value);
     }
 
     /**
@@ -186,7 +188,7 @@ public final class Droplet implements AutoCloseable
      */
     public long getLong(final int index)
     {
-        return owner.buffer.getLong(at(index, Long.BYTES));
+        return Memory.getLong(at(index, Long.BYTES));
     }
 
     /**
@@ -197,7 +199,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putLong(final int index, final long value)
     {
-        owner.buffer.putLong(at(index, Long.BYTES), value);
+        Memory.putLong(at(index, Long.BYTES), value);
     }
 
     /**
@@ -208,7 +210,7 @@ public final class Droplet implements AutoCloseable
      */
     public float getFloat(final int index)
     {
-        return owner.buffer.getFloat(at(index, Float.BYTES));
+        return Memory.getFloat(at(index, Float.BYTES));
     }
 
     /**
@@ -219,7 +221,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putFloat(final int index, final float value)
     {
-        owner.buffer.putFloat(at(index, Float.BYTES), value);
+        Memory.putFloat(at(index, Float.BYTES), value);
     }
 
     /**
@@ -230,7 +232,7 @@ public final class Droplet implements AutoCloseable
      */
     public double getDouble(final int index)
     {
-        return owner.buffer.getDouble(at(index, Double.BYTES));
+        return Memory.getDouble(at(index, Double.BYTES));
     }
 
     /**
@@ -241,7 +243,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putDouble(final int index, final double value)
     {
-        owner.buffer.putDouble(at(index, Double.BYTES), value);
+        Memory.putDouble(at(index, Double.BYTES), value);
     }
 
     /**
@@ -256,7 +258,7 @@ public final class Droplet implements AutoCloseable
      */
     public void getBytes(final int index, final byte[] dst, final int dstOffset, final int length)
     {
-        final int at = at(index, length);
+        final int at = index(index, length);
         Objects.checkFromIndexSize(dstOffset, length, dst.length);
         owner.buffer.getBytes(at, dst, dstOffset, length);
     }
@@ -273,7 +275,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putBytes(final int index, final byte[] src, final int srcOffset, final int length)
     {
-        final int at = at(index, length);
+        final int at = index(index, length);
         Objects.checkFromIndexSize(srcOffset, length, src.length);
         owner.buffer.putBytes(at, src, srcOffset, length);
     }
@@ -303,7 +305,7 @@ public final class Droplet implements AutoCloseable
      */
     public void putBytes(final int index, final DirectBuffer src, final int srcIndex, final int length)
     {
-        final int at = at(index, length);
+        final int at = index(index, length);
         Objects.checkFromIndexSize(srcIndex, length, src.capacity());
         owner.buffer.putBytes(at, src, srcIndex, length);
     }
@@ -320,7 +322,7 @@ public final class Droplet implements AutoCloseable
      */
     public void getBytes(final int index, final MutableDirectBuffer dst, final int dstIndex, final int length)
     {
-        final int at = at(index, length);
+        final int at = index(index, length);
         Objects.checkFromIndexSize(dstIndex, length, dst.capacity());
         dst.putBytes(dstIndex, owner.buffer, at, length);
     }
@@ -336,7 +338,7 @@ public final class Droplet implements AutoCloseable
      */
     public void setMemory(final int index, final int length, final byte value)
     {
-        owner.buffer.setMemory(at(index, length), length, value);
+        owner.buffer.setMemory(index(index, length), length, value);
     }
 
     /**
@@ -372,7 +374,7 @@ public final class Droplet implements AutoCloseable
     {
         if (isValid())
         {
-            owner.releaseIfLast(from, end);
+            owner.releaseIfLast(from, end, epochIndex);
         }
     }
 
@@ -390,7 +392,8 @@ public final class Droplet implements AutoCloseable
         }
     }
 
-    private int at(final int index, final int size)
+    /** Checks validity and bounds; returns the buffer index of byte {@code index} (for bulk copies). */
+    private int index(final int index, final int size)
     {
         if (!isValid())
         {
@@ -401,6 +404,16 @@ public final class Droplet implements AutoCloseable
             throw outOfBounds(index, size);
         }
         return offset + index;
+    }
+
+    /**
+     * Checks validity and bounds; returns the absolute address of byte {@code index}. Single values go through
+     * raw memory rather than the buffer: a raw store does not make the JIT reload the lake's fields that
+     * {@link #close()} reads next (a store through a buffer may touch any Java field, as far as C2 can tell).
+     */
+    private long at(final int index, final int size)
+    {
+        return owner.address + index(index, size);
     }
 
     private IndexOutOfBoundsException outOfBounds(final int index, final int size)

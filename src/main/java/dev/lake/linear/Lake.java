@@ -49,7 +49,10 @@ public final class Lake extends LakeAllocator implements AutoCloseable
      */
     int guard;
     private Thread owner;
-    /** Bumped by every rewind anywhere in this lake and by close: views revalidate when it changed. */
+    /**
+     * Bumped by close and by every rewind anywhere in this lake that may have invalidated a view: views
+     * revalidate when it changed.
+     */
     long stamp;
 
     private Lake(final Region region, final boolean zeroing)

@@ -57,6 +57,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /** Alignment used when none is given: 8 bytes, enough for any primitive. */
     public static final int DEFAULT_ALIGNMENT = 8;
 
+    /** Id of a dropped epoch: above every generation, so {@link #holdsSince} fails for its handles. */
+    static final long DROPPED = Long.MAX_VALUE;
+
     /** Cap of an epoch no rewind has touched yet. */
     static final int UNCAPPED = Integer.MAX_VALUE;
 
@@ -72,6 +75,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     final LakeAllocator parent;
     /** The region's buffer, shared by the root and all its views. */
     final UnsafeBuffer buffer;
+    /** Absolute address of offset 0 of {@link #buffer}: droplets reach memory through it once checked. */
+    final long address;
     /** Region address modulo the page size: aligns offsets on the absolute address. */
     final long misalignment;
     /** First offset of this allocator in {@link #buffer}. */
@@ -100,13 +105,17 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     int dirtyEnd;
 
     // Epoch stack (see class comment): entry i holds handles whose ends are >= minEnd(i); such a handle is
-    // alive iff its end <= cap(i), the lowest rewind target since entry i was the top. Invariants:
-    // minEnd(i) <= cap(i) <= minEnd(i + 1), so a rewind to t pops exactly the entries with minEnd > t and
-    // only the new top's cap can change. One array, two longs per entry so a check touches one cache line:
-    // epochs[2i] = id, epochs[2i + 1] = minEnd << 32 | cap (both non-negative ints).
+    // alive iff entry i still has the id it had when the handle joined and its end <= cap(i), the lowest
+    // rewind target since entry i was the top. Invariants: minEnd(i) <= cap(i) <= minEnd(i + 1), so a rewind to
+    // t kills exactly the entries with minEnd > t (the lowest of them is renewed in place with a fresh id and no
+    // cap, the others are dropped) and only the top survivor's cap can change. One array, two longs per entry
+    // so a check touches one cache line: epochs[2i] = id, epochs[2i + 1] = minEnd << 32 | cap (non-negative
+    // ints). An id is the generation at which the entry was pushed or renewed (a renewal uses the generation
+    // its rewind reaches), or DROPPED: every rewind bumps the generation, so ids at one index only grow.
     private long[] epochs = NO_LONGS;
     private int epochDepth;
-    private long epochSequence;
+    /** Highest epoch index that may hold a view (-1: none): rewinds that kill only other handles skip the stamp. */
+    private int viewTop = -1;
 
     // Marks: non-decreasing from bottom to top, all <= offset.
     private int[] marks = NO_INTS;
@@ -121,7 +130,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     // For a view: its registration in the parent, and a cache of the last successful validity check.
     final int tokenFrom;
-    private final int tokenIndex;
+    final int tokenIndex;
     private final long tokenId;
     private long validStamp;
     private boolean dead;
@@ -141,6 +150,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         this.root = parent == null ? (Lake)this : parent.root;
         this.parent = parent;
         this.buffer = buffer;
+        this.address = buffer.addressOffset();
         this.misalignment = misalignment;
         this.start = start;
         this.limit = limit;
@@ -460,8 +470,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int from = offset;
         final int at = bump8(size, true);
         final int end = at + size;
-        final int index = register(end);
-        return new Droplet(this, from, at, end, index, epochs[index << 1]);
+        final long born = generation;
+        return new Droplet(this, from, at, end, register(end), born);
     }
 
     /**
@@ -479,8 +489,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int from = offset;
         final int at = bump(size, checkAlignment(alignment), true);
         final int end = at + size;
-        final int index = register(end);
-        return new Droplet(this, from, at, end, index, epochs[index << 1]);
+        final long born = generation;
+        return new Droplet(this, from, at, end, register(end), born);
     }
 
     /**
@@ -549,9 +559,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             }
             final int end = at + length;
             offset = end;
-            final int index = register(end);
+            final long born = generation;
+            final Droplet droplet = new Droplet(this, before, at, end, register(end), born);
             kept = true;
-            return new Droplet(this, before, at, end, index, epochs[index << 1]);
+            return droplet;
         }
         finally
         {
@@ -596,6 +607,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump(length, checkAlignment(alignment), true);
         final int end = at + length;
         final int index = register(end);
+        if (index > viewTop)
+        {
+            viewTop = index;
+        }
         return new LakeView(this, from, at, end, index, epochs[index << 1]);
     }
 
@@ -705,7 +720,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         checkNoInnerSandbox(depth, action);
     }
 
-    private void checkNoInnerSandbox(final int depth, final String action)
+    final void checkNoInnerSandbox(final int depth, final String action)
     {
         if (sandboxDepth > depth + 1)
         {
@@ -932,6 +947,21 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         return e[at] == id && end <= (int)e[at + 1];
     }
 
+    /**
+     * Whether a handle made at generation {@code born}, registered at {@code index} and ending at {@code end} is
+     * still alive. The same answer as {@link #holds} for a genuine handle, without needing the epoch's id: the
+     * entry it joined got its id at or before {@code born}, and once that entry dies (renewed, dropped, pushed
+     * again) its id is a later generation or DROPPED. Only for handles Lake made itself: a forged one could pass.
+     */
+    final boolean holdsSince(final int index, final long born, final int end)
+    {
+        // no depth check: an epoch above the depth was dropped (id DROPPED) and is only reused by a push, whose
+        // id is a later generation; an index never pushed is never a handle's
+        final long[] e = epochs;
+        final int at = index << 1;
+        return e[at] <= born && end <= (int)e[at + 1];
+    }
+
     /** Registers a handle ending at {@code end} (>= offset at the time of the call); returns its epoch index. */
     final int register(final int end)
     {
@@ -944,6 +974,17 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             {
                 if (end < (int)(bounds >>> 32))
                 {
+                    // below every handle of the top epoch (a snapshot at the position after a rewind to exactly
+                    // here renewed the top): the epoch beneath holds it when it spans the end, so snapshot loops
+                    // do not grow the stack
+                    if (top > 0)
+                    {
+                        final long below = epochs[at - 2];
+                        if (end <= (int)below && end >= (int)(below >>> 32))
+                        {
+                            return top - 1;
+                        }
+                    }
                     epochs[at] = ((long)end << 32) | (bounds & 0xFFFF_FFFFL);
                 }
                 return top;
@@ -954,13 +995,17 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             epochs = Arrays.copyOf(epochs, Math.max(8, epochs.length * 2));
         }
-        epochs[index << 1] = ++epochSequence;
+        epochs[index << 1] = generation;
         epochs[(index << 1) + 1] = ((long)end << 32) | UNCAPPED;
         epochDepth = index + 1;
         return index;
     }
 
-    /** Moves the position back to {@code to} (start <= to <= offset): the single rewind every path uses. */
+    /**
+     * Moves the position back to {@code to} (start <= to <= offset): the single rewind every path uses. The common
+     * rewinds (a scope closing, the last droplet closing) drop at most one epoch, mark or sandbox, so each stack
+     * is checked at its top without a loop; deeper pops take the out-of-line loops.
+     */
     final void rewindTo(final int to)
     {
         final int from = offset;
@@ -973,39 +1018,123 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             buffer.setMemory(to, from - to, (byte)0);
         }
 
-        final long[] e = epochs;
-        int depth = epochDepth;
-        while (depth > 0 && (int)(e[(depth << 1) - 1] >>> 32) > to)
-        {
-            depth--;
-        }
-        epochDepth = depth;
+        final int depth = epochDepth;
         if (depth > 0)
         {
-            final int at = (depth << 1) - 1;
-            final long bounds = e[at];
-            if ((int)bounds > to)
+            final long[] e = epochs;
+            int top = depth - 1;
+            if ((int)(e[(top << 1) + 1] >>> 32) > to)
             {
-                e[at] = (bounds & 0xFFFF_FFFF_0000_0000L) | to;
+                // every handle of the top epoch dies: renew the lowest dying epoch, drop the dying ones above it
+                if (top > 0 && (int)(e[(top << 1) - 1] >>> 32) > to)
+                {
+                    top = dropEpochsAbove(e, top, to);
+                    epochDepth = top + 1;
+                }
+                renew(e, top);
+                top--;
+            }
+            if (top >= 0)
+            {
+                final int at = (top << 1) + 1;
+                final long bounds = e[at];
+                if ((int)bounds > to)
+                {
+                    e[at] = (bounds & 0xFFFF_FFFF_0000_0000L) | to;
+                    if (viewTop >= top)
+                    {
+                        viewsMayHaveDied();
+                    }
+                }
             }
         }
 
-        int marksLeft = markDepth;
-        while (marksLeft > 0 && marks[marksLeft - 1] > to)
+        final int marksLeft = markDepth;
+        if (marksLeft > 0 && marks[marksLeft - 1] > to)
         {
-            marksLeft--;
+            markDepth = survivingMarks(marksLeft - 1, to);
         }
-        markDepth = marksLeft;
-
-        int sandboxesLeft = sandboxDepth;
-        while (sandboxesLeft > 0 && sandboxStarts[sandboxesLeft - 1] > to)
+        final int sandboxesLeft = sandboxDepth;
+        if (sandboxesLeft > 0 && sandboxStarts[sandboxesLeft - 1] > to)
         {
-            sandboxesLeft--;
+            sandboxDepth = survivingSandboxes(sandboxesLeft - 1, to);
         }
-        sandboxDepth = sandboxesLeft;
 
         offset = to;
         generation++;
+    }
+
+    /**
+     * Renews the epoch at {@code index}, all of whose handles die in the rewind under way: a fresh id (the
+     * generation the rewind is about to reach) kills them, and uncapped it takes the next handles, so a droplet
+     * closed and made again pushes nothing.
+     */
+    private void renew(final long[] e, final int index)
+    {
+        final int at = index << 1;
+        final long bounds = e[at + 1]; // read before the id store, so the JIT can reuse the caller's load
+        e[at] = generation + 1;
+        if ((int)bounds != UNCAPPED)
+        {
+            e[at + 1] = (bounds & 0xFFFF_FFFF_0000_0000L) | UNCAPPED;
+        }
+        if (viewTop >= index)
+        {
+            viewTop = index - 1;
+            viewsMayHaveDied();
+        }
+    }
+
+    /**
+     * Finds the lowest epoch at or below {@code top} that dies in a rewind to {@code to} (its minEnd above
+     * {@code to}; the caller knows {@code top} and the one beneath it die) and marks every dying epoch above it
+     * dropped: an id no generation reaches, so that {@link #holdsSince} needs no depth check.
+     *
+     * @return the lowest dying epoch's index, which the caller renews.
+     */
+    private static int dropEpochsAbove(final long[] e, final int top, final int to)
+    {
+        int lowest = top;
+        while (lowest > 0 && (int)(e[(lowest << 1) - 1] >>> 32) > to)
+        {
+            lowest--;
+        }
+        for (int i = lowest + 1; i <= top; i++)
+        {
+            e[i << 1] = DROPPED;
+        }
+        return lowest;
+    }
+
+    /** @return how many of the marks below {@code depth} survive a rewind to {@code to}. */
+    private int survivingMarks(final int depth, final int to)
+    {
+        int d = depth;
+        while (d > 0 && marks[d - 1] > to)
+        {
+            d--;
+        }
+        return d;
+    }
+
+    /** @return how many of the sandboxes below {@code depth} survive a rewind to {@code to}. */
+    private int survivingSandboxes(final int depth, final int to)
+    {
+        int d = depth;
+        while (d > 0 && sandboxStarts[d - 1] > to)
+        {
+            d--;
+        }
+        return d;
+    }
+
+    /**
+     * A rewind dropped or capped an epoch that may hold a view: views (of this lake, at any depth) check their
+     * parent chain again on next use. Rewinds that kill only droplets and snapshots leave the stamp alone, so
+     * views keep their O(1) check.
+     */
+    private void viewsMayHaveDied()
+    {
         root.stamp++;
     }
 
@@ -1013,17 +1142,29 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * Auto-rewind for a droplet or view ending at {@code end} that was allocated at {@code from}: gives its
      * bytes (and the padding before them) back if it is the last allocation and no mark or sandbox was opened
      * after it began, so closing never crosses a scope boundary.
+     *
+     * <p>{@code index} is the handle's epoch. When it is the top epoch and every handle in it ends above
+     * {@code from}, the rewind is that epoch's renewal and nothing else: the epoch beneath is capped at or below
+     * the last rewind target, which is at or below {@code from}, so it neither dies nor needs capping. That is
+     * the droplet close-and-make-again loop, kept to a few stores; anything else takes {@link #rewindTo}.
      */
-    final boolean releaseIfLast(final int from, final int end)
+    final void releaseIfLast(final int from, final int end, final int index)
     {
         if (end != offset ||
             markDepth > 0 && marks[markDepth - 1] > from ||
             sandboxDepth > 0 && sandboxStarts[sandboxDepth - 1] > from)
         {
-            return false;
+            return;
+        }
+        // fastLimit >= 0: an open, unconfined, non-zeroing lake (the allocation fast path already loaded it)
+        if (index == epochDepth - 1 && fastLimit >= 0 && (int)(epochs[(index << 1) + 1] >>> 32) > from)
+        {
+            renew(epochs, index);
+            offset = from;
+            generation++;
+            return;
         }
         rewindTo(from);
-        return true;
     }
 
     final boolean sandboxActive(final int depth, final long id)
@@ -1073,11 +1214,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     private int bump8(final int size, final boolean orThrow)
     {
         final long at = (offset + (long)(DEFAULT_ALIGNMENT - 1)) & -DEFAULT_ALIGNMENT;
-        final long end = at + size;
-        if (end <= fastLimit && size > 0)
+        if (at + size <= fastLimit && size > 0)
         {
-            offset = (int)end;
-            return (int)at;
+            // the new offset in the form callers compute an allocation's end (int at + size), so that the JIT
+            // sees one value: a droplet's bounds and its "am I the last allocation" check then fold away
+            final int start = (int)at;
+            offset = start + size;
+            return start;
         }
         return bump(size, DEFAULT_ALIGNMENT, orThrow);
     }

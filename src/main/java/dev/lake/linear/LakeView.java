@@ -60,7 +60,7 @@ public final class LakeView extends LakeAllocator implements AutoCloseable
             return;
         }
         rewindTo(start);
-        parent.releaseIfLast(tokenFrom, limit);
+        parent.releaseIfLast(tokenFrom, limit, tokenIndex);
     }
 
     @Override

@@ -192,7 +192,7 @@ public final class Sandbox implements AutoCloseable
             state = INVALIDATED;
             return;
         }
-        checkNoInner("close");
+        owner.checkNoInnerSandbox(depth, "close");
         rollbackNow();
     }
 
@@ -228,15 +228,6 @@ public final class Sandbox implements AutoCloseable
                 (owner.alive() ? "a rewind moved " + owner + " below the sandbox's start" :
                     owner + " is no longer valid"));
         }
-        checkNoInner(action);
-    }
-
-    private void checkNoInner(final String action)
-    {
-        if (owner.openSandboxes() > depth + 1)
-        {
-            throw new IllegalStateException("cannot " + action + " " + this + ": " +
-                (owner.openSandboxes() - depth - 1) + " sandbox(es) opened inside it are still open; end them first");
-        }
+        owner.checkNoInnerSandbox(depth, action);
     }
 }

@@ -211,6 +211,61 @@ public final class Memory
     }
 
     /**
+     * Loads one double from a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @return the value.
+     */
+    public static double getDouble(final long address)
+    {
+        return UnsafeApi.getDouble(address);
+    }
+
+    /**
+     * Stores one short at a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the value.
+     */
+    public static void putShort(final long address, final short value)
+    {
+        UnsafeApi.putShort(address, value);
+    }
+
+    /**
+     * Loads one short from a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @return the value.
+     */
+    public static short getShort(final long address)
+    {
+        return UnsafeApi.getShort(address);
+    }
+
+    /**
+     * Stores one float at a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @param value   the value.
+     */
+    public static void putFloat(final long address, final float value)
+    {
+        UnsafeApi.putFloat(address, value);
+    }
+
+    /**
+     * Loads one float from a native address in native byte order. Unchecked.
+     *
+     * @param address the address.
+     * @return the value.
+     */
+    public static float getFloat(final long address)
+    {
+        return UnsafeApi.getFloat(address);
+    }
+
+    /**
      * Copies {@code count} elements of a heap array to a native address. Unchecked: the caller checks the range.
      *
      * @param src   the array.

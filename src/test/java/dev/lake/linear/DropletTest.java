@@ -221,4 +221,73 @@ class DropletTest
             assertEquals(0, lake.used());
         }
     }
+
+    @Test
+    void aClosedDropletStaysInvalidWhileLaterDropletsReuseItsPlace()
+    {
+        // closing the last droplet renews its epoch in place for the next one: the old handles must stay dead
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(256);
+            final Droplet keeper = lake.droplet(16);
+            final List<Droplet> closed = new java.util.ArrayList<>();
+            final List<LakeSnapshot> snapshots = new java.util.ArrayList<>();
+            for (int i = 0; i < 100; i++)
+            {
+                final Droplet d = lake.droplet(64);
+                final LakeSnapshot atEnd = lake.snapshot();
+                d.putLong(0, i);
+                d.close();
+                assertFalse(d.isValid(), "closed as the last allocation: rewound below its end");
+                assertThrows(StaleHandleException.class, () -> lake.rewind(atEnd), "a snapshot above the rewind");
+                closed.add(d);
+                snapshots.add(atEnd);
+                for (final Droplet old : closed)
+                {
+                    assertFalse(old.isValid(), "round " + i + ": " + old);
+                    assertThrows(StaleHandleException.class, () -> old.getLong(0));
+                }
+            }
+            assertTrue(keeper.isValid());
+            assertTrue(view.isValid(), "rewinds that kill only droplets leave views alone");
+            final Droplet last = lake.droplet(64);
+            last.putLong(0, 7L);
+            for (final LakeSnapshot s : snapshots)
+            {
+                assertThrows(StaleHandleException.class, () -> lake.rewind(s));
+            }
+            assertEquals(7L, last.getLong(0));
+            assertTrue(last.isValid());
+        }
+    }
+
+    @Test
+    void aViewBesideRenewedDropletsDiesExactlyWhenRewoundOver()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeSnapshot start = lake.snapshot();
+            final Droplet d = lake.droplet(32);
+            final LakeView view = lake.split(64);
+            final LakeView child = view.split(16);
+            final Droplet inChild = child.droplet(8);
+            for (int i = 0; i < 10; i++)
+            {
+                try (Droplet temp = lake.droplet(32))
+                {
+                    temp.putInt(0, i);
+                }
+            }
+            assertTrue(view.isValid());
+            assertTrue(child.isValid());
+            assertTrue(inChild.isValid());
+            lake.rewind(start);
+            assertFalse(d.isValid());
+            assertFalse(view.isValid(), "rewound below its end");
+            assertFalse(child.isValid(), "its parent died");
+            assertFalse(inChild.isValid());
+            assertThrows(StaleHandleException.class, () -> inChild.putLong(0, 1L));
+            assertThrows(StaleHandleException.class, () -> child.allocate(8));
+        }
+    }
 }

@@ -28,6 +28,18 @@ class MemoryTest
             assertEquals(0x01020304, view.getInt(0));
             assertTrue(Memory.compareAndSetInt(a, 0x01020304, 6));
             assertEquals(6, view.getInt(0));
+
+            Memory.putShort(a + 24, (short)-3);
+            assertEquals((short)-3, view.getShort(24));
+            view.putShort(26, (short)0x7abc);
+            assertEquals((short)0x7abc, Memory.getShort(a + 26));
+            Memory.putFloat(a + 28, 1.25f);
+            assertEquals(1.25f, view.getFloat(28));
+            view.putFloat(32, -0.5f);
+            assertEquals(-0.5f, Memory.getFloat(a + 32));
+            view.putDouble(40, 3.75);
+            assertEquals(3.75, Memory.getDouble(a + 40));
+            assertEquals(-7L, view.getLong(16), "the narrower stores left their neighbours alone");
         }
     }
 
