@@ -1,5 +1,7 @@
 package dev.lake.bench;
 
+import dev.lake.memory.Memory;
+import dev.lake.memory.Region;
 import dev.lake.slice.ElementLayout;
 import dev.lake.slice.LongInit;
 import dev.lake.slice.SharedSlice;
@@ -8,6 +10,8 @@ import dev.lake.slice.SliceReader;
 import org.openjdk.jmh.annotations.*;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The slice allocator (issue 7) next to the heap baseline a Java user would write: allocate {@code n} longs with
@@ -32,6 +36,9 @@ public class SliceBench
     private long sharedRef;
     private final SliceReader reader = new SliceReader();
     private long[] scratch;
+    private Region floor;
+    private final LongAdder released = new LongAdder();
+    private final AtomicInteger chunkCount = new AtomicInteger(1);
 
     @Setup
     public void setup()
@@ -40,6 +47,7 @@ public class SliceBench
         shared = alloc.allocateLongs(8, INDEX);
         sharedRef = alloc.allocateLongsRef(8, INDEX);
         scratch = new long[n];
+        floor = Region.allocate((long)n * Long.BYTES);
     }
 
     @TearDown
@@ -48,6 +56,7 @@ public class SliceBench
         shared.release();
         alloc.release(sharedRef);
         alloc.close();
+        floor.close();
     }
 
     /** Handle tier: allocate n longs (value = index), read all through the handle, release. */
@@ -111,6 +120,19 @@ public class SliceBench
         return sum;
     }
 
+    /**
+     * The zero-garbage path without any atomic instruction: a local slice, allocated straight into the reusable
+     * reader, read, and released by closing the reader on the allocating thread (the bytes go back to the chunk).
+     */
+    @Benchmark
+    public long localAllocateReadRelease()
+    {
+        try (SliceReader r = alloc.allocateLocalLongs(n, INDEX, reader))
+        {
+            return sum(r);
+        }
+    }
+
     private static long sum(final SliceReader r)
     {
         long sum = 0;
@@ -152,6 +174,45 @@ public class SliceBench
         {
             sum += array[i];
         }
+        return sum;
+    }
+
+    /**
+     * The floor under every path above: the same n longs written by the same initializer at one fixed off-heap
+     * address and read back, with no allocator, no check and no release. Whatever a path costs beyond this is its
+     * bookkeeping (the heap array's is a TLAB bump and the zeroing of its n longs).
+     */
+    @Benchmark
+    public long floorFillRead()
+    {
+        final long base = floor.address();
+        final int length = n;
+        for (int i = 0; i < length; i++)
+        {
+            Memory.putLong(base + ((long)i << 3), INDEX.value(i));
+        }
+        long sum = 0;
+        for (int i = 0; i < length; i++)
+        {
+            sum += Memory.getLong(base + ((long)i << 3));
+        }
+        return sum;
+    }
+
+    /**
+     * {@link #floorFillRead()} plus the three atomic instructions that a shared slice's last release pays on another
+     * thread (the slice's header count, the released-bytes adder, the chunk's count), on an uncontended header word
+     * and two uncontended counters: what the atomics alone cost on this machine.
+     */
+    @Benchmark
+    public long floorFillReadThreeAtomics()
+    {
+        final long sum = floorFillRead();
+        final long header = floor.address();
+        Memory.compareAndSetInt(header, 0, 0);
+        released.add(1);
+        final int count = chunkCount.get();
+        chunkCount.weakCompareAndSetVolatile(count, count);
         return sum;
     }
 

@@ -75,7 +75,7 @@ final class ChunkMemory implements Runnable
                 {
                     break; // not a header this allocator wrote: never walk backwards or past the end
                 }
-                if (references > 0)
+                if (references > 0 || references == SliceAllocator.LOCAL_COUNT)
                 {
                     liveSlices++;
                     liveBytes += bytes;

@@ -184,7 +184,7 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
         final Chunk c = checkLive();
         if (c != Chunk.NONE)
         {
-            SliceAllocator.retainSlice(c.memory.buffer, offset);
+            SliceAllocator.retainSlice(c, offset);
         }
         return c;
     }

@@ -47,9 +47,9 @@ public final class SharedSingle extends SharedHandle
      */
     public int getInt()
     {
-        final Chunk c = checkLive();
+        checkLive();
         checkLayout(ElementLayout.INT);
-        return c.memory.buffer.getInt(offset);
+        return Memory.getInt(address);
     }
 
     /**
@@ -59,9 +59,9 @@ public final class SharedSingle extends SharedHandle
      */
     public byte getByte()
     {
-        final Chunk c = checkLive();
+        checkLive();
         checkLayout(ElementLayout.BYTE);
-        return c.memory.buffer.getByte(offset);
+        return Memory.getByte(address);
     }
 
     /**

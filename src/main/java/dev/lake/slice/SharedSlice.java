@@ -53,9 +53,9 @@ public final class SharedSlice extends SharedHandle
      */
     public int getInt(final int index)
     {
-        final Chunk c = checkIndex(index);
+        checkIndex(index);
         checkLayout(ElementLayout.INT);
-        return c.memory.buffer.getInt(offset + (index << 2));
+        return Memory.getInt(address + ((long)index << 2));
     }
 
     /**
@@ -67,9 +67,9 @@ public final class SharedSlice extends SharedHandle
      */
     public byte getByte(final int index)
     {
-        final Chunk c = checkIndex(index);
+        checkIndex(index);
         checkLayout(ElementLayout.BYTE);
-        return c.memory.buffer.getByte(offset + index);
+        return Memory.getByte(address + index);
     }
 
     /**

@@ -8,6 +8,8 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,6 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *     To read a reference fast without garbage, bind a reusable {@link SliceReader} to it: it validates once,
  *     holds a count while bound, and then reads with one compare per element; {@link #getLongs} and
  *     {@link #getBytes} copy a range after one validation.</li>
+ *     <li>Local slices: {@link #allocateLocalLongs} and its siblings allocate a slice that never leaves the
+ *     allocating thread straight into a {@link SliceReader}; closing the reader on that thread releases it
+ *     without any atomic instruction and, when it was the last slice allocated, gives its bytes back to the
+ *     chunk. No reference to it exists, so nothing else can touch it.</li>
  * </ul>
  *
  * <h2>Placement (as the seed)</h2>
@@ -51,16 +57,18 @@ import java.util.concurrent.atomic.AtomicInteger;
  * chunk and is then retired rather than let its generation wrap (which would revive released references).
  *
  * <h2>Threads</h2>
- * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()} and {@link #close()}) is confined to one
- * thread, bound by the first allocation; in strict mode (the default, one thread comparison per call) another
- * thread gets an {@link IllegalStateException}. Handles, references and {@link #stats()} may be used from any
- * thread.
+ * Allocating (every {@code allocate*}, {@link #bindToCurrentThread()}, {@link #close()} and the release of a local
+ * slice) is confined to one thread, bound by the first allocation; in strict mode (the default, one thread
+ * comparison per call) another thread gets an {@link IllegalStateException}. Handles, references and
+ * {@link #stats()} may be used from any thread.
  *
  * <h2>Costs</h2>
  * Allocation is O(length) for the initializer plus O(1): a bump and a header write; one slice in 1,024 also pays
  * one atomic add on the chunk's count (the allocator takes spare references in batches); a new chunk costs one
- * native allocation and a cleaner registration. Release is O(1): at most three CASes and
- * an adder increment. Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
+ * native allocation and a cleaner registration. Release is O(1): for a shared slice at most three CASes (the
+ * handle's, the slice's count, the chunk's count) and a stats update that is an adder increment on other threads
+ * and a plain store on the allocating thread; for a local slice in the current chunk no atomic instruction.
+ * Accessors are O(1) with no allocation. Benchmarks: {@code dev.lake.bench.SliceBench}.
  */
 public final class SliceAllocator implements AutoCloseable
 {
@@ -90,6 +98,32 @@ public final class SliceAllocator implements AutoCloseable
      * with a plain decrement: allocation costs no atomic instruction for 1,023 slices in 1,024.
      */
     private static final int CREDIT_BATCH = 1024;
+
+    /**
+     * The count in the header of a local slice (see {@link #allocateLocalLongs}): not positive, so that every count
+     * operation through a reference ({@link #retain}, {@link #release}, {@link #getLong(long, int)}...) refuses it
+     * without writing; only its reader releases it. The leak walk counts it as a live slice.
+     */
+    static final int LOCAL_COUNT = Integer.MIN_VALUE;
+
+    /** What an allocation hands out: a handle, a primitive reference (its chunk is pinned), or a local slice. */
+    private static final int HANDLE = 0;
+    private static final int REF = 1;
+    private static final int LOCAL = 2;
+
+    private static final VarHandle LOCAL_OPEN;
+
+    static
+    {
+        try
+        {
+            LOCAL_OPEN = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "localOpen", int.class);
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            throw new ExceptionInInitializerError(ex);
+        }
+    }
 
     private static final int IN_CURRENT = 0;
     private static final int RESET_CURRENT = 1;
@@ -121,6 +155,14 @@ public final class SliceAllocator implements AutoCloseable
     /** Where the allocation in progress goes, and how: set by begin, cleared by finish or abort. */
     private Chunk target;
     private int targetKind;
+    /** Where a local slice placed by the allocation in progress began (its offset goes back there when it is freed). */
+    private int targetStart;
+    /**
+     * Local slices allocated and not yet released: written by the allocating thread only, the decrement with release
+     * semantics so that a handover that reads it (acquire) sees every change their release made.
+     */
+    @SuppressWarnings("unused") // also through LOCAL_OPEN
+    private int localOpen;
 
     private SliceAllocator(final Builder builder)
     {
@@ -189,7 +231,13 @@ public final class SliceAllocator implements AutoCloseable
      * Makes the calling thread the allocating thread, for handing the allocator over. The caller must make the
      * previous owner's work visible (hand the allocator over through a queue, a lock or a volatile).
      *
-     * @throws IllegalStateException if an allocation is in progress (called from an initializer).
+     * <p>Local slices ({@link #allocateLocalLongs}) are part of the allocating thread's work: they are released on
+     * that thread without any atomic instruction, into state that the new owner takes over. So the allocator is not
+     * handed over while the previous owner, still alive, holds local slices: close their readers first (a previous
+     * owner that has terminated can no longer race, and its readers may then be closed by the new owner).
+     *
+     * @throws IllegalStateException if an allocation is in progress (called from an initializer), or another live
+     *                               thread owns the allocator and still holds local slices (nothing changes).
      */
     public void bindToCurrentThread()
     {
@@ -197,7 +245,23 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new IllegalStateException("cannot rebind a SliceAllocator from inside an initializer");
         }
-        owner = Thread.currentThread();
+        final Thread caller = Thread.currentThread();
+        final Thread previous = owner;
+        // Acquire: a count of 0 read here was written by the previous owner's last local release, after every
+        // change that release made (credit, offset, stats), so this thread sees them all.
+        final int open = (int)LOCAL_OPEN.getAcquire(this);
+        if (previous != null && previous != caller && open != 0 && previous.isAlive())
+        {
+            throw new IllegalStateException("SliceAllocator is confined to " + previous.getName() + ", which holds " +
+                open + " local slice(s): close their readers on that thread before handing the allocator over");
+        }
+        bindOwner(caller);
+    }
+
+    private void bindOwner(final Thread thread)
+    {
+        owner = thread;
+        counters.bindOwner(thread);
     }
 
     /**
@@ -243,7 +307,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSlice allocateLongs(final int length, final LongInit init)
     {
-        final int data = fillLongs(length, init, false);
+        final int data = fillLongs(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -259,7 +323,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSlice allocateInts(final int length, final IntInit init)
     {
-        final int data = fillInts(length, init, false);
+        final int data = fillInts(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -275,7 +339,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSlice allocateDoubles(final int length, final DoubleInit init)
     {
-        final int data = fillDoubles(length, init, false);
+        final int data = fillDoubles(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -291,7 +355,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSlice allocateBytes(final int length, final ByteInit init)
     {
-        final int data = fillBytes(length, init, false);
+        final int data = fillBytes(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -307,7 +371,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSlice allocate(final int length, final ElementInit init)
     {
-        final int data = fillElements(length, init, false);
+        final int data = fillElements(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -326,7 +390,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public <X extends Exception> SharedSlice tryAllocate(final int length, final FallibleInit<X> init) throws X
     {
-        final int data = tryFill(length, init, false);
+        final int data = tryFill(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -345,7 +409,7 @@ public final class SliceAllocator implements AutoCloseable
     public <X extends Exception> SharedSlice tryAllocateLongs(final int length, final FallibleLongInit<X> init)
         throws X
     {
-        final int data = tryFillLongs(length, init, false);
+        final int data = tryFillLongs(length, init, HANDLE);
         return handle(data, length);
     }
 
@@ -358,7 +422,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSingle allocateSingle(final ElementInit init)
     {
-        final int data = fillElements(1, init, false);
+        final int data = fillElements(1, init, HANDLE);
         return single(data);
     }
 
@@ -374,9 +438,9 @@ public final class SliceAllocator implements AutoCloseable
     {
         requireLayout(ElementLayout.LONG, "allocateValue(long)");
         checkUsable();
-        final int data = begin(1, Long.BYTES, false);
-        target.memory.buffer.putLong(data, value);
-        finish(1, data, Long.BYTES);
+        final int data = begin(1, Long.BYTES, HANDLE);
+        Memory.putLong(target.memory.address + data, value);
+        finish(1, data, Long.BYTES, HANDLE);
         return single(data);
     }
 
@@ -392,9 +456,9 @@ public final class SliceAllocator implements AutoCloseable
     {
         requireLayout(ElementLayout.DOUBLE, "allocateValue(double)");
         checkUsable();
-        final int data = begin(1, Double.BYTES, false);
-        target.memory.buffer.putDouble(data, value);
-        finish(1, data, Double.BYTES);
+        final int data = begin(1, Double.BYTES, HANDLE);
+        Memory.putDouble(target.memory.address + data, value);
+        finish(1, data, Double.BYTES, HANDLE);
         return single(data);
     }
 
@@ -410,9 +474,9 @@ public final class SliceAllocator implements AutoCloseable
     {
         requireLayout(ElementLayout.INT, "allocateValue(int)");
         checkUsable();
-        final int data = begin(1, Integer.BYTES, false);
-        target.memory.buffer.putInt(data, value);
-        finish(1, data, Integer.BYTES);
+        final int data = begin(1, Integer.BYTES, HANDLE);
+        Memory.putInt(target.memory.address + data, value);
+        finish(1, data, Integer.BYTES, HANDLE);
         return single(data);
     }
 
@@ -428,9 +492,9 @@ public final class SliceAllocator implements AutoCloseable
     {
         requireLayout(ElementLayout.BYTE, "allocateValue(byte)");
         checkUsable();
-        final int data = begin(1, Byte.BYTES, false);
-        target.memory.buffer.putByte(data, value);
-        finish(1, data, Byte.BYTES);
+        final int data = begin(1, Byte.BYTES, HANDLE);
+        Memory.putByte(target.memory.address + data, value);
+        finish(1, data, Byte.BYTES, HANDLE);
         return single(data);
     }
 
@@ -453,7 +517,7 @@ public final class SliceAllocator implements AutoCloseable
             throw new IndexOutOfBoundsException(
                 "value of " + size + " B at offset " + offset + " is outside the source of " + source.capacity() + " B");
         }
-        final int data = begin(1, stride, false);
+        final int data = begin(1, stride, HANDLE);
         try
         {
             target.memory.buffer.putBytes(data, source, offset, size);
@@ -463,8 +527,156 @@ public final class SliceAllocator implements AutoCloseable
             abort(); // a source that refuses the read (a released pool Bytes) must not leave the allocator stuck
             throw ex;
         }
-        finish(1, data, stride);
+        finish(1, data, stride, HANDLE);
         return single(data);
+    }
+
+    // ----------------------------------------------------------------------------------------------- local slices
+
+    /**
+     * Allocates a <em>local</em> slice of {@code length} longs, element {@code i} set to {@code init.value(i)}, and
+     * binds {@code reader} to it: the zero-garbage, atomic-free path for a slice that the allocating thread fills,
+     * reads and releases itself. No handle and no reference to it exists; the reader holds its only count, and
+     * closing the reader releases it. Closing is part of the allocating thread's work, like allocating: in strict
+     * mode a close from another thread is refused ({@link IllegalStateException}, the reader stays bound), and the
+     * allocator is not handed over ({@link #bindToCurrentThread()}) while its live owner holds local slices.
+     *
+     * <p>Because nobody else can reach the slice, its release needs no atomic instruction: the count goes back to
+     * the allocator's spare references of the current chunk (or, once the chunk is no longer current, to the
+     * chunk with one CAS), and when the slice is the last one allocated in the current chunk its bytes are reused
+     * by the next allocation (stack order: a steady allocate-read-release loop stays in the same cache lines). A
+     * reference forged to point at it is refused like a released one. O(length) for the initializer plus O(1).
+     *
+     * @param length number of elements, 0 or more; 0 binds the reader to an empty slice that owns no chunk.
+     * @param init   computes each element; if it throws, nothing is allocated, the reader stays unbound and the
+     *               exception propagates.
+     * @param reader an unbound reader; bound to the new slice on return.
+     * @return {@code reader}, for try-with-resources.
+     * @throws IllegalStateException    if {@code reader} is bound (nothing is allocated), the layout is not
+     *                                  {@link ElementLayout#LONG}, the allocator is closed, or (strict) the caller is
+     *                                  not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SliceReader allocateLocalLongs(final int length, final LongInit init, final SliceReader reader)
+    {
+        final Chunk c = current;
+        if (reader.isBound() || layout != ElementLayout.LONG || length <= 0 || c == null || allocating ||
+            strict && owner != Thread.currentThread())
+        {
+            return allocateLocalLongsElsewhere(length, init, reader); // every refusal, and length 0
+        }
+        // The common case, kept small enough to inline into the caller: room in the current chunk and a spare
+        // reference in hand. Slices of longs keep every offset a multiple of 8, so the data follows the header.
+        final ChunkMemory m = c.memory;
+        final int start = m.offset;
+        final long data = start + (long)HEADER;
+        final long bytes = (long)length << 3;
+        final int spare = credit;
+        if (data + bytes > m.capacity || spare == 0)
+        {
+            return allocateLocalLongsElsewhere(length, init, reader);
+        }
+        allocating = true;
+        final long base = m.address + data;
+        try
+        {
+            for (int i = 0; i < length; i++)
+            {
+                Memory.putLong(base + ((long)i << 3), init.value(i));
+            }
+        }
+        catch (final Throwable ex)
+        {
+            allocating = false; // nothing else changed: no header, no offset, no reference, no stats
+            throw ex;
+        }
+        if (reader.isBound())
+        {
+            allocating = false;
+            throw boundDuringInit(reader); // the initializer bound the reader: refused, nothing changed
+        }
+        Memory.putLong(base - HEADER, header(length, LOCAL_COUNT));
+        m.offset = (int)(data + bytes);
+        credit = spare - 1;
+        localOpen++;
+        counters.sliceAllocated(bytes);
+        allocating = false;
+        return reader.bindLocalLongs(this, c, start, (int)data, length);
+    }
+
+    /** {@link #allocateLocalLongs} through the general path: a new or reset chunk, a credit refill, or a refusal. */
+    private SliceReader allocateLocalLongsElsewhere(final int length, final LongInit init, final SliceReader reader)
+    {
+        reader.checkUnbound();
+        return local(reader, fillLongs(length, init, LOCAL), length);
+    }
+
+    /**
+     * {@link #allocateLocalLongs} for an {@link ElementLayout#INT} allocator.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @param reader an unbound reader; bound to the new slice on return.
+     * @return {@code reader}, for try-with-resources.
+     * @throws IllegalStateException    if {@code reader} is bound, the layout is not INT, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SliceReader allocateLocalInts(final int length, final IntInit init, final SliceReader reader)
+    {
+        reader.checkUnbound();
+        return local(reader, fillInts(length, init, LOCAL), length);
+    }
+
+    /**
+     * {@link #allocateLocalLongs} for a {@link ElementLayout#DOUBLE} allocator.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @param reader an unbound reader; bound to the new slice on return.
+     * @return {@code reader}, for try-with-resources.
+     * @throws IllegalStateException    if {@code reader} is bound, the layout is not DOUBLE, the allocator is closed,
+     *                                  or (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SliceReader allocateLocalDoubles(final int length, final DoubleInit init, final SliceReader reader)
+    {
+        reader.checkUnbound();
+        return local(reader, fillDoubles(length, init, LOCAL), length);
+    }
+
+    /**
+     * {@link #allocateLocalLongs} for a {@link ElementLayout#BYTE} allocator.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   computes each element; if it throws, nothing is allocated and the exception propagates.
+     * @param reader an unbound reader; bound to the new slice on return.
+     * @return {@code reader}, for try-with-resources.
+     * @throws IllegalStateException    if {@code reader} is bound, the layout is not BYTE, the allocator is closed, or
+     *                                  (strict) the caller is not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SliceReader allocateLocalBytes(final int length, final ByteInit init, final SliceReader reader)
+    {
+        reader.checkUnbound();
+        return local(reader, fillBytes(length, init, LOCAL), length);
+    }
+
+    /**
+     * {@link #allocateLocalLongs} for any layout, each element written in place by {@code init}.
+     *
+     * @param length number of elements, 0 or more.
+     * @param init   writes each element; if it throws, nothing is allocated and the exception propagates.
+     * @param reader an unbound reader; bound to the new slice on return.
+     * @return {@code reader}, for try-with-resources.
+     * @throws IllegalStateException    if {@code reader} is bound, the allocator is closed, or (strict) the caller is
+     *                                  not the allocating thread.
+     * @throws IllegalArgumentException if {@code length} is negative or too large for one chunk.
+     */
+    public SliceReader allocateLocal(final int length, final ElementInit init, final SliceReader reader)
+    {
+        reader.checkUnbound();
+        return local(reader, fillElements(length, init, LOCAL), length);
     }
 
     // --------------------------------------------------------------------------------------------- primitive tier
@@ -481,7 +693,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long allocateLongsRef(final int length, final LongInit init)
     {
-        return ref(fillLongs(length, init, true));
+        return ref(fillLongs(length, init, REF));
     }
 
     /**
@@ -496,7 +708,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long allocateIntsRef(final int length, final IntInit init)
     {
-        return ref(fillInts(length, init, true));
+        return ref(fillInts(length, init, REF));
     }
 
     /**
@@ -511,7 +723,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long allocateDoublesRef(final int length, final DoubleInit init)
     {
-        return ref(fillDoubles(length, init, true));
+        return ref(fillDoubles(length, init, REF));
     }
 
     /**
@@ -526,7 +738,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long allocateBytesRef(final int length, final ByteInit init)
     {
-        return ref(fillBytes(length, init, true));
+        return ref(fillBytes(length, init, REF));
     }
 
     /**
@@ -541,7 +753,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public long allocateRef(final int length, final ElementInit init)
     {
-        return ref(fillElements(length, init, true));
+        return ref(fillElements(length, init, REF));
     }
 
     /**
@@ -558,7 +770,7 @@ public final class SliceAllocator implements AutoCloseable
      */
     public <X extends Exception> long tryAllocateRef(final int length, final FallibleInit<X> init) throws X
     {
-        return ref(tryFill(length, init, true));
+        return ref(tryFill(length, init, REF));
     }
 
     /**
@@ -662,7 +874,7 @@ public final class SliceAllocator implements AutoCloseable
     {
         if (ref != EMPTY_REF)
         {
-            retainSlice(checkedChunk(ref).memory.buffer, dataOf(ref));
+            retainSlice(checkedChunk(ref), dataOf(ref));
         }
     }
 
@@ -765,7 +977,7 @@ public final class SliceAllocator implements AutoCloseable
             return Chunk.NONE;
         }
         final Chunk c = checkedChunk(ref);
-        retainSlice(c.memory.buffer, dataOf(ref));
+        retainSlice(c, dataOf(ref));
         return c;
     }
 
@@ -800,6 +1012,82 @@ public final class SliceAllocator implements AutoCloseable
         return new SharedSingle(c, data, layout);
     }
 
+    private SliceReader local(final SliceReader reader, final int data, final int length)
+    {
+        if (length == 0)
+        {
+            if (reader.isBound())
+            {
+                throw boundDuringInit(reader);
+            }
+            return reader.bindEmpty(layout);
+        }
+        final Chunk c = target;
+        target = null;
+        localOpen++;
+        if (reader.isBound())
+        {
+            // The initializer bound the reader: the slice is in place already, so give it straight back.
+            releaseLocal(c, targetStart, data, data + length * stride);
+            throw boundDuringInit(reader);
+        }
+        return reader.bindLocal(this, c, targetStart, data, length);
+    }
+
+    private static IllegalStateException boundDuringInit(final SliceReader reader)
+    {
+        return new IllegalStateException(reader + " was bound by the initializer: a local slice needs an unbound reader");
+    }
+
+    /**
+     * Releases a local slice for its reader, on the allocating thread, without an atomic instruction while its chunk
+     * is current: the slice's chunk reference goes back to the spares, and the bytes of the slice last allocated go
+     * back to the chunk. Nothing else can reach a local slice (its header count refuses every reference), so plain
+     * stores suffice; the only shared state it writes outside the current chunk is that chunk's count (one CAS).
+     *
+     * @throws IllegalStateException (nothing changes) if the caller is not the allocating thread (strict), or an
+     *                               allocation is in progress (called from an initializer).
+     */
+    void releaseLocal(final Chunk c, final int start, final int data, final int end)
+    {
+        if (strict && owner != Thread.currentThread() || allocating)
+        {
+            throw localRefused();
+        }
+        final ChunkMemory m = c.memory;
+        if (c == current)
+        {
+            if (m.offset == end)
+            {
+                m.offset = start; // the last slice allocated: its bytes go to the next one (its header is past the end)
+            }
+            else
+            {
+                Memory.putInt(m.address + data - Integer.BYTES, 0); // released, for the leak walk
+            }
+            credit++;
+        }
+        else
+        {
+            // The chunk was left behind (or the allocator closed): its count is shared with other threads.
+            Memory.putInt(m.address + data - Integer.BYTES, 0);
+            c.releaseReference();
+        }
+        counters.sliceReleased(end - data);
+        LOCAL_OPEN.setRelease(this, localOpen - 1);
+    }
+
+    private IllegalStateException localRefused()
+    {
+        if (allocating)
+        {
+            return new IllegalStateException("cannot release a local slice from inside an initializer");
+        }
+        return new IllegalStateException("a local slice is released on its allocator's thread (" +
+            (owner == null ? "none" : owner.getName()) + "), not on " + Thread.currentThread().getName() +
+            ": allocate a shared slice to hand it over");
+    }
+
     private long ref(final int data)
     {
         final Chunk c = target;
@@ -811,7 +1099,7 @@ public final class SliceAllocator implements AutoCloseable
         return ((long)c.generation << GENERATION_SHIFT) | ((long)c.memory.node.slot << SLOT_SHIFT) | (data >>> 3);
     }
 
-    private int fillLongs(final int length, final LongInit init, final boolean pin)
+    private int fillLongs(final int length, final LongInit init, final int mode)
     {
         requireLayout(ElementLayout.LONG, "long elements");
         final long bytes = checkLength(length);
@@ -819,7 +1107,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
             // The range was checked against the chunk once: raw stores, no per-element bounds check.
@@ -834,11 +1122,11 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private int fillInts(final int length, final IntInit init, final boolean pin)
+    private int fillInts(final int length, final IntInit init, final int mode)
     {
         requireLayout(ElementLayout.INT, "int elements");
         final long bytes = checkLength(length);
@@ -846,13 +1134,15 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            // Raw stores, as for longs: one range check against the chunk, and no Agrona buffer whose base C2 must
+            // assume may alias every Java field.
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putInt(data + (i << 2), init.value(i));
+                Memory.putInt(base + ((long)i << 2), init.value(i));
             }
         }
         catch (final Throwable ex)
@@ -860,11 +1150,11 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private int fillDoubles(final int length, final DoubleInit init, final boolean pin)
+    private int fillDoubles(final int length, final DoubleInit init, final int mode)
     {
         requireLayout(ElementLayout.DOUBLE, "double elements");
         final long bytes = checkLength(length);
@@ -872,7 +1162,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
             final long base = target.memory.address + data;
@@ -886,11 +1176,11 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private int fillBytes(final int length, final ByteInit init, final boolean pin)
+    private int fillBytes(final int length, final ByteInit init, final int mode)
     {
         requireLayout(ElementLayout.BYTE, "byte elements");
         final long bytes = checkLength(length);
@@ -898,13 +1188,13 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
-            final UnsafeBuffer b = target.memory.buffer;
+            final long base = target.memory.address + data;
             for (int i = 0; i < length; i++)
             {
-                b.putByte(data + i, init.value(i));
+                Memory.putByte(base + i, init.value(i));
             }
         }
         catch (final Throwable ex)
@@ -912,18 +1202,18 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private int fillElements(final int length, final ElementInit init, final boolean pin)
+    private int fillElements(final int length, final ElementInit init, final int mode)
     {
         final long bytes = checkLength(length);
         if (length == 0)
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
             final UnsafeBuffer w = openWindow(data, bytes);
@@ -938,18 +1228,18 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private <X extends Exception> int tryFill(final int length, final FallibleInit<X> init, final boolean pin) throws X
+    private <X extends Exception> int tryFill(final int length, final FallibleInit<X> init, final int mode) throws X
     {
         final long bytes = checkLength(length);
         if (length == 0)
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
             final UnsafeBuffer w = openWindow(data, bytes);
@@ -964,11 +1254,11 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    private <X extends Exception> int tryFillLongs(final int length, final FallibleLongInit<X> init, final boolean pin)
+    private <X extends Exception> int tryFillLongs(final int length, final FallibleLongInit<X> init, final int mode)
         throws X
     {
         requireLayout(ElementLayout.LONG, "long elements");
@@ -977,7 +1267,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return 0;
         }
-        final int data = begin(length, bytes, pin);
+        final int data = begin(length, bytes, mode);
         try
         {
             // The range was checked against the chunk once: raw stores, no per-element bounds check.
@@ -992,14 +1282,16 @@ public final class SliceAllocator implements AutoCloseable
             abort();
             throw ex;
         }
-        finish(length, data, bytes);
+        finish(length, data, bytes, mode);
         return data;
     }
 
-    /** The header word of a new slice, in native order: length in the first int, one reference in the second. */
-    private static long header(final int length)
+    /** The header word of a new slice, in native order: length in the first int, its count in the second. */
+    private static long header(final int length, final int count)
     {
-        return LITTLE_ENDIAN ? (1L << 32) | (length & 0xFFFF_FFFFL) : ((long)length << 32) | 1L;
+        return LITTLE_ENDIAN ?
+            ((long)count << 32) | (length & 0xFFFF_FFFFL) :
+            ((long)length << 32) | (count & 0xFFFF_FFFFL);
     }
 
     private UnsafeBuffer openWindow(final int data, final long bytes)
@@ -1046,8 +1338,12 @@ public final class SliceAllocator implements AutoCloseable
                     throw new IllegalStateException("SliceAllocator is confined to " + bound.getName() +
                         ": allocation from " + caller.getName() + " refused (bindToCurrentThread() hands it over)");
                 }
-                owner = caller;
+                bindOwner(caller);
             }
+        }
+        else if (owner == null)
+        {
+            bindOwner(Thread.currentThread()); // not checked, but its releases still count without an atomic
         }
         if (closed)
         {
@@ -1065,19 +1361,19 @@ public final class SliceAllocator implements AutoCloseable
      * The common case (room in the current chunk, already pinned) is kept small so that it inlines into the
      * allocation methods; the rest is in {@link #beginElsewhere}.
      */
-    private int begin(final int length, final long bytes, final boolean pin)
+    private int begin(final int length, final long bytes, final int mode)
     {
         final Chunk cur = current;
         final ChunkMemory m = cur.memory;
         final long data = align(m.offset + (long)HEADER);
         if (data + bytes > m.capacity)
         {
-            return beginElsewhere(bytes, pin);
+            return beginElsewhere(bytes, mode);
         }
         target = cur;
         targetKind = IN_CURRENT;
         allocating = true;
-        if (pin && m.node == null) // pinned once per chunk: the check stays inline, pin() does not
+        if (mode == REF && m.node == null) // pinned once per chunk: the check stays inline, pin() does not
         {
             pinTarget();
         }
@@ -1085,7 +1381,7 @@ public final class SliceAllocator implements AutoCloseable
     }
 
     /** {@link #begin} when the current chunk has no room: a dedicated chunk, a reset in place or a fresh chunk. */
-    private int beginElsewhere(final long bytes, final boolean pin)
+    private int beginElsewhere(final long bytes, final int mode)
     {
         final Chunk cur = current;
         final ChunkMemory m = cur.memory;
@@ -1123,7 +1419,7 @@ public final class SliceAllocator implements AutoCloseable
             targetKind = FRESH;
         }
         allocating = true;
-        if (pin && target.memory.node == null)
+        if (mode == REF && target.memory.node == null)
         {
             pinTarget();
         }
@@ -1143,12 +1439,13 @@ public final class SliceAllocator implements AutoCloseable
         }
     }
 
-    private void finish(final int length, final int data, final long bytes)
+    private void finish(final int length, final int data, final long bytes, final int mode)
     {
         final Chunk t = target;
         final ChunkMemory m = t.memory;
-        // [int length][int references = 1] in one raw store: data - HEADER lies inside the chunk (begin chose it).
-        Memory.putLong(m.address + data - HEADER, header(length));
+        // [int length][int references] in one raw store: data - HEADER lies inside the chunk (begin chose it). A
+        // local slice's count reads LOCAL_COUNT: no reference to it exists, and every count operation refuses it.
+        Memory.putLong(m.address + data - HEADER, header(length, mode == LOCAL ? LOCAL_COUNT : 1));
         final int end = (int)(data + bytes);
         if (targetKind <= RESET_CURRENT)
         {
@@ -1160,10 +1457,15 @@ public final class SliceAllocator implements AutoCloseable
                 spare = CREDIT_BATCH;
             }
             credit = spare - 1;
+            if (mode == LOCAL)
+            {
+                targetStart = targetKind == IN_CURRENT ? m.offset : 0;
+            }
             m.offset = end;
         }
         else
         {
+            targetStart = 0;
             finishElsewhere(t, m, end);
         }
         counters.sliceAllocated(bytes);
@@ -1363,14 +1665,18 @@ public final class SliceAllocator implements AutoCloseable
         return c.memory.address + dataOf(ref);
     }
 
-    /** Adds one holder to the slice whose data starts at {@code data}. Any thread. */
-    static void retainSlice(final UnsafeBuffer buffer, final int data)
+    /**
+     * Adds one holder to the slice whose data starts at {@code data} in {@code chunk}. Any thread. Raw atomics on the
+     * header's address (no buffer bounds checks, no field reloads after them): the caller holds a count, so the chunk
+     * is allocated and the address inside it.
+     */
+    static void retainSlice(final Chunk chunk, final int data)
     {
-        final int at = data - Integer.BYTES;
+        final long at = chunk.memory.address + data - Integer.BYTES;
         int count;
         do
         {
-            count = buffer.getIntVolatile(at);
+            count = Memory.getIntVolatile(at);
             if (count <= 0)
             {
                 throw new StaleHandleException("slice is already released: cannot share it");
@@ -1380,7 +1686,7 @@ public final class SliceAllocator implements AutoCloseable
                 throw new IllegalStateException("slice has too many references");
             }
         }
-        while (!buffer.compareAndSetInt(at, count, count + 1));
+        while (!Memory.compareAndSetInt(at, count, count + 1));
     }
 
     /**

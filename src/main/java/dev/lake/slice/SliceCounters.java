@@ -2,18 +2,24 @@ package dev.lake.slice;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The counters behind {@link SliceStats}. Allocation-side counters are written only by the allocating thread
- * (a release store, no atomic instruction); release-side counters are updated by any thread. Holds no chunk,
- * so the cleanup action of a chunk can reference it without keeping any chunk reachable.
+ * (a release store, no atomic instruction). Released bytes are counted where the release happens: a release on
+ * the allocating thread (the common case: every local slice, and most slices that never leave it) goes into that
+ * thread's own {@link Cell} with a release store, any other thread's into a {@link LongAdder}. A cell belongs to
+ * one thread for ever and only that thread writes it, whatever happens to the allocator's ownership, so no update
+ * is ever lost; {@link #snapshot()} adds them all up. Holds no chunk, so the cleanup action of a chunk can
+ * reference it without keeping any chunk reachable.
  */
 final class SliceCounters
 {
     private static final VarHandle ALLOCATED_BYTES;
     private static final VarHandle SLICES_ALLOCATED;
+    private static final VarHandle RELEASED;
 
     static
     {
@@ -22,6 +28,7 @@ final class SliceCounters
             final MethodHandles.Lookup lookup = MethodHandles.lookup();
             ALLOCATED_BYTES = lookup.findVarHandle(SliceCounters.class, "allocatedBytes", long.class);
             SLICES_ALLOCATED = lookup.findVarHandle(SliceCounters.class, "slicesAllocated", long.class);
+            RELEASED = lookup.findVarHandle(Cell.class, "released", long.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -29,14 +36,22 @@ final class SliceCounters
         }
     }
 
+    private static final Cell[] NO_CELLS = new Cell[0];
+
     private final AtomicLong liveChunks = new AtomicLong();
     private final AtomicLong reservedBytes = new AtomicLong();
     private final AtomicLong wastedBytes = new AtomicLong();
     private final LongAdder releasedBytes = new LongAdder();
+    /** Released bytes of the cells of threads that terminated (folded in when their cells were dropped). */
+    private final AtomicLong retiredCells = new AtomicLong();
     @SuppressWarnings("unused") // through ALLOCATED_BYTES
     private volatile long allocatedBytes;
     @SuppressWarnings("unused") // through SLICES_ALLOCATED
     private volatile long slicesAllocated;
+    /** The allocating thread's cell; {@code null} until a thread allocates. */
+    private volatile Cell ownerCell;
+    /** Every live cell, for the snapshot: replaced (copy on write) by the allocating thread only. */
+    private volatile Cell[] cells = NO_CELLS;
 
     /** Allocating thread only. */
     void sliceAllocated(final long bytes)
@@ -45,10 +60,65 @@ final class SliceCounters
         SLICES_ALLOCATED.setRelease(this, (long)SLICES_ALLOCATED.getOpaque(this) + 1);
     }
 
-    /** Any thread: the last reference to a slice went. */
+    /**
+     * Any thread: the last reference to a slice went. On the allocating thread no atomic instruction.
+     *
+     * @param bytes the slice's element bytes.
+     */
     void sliceReleased(final long bytes)
     {
-        releasedBytes.add(bytes);
+        final Cell cell = ownerCell;
+        if (cell != null && cell.thread == Thread.currentThread())
+        {
+            RELEASED.setRelease(cell, (long)RELEASED.getOpaque(cell) + bytes); // only this thread writes it
+        }
+        else
+        {
+            releasedBytes.add(bytes);
+        }
+    }
+
+    /**
+     * Allocating thread only: the calling thread becomes the one whose releases go to its own cell. Cells of
+     * threads that terminated are folded into one counter on the way (their last writes are visible: a thread's
+     * termination happens before another thread sees it dead).
+     *
+     * @param thread the allocating thread.
+     */
+    void bindOwner(final Thread thread)
+    {
+        final Cell[] current = cells;
+        for (final Cell cell : current)
+        {
+            if (cell.thread == thread)
+            {
+                ownerCell = cell;
+                return;
+            }
+        }
+        Cell[] kept = Arrays.copyOf(current, current.length + 1);
+        int n = 0;
+        long retired = 0;
+        for (final Cell cell : current)
+        {
+            if (cell.thread.isAlive())
+            {
+                kept[n++] = cell;
+            }
+            else
+            {
+                retired += (long)RELEASED.getAcquire(cell);
+            }
+        }
+        final Cell mine = new Cell(thread);
+        kept[n++] = mine;
+        if (n != kept.length)
+        {
+            kept = Arrays.copyOf(kept, n);
+        }
+        retiredCells.addAndGet(retired); // counted before its cells disappear: a racing snapshot may count twice
+        cells = kept;
+        ownerCell = mine;
     }
 
     /** Allocating thread only. */
@@ -78,9 +148,26 @@ final class SliceCounters
     SliceStats snapshot()
     {
         // Releases are read before allocations: every release counted was preceded by its allocation.
-        final long released = releasedBytes.sum();
+        long released = releasedBytes.sum() + retiredCells.get();
+        for (final Cell cell : cells)
+        {
+            released += (long)RELEASED.getAcquire(cell);
+        }
         final long allocated = (long)ALLOCATED_BYTES.getAcquire(this);
         return new SliceStats(liveChunks.get(), reservedBytes.get(), allocated - released, wastedBytes.get(),
             (long)SLICES_ALLOCATED.getAcquire(this));
+    }
+
+    /** Released bytes counted by one thread, written by that thread only. */
+    static final class Cell
+    {
+        final Thread thread;
+        @SuppressWarnings("unused") // through RELEASED
+        private volatile long released;
+
+        Cell(final Thread thread)
+        {
+            this.thread = thread;
+        }
     }
 }

@@ -40,6 +40,13 @@ import static dev.lake.slice.SliceAllocator.dataOf;
  * caller must not release the reference afterwards). Either way {@link #close()} drops the reader's count (one
  * or more CASes, see {@link SliceAllocator#release(long)}), which frees the chunk when it was the last.
  *
+ * <p>A third way needs no reference at all: {@link SliceAllocator#allocateLocalLongs} and its siblings allocate a
+ * <em>local</em> slice straight into the reader. Nobody else can reach it, so nothing is validated and closing
+ * the reader releases it without an atomic instruction; but closing is then part of the allocating thread's
+ * work (another thread gets {@link IllegalStateException} in strict mode, and the reader stays bound). To keep
+ * that path free of GC write barriers, a reader closed after a local slice keeps referring to that slice's
+ * allocator and chunk (not to their memory) until it is bound elsewhere: while it is reachable, so are they.
+ *
  * <p>Misuse: reading, or closing, an unbound reader throws {@link StaleHandleException}; binding a bound reader
  * throws {@link IllegalStateException} and changes nothing; binding a released or stale reference throws
  * {@link StaleHandleException} and leaves the reader unbound; an index out of the slice throws
@@ -52,7 +59,14 @@ import static dev.lake.slice.SliceAllocator.dataOf;
  */
 public final class SliceReader implements AutoCloseable
 {
-    /** The chunk whose count this reader holds (through its slice's header); {@code null} while unbound. */
+    /** Whether this reader holds a slice. */
+    private boolean bound;
+    /** Whether the slice is local: released through {@link #allocator}, on the allocating thread. */
+    private boolean local;
+    /**
+     * The chunk whose count this reader holds (through its slice's header) while bound. After a local slice it is
+     * kept, so that the next local slice in the same chunk stores nothing here; otherwise {@code null} when unbound.
+     */
     private Chunk chunk;
     private ElementLayout layout;
     /** Address of element 0. */
@@ -67,6 +81,12 @@ public final class SliceReader implements AutoCloseable
     private int doubleLength;
     private int intLength;
     private int byteLength;
+    /** The allocator of the last local slice ({@link SliceAllocator#allocateLocalLongs}), which releases it. */
+    private SliceAllocator allocator;
+    /** Where a local slice began in its chunk (its bytes go back there when it was the last one allocated). */
+    private int start;
+    /** Where a local slice's data ends in its chunk. */
+    private int end;
 
     /**
      * Creates an unbound reader. The only allocation it ever makes.
@@ -122,7 +142,7 @@ public final class SliceReader implements AutoCloseable
      */
     public boolean isBound()
     {
-        return chunk != null;
+        return bound;
     }
 
     /**
@@ -131,7 +151,7 @@ public final class SliceReader implements AutoCloseable
      */
     public int length()
     {
-        if (chunk == null)
+        if (!bound)
         {
             throw unbound();
         }
@@ -144,7 +164,7 @@ public final class SliceReader implements AutoCloseable
      */
     public ElementLayout layout()
     {
-        if (chunk == null)
+        if (!bound)
         {
             throw unbound();
         }
@@ -229,7 +249,7 @@ public final class SliceReader implements AutoCloseable
      */
     public void getLongs(final int index, final long[] dst, final int dstOffset, final int count)
     {
-        if (chunk == null || layout != ElementLayout.LONG)
+        if (!bound || layout != ElementLayout.LONG)
         {
             throw refused(0, ElementLayout.LONG);
         }
@@ -250,11 +270,11 @@ public final class SliceReader implements AutoCloseable
      */
     public void getBytes(final int byteIndex, final MutableDirectBuffer dst, final int dstIndex, final int bytes)
     {
-        final Chunk c = chunk;
-        if (c == null)
+        if (!bound)
         {
             throw unbound();
         }
+        final Chunk c = chunk;
         SliceAllocator.checkRange(byteIndex, bytes, length * layout.stride(), dstIndex, dst.capacity());
         if (bytes == 0)
         {
@@ -276,15 +296,22 @@ public final class SliceReader implements AutoCloseable
     @Override
     public void close()
     {
-        final Chunk c = chunk;
-        if (c == null)
+        if (!bound)
         {
             throw new StaleHandleException("SliceReader is not bound: double close");
         }
+        final Chunk c = chunk;
         final int at = data;
+        if (local)
+        {
+            allocator.releaseLocal(c, start, at, end); // throws, leaving the reader bound, on the wrong thread
+            unbind();
+            return;
+        }
         final long bytes = (long)length * layout.stride();
         final int expected = generation;
-        clear();
+        chunk = null;
+        unbind();
         if (c != Chunk.NONE)
         {
             if (c.generation != expected)
@@ -301,7 +328,8 @@ public final class SliceReader implements AutoCloseable
     @Override
     public String toString()
     {
-        return chunk == null ? "SliceReader[unbound]" : "SliceReader[" + length + " x " + layout + "]";
+        return !bound ? "SliceReader[unbound]" :
+            "SliceReader[" + (local ? "local, " : "") + length + " x " + layout + "]";
     }
 
     private SliceReader bindTo(final ElementLayout l, final Chunk c, final long ref, final int n)
@@ -317,23 +345,93 @@ public final class SliceReader implements AutoCloseable
         doubleLength = l == ElementLayout.DOUBLE ? n : 0;
         intLength = l == ElementLayout.INT ? n : 0;
         byteLength = l == ElementLayout.BYTE ? n : 0;
+        local = false;
+        bound = true;
         return this;
     }
 
-    private void clear()
+    /** Binds an empty local slice: it owns no chunk, and closing it releases nothing. */
+    SliceReader bindEmpty(final ElementLayout l)
     {
-        chunk = null;
+        return bindTo(l, Chunk.NONE, SliceAllocator.EMPTY_REF, 0);
+    }
+
+    /**
+     * Binds a local slice of longs that the allocator just placed at {@code at} in {@code c}: the reader owns its
+     * count. Unbound, every typed length is 0, so only the long one is written; references are written only when
+     * they change (no GC write barrier in a steady loop).
+     */
+    SliceReader bindLocalLongs(final SliceAllocator a, final Chunk c, final int from, final int at, final int n)
+    {
+        if (allocator != a)
+        {
+            allocator = a;
+        }
+        if (chunk != c)
+        {
+            chunk = c;
+        }
+        if (layout != ElementLayout.LONG)
+        {
+            layout = ElementLayout.LONG;
+        }
+        data = at;
+        start = from;
+        end = at + (n << 3);
+        address = c.memory.address + at;
+        length = n;
+        longLength = n;
+        local = true;
+        bound = true;
+        return this;
+    }
+
+    /** {@link #bindLocalLongs} for any layout. */
+    SliceReader bindLocal(final SliceAllocator a, final Chunk c, final int from, final int at, final int n)
+    {
+        final ElementLayout l = a.layout();
+        if (allocator != a)
+        {
+            allocator = a;
+        }
+        if (chunk != c)
+        {
+            chunk = c;
+        }
+        if (layout != l)
+        {
+            layout = l;
+        }
+        data = at;
+        start = from;
+        end = at + n * l.stride();
+        address = c.memory.address + at;
+        length = n;
+        longLength = l == ElementLayout.LONG ? n : 0;
+        doubleLength = l == ElementLayout.DOUBLE ? n : 0;
+        intLength = l == ElementLayout.INT ? n : 0;
+        byteLength = l == ElementLayout.BYTE ? n : 0;
+        local = true;
+        bound = true;
+        return this;
+    }
+
+    /**
+     * Unbinds: every accessor checks {@link #bound} or a typed length first, so the rest (address, length, local)
+     * is left as it was and rewritten by the next bind.
+     */
+    private void unbind()
+    {
+        bound = false;
         longLength = 0;
         doubleLength = 0;
         intLength = 0;
         byteLength = 0;
-        length = 0;
-        address = 0;
     }
 
-    private void checkUnbound()
+    void checkUnbound()
     {
-        if (chunk != null)
+        if (bound)
         {
             throw new IllegalStateException(this + " is bound: close it before binding it again");
         }
@@ -341,7 +439,7 @@ public final class SliceReader implements AutoCloseable
 
     private RuntimeException refused(final int index, final ElementLayout expected)
     {
-        if (chunk == null)
+        if (!bound)
         {
             return unbound();
         }

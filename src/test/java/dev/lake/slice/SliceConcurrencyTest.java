@@ -111,6 +111,104 @@ class SliceConcurrencyTest
     }
 
     @Test
+    void localSlicesOnTheOwnerBesideSharedOnesOnTwelveThreadsFreeEveryChunkExactlyOnce() throws Exception
+    {
+        final long baseline = NativeMemory.reservedBytes();
+        final long regionsBefore = NativeMemory.liveRegions();
+        final long leaksBefore = NativeMemory.leaks();
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(512).build();
+        final List<BlockingQueue<Object>> queues = new ArrayList<>();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final Thread[] workers = new Thread[WORKERS];
+        for (int w = 0; w < WORKERS; w++)
+        {
+            final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+            queues.add(queue);
+            workers[w] = new Thread(() -> work(alloc, queue, failure), "slice-local-" + w);
+            workers[w].start();
+        }
+
+        // The owner keeps up to 40 local slices open while it hands shared ones out: local releases (stack order or
+        // in place, into the spares of the current chunk or with a CAS on a chunk left behind) interleave with
+        // shared releases on other threads, in the same chunks.
+        final ThreadLocalRandom random = ThreadLocalRandom.current();
+        final List<SliceReader> open = new ArrayList<>();
+        final List<Integer> openIds = new ArrayList<>();
+        final List<SliceReader> spare = new ArrayList<>();
+        for (int id = 0; id < SLICES; id++)
+        {
+            final int sliceId = id;
+            final int length = random.nextInt(40) == 0 ? 513 + random.nextInt(100) : 1 + random.nextInt(200);
+            final int kind = random.nextInt(3);
+            if (kind == 0)
+            {
+                final SliceReader reader = spare.isEmpty() ? new SliceReader() : spare.remove(spare.size() - 1);
+                alloc.allocateLocalLongs(length, i -> expected(sliceId, i), reader);
+                open.add(reader);
+                openIds.add(sliceId);
+            }
+            else if (kind == 1)
+            {
+                final SharedSlice slice = alloc.allocateLongs(length, i -> expected(sliceId, i));
+                if (random.nextBoolean())
+                {
+                    queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice.share()));
+                }
+                queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice));
+            }
+            else
+            {
+                final long ref = alloc.allocateLongsRef(length, i -> expected(sliceId, i));
+                queues.get(random.nextInt(WORKERS)).put(new RefJob(sliceId, ref));
+            }
+            while (open.size() > random.nextInt(1, 40))
+            {
+                // mostly the newest (stack order), sometimes any
+                final int at = random.nextInt(4) == 0 ? random.nextInt(open.size()) : open.size() - 1;
+                final SliceReader reader = open.remove(at);
+                final int readerId = openIds.remove(at);
+                for (int i = 0; i < reader.length(); i++)
+                {
+                    assertEquals(expected(readerId, i), reader.getLong(i), "local slice changed while open");
+                }
+                reader.close();
+                spare.add(reader);
+            }
+            if (failure.get() != null)
+            {
+                break;
+            }
+        }
+        for (final SliceReader reader : open)
+        {
+            reader.close();
+        }
+        for (final BlockingQueue<Object> queue : queues)
+        {
+            queue.put(POISON);
+        }
+        for (final Thread worker : workers)
+        {
+            worker.join();
+        }
+        if (failure.get() != null)
+        {
+            fail(failure.get());
+        }
+
+        final SliceStats beforeClose = alloc.stats();
+        assertEquals(0, beforeClose.liveSliceBytes());
+        assertEquals(1, beforeClose.liveChunks(), "only the current chunk is left");
+        assertEquals(0, beforeClose.wastedTailBytes());
+        assertEquals(SLICES, beforeClose.slicesAllocated());
+        alloc.close();
+        assertEquals(new SliceStats(0, 0, 0, 0, SLICES), alloc.stats());
+        assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
+        assertEquals(regionsBefore, NativeMemory.liveRegions());
+        assertEquals(leaksBefore, NativeMemory.leaks());
+    }
+
+    @Test
     void racingDoubleReleaseOfOneHandleSucceedsExactlyOnce() throws Exception
     {
         final long baseline = NativeMemory.reservedBytes();
