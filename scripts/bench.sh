@@ -56,10 +56,15 @@ fi
 run_on() {
   local label=$1 home=$2 jar=$3 out=$4
   shift 4
-  local flags=()
+  # Every fork gets a fixed, pre-touched heap, as a tuned Java service runs: with the default heap (a quarter of
+  # the machine) a short run keeps touching fresh eden pages, and where a page fault is slow (about 8 us on a
+  # VM) the heap peers (new long[n], Netty's objects) would be charged for it. -jvmArgs replaces the JVM options
+  # forks inherit from this launcher and leaves each benchmark's @Fork(jvmArgsAppend) in place (Netty's tuning).
+  local jvm="-Xms512m -Xmx512m -XX:+AlwaysPreTouch --add-exports=java.base/jdk.internal.misc=ALL-UNNAMED"
   if [ "$(spec_version "$home")" -ge 24 ]; then
-    flags=(-jvmArgsAppend "--sun-misc-unsafe-memory-access=allow")
+    jvm="$jvm --sun-misc-unsafe-memory-access=allow"
   fi
+  local flags=(-jvmArgs "$jvm")
   # a filter may match only benchmarks one jar has (FfmPeersBench is only in the JDK 22+ jar): skip, not fail
   local listed
   listed=$("$home/bin/java" -jar "$jar" -l "$pattern" 2>/dev/null || true)

@@ -11,7 +11,7 @@ import org.openjdk.jmh.annotations.Setup;
  * {@code ThreadLocal} lookup. The local-lake benchmark runs again in this fork so the ratio is taken in one JVM.
  */
 @Fork(value = 1,
-    // prepended: a command-line -jvmArgsAppend (scripts/bench.sh adds one on JDK 24+) replaces the annotation's
+    // prepended: a command-line -jvmArgsAppend would replace the annotation's append, never the prepend
     jvmArgsPrepend = {"-Djmh.executor=CUSTOM", "-Djmh.executor.class=dev.lake.bench.LakeThreadExecutor"},
     jvmArgsAppend = "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED")
 public class ThreadLakeOnLakeThreadBench extends ThreadLakeBench
