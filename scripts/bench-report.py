@@ -83,8 +83,9 @@ WORKLOADS = [
     for size, published in (("256", "4.5 us (arena-alligator buddy)"), ("1024", "1.1 us (arena-alligator buddy)"),
                             ("4096", "0.34 us (arena-alligator buddy)"))
 ] + [
-    (f"Slices: allocate {n} longs + read + release", f"SliceBench.readerAllocateReadRelease[n={n}]",
-     [f"SliceBench.heapArrayAllocateRead[n={n}]", f"SliceBench.readerBindAllocateReadRelease[n={n}]",
+    (f"Slices: allocate {n} longs + read + release", f"SliceBench.localAllocateReadRelease[n={n}]",
+     [f"SliceBench.heapArrayAllocateRead[n={n}]", f"SliceBench.floorFillRead[n={n}]",
+      f"SliceBench.readerAllocateReadRelease[n={n}]", f"SliceBench.readerBindAllocateReadRelease[n={n}]",
       f"SliceBench.refAllocateReadRelease[n={n}]", f"SliceBench.refAllocateCopyRelease[n={n}]",
       f"SliceBench.handleAllocateReadRelease[n={n}]"], None, None)
     for n in ("32", "256", "1024", "4096")
