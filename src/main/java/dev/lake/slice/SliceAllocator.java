@@ -253,7 +253,8 @@ public final class SliceAllocator implements AutoCloseable
         if (previous != null && previous != caller && open != 0 && previous.isAlive())
         {
             throw new IllegalStateException("SliceAllocator is confined to " + previous.getName() + ", which holds " +
-                open + " local slice(s): close their readers on that thread before handing the allocator over");
+                open + " local slice(s): close their readers on that thread before handing the allocator over " +
+                "(a reader dropped without close() keeps the count for as long as that thread lives: a leak)");
         }
         bindOwner(caller);
     }

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Review of local slices: a model-based walk over local, shared and primitive slices (chunk switches, resets in
  * place, dedicated chunks, throwing initializers) checking contents, stats and the native memory returned.
  */
-class SliceLocalReviewTest extends NativeBaselineTest
+class SliceLocalModelTest extends NativeBaselineTest
 {
     private static final class Live
     {
