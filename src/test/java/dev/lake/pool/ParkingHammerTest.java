@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * tier (both park), share slots across threads, wait for capacity, and check afterwards that no slot was owned
  * twice, none was lost, the counters are exact and close frees the region.
  */
-class ParkingReviewTest
+class ParkingHammerTest
 {
     private static final int THREADS = 8;
     private static final int LONGS = 4;
@@ -421,8 +421,11 @@ class ParkingReviewTest
         });
         writer.setDaemon(true);
         writer.start();
-        // let the loop get compiled (OSR)
-        org.awaitility.Awaitility.await().pollDelay(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(5)).until(() -> true);
+        // let the loop run long enough to be compiled by C2 (OSR after some 10^5 back edges): the value written
+        // counts the iterations
+        final int at = arena.offset(h) + 8;
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30))
+            .until(() -> arena.uncheckedBuffer().getLongVolatile(at) > 20_000_000L);
         arena.release(h);
         final long next = arena.allocateHandle();
         try
