@@ -36,7 +36,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <h2>Claiming a slot</h2>
  * One bit per slot in {@code long} words; a claim finds a zero bit and sets it with one CAS
- * ({@link VarHandle#compareAndExchange}); a release clears it with one atomic AND. Each bitmap word sits on its
+ * ({@link VarHandle#compareAndExchange}); a release that cannot park the slot clears it with one atomic AND, and
+ * one that parks it leaves the bit set (see "Parking release" in {@code docs/pool.md}). Each bitmap word sits on its
  * own 64-byte cache line so threads working in different words never false-share, and each thread starts its
  * search at a word derived from its thread id, so threads spread over the bitmap. Lock-free: a failed CAS
  * means another thread made progress. O(1) when the starting word has a free bit; O(words) to find the last

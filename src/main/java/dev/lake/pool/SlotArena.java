@@ -849,7 +849,10 @@ abstract class SlotArena implements AutoCloseable
     {
         final long[] s = slots;
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
-        if (!inRange(at, s) || s[at] != (handle & ~SlotTable.REF_MASK | 1) ||
+        // opaque, not plain: a writer looping on a handle another thread releases must see the release at some
+        // point; a plain read is loop-invariant and the JIT hoists it, so such a writer never threw and kept writing
+        // into the slot's next owner (a write has no re-validation after it, unlike a read)
+        if (!inRange(at, s) || (long)SLOTS.getOpaque(s, at) != (handle & ~SlotTable.REF_MASK | 1) ||
             s[at + SlotTable.LENGTH] != SlotTable.WRITING)
         {
             throw writeRefused(handle);

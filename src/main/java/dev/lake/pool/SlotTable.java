@@ -26,7 +26,9 @@ import java.util.concurrent.atomic.LongAdder;
  * before an access (is this handle the owner, is it frozen, how long is it) are plain reads: an owner sees its
  * own writes, and a holder that learnt of a release through any synchronization sees that release; a thread
  * racing a release without synchronization gets no stronger promise from a volatile read either. The
- * re-validation after a read ({@link #validate}) is fenced, so a read racing a release and reuse is caught.
+ * re-validation after a read ({@link #validate}) is fenced, so a read racing a release and reuse is caught. The
+ * owner check before a write is an opaque read (no fence on x86): a write has no re-validation, and a plain read
+ * is hoisted out of a hot loop by the JIT, so a stale writer looping on a released handle never saw the release.
  *
  * <p>Layout of a meta word: {@code generation << REF_BITS | parked << (REF_BITS - 1) | references}. A slot is
  * free when its references are 0. Freeing bumps the generation, so every handle of the previous owner becomes
