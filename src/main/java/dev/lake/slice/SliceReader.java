@@ -363,26 +363,8 @@ public final class SliceReader implements AutoCloseable
      */
     SliceReader bindLocalLongs(final SliceAllocator a, final Chunk c, final int from, final int at, final int n)
     {
-        if (allocator != a)
-        {
-            allocator = a;
-        }
-        if (chunk != c)
-        {
-            chunk = c;
-        }
-        if (layout != ElementLayout.LONG)
-        {
-            layout = ElementLayout.LONG;
-        }
-        data = at;
-        start = from;
-        end = at + (n << 3);
-        address = c.memory.address + at;
-        length = n;
+        bindLocal(a, c, ElementLayout.LONG, from, at, at + (n << 3), n);
         longLength = n;
-        local = true;
-        bound = true;
         return this;
     }
 
@@ -390,6 +372,18 @@ public final class SliceReader implements AutoCloseable
     SliceReader bindLocal(final SliceAllocator a, final Chunk c, final int from, final int at, final int n)
     {
         final ElementLayout l = a.layout();
+        bindLocal(a, c, l, from, at, at + n * l.stride(), n);
+        longLength = l == ElementLayout.LONG ? n : 0;
+        doubleLength = l == ElementLayout.DOUBLE ? n : 0;
+        intLength = l == ElementLayout.INT ? n : 0;
+        byteLength = l == ElementLayout.BYTE ? n : 0;
+        return this;
+    }
+
+    /** Everything of a local bind but the typed length (the reader is unbound, so those read 0). */
+    private void bindLocal(
+        final SliceAllocator a, final Chunk c, final ElementLayout l, final int from, final int at, final int to, final int n)
+    {
         if (allocator != a)
         {
             allocator = a;
@@ -404,16 +398,11 @@ public final class SliceReader implements AutoCloseable
         }
         data = at;
         start = from;
-        end = at + n * l.stride();
+        end = to;
         address = c.memory.address + at;
         length = n;
-        longLength = l == ElementLayout.LONG ? n : 0;
-        doubleLength = l == ElementLayout.DOUBLE ? n : 0;
-        intLength = l == ElementLayout.INT ? n : 0;
-        byteLength = l == ElementLayout.BYTE ? n : 0;
         local = true;
         bound = true;
-        return this;
     }
 
     /**
