@@ -604,12 +604,7 @@ public final class FixedArena extends SlotArena
             // only a slot that parks can be a hint (never in a ZERO arena); closed is checked after the CAS
             if (w[hintAt] == handle && next > 0 && SlotTable.parkSole(s, at, handle, next))
             {
-                w[hintAt] = next | slot;
-                if (closed && table.unpark(slot))
-                {
-                    raceWithClose(slot);
-                }
-                waits.signal();
+                parked(slot, hintAt, next | slot);
                 return;
             }
         }
@@ -647,7 +642,16 @@ public final class FixedArena extends SlotArena
             returnSlot(slot, dirtyBytes);
             return;
         }
-        words[hintAt] = next & ~SlotTable.REF_MASK | slot; // the parked handle; plain: claims trust only the CAS
+        parked(slot, hintAt, next & ~SlotTable.REF_MASK | slot);
+    }
+
+    /**
+     * After the CAS that parked {@code slot}: its word's hint points at the handle it will have next (a plain store:
+     * claims trust only the CAS), a close that raced the park is completed, and a waiter is served.
+     */
+    private void parked(final int slot, final int hintAt, final long nextHandle)
+    {
+        words[hintAt] = nextHandle;
         if (closed && table.unpark(slot))
         {
             raceWithClose(slot);
