@@ -33,7 +33,6 @@ import java.util.concurrent.atomic.LongAdder;
  */
 abstract class SlotArena implements AutoCloseable
 {
-    private static final VarHandle SLOTS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle CLOSED;
     private static final VarHandle FREED;
 
@@ -621,8 +620,8 @@ abstract class SlotArena implements AutoCloseable
     {
         final long[] s = slots;
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
-        if (!inRange(at, s) || s[at] != (handle & ~SlotTable.REF_MASK | 1) ||
-            s[at + SlotTable.LENGTH] != SlotTable.WRITING)
+        if (!inRange(at, s) || SlotTable.word(s, at) != (handle & ~SlotTable.REF_MASK | 1) ||
+            SlotTable.word(s, at + SlotTable.LENGTH) != SlotTable.WRITING)
         {
             throw freezeRefused(handle);
         }
@@ -634,7 +633,7 @@ abstract class SlotArena implements AutoCloseable
                 name + ": frozen length must be between 0 and " + capacity + ": " + length);
         }
         SlotTable.countFrozen(s, at);
-        s[at + SlotTable.LENGTH] = length;
+        SlotTable.putWord(s, at + SlotTable.LENGTH, length);
     }
 
     /** Why a freeze was refused, found again off the fast path. */
@@ -852,8 +851,8 @@ abstract class SlotArena implements AutoCloseable
         // opaque, not plain: a writer looping on a handle another thread releases must see the release at some
         // point; a plain read is loop-invariant and the JIT hoists it, so such a writer never threw and kept writing
         // into the slot's next owner (a write has no re-validation after it, unlike a read)
-        if (!inRange(at, s) || (long)SLOTS.getOpaque(s, at) != (handle & ~SlotTable.REF_MASK | 1) ||
-            s[at + SlotTable.LENGTH] != SlotTable.WRITING)
+        if (!inRange(at, s) || SlotTable.wordOpaque(s, at) != (handle & ~SlotTable.REF_MASK | 1) ||
+            SlotTable.word(s, at + SlotTable.LENGTH) != SlotTable.WRITING)
         {
             throw writeRefused(handle);
         }
@@ -893,12 +892,12 @@ abstract class SlotArena implements AutoCloseable
     private int readAt(final long[] s, final long handle, final int index, final int length)
     {
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
-        if (!inRange(at, s) || !isLive(s[at], handle))
+        if (!inRange(at, s) || !isLive(SlotTable.word(s, at), handle))
         {
             throw readRefused(handle);
         }
         final int slot = at >>> SlotTable.SHIFT;
-        final int frozen = (int)s[at + SlotTable.LENGTH];
+        final int frozen = (int)SlotTable.word(s, at + SlotTable.LENGTH);
         final int limit = frozen == SlotTable.WRITING ? capacity(slot) : frozen;
         if ((index | length) < 0 || length > limit - index)
         {
@@ -915,7 +914,7 @@ abstract class SlotArena implements AutoCloseable
     {
         VarHandle.acquireFence();
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
-        final long m = (long)SLOTS.getVolatile(s, at);
+        final long m = SlotTable.wordVolatile(s, at); // readAt range-checked this handle against s
         // the check before the read found the slot live at this generation; only a free moves a generation on
         if ((m ^ handle) >>> SlotTable.REF_BITS != 0)
         {

@@ -1,6 +1,7 @@
 package dev.lake.pool;
 
 import dev.lake.memory.StaleHandleException;
+import org.agrona.UnsafeApi;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -68,6 +69,7 @@ final class SlotTable
     private static final int FROZEN_AT = 3;
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final long LONGS_BASE = UnsafeApi.arrayBaseOffset(long[].class);
     private static final VarHandle OBJECTS = MethodHandles.arrayElementVarHandle(Object[].class);
 
     private final String name;
@@ -181,15 +183,48 @@ final class SlotTable
         return takeParked(slots, slot << SHIFT, handle);
     }
 
+    /*
+     * Unchecked access to a word of a slot's record, for the handle tier's hot paths. Every caller passes a record
+     * start it range-checked itself (at < slots.length; never negative, a slot index has 28 bits), and the array
+     * holds whole records, so every word of that record is in range too. The JIT cannot prove that last step: the
+     * array forms paid a bounds check per word, again after every atomic (which makes it reload the array).
+     */
+
+    static long word(final long[] slots, final int index)
+    {
+        return UnsafeApi.getLong(slots, LONGS_BASE + ((long)index << 3));
+    }
+
+    static long wordOpaque(final long[] slots, final int index)
+    {
+        return UnsafeApi.getLongOpaque(slots, LONGS_BASE + ((long)index << 3));
+    }
+
+    static long wordVolatile(final long[] slots, final int index)
+    {
+        return UnsafeApi.getLongVolatile(slots, LONGS_BASE + ((long)index << 3));
+    }
+
+    static void putWord(final long[] slots, final int index, final long value)
+    {
+        UnsafeApi.putLong(slots, LONGS_BASE + ((long)index << 3), value);
+    }
+
+    private static long exchangeWord(final long[] slots, final int index, final long expected, final long value)
+    {
+        return UnsafeApi.compareAndExchangeLong(slots, LONGS_BASE + ((long)index << 3), expected, value);
+    }
+
     /** {@link #takeParked(int, long)} on a table's {@link #slots}, {@code at} the slot's record. */
     static boolean takeParked(final long[] slots, final int at, final long handle)
     {
         final long parked = handle & ~REF_MASK | PARKED;
-        if ((long)LONGS.compareAndExchange(slots, at, parked, handle & ~REF_MASK | 1) != parked)
+        // hints come from the arena itself, but an unchecked CAS is not left to trust them
+        if (at < 0 || at >= slots.length || exchangeWord(slots, at, parked, handle & ~REF_MASK | 1) != parked)
         {
             return false;
         }
-        slots[at + LENGTH] = WRITING;
+        putWord(slots, at + LENGTH, WRITING);
         return true;
     }
 
@@ -197,6 +232,7 @@ final class SlotTable
      * The common last release of a fixed arena: the one reference of {@code handle}'s generation, parked at the
      * next generation in one CAS whose operands come from the handle.
      *
+     * @param at   the slot's record, range-checked by the caller.
      * @param next the next generation's handle bits ({@code handle & ~REF_MASK} plus one generation), positive.
      * @return whether the CAS parked the slot; {@code false} (nothing done) when the meta word is anything else.
      */
@@ -204,7 +240,7 @@ final class SlotTable
     {
         final long sole = handle & ~REF_MASK | 1;
         // the plain read spares a shared slot (several references) a CAS doomed to fail
-        return slots[at] == sole && (long)LONGS.compareAndExchange(slots, at, sole, next | PARKED) == sole;
+        return word(slots, at) == sole && exchangeWord(slots, at, sole, next | PARKED) == sole;
     }
 
     /** Undoes a claim whose handle was never handed out: back to free at the same generation. */
@@ -463,7 +499,7 @@ final class SlotTable
     /** {@link #bump bump(slot, FROZEN)} on a table's {@link #slots}, {@code at} the slot's record. */
     static void countFrozen(final long[] slots, final int at)
     {
-        slots[at + FROZEN_AT]++;
+        putWord(slots, at + FROZEN_AT, word(slots, at + FROZEN_AT) + 1);
     }
 
     /** Counts an event of a slot: a plain increment by the slot's owner of the moment. */
