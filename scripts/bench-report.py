@@ -91,7 +91,7 @@ WORKLOADS = [
     for n in ("32", "256", "1024", "4096")
 ] + [
     ("Slices: share() + release() of a handle", "SliceBench.refRetainRelease[n=32]",
-     ["SliceBench.handleShareRelease[n=32]"], None, None),
+     ["SliceBench.handleShareRelease[n=32]", "SliceBench.floorShareReleaseAtomics[n=32]"], None, None),
 ]
 
 # Peers that only some runs can have: a table leaves them out when the run has no result for them, instead of

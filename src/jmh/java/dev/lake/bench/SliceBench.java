@@ -11,6 +11,7 @@ import org.openjdk.jmh.annotations.*;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -39,6 +40,7 @@ public class SliceBench
     private Region floor;
     private final LongAdder released = new LongAdder();
     private final AtomicInteger chunkCount = new AtomicInteger(1);
+    private final AtomicReference<Object> handleState = new AtomicReference<>(this);
 
     @Setup
     public void setup()
@@ -214,6 +216,23 @@ public class SliceBench
         final int count = chunkCount.get();
         chunkCount.weakCompareAndSetVolatile(count, count);
         return sum;
+    }
+
+    /**
+     * The three atomic instructions that {@link #handleShareRelease()} cannot do without, and nothing else: the
+     * slice's count up (share), the handle's own state (release: a double release racing on two threads must
+     * fail for one of them), the slice's count down (release). Each on an uncontended word, no object: the floor
+     * of share + release on this machine.
+     */
+    @Benchmark
+    public boolean floorShareReleaseAtomics()
+    {
+        final long header = floor.address();
+        final int count = Memory.getIntVolatile(header);
+        Memory.compareAndSetInt(header, count, count + 1);
+        final boolean released = handleState.compareAndSet(this, this);
+        Memory.compareAndSetInt(header, count + 1, count);
+        return released;
     }
 
     /** share() + release() of a handle (independent of n). */
