@@ -8,9 +8,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -53,36 +51,10 @@ class BuddyHammerTest
         final MpmcArrayQueue<Bytes> exchange = new MpmcArrayQueue<>(64);
         final AtomicLong ok = new AtomicLong();
         final AtomicLong refused = new AtomicLong();
-        final AtomicReference<Throwable> error = new AtomicReference<>();
-        final CountDownLatch start = new CountDownLatch(1);
-        final List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < THREADS; t++)
+        Workers.run(THREADS, id ->
         {
-            final int id = t;
-            final Thread thread = new Thread(() ->
-            {
-                try
-                {
-                    start.await();
-                    run(arena, exchange, id, ok, refused);
-                }
-                catch (final Throwable ex)
-                {
-                    error.compareAndSet(null, ex);
-                }
-            });
-            threads.add(thread);
-            thread.start();
-        }
-        start.countDown();
-        for (final Thread thread : threads)
-        {
-            thread.join();
-        }
-        if (error.get() != null)
-        {
-            throw new AssertionError(error.get());
-        }
+            run(arena, exchange, id, ok, refused);
+        });
         Bytes left;
         while ((left = exchange.poll()) != null)
         {

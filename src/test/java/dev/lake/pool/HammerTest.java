@@ -6,9 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -59,88 +57,66 @@ class HammerTest
         final MpmcArrayQueue<Bytes> queue = new MpmcArrayQueue<>(256);
         final AtomicLong ok = new AtomicLong();
         final AtomicLong failed = new AtomicLong();
-        final AtomicReference<Throwable> error = new AtomicReference<>();
-        final CountDownLatch start = new CountDownLatch(1);
-        final List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < THREADS; t++)
+        Workers.run(THREADS, id ->
         {
-            final long threadTag = (long)t << 40;
-            final Thread thread = new Thread(() ->
+            final long threadTag = (long)id << 40;
+            long allocated = 0;
+            long refused = 0;
+            for (int i = 0; i < perThread; i++)
             {
-                try
+                Buffer buffer;
+                while ((buffer = arena.tryAllocate()) == null)
                 {
-                    start.await();
-                    long allocated = 0;
-                    long refused = 0;
-                    for (int i = 0; i < perThread; i++)
+                    refused++;
+                    final Bytes other = queue.poll();
+                    if (other != null)
                     {
-                        Buffer buffer;
-                        while ((buffer = arena.tryAllocate()) == null)
-                        {
-                            refused++;
-                            final Bytes other = queue.poll();
-                            if (other != null)
-                            {
-                                verify(other);
-                                other.release();
-                            }
-                        }
-                        allocated++;
-                        final long tag = threadTag | i;
-                        buffer.putLong(tag);
-                        for (int k = 1; k < LONGS; k++)
-                        {
-                            buffer.putLong(word(tag, k));
-                        }
-                        if ((i & 15) == 0)
-                        {
-                            buffer.close();
-                            continue;
-                        }
-                        final Bytes bytes = buffer.freeze();
-                        final Bytes slice = bytes.slice(8, 16);
-                        if (slice.getLong(0) != word(tag, 1))
-                        {
-                            throw new AssertionError("slice broken");
-                        }
-                        if (!queue.offer(bytes))
-                        {
-                            verify(bytes);
-                            bytes.release();
-                        }
-                        if ((i & 1) != 0)
-                        {
-                            final Bytes shared = slice.retain();
-                            if (!queue.offer(shared))
-                            {
-                                shared.release();
-                            }
-                        }
-                        slice.release();
-                        final Bytes other = queue.poll();
-                        if (other != null)
-                        {
-                            verify(other);
-                            other.release();
-                        }
+                        verify(other);
+                        other.release();
                     }
-                    ok.addAndGet(allocated);
-                    failed.addAndGet(refused);
                 }
-                catch (final Throwable ex)
+                allocated++;
+                final long tag = threadTag | i;
+                buffer.putLong(tag);
+                for (int k = 1; k < LONGS; k++)
                 {
-                    error.compareAndSet(null, ex);
+                    buffer.putLong(word(tag, k));
                 }
-            });
-            threads.add(thread);
-            thread.start();
-        }
-        start.countDown();
-        for (final Thread thread : threads)
-        {
-            thread.join();
-        }
-        assertNull(error.get(), () -> "worker failed: " + error.get());
+                if ((i & 15) == 0)
+                {
+                    buffer.close();
+                    continue;
+                }
+                final Bytes bytes = buffer.freeze();
+                final Bytes slice = bytes.slice(8, 16);
+                if (slice.getLong(0) != word(tag, 1))
+                {
+                    throw new AssertionError("slice broken");
+                }
+                if (!queue.offer(bytes))
+                {
+                    verify(bytes);
+                    bytes.release();
+                }
+                if ((i & 1) != 0)
+                {
+                    final Bytes shared = slice.retain();
+                    if (!queue.offer(shared))
+                    {
+                        shared.release();
+                    }
+                }
+                slice.release();
+                final Bytes other = queue.poll();
+                if (other != null)
+                {
+                    verify(other);
+                    other.release();
+                }
+            }
+            ok.addAndGet(allocated);
+            failed.addAndGet(refused);
+        });
         Bytes rest;
         while ((rest = queue.poll()) != null)
         {
@@ -170,67 +146,45 @@ class HammerTest
         final FixedArena arena = FixedArena.builder(100, 64).build();
         final MpmcArrayQueue<Long> queue = new MpmcArrayQueue<>(64);
         final AtomicLong failed = new AtomicLong();
-        final AtomicReference<Throwable> error = new AtomicReference<>();
-        final CountDownLatch start = new CountDownLatch(1);
-        final List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < THREADS; t++)
+        Workers.run(THREADS, id ->
         {
-            final long threadTag = (long)t << 40;
-            final Thread thread = new Thread(() ->
+            final long threadTag = (long)id << 40;
+            long refused = 0;
+            for (int i = 0; i < perThread; i++)
             {
-                try
+                long h;
+                while ((h = arena.tryAllocateHandle()) == FixedArena.NO_HANDLE)
                 {
-                    start.await();
-                    long refused = 0;
-                    for (int i = 0; i < perThread; i++)
+                    refused++;
+                    final Long other = queue.poll();
+                    if (other != null)
                     {
-                        long h;
-                        while ((h = arena.tryAllocateHandle()) == FixedArena.NO_HANDLE)
-                        {
-                            refused++;
-                            final Long other = queue.poll();
-                            if (other != null)
-                            {
-                                check(arena, other);
-                                arena.release(other);
-                            }
-                        }
-                        final long tag = threadTag | i;
-                        for (int k = 0; k < LONGS; k++)
-                        {
-                            arena.putLong(h, k * 8, k == 0 ? tag : word(tag, k));
-                        }
-                        arena.freezeHandle(h, LONGS * 8);
-                        arena.retain(h);
-                        if (!queue.offer(h))
-                        {
-                            arena.release(h);
-                        }
-                        check(arena, h);
-                        arena.release(h);
-                        final Long other = queue.poll();
-                        if (other != null)
-                        {
-                            check(arena, other);
-                            arena.release(other);
-                        }
+                        check(arena, other);
+                        arena.release(other);
                     }
-                    failed.addAndGet(refused);
                 }
-                catch (final Throwable ex)
+                final long tag = threadTag | i;
+                for (int k = 0; k < LONGS; k++)
                 {
-                    error.compareAndSet(null, ex);
+                    arena.putLong(h, k * 8, k == 0 ? tag : word(tag, k));
                 }
-            });
-            threads.add(thread);
-            thread.start();
-        }
-        start.countDown();
-        for (final Thread thread : threads)
-        {
-            thread.join();
-        }
-        assertNull(error.get(), () -> "worker failed: " + error.get());
+                arena.freezeHandle(h, LONGS * 8);
+                arena.retain(h);
+                if (!queue.offer(h))
+                {
+                    arena.release(h);
+                }
+                check(arena, h);
+                arena.release(h);
+                final Long other = queue.poll();
+                if (other != null)
+                {
+                    check(arena, other);
+                    arena.release(other);
+                }
+            }
+            failed.addAndGet(refused);
+        });
         Long rest;
         while ((rest = queue.poll()) != null)
         {

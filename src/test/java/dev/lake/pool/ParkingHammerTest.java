@@ -139,106 +139,84 @@ class ParkingHammerTest
         final MpmcArrayQueue<Item> queue = new MpmcArrayQueue<>(16);
         final AtomicLong allocations = new AtomicLong();
         final AtomicLong sequence = new AtomicLong();
-        final AtomicReference<Throwable> error = new AtomicReference<>();
-        final CountDownLatch start = new CountDownLatch(1);
-        final List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < THREADS; t++)
+        Workers.run(THREADS, id ->
         {
-            final Thread thread = new Thread(() ->
+            final ThreadLocalRandom random = ThreadLocalRandom.current();
+            long allocated = 0;
+            for (int i = 0; i < perThread; i++)
             {
-                try
+                final long tag = sequence.incrementAndGet();
+                final int kind = random.nextInt(8);
+                final boolean share = random.nextBoolean();
+                if (kind < 5)
                 {
-                    start.await();
-                    final ThreadLocalRandom random = ThreadLocalRandom.current();
-                    long allocated = 0;
-                    for (int i = 0; i < perThread && error.get() == null; i++)
+                    final long h = arena.tryAllocateHandle();
+                    if (h == FixedArena.NO_HANDLE)
                     {
-                        final long tag = sequence.incrementAndGet();
-                        final int kind = random.nextInt(8);
-                        final boolean share = random.nextBoolean();
-                        if (kind < 5)
-                        {
-                            final long h = arena.tryAllocateHandle();
-                            if (h == FixedArena.NO_HANDLE)
-                            {
-                                final Item other = queue.poll();
-                                if (other != null)
-                                {
-                                    releaseItem(arena, owners, other);
-                                }
-                                continue;
-                            }
-                            allocated++;
-                            final int slot = arena.offset(h) / arena.slotCapacity();
-                            owners.acquire(slot, tag, share ? 2 : 1);
-                            for (int k = 0; k < LONGS; k++)
-                            {
-                                arena.putLong(h, k * 8, word(tag, k));
-                            }
-                            final Item item = new Item(h, null, slot, tag);
-                            if (share)
-                            {
-                                arena.freezeHandle(h, LONGS * 8);
-                                arena.retain(h);
-                                if (!queue.offer(item))
-                                {
-                                    releaseItem(arena, owners, item);
-                                }
-                            }
-                            releaseItem(arena, owners, item);
-                        }
-                        else
-                        {
-                            final Buffer buffer = kind == 7 ?
-                                arena.allocate(Duration.ofSeconds(30)) : arena.tryAllocate();
-                            if (buffer == null)
-                            {
-                                final Item other = queue.poll();
-                                if (other != null)
-                                {
-                                    releaseItem(arena, owners, other);
-                                }
-                                continue;
-                            }
-                            allocated++;
-                            owners.acquire(buffer.slot, tag, share ? 2 : 1);
-                            for (int k = 0; k < LONGS; k++)
-                            {
-                                buffer.putLong(word(tag, k));
-                            }
-                            final Bytes bytes = buffer.freeze();
-                            if (share)
-                            {
-                                final Item shared = new Item(0, bytes.retain(), buffer.slot, tag);
-                                if (!queue.offer(shared))
-                                {
-                                    releaseItem(arena, owners, shared);
-                                }
-                            }
-                            releaseItem(arena, owners, new Item(0, bytes, buffer.slot, tag));
-                        }
                         final Item other = queue.poll();
                         if (other != null)
                         {
                             releaseItem(arena, owners, other);
                         }
+                        continue;
                     }
-                    allocations.addAndGet(allocated);
+                    allocated++;
+                    final int slot = arena.offset(h) / arena.slotCapacity();
+                    owners.acquire(slot, tag, share ? 2 : 1);
+                    for (int k = 0; k < LONGS; k++)
+                    {
+                        arena.putLong(h, k * 8, word(tag, k));
+                    }
+                    final Item item = new Item(h, null, slot, tag);
+                    if (share)
+                    {
+                        arena.freezeHandle(h, LONGS * 8);
+                        arena.retain(h);
+                        if (!queue.offer(item))
+                        {
+                            releaseItem(arena, owners, item);
+                        }
+                    }
+                    releaseItem(arena, owners, item);
                 }
-                catch (final Throwable ex)
+                else
                 {
-                    error.compareAndSet(null, ex);
+                    final Buffer buffer = kind == 7 ?
+                        arena.allocate(Duration.ofSeconds(30)) : arena.tryAllocate();
+                    if (buffer == null)
+                    {
+                        final Item other = queue.poll();
+                        if (other != null)
+                        {
+                            releaseItem(arena, owners, other);
+                        }
+                        continue;
+                    }
+                    allocated++;
+                    owners.acquire(buffer.slot, tag, share ? 2 : 1);
+                    for (int k = 0; k < LONGS; k++)
+                    {
+                        buffer.putLong(word(tag, k));
+                    }
+                    final Bytes bytes = buffer.freeze();
+                    if (share)
+                    {
+                        final Item shared = new Item(0, bytes.retain(), buffer.slot, tag);
+                        if (!queue.offer(shared))
+                        {
+                            releaseItem(arena, owners, shared);
+                        }
+                    }
+                    releaseItem(arena, owners, new Item(0, bytes, buffer.slot, tag));
                 }
-            });
-            threads.add(thread);
-            thread.start();
-        }
-        start.countDown();
-        for (final Thread thread : threads)
-        {
-            thread.join();
-        }
-        assertNull(error.get(), () -> "worker failed: " + error.get());
+                final Item other = queue.poll();
+                if (other != null)
+                {
+                    releaseItem(arena, owners, other);
+                }
+            }
+            allocations.addAndGet(allocated);
+        });
         Item rest;
         while ((rest = queue.poll()) != null)
         {
