@@ -46,8 +46,6 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
 
     /** The chunk this handle holds a reference into; {@code null} once released or transferred. */
     Chunk chunk;
-    /** Address of element 0, read only after this handle's own checks. */
-    final long address;
     final int offset;
     final int length;
     final ElementLayout layout;
@@ -56,7 +54,6 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     SharedHandle(final Chunk chunk, final int offset, final int length, final ElementLayout layout)
     {
         this.chunk = chunk;
-        this.address = chunk.memory == null ? 0 : chunk.memory.address + offset;
         this.offset = offset;
         this.length = length;
         this.layout = layout;
@@ -187,6 +184,15 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
             SliceAllocator.retainSlice(c, offset);
         }
         return c;
+    }
+
+    /**
+     * Address of element 0 in chunk {@code c}, the chunk this handle's check just returned (never {@link Chunk#NONE}:
+     * an empty slice fails its index check first). Derived rather than stored: a handle is 32 bytes, not 40.
+     */
+    final long base(final Chunk c)
+    {
+        return c.memory.address + offset;
     }
 
     final Chunk checkLive()

@@ -23,9 +23,9 @@ public final class SharedSingle extends SharedHandle
      */
     public long getLong()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.LONG);
-        return Memory.getLong(address);
+        return Memory.getLong(base(c));
     }
 
     /**
@@ -35,9 +35,9 @@ public final class SharedSingle extends SharedHandle
      */
     public double getDouble()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.DOUBLE);
-        return Double.longBitsToDouble(Memory.getLong(address));
+        return Double.longBitsToDouble(Memory.getLong(base(c)));
     }
 
     /**
@@ -47,9 +47,9 @@ public final class SharedSingle extends SharedHandle
      */
     public int getInt()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.INT);
-        return Memory.getInt(address);
+        return Memory.getInt(base(c));
     }
 
     /**
@@ -59,9 +59,9 @@ public final class SharedSingle extends SharedHandle
      */
     public byte getByte()
     {
-        checkLive();
+        final Chunk c = checkLive();
         checkLayout(ElementLayout.BYTE);
-        return Memory.getByte(address);
+        return Memory.getByte(base(c));
     }
 
     /**

@@ -25,9 +25,9 @@ public final class SharedSlice extends SharedHandle
      */
     public long getLong(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.LONG);
-        return Memory.getLong(address + ((long)index << 3));
+        return Memory.getLong(base(c) + ((long)index << 3));
     }
 
     /**
@@ -39,9 +39,9 @@ public final class SharedSlice extends SharedHandle
      */
     public double getDouble(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.DOUBLE);
-        return Double.longBitsToDouble(Memory.getLong(address + ((long)index << 3)));
+        return Double.longBitsToDouble(Memory.getLong(base(c) + ((long)index << 3)));
     }
 
     /**
@@ -53,9 +53,9 @@ public final class SharedSlice extends SharedHandle
      */
     public int getInt(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.INT);
-        return Memory.getInt(address + ((long)index << 2));
+        return Memory.getInt(base(c) + ((long)index << 2));
     }
 
     /**
@@ -67,9 +67,9 @@ public final class SharedSlice extends SharedHandle
      */
     public byte getByte(final int index)
     {
-        checkIndex(index);
+        final Chunk c = checkIndex(index);
         checkLayout(ElementLayout.BYTE);
-        return Memory.getByte(address + index);
+        return Memory.getByte(base(c) + index);
     }
 
     /**
