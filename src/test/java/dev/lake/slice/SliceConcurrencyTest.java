@@ -27,6 +27,70 @@ class SliceConcurrencyTest
         return id * 1_000_003L + index;
     }
 
+    /**
+     * The reader threads of one test, each on its own queue, and the checks once they are done: the native
+     * baseline is taken before the allocator is built, so every chunk freed exactly once brings it back.
+     */
+    private static final class Readers
+    {
+        final long baseline = NativeMemory.reservedBytes();
+        final long regionsBefore = NativeMemory.liveRegions();
+        final long leaksBefore = NativeMemory.leaks();
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(512).build();
+        final List<BlockingQueue<Object>> queues = new ArrayList<>();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final Thread[] workers = new Thread[WORKERS];
+
+        Readers(final String name)
+        {
+            for (int w = 0; w < WORKERS; w++)
+            {
+                final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+                queues.add(queue);
+                workers[w] = new Thread(() -> work(alloc, queue, failure), name + w);
+                workers[w].start();
+            }
+        }
+
+        /** Hands a job to a random reader. */
+        void send(final ThreadLocalRandom random, final Object job) throws InterruptedException
+        {
+            queues.get(random.nextInt(WORKERS)).put(job);
+        }
+
+        boolean failed()
+        {
+            return failure.get() != null;
+        }
+
+        /** Stops the readers, fails with the first reader's failure, then checks stats and native memory. */
+        void finish() throws InterruptedException
+        {
+            for (final BlockingQueue<Object> queue : queues)
+            {
+                queue.put(POISON);
+            }
+            for (final Thread worker : workers)
+            {
+                worker.join();
+            }
+            if (failure.get() != null)
+            {
+                fail(failure.get());
+            }
+            final SliceStats beforeClose = alloc.stats();
+            assertEquals(0, beforeClose.liveSliceBytes());
+            assertEquals(1, beforeClose.liveChunks(), "only the current chunk is left");
+            assertEquals(0, beforeClose.wastedTailBytes());
+            assertEquals(SLICES, beforeClose.slicesAllocated());
+            alloc.close();
+            assertEquals(new SliceStats(0, 0, 0, 0, SLICES), alloc.stats());
+            assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
+            assertEquals(regionsBefore, NativeMemory.liveRegions());
+            assertEquals(leaksBefore, NativeMemory.leaks());
+        }
+    }
+
     private record HandleJob(int id, SharedSlice slice)
     {
     }
@@ -38,20 +102,8 @@ class SliceConcurrencyTest
     @Test
     void sharedHandlesAndReferencesAcrossThreadsFreeEveryChunkExactlyOnce() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long regionsBefore = NativeMemory.liveRegions();
-        final long leaksBefore = NativeMemory.leaks();
-        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(512).build();
-        final List<BlockingQueue<Object>> queues = new ArrayList<>();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        final Thread[] workers = new Thread[WORKERS];
-        for (int w = 0; w < WORKERS; w++)
-        {
-            final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-            queues.add(queue);
-            workers[w] = new Thread(() -> work(alloc, queue, failure), "slice-reader-" + w);
-            workers[w].start();
-        }
+        final Readers readers = new Readers("slice-reader-");
+        final SliceAllocator alloc = readers.alloc;
 
         final ThreadLocalRandom random = ThreadLocalRandom.current();
         for (int id = 0; id < SLICES; id++)
@@ -64,9 +116,9 @@ class SliceConcurrencyTest
                 final SharedSlice slice = alloc.allocateLongs(length, i -> expected(sliceId, i));
                 for (int h = 1; h < holders; h++)
                 {
-                    queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice.share()));
+                    readers.send(random, new HandleJob(sliceId, slice.share()));
                 }
-                queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice));
+                readers.send(random, new HandleJob(sliceId, slice));
             }
             else
             {
@@ -77,56 +129,22 @@ class SliceConcurrencyTest
                 }
                 for (int h = 0; h < holders; h++)
                 {
-                    queues.get(random.nextInt(WORKERS)).put(new RefJob(sliceId, ref));
+                    readers.send(random, new RefJob(sliceId, ref));
                 }
             }
-            if (failure.get() != null)
+            if (readers.failed())
             {
                 break;
             }
         }
-        for (final BlockingQueue<Object> queue : queues)
-        {
-            queue.put(POISON);
-        }
-        for (final Thread worker : workers)
-        {
-            worker.join();
-        }
-        if (failure.get() != null)
-        {
-            fail(failure.get());
-        }
-
-        final SliceStats beforeClose = alloc.stats();
-        assertEquals(0, beforeClose.liveSliceBytes());
-        assertEquals(1, beforeClose.liveChunks(), "only the current chunk is left");
-        assertEquals(0, beforeClose.wastedTailBytes());
-        assertEquals(SLICES, beforeClose.slicesAllocated());
-        alloc.close();
-        assertEquals(new SliceStats(0, 0, 0, 0, SLICES), alloc.stats());
-        assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
-        assertEquals(regionsBefore, NativeMemory.liveRegions());
-        assertEquals(leaksBefore, NativeMemory.leaks());
+        readers.finish();
     }
 
     @Test
     void localSlicesOnTheOwnerBesideSharedOnesOnTwelveThreadsFreeEveryChunkExactlyOnce() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long regionsBefore = NativeMemory.liveRegions();
-        final long leaksBefore = NativeMemory.leaks();
-        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(512).build();
-        final List<BlockingQueue<Object>> queues = new ArrayList<>();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        final Thread[] workers = new Thread[WORKERS];
-        for (int w = 0; w < WORKERS; w++)
-        {
-            final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
-            queues.add(queue);
-            workers[w] = new Thread(() -> work(alloc, queue, failure), "slice-local-" + w);
-            workers[w].start();
-        }
+        final Readers readers = new Readers("slice-local-");
+        final SliceAllocator alloc = readers.alloc;
 
         // The owner keeps up to 40 local slices open while it hands shared ones out: local releases (stack order or
         // in place, into the spares of the current chunk or with a CAS on a chunk left behind) interleave with
@@ -152,14 +170,14 @@ class SliceConcurrencyTest
                 final SharedSlice slice = alloc.allocateLongs(length, i -> expected(sliceId, i));
                 if (random.nextBoolean())
                 {
-                    queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice.share()));
+                    readers.send(random, new HandleJob(sliceId, slice.share()));
                 }
-                queues.get(random.nextInt(WORKERS)).put(new HandleJob(sliceId, slice));
+                readers.send(random, new HandleJob(sliceId, slice));
             }
             else
             {
                 final long ref = alloc.allocateLongsRef(length, i -> expected(sliceId, i));
-                queues.get(random.nextInt(WORKERS)).put(new RefJob(sliceId, ref));
+                readers.send(random, new RefJob(sliceId, ref));
             }
             while (open.size() > random.nextInt(1, 40))
             {
@@ -174,7 +192,7 @@ class SliceConcurrencyTest
                 reader.close();
                 spare.add(reader);
             }
-            if (failure.get() != null)
+            if (readers.failed())
             {
                 break;
             }
@@ -183,29 +201,7 @@ class SliceConcurrencyTest
         {
             reader.close();
         }
-        for (final BlockingQueue<Object> queue : queues)
-        {
-            queue.put(POISON);
-        }
-        for (final Thread worker : workers)
-        {
-            worker.join();
-        }
-        if (failure.get() != null)
-        {
-            fail(failure.get());
-        }
-
-        final SliceStats beforeClose = alloc.stats();
-        assertEquals(0, beforeClose.liveSliceBytes());
-        assertEquals(1, beforeClose.liveChunks(), "only the current chunk is left");
-        assertEquals(0, beforeClose.wastedTailBytes());
-        assertEquals(SLICES, beforeClose.slicesAllocated());
-        alloc.close();
-        assertEquals(new SliceStats(0, 0, 0, 0, SLICES), alloc.stats());
-        assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
-        assertEquals(regionsBefore, NativeMemory.liveRegions());
-        assertEquals(leaksBefore, NativeMemory.leaks());
+        readers.finish();
     }
 
     @Test
