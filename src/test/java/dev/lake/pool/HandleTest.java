@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.memory.StaleHandleException;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -10,6 +11,40 @@ import static org.junit.jupiter.api.Assertions.*;
 /** The zero-garbage tier: long handles with slot and generation packed. */
 class HandleTest
 {
+    /**
+     * The handle tier reads and writes slot records without array bounds checks, behind one range check of the
+     * handle's slot per call: every entry point must refuse a slot just past the table and the largest slot a handle
+     * can name, with a clear exception, and leave the arena as it was (at every generation a live slot could have).
+     */
+    @Test
+    void everyHandleCallRefusesASlotPastTheTable()
+    {
+        try (FixedArena arena = FixedArena.builder(4, 64).build())
+        {
+            final long live = arena.allocateHandle();
+            arena.putLong(live, 0, 77L);
+            arena.freezeHandle(live, 8);
+            for (final int slot : new int[] {4, 5, 63, 64, (int)SlotTable.REF_MASK})
+            {
+                for (final long generation : new long[] {0, 1, 2, SlotTable.GEN_MASK})
+                {
+                    final long h = SlotTable.handle(slot, generation);
+                    final String what = "slot " + slot + " generation " + generation;
+                    assertThrows(StaleHandleException.class, () -> arena.putLong(h, 0, 1L), what);
+                    assertThrows(StaleHandleException.class, () -> arena.getLong(h, 0), what);
+                    assertThrows(StaleHandleException.class, () -> arena.getBytes(h, 0, new byte[8], 0, 8), what);
+                    assertThrows(StaleHandleException.class, () -> arena.freezeHandle(h, 8), what);
+                    assertThrows(StaleHandleException.class, () -> arena.retain(h), what);
+                    assertThrows(StaleHandleException.class, () -> arena.release(h), what);
+                }
+            }
+            assertEquals(77L, arena.getLong(live, 0), "the live handle is untouched");
+            assertEquals(1, arena.liveSlots());
+            arena.release(live);
+            assertEquals(0, arena.liveSlots());
+        }
+    }
+
     @Test
     void writeFreezeRetainReadReleaseAcrossThreads() throws Exception
     {
