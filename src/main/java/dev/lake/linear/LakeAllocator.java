@@ -413,7 +413,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * Allocates {@code size} aligned bytes and points {@code flyweight} at them (zero-copy placement of an SBE
      * encoder, an Aeron header flyweight, any type that wraps a buffer at an offset). With a non-capturing
      * method reference as {@code wrapper} this allocates no Java object. If the wrapper throws, the
-     * allocation is undone.
+     * allocation is undone by a rewind to where it began (counted in {@link #generation()}): whatever the
+     * wrapper made above that point (droplets, views, snapshots, marks, sandboxes) goes with it.
      *
      * @param flyweight the flyweight to point at the new memory.
      * @param size      bytes, at least 1.
@@ -432,9 +433,6 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         Objects.requireNonNull(wrapper, "wrapper");
         final int before = offset;
         final int at = bump(size, checkAlignment(alignment), true);
-        final long rewinds = generation;
-        final int marksBefore = markDepth;
-        final int sandboxesBefore = sandboxDepth;
         boolean wrapped = false;
         try
         {
@@ -445,7 +443,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             if (!wrapped)
             {
-                undoPlace(before, at + size, rewinds, marksBefore, sandboxesBefore);
+                undoPlace(before);
             }
         }
         return flyweight;
@@ -1179,31 +1177,19 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     }
 
     /**
-     * Undoes a placement whose wrapper threw. When the wrapper left the lake alone (the position is the
-     * allocation's end and no rewind, mark or sandbox happened since), the bump is simply taken back, without
-     * counting a rewind: no handle saw it. A wrapper that used the lake (allocated, marked, opened a sandbox,
-     * rewound and allocated again) gets an exact rewind to where the placement began, which also invalidates
-     * its handles and drops its marks and sandboxes: nothing it made can outlive the failed placement above
-     * the position. A wrapper that rewound below that point, or closed the lake, is left as it left things
-     * (a rewind never moves forward).
+     * Undoes a placement whose wrapper threw: an exact rewind to where the placement began, which invalidates every
+     * handle the wrapper made above that point (droplets, views, snapshots) and drops its marks and sandboxes, and
+     * counts as a rewind in the generation. Always the full rewind, never a plain offset store: a wrapper can take
+     * a snapshot at the placement's end without changing anything a cheaper check could compare, and that snapshot
+     * must not survive the position going below it. A wrapper that rewound below {@code before}, or closed the
+     * lake, is left as it left things (a rewind never moves forward).
      */
-    private void undoPlace(final int before, final int end, final long rewinds, final int marksBefore,
-        final int sandboxesBefore)
+    private void undoPlace(final int before)
     {
-        if (!alive() || offset < before)
+        if (alive() && offset >= before)
         {
-            return;
+            rewindTo(before);
         }
-        if (offset == end && generation == rewinds && markDepth == marksBefore && sandboxDepth == sandboxesBefore)
-        {
-            if (zeroing)
-            {
-                buffer.setMemory(before, offset - before, (byte)0);
-            }
-            offset = before;
-            return;
-        }
-        rewindTo(before);
     }
 
     /**

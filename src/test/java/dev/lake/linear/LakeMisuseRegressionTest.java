@@ -105,7 +105,7 @@ class LakeMisuseRegressionTest
     }
 
     @Test
-    void aFailedPlaceWhoseWrapperLeftTheLakeAloneIsTakenBackWithoutARewind()
+    void aFailedPlaceWhoseWrapperLeftTheLakeAloneIsRewoundExactly()
     {
         try (Lake lake = Lake.of(4096))
         {
@@ -116,8 +116,37 @@ class LakeMisuseRegressionTest
                 throw new IllegalStateException("codec failed");
             }));
             assertEquals(32, lake.used());
-            assertEquals(rewinds, lake.generation(), "no rewind counted: no handle saw the placement");
-            assertTrue(before.isValid());
+            assertEquals(rewinds + 1, lake.generation(), "the undo is a rewind, and counted as one");
+            assertTrue(before.isValid(), "a droplet below the placement survives its undo");
+            before.putLong(0, 7L);
+            assertEquals(7L, before.getLong(0));
+        }
+    }
+
+    /**
+     * place(): the undo used to take the bump back with a plain offset store when the wrapper left the offset, the
+     * generation, the marks and the sandboxes as they were. A snapshot taken inside the wrapper, at the placement's
+     * end, changes none of those, so it survived the position going below it: rewinding to it later moved the
+     * position into the middle of a live allocation, and the next allocation overlapped it.
+     */
+    @Test
+    void aSnapshotTakenByAFailedPlaceWrapperIsStale()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeSnapshot[] held = new LakeSnapshot[1];
+            assertThrows(IllegalStateException.class, () -> lake.place(new Object(), 64, 8, (f, b, o) ->
+            {
+                held[0] = lake.snapshot(); // at 64, the end of the placement
+                throw new IllegalStateException("codec failed");
+            }));
+            assertEquals(0, lake.position(), "the placement was undone");
+
+            final int live = lake.allocate(128); // [0, 128): allocated after the position went below the snapshot
+            assertThrows(StaleHandleException.class, () -> lake.rewind(held[0]),
+                "the position went below the snapshot since it was taken: rewinding to it must be refused");
+            assertEquals(128, lake.position(), "the refused rewind changed nothing");
+            assertTrue(lake.allocate(64) >= live + 128, "the next allocation does not overlap the live one");
         }
     }
 

@@ -406,6 +406,8 @@ final class LakeWorld implements AutoCloseable
         {
             assertSame(boom, assertThrows(RuntimeException.class,
                 () -> m.real.place(placed, size, alignment, (f, b, o) -> { throw boom; })));
+            m.offset = at + size; // the bump, then the undo's exact rewind (counted in the generation)
+            m.rewind(from);
             return;
         }
         m.real.place(placed, size, alignment, (f, b, o) -> f[0] = o);
