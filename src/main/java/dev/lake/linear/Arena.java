@@ -7,6 +7,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.util.Arrays;
+import java.util.ConcurrentModificationException;
 import java.util.Objects;
 
 /**
@@ -543,15 +544,29 @@ public final class Arena implements AutoCloseable
         }
         catch (final Throwable ex)
         {
-            if (!closed && !runningCleanups && txDepth == depth && txSerial == serial && pos >= before)
-            {
-                final Throwable failure = rewindTo(before, clockBefore);
-                if (failure != null && failure != ex)
-                {
-                    ex.addSuppressed(failure);
-                }
-            }
+            undoAfter(ex, before, clockBefore, depth, serial);
             throw ex;
+        }
+    }
+
+    /**
+     * Takes back what was allocated since {@code (before, clockBefore)} after {@code ex} cut an operation short
+     * (a placement's wrapper, a copy whose source changed under it), unless user code run by that operation
+     * changed the arena's structure (opened or ended a transaction, rewound below {@code before}, closed the
+     * arena): that is left as it was left. Not "the position is still at or above before": a reset followed by
+     * new allocations may have swapped kept blocks into other places, so positions from before and after it
+     * compare blocks of different sizes; {@link #isStale} knows every cut.
+     */
+    private void undoAfter(final Throwable ex, final long before, final long clockBefore, final int depth,
+        final long serial)
+    {
+        if (!closed && !runningCleanups && txDepth == depth && txSerial == serial && !isStale(before, clockBefore))
+        {
+            final Throwable failure = rewindTo(before, clockBefore);
+            if (failure != null && failure != ex)
+            {
+                ex.addSuppressed(failure);
+            }
         }
     }
 
@@ -710,10 +725,14 @@ public final class Arena implements AutoCloseable
      *
      * @param value the string.
      * @return a reference to the length prefix.
-     * @throws IllegalArgumentException if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
-     * @throws BudgetExceededException  if the request would exceed a transaction budget.
-     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws IllegalArgumentException         if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
+     * @throws BudgetExceededException          if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError                 if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException            if the arena is closed.
+     * @throws ConcurrentModificationException  if {@code value} changed while it was copied (it is read twice: to
+     *                                          measure, then to encode, and no write ever passes the measured
+     *                                          length), or its {@code charAt} rewound or closed this arena; the
+     *                                          allocation is taken back.
      */
     public long copyOfUtf8(final CharSequence value)
     {
@@ -725,8 +744,9 @@ public final class Arena implements AutoCloseable
      *
      * @param value the string.
      * @return a reference to the length prefix, or {@link #NULL}.
-     * @throws IllegalArgumentException if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws IllegalArgumentException        if the encoding exceeds {@link #MAX_ALLOCATION} bytes.
+     * @throws IllegalStateException           if the arena is closed.
+     * @throws ConcurrentModificationException as {@link #copyOfUtf8(CharSequence)}.
      */
     public long tryCopyOfUtf8(final CharSequence value)
     {
@@ -740,20 +760,44 @@ public final class Arena implements AutoCloseable
      *
      * @param value the string.
      * @return a reference to the length prefix.
-     * @throws IllegalArgumentException if the string is too long for one allocation.
-     * @throws BudgetExceededException  if the request would exceed a transaction budget.
-     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws IllegalArgumentException        if the string is too long for one allocation.
+     * @throws BudgetExceededException         if the request would exceed a transaction budget.
+     * @throws OutOfMemoryError                if the reserve limit or the OS refuses a new block.
+     * @throws IllegalStateException           if the arena is closed.
+     * @throws ConcurrentModificationException if {@code value}'s {@code charAt} rewound or closed this arena (its
+     *                                         {@code length()} is read once: a sequence that grows meanwhile is cut
+     *                                         there, one that shrinks throws from {@code charAt}); the allocation is
+     *                                         taken back.
      */
     public long copyOfAscii(final CharSequence value)
     {
-        final int length = value.length();
+        final int length = value.length(); // read once: the allocation, the prefix and the loop all use this one
         if (length > MAX_ALLOCATION - STRING_HEADER)
         {
             throw new IllegalArgumentException("string too long for one allocation: " + length + " chars");
         }
+        final long before = pos;
+        final long stamp = clock;
+        final int depth = txDepth;
+        final long serial = txSerial;
         final long ref = allocate(STRING_HEADER + length, STRING_HEADER);
-        buffers[current].putStringAscii((int)ref, value);
+        final UnsafeBuffer buffer = buffers[current];
+        final int at = (int)ref;
+        buffer.putInt(at, length);
+        try
+        {
+            for (int i = 0, out = at + STRING_HEADER; i < length; i++)
+            {
+                final char c = value.charAt(i);
+                checkUnchangedBy(value, stamp);
+                buffer.putByte(out + i, c > 127 ? (byte)'?' : (byte)c);
+            }
+        }
+        catch (final Throwable ex)
+        {
+            undoAfter(ex, before, stamp, depth, serial);
+            throw ex;
+        }
         return ref;
     }
 
@@ -1781,6 +1825,10 @@ public final class Arena implements AutoCloseable
         {
             throw new IllegalArgumentException("string too long for one allocation: " + encoded + " UTF-8 bytes");
         }
+        final long before = pos;
+        final long stamp = clock;
+        final int depth = txDepth;
+        final long serial = txSerial;
         final long ref = allocate(STRING_HEADER + (int)encoded, STRING_HEADER, orThrow);
         if (ref == NULL)
         {
@@ -1789,25 +1837,67 @@ public final class Arena implements AutoCloseable
         final UnsafeBuffer buffer = buffers[current];
         final int at = (int)ref;
         buffer.putInt(at, (int)encoded);
-        int out = at + STRING_HEADER;
+        try
+        {
+            if (encodeUtf8(value, buffer, at + STRING_HEADER, at + STRING_HEADER + (int)encoded, stamp))
+            {
+                return ref;
+            }
+            throw changedWhileCopied(value);
+        }
+        catch (final Throwable ex)
+        {
+            undoAfter(ex, before, stamp, depth, serial);
+            throw ex;
+        }
+    }
+
+    /**
+     * Encodes {@code value} into exactly {@code [from, end)}: the second pass over a sequence that the first pass
+     * ({@link #utf8Length}) measured. Every write is checked against {@code end}, so a sequence whose content
+     * changed in between (a {@code StringBuilder} another thread appends to, a lazy or rope sequence) never
+     * writes past the allocation.
+     *
+     * @return whether it filled the range exactly: false when the content changed and encodes to another length.
+     */
+    private boolean encodeUtf8(final CharSequence value, final UnsafeBuffer buffer, final int from, final int end,
+        final long stamp)
+    {
+        int out = from;
         final int length = value.length();
         for (int i = 0; i < length; i++)
         {
             final char c = value.charAt(i);
+            checkUnchangedBy(value, stamp);
             if (c < 0x80)
             {
+                if (out + 1 > end)
+                {
+                    return false;
+                }
                 buffer.putByte(out++, (byte)c);
             }
             else if (c < 0x800)
             {
+                if (out + 2 > end)
+                {
+                    return false;
+                }
                 buffer.putByte(out++, (byte)(0xC0 | (c >> 6)));
                 buffer.putByte(out++, (byte)(0x80 | (c & 0x3F)));
             }
             else if (Character.isSurrogate(c))
             {
-                if (Character.isHighSurrogate(c) && i + 1 < length && Character.isLowSurrogate(value.charAt(i + 1)))
+                final char low = Character.isHighSurrogate(c) && i + 1 < length ? value.charAt(i + 1) : 0;
+                checkUnchangedBy(value, stamp);
+                if (Character.isLowSurrogate(low))
                 {
-                    final int cp = Character.toCodePoint(c, value.charAt(++i));
+                    if (out + 4 > end)
+                    {
+                        return false;
+                    }
+                    final int cp = Character.toCodePoint(c, low);
+                    i++;
                     buffer.putByte(out++, (byte)(0xF0 | (cp >> 18)));
                     buffer.putByte(out++, (byte)(0x80 | ((cp >> 12) & 0x3F)));
                     buffer.putByte(out++, (byte)(0x80 | ((cp >> 6) & 0x3F)));
@@ -1815,17 +1905,47 @@ public final class Arena implements AutoCloseable
                 }
                 else
                 {
+                    if (out + 1 > end)
+                    {
+                        return false;
+                    }
                     buffer.putByte(out++, (byte)'?');
                 }
             }
             else
             {
+                if (out + 3 > end)
+                {
+                    return false;
+                }
                 buffer.putByte(out++, (byte)(0xE0 | (c >> 12)));
                 buffer.putByte(out++, (byte)(0x80 | ((c >> 6) & 0x3F)));
                 buffer.putByte(out++, (byte)(0x80 | (c & 0x3F)));
             }
         }
-        return ref;
+        return out == end;
+    }
+
+    /**
+     * A copy runs user code ({@code charAt}) between its writes: if that code rewound, reset or closed this arena,
+     * the memory the copy writes to may be someone else's or gone, so it stops before the next write. Two field
+     * loads per char, hoisted by the JIT when {@code charAt} inlines (a {@code String}, a {@code StringBuilder}).
+     */
+    private void checkUnchangedBy(final CharSequence value, final long stamp)
+    {
+        if (clock != stamp || closed)
+        {
+            throw new ConcurrentModificationException(
+                "copying a " + value.getClass().getName() + " into " + this + ": its charAt() rewound, reset or " +
+                "closed the arena");
+        }
+    }
+
+    private static ConcurrentModificationException changedWhileCopied(final CharSequence value)
+    {
+        return new ConcurrentModificationException(
+            "a " + value.getClass().getName() + " changed while it was copied (its UTF-8 length differs between " +
+            "two passes): nothing was copied");
     }
 
     private static long utf8Length(final CharSequence value)

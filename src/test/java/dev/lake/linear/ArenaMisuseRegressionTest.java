@@ -13,7 +13,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Misuse a review of Arena, Transaction, ArenaVec and ArenaView found unguarded, each test failing on the code
  * before its fix: zero and foreign tokens, forEach actions that rewind or close the arena, cleanups that throw
- * one preallocated exception or register more cleanups, refused closes, failed placements, huge budgets.
+ * one preallocated exception or register more cleanups, refused closes, failed placements (also after a reset in
+ * the wrapper), huge budgets, strings that change while they are copied.
  */
 class ArenaMisuseRegressionTest
 {
@@ -320,6 +321,219 @@ class ArenaMisuseRegressionTest
             assertEquals(1, ran.get());
             assertEquals(0, arena.bytesAllocated(), "the reset completed");
             arena.defer(ran::incrementAndGet); // outside a cleanup, registration works again
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 9. A failed place() undid its allocation when "the position is still at or above where it began". A wrapper
+    //    that reset the arena and allocated again can swap kept blocks into other places, so that comparison
+    //    mixed blocks of different sizes: the undo set a position past the end of a smaller block.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aFailedPlaceAfterAResetInItsWrapperNeverLeavesThePositionPastItsBlock()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(1024).build())
+        {
+            arena.allocate(1000);          // block 0 (1024 B)
+            arena.allocate(1500);          // block 1 (2048 B)
+            arena.allocate(1000);          // block 2 (4096 B)
+            arena.allocate(2000);          // block 2, offset 3000
+            assertEquals(2, Arena.block(arena.copyOf(new byte[0])));
+            assertThrows(IllegalStateException.class, () -> arena.place(new Object(), 8, 8, (f, b, o) ->
+            {
+                arena.reset();             // the codec starts over ...
+                arena.allocate(1000);      // block 0
+                arena.allocate(3000);      // the kept 4096 B block swapped in as block 1
+                arena.allocate(1500);      // the kept 2048 B block, now block 2
+                arena.allocate(1000);      // a new block 3
+                throw new IllegalStateException("codec failed");
+            }));
+            final long here = arena.copyOf(new byte[0]); // a reference at the position
+            assertTrue(Arena.offset(here) <= arena.currentBuffer().capacity(), "position at offset " +
+                Arena.offset(here) + " of block " + Arena.block(here) + " of " + arena.currentBuffer().capacity() + " B");
+            assertEquals(1000 + 3000 + 1500 + 1000, arena.bytesAllocated(),
+                "the wrapper reset below the placement: its allocations are left as it left them, nothing more");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 10. copyOfUtf8 measured the sequence in one pass and encoded it in a second with no bound, and copyOfAscii
+    //     let Agrona read length() again: a CharSequence that changed in between (a StringBuilder another thread
+    //     appends to, a lazy sequence) was written past its allocation, and past its block into native memory that
+    //     is not the arena's (a JVM crash with Agrona's bounds checks off).
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** 'a' (1 UTF-8 byte) for the first {@code length} reads, then U+4E00 (3 bytes): measured short, encoded long. */
+    private static CharSequence flipping(final int length)
+    {
+        return new Sequence(length)
+        {
+            private int reads;
+
+            @Override
+            public char charAt(final int index)
+            {
+                return reads++ < length ? 'a' : '\u4e00';
+            }
+        };
+    }
+
+    @Test
+    void copyOfUtf8OfASequenceThatChangesWhileCopiedWritesNothingPastItsAllocation()
+    {
+        try (Arena arena = Arena.withCapacity(4096))
+        {
+            final UnsafeBuffer block = arena.currentBuffer();
+            block.setMemory(0, block.capacity(), (byte)0x5A); // free memory, marked
+            final long kept = arena.copyOfUtf8("kept");
+            final long used = arena.bytesAllocated();
+            assertThrows(java.util.ConcurrentModificationException.class, () -> arena.copyOfUtf8(flipping(300)));
+            assertThrows(java.util.ConcurrentModificationException.class, () -> arena.tryCopyOfUtf8(flipping(300)));
+            assertEquals(used, arena.bytesAllocated(), "the allocation was taken back");
+            // the refused copies wrote inside their own 304 B allocation (given back since), never past it
+            for (int i = Arena.offset(kept) + 8 + 4 + 300; i < block.capacity(); i++)
+            {
+                assertEquals((byte)0x5A, block.getByte(i), "byte " + i + " past the allocation was written");
+            }
+            assertEquals("kept", block.getStringUtf8(Arena.offset(kept)));
+            assertEquals("\u4e00b", arena.buffer(arena.copyOfUtf8("\u4e00b")).getStringUtf8(
+                Arena.offset(arena.copyOfUtf8("\u4e00b"))), "a steady sequence still copies");
+        }
+    }
+
+    @Test
+    void copyOfUtf8OfASequenceThatGrowsPastTheBlockIsRefusedNotWritten()
+    {
+        try (Arena arena = Arena.withCapacity(64 * 1024))
+        {
+            final long used = arena.bytesAllocated();
+            // 60,004 B measured, 180,004 B if encoded: past the 64 KiB block
+            assertThrows(java.util.ConcurrentModificationException.class, () -> arena.copyOfUtf8(flipping(60_000)));
+            assertEquals(used, arena.bytesAllocated(), "refused, nothing allocated");
+        }
+    }
+
+    @Test
+    void copyOfAsciiReadsTheLengthOnce()
+    {
+        try (Arena arena = Arena.withCapacity(4096))
+        {
+            final UnsafeBuffer block = arena.currentBuffer();
+            block.setMemory(0, block.capacity(), (byte)0x5A);
+            final CharSequence growing = new Sequence(8)
+            {
+                private int lengthReads;
+
+                @Override
+                public int length()
+                {
+                    return lengthReads++ == 0 ? 8 : 200;
+                }
+            };
+            final long ref = arena.copyOfAscii(growing);
+            final int end = Arena.offset(ref) + 4 + 8;
+            assertEquals(end, Arena.offset(arena.copyOf(new byte[0])), "8 chars allocated");
+            assertEquals("xxxxxxxx", block.getStringAscii(Arena.offset(ref)));
+            assertEquals((byte)0x5A, block.getByte(end), "nothing written past the allocation");
+
+            final CharSequence shrinking = new Sequence(8)
+            {
+                @Override
+                public char charAt(final int index)
+                {
+                    if (index >= 4)
+                    {
+                        throw new IndexOutOfBoundsException(index);
+                    }
+                    return 'y';
+                }
+            };
+            final long used = arena.bytesAllocated();
+            assertThrows(IndexOutOfBoundsException.class, () -> arena.copyOfAscii(shrinking));
+            assertEquals(used, arena.bytesAllocated(), "a copy cut short by its source is taken back");
+        }
+    }
+
+    @Test
+    void aCharAtThatResetsOrClosesTheArenaStopsTheCopyBeforeItWritesAgain()
+    {
+        try (Arena arena = Arena.withCapacity(4096))
+        {
+            arena.copyOf(new byte[64]); // the copy starts above 0, so the reset cuts below it
+            final long[] theirs = {Arena.NULL};
+            final CharSequence resetting = new Sequence(64)
+            {
+                private int reads;
+
+                @Override
+                public char charAt(final int index)
+                {
+                    if (++reads == 64 + 10) // the encoding pass, ten chars in
+                    {
+                        arena.reset();
+                        theirs[0] = arena.copyOf(new byte[512]); // someone else's memory now, where the copy wrote
+                    }
+                    return 'z';
+                }
+            };
+            assertThrows(java.util.ConcurrentModificationException.class, () -> arena.copyOfUtf8(resetting));
+            final UnsafeBuffer block = arena.buffer(theirs[0]);
+            for (int i = 0; i < 512; i++)
+            {
+                assertEquals(0, block.getByte(Arena.offset(theirs[0]) + i), "the reset's new owner was overwritten");
+            }
+            assertEquals(512, arena.bytesAllocated(), "what the sequence did to the arena is left as it left it");
+        }
+        final Arena closing = Arena.withCapacity(4096);
+        final CharSequence closer = new Sequence(16)
+        {
+            @Override
+            public char charAt(final int index)
+            {
+                if (index == 3)
+                {
+                    closing.close();
+                }
+                return 'q';
+            }
+        };
+        assertThrows(java.util.ConcurrentModificationException.class, () -> closing.copyOfAscii(closer));
+        assertTrue(closing.isClosed());
+    }
+
+    /** A CharSequence of {@code length} 'x' chars, to override one method at a time. */
+    private static class Sequence implements CharSequence
+    {
+        private final int length;
+
+        Sequence(final int length)
+        {
+            this.length = length;
+        }
+
+        @Override
+        public int length()
+        {
+            return length;
+        }
+
+        @Override
+        public char charAt(final int index)
+        {
+            return 'x';
+        }
+
+        @Override
+        public CharSequence subSequence(final int start, final int end)
+        {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public String toString()
+        {
+            return "a test sequence";
         }
     }
 
