@@ -5,6 +5,7 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
 import java.nio.ByteOrder;
 
@@ -315,7 +316,11 @@ final class SliceView implements DirectBuffer
         {
             Objects.checkFromIndexSize(dstIndex, length, dstBuffer.capacity());
         }
-        delegate.getBytes(index, dstBuffer, dstIndex, length);
+        // the destination copies from this view, not from the raw delegate: a destination that makes room first
+        // (a Lake pool buffer spills, and the spill serves waiting requests on this thread, whose callbacks may
+        // release this slice and free its chunk) asks this view for its address only after that, and the view
+        // checks the handle again then
+        dstBuffer.putBytes(dstIndex, this, index, length);
     }
 
     /** {@inheritDoc} */
@@ -323,7 +328,7 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
     {
         check(index, length);
-        Objects.checkFromIndexSize(dstBuffer.position(), length, dstBuffer.capacity());
+        checkDestination(dstBuffer, dstBuffer.position(), length);
         delegate.getBytes(index, dstBuffer, length);
     }
 
@@ -332,8 +337,21 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
     {
         check(index, length);
-        Objects.checkFromIndexSize(dstOffset, length, dstBuffer.capacity());
+        checkDestination(dstBuffer, dstOffset, length);
         delegate.getBytes(index, dstBuffer, dstOffset, length);
+    }
+
+    /**
+     * A read-only {@code ByteBuffer} refuses the copy, as NIO does: Agrona would write through its backing array
+     * or address (a read-only mapped file: a crash).
+     */
+    private static void checkDestination(final ByteBuffer dst, final int offset, final int length)
+    {
+        if (dst.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
+        Objects.checkFromIndexSize(offset, length, dst.capacity());
     }
 
     /** {@inheritDoc} */

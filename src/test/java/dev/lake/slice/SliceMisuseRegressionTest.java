@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Misuse a review of the slice allocator found unguarded, each test failing on the code before its fix: a
  * failed allocation into a chunk reset in place, a source that refuses the copy, references given to the wrong
- * allocator, view copies with Agrona's checks off, a kept initializer window, leaks in pinned chunks.
+ * allocator, view copies with Agrona's checks off, into read-only buffers or into a pool buffer that spills
+ * mid-copy, a kept initializer window, leaks in pinned chunks.
  */
 class SliceMisuseRegressionTest extends NativeBaselineTest
 {
@@ -319,6 +320,69 @@ class SliceMisuseRegressionTest extends NativeBaselineTest
                 slice.release();
             }
             System.out.flush();
+        }
+    }
+    /**
+     * A slice view copied into a pool buffer's view (auto-spill) longer than the slot: the destination spills in the
+     * middle of the call, the spill serves a waiting request on this thread, and its callback releases the slice
+     * (its last handle: the chunk is freed, and a new chunk of the same size likely takes its memory). The copy then
+     * read the freed chunk through the view's raw delegate: another allocation's bytes (with a 64 MiB chunk,
+     * unmapped memory and a JVM crash). The copy now goes through the view, which checks the handle after the
+     * destination made room.
+     */
+    @Test
+    void aSliceViewCopyIntoASpillingPoolBufferNeverReadsAFreedChunk()
+    {
+        final int n = 4096;
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+        final SharedSlice slice = alloc.allocateBytes(n, i -> (byte)(i * 7 + 1)); // a dedicated chunk
+        final List<SharedSlice> keep = new ArrayList<>();
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer b = arena.allocate();
+            arena.allocateAsync().thenAccept(got ->
+            {
+                slice.release();                                   // last handle: the chunk is freed now
+                keep.add(alloc.allocateBytes(n, i -> (byte)0x55)); // same size, likely the same memory
+                got.close();
+            });
+            final DirectBuffer view = slice.buffer();
+            assertThrows(dev.lake.memory.StaleHandleException.class, () -> view.getBytes(0, b.mutableBuffer(), 0, n),
+                "the slice was released (its chunk freed) during the call: the copy must not read it");
+            b.close();
+        }
+        finally
+        {
+            keep.forEach(SharedSlice::release);
+            alloc.close();
+        }
+    }
+
+    /**
+     * The pool's checked views refuse a read-only NIO destination with ReadOnlyBufferException; a slice's view wrote
+     * through the read-only buffer's backing array (or address: a read-only mapped file crashed the JVM).
+     */
+    @Test
+    void aSliceViewNeverWritesIntoAReadOnlyByteBuffer()
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+        final SharedSlice slice = alloc.allocateBytes(16, i -> (byte)(i + 1));
+        try
+        {
+            final DirectBuffer view = slice.buffer();
+            final byte[] backing = new byte[16];
+            final java.nio.ByteBuffer readOnly = java.nio.ByteBuffer.wrap(backing).asReadOnlyBuffer();
+            assertThrows(java.nio.ReadOnlyBufferException.class, () -> view.getBytes(0, readOnly, 0, 16));
+            assertThrows(java.nio.ReadOnlyBufferException.class, () -> view.getBytes(0, readOnly, 16));
+            assertArrayEquals(new byte[16], backing, "a read-only buffer's contents were overwritten");
+            final java.nio.ByteBuffer writable = java.nio.ByteBuffer.allocateDirect(16);
+            view.getBytes(0, writable, 0, 16);
+            assertEquals(16, writable.get(15), "a writable destination still gets the bytes");
+        }
+        finally
+        {
+            slice.release();
+            alloc.close();
         }
     }
 }
