@@ -9,6 +9,7 @@ import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ConcurrentModificationException;
 import java.util.Objects;
 
 /**
@@ -473,15 +474,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public int putStringAscii(final int index, final CharSequence value)
     {
-        try
-        {
-            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-            return owner.mem.putStringAscii(at, value);
-        }
-        finally
-        {
-            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
-        }
+        return putAscii(index, value, 0, Integer.MAX_VALUE, true, null);
     }
 
     @Override
@@ -501,15 +494,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public int putStringAscii(final int index, final CharSequence value, final ByteOrder byteOrder)
     {
-        try
-        {
-            final int at = at(index, (long)STR_HEADER_LEN + (value == null ? 0 : value.length()));
-            return owner.mem.putStringAscii(at, value, byteOrder);
-        }
-        finally
-        {
-            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
-        }
+        return putAscii(index, value, 0, Integer.MAX_VALUE, true, byteOrder);
     }
 
     @Override
@@ -529,15 +514,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     @Override
     public int putStringWithoutLengthAscii(final int index, final CharSequence value)
     {
-        try
-        {
-            final int at = at(index, value == null ? 0 : value.length());
-            return owner.mem.putStringWithoutLengthAscii(at, value);
-        }
-        finally
-        {
-            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
-        }
+        return putAscii(index, value, 0, Integer.MAX_VALUE, false, null);
     }
 
     @Override
@@ -559,29 +536,70 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     public int putStringWithoutLengthAscii(
         final int index, final CharSequence value, final int valueOffset, final int length)
     {
+        return putAscii(index, value, valueOffset, length, false, null);
+    }
+
+    private static int asciiRange(final CharSequence value, final int valueOffset, final int length)
+    {
+        return value == null ? 0 : asciiCount(value.length(), valueOffset, length);
+    }
+
+    /** Chars of a {@code chars}-long string that a write of {@code length} from {@code valueOffset} covers. */
+    private static int asciiCount(final int chars, final int valueOffset, final int length)
+    {
+        if (valueOffset < 0 || length < 0 || valueOffset > chars)
+        {
+            throw new IndexOutOfBoundsException("valueOffset=" + valueOffset + " length=" + length +
+                " for a string of " + chars + " chars");
+        }
+        return Math.min(chars - valueOffset, length);
+    }
+
+    /**
+     * The CharSequence ASCII writes, in Agrona's layout (an optional int length prefix, in {@code byteOrder} or
+     * native order, then one byte a char, {@code '?'} above 127), without Agrona's loop: that one reads
+     * {@code length()} again, so a sequence that grew since the range was checked (a {@code StringBuilder} another
+     * thread appends to) was written past this buffer into the neighbouring slot, where no bounds check looks.
+     * Here the length is read once, every byte lands in the range checked for it, and if {@code charAt} froze,
+     * closed or spilled this buffer the write stops before the next byte.
+     */
+    private int putAscii(final int index, final CharSequence value, final int valueOffset, final int length,
+        final boolean prefixed, final ByteOrder byteOrder)
+    {
         try
         {
-            final int at = at(index, asciiRange(value, valueOffset, length));
-            return owner.mem.putStringWithoutLengthAscii(at, value, valueOffset, length);
+            final int count = value == null ? 0 : asciiCount(value.length(), valueOffset, length);
+            final int header = prefixed ? STR_HEADER_LEN : 0;
+            final int at = at(index, (long)header + count);
+            final UnsafeBuffer mem = owner.mem;
+            if (prefixed)
+            {
+                if (byteOrder == null)
+                {
+                    mem.putInt(at, count);
+                }
+                else
+                {
+                    mem.putInt(at, count, byteOrder);
+                }
+            }
+            for (int i = 0; i < count; i++)
+            {
+                final char c = value.charAt(valueOffset + i);
+                if (owner.mem != mem)
+                {
+                    owner.checkWritable("write"); // closed or frozen: says which
+                    throw new ConcurrentModificationException(owner + ": charAt() spilled this buffer mid-write");
+                }
+                owner.checkWritable("write");
+                mem.putByte(at + header + i, c > 127 ? (byte)'?' : (byte)c);
+            }
+            return header + count;
         }
         finally
         {
             Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
         }
-    }
-
-    private static int asciiRange(final CharSequence value, final int valueOffset, final int length)
-    {
-        if (value == null)
-        {
-            return 0;
-        }
-        if (valueOffset < 0 || length < 0 || valueOffset > value.length())
-        {
-            throw new IndexOutOfBoundsException("valueOffset=" + valueOffset + " length=" + length +
-                " for a string of " + value.length() + " chars");
-        }
-        return Math.min(value.length() - valueOffset, length);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.lake.linear;
 
 import dev.lake.memory.StaleHandleException;
+import dev.lake.testing.TestSequence;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -367,7 +368,7 @@ class ArenaMisuseRegressionTest
     /** 'a' (1 UTF-8 byte) for the first {@code length} reads, then U+4E00 (3 bytes): measured short, encoded long. */
     private static CharSequence flipping(final int length)
     {
-        return new Sequence(length)
+        return new TestSequence(length, 'x')
         {
             private int reads;
 
@@ -421,7 +422,7 @@ class ArenaMisuseRegressionTest
         {
             final UnsafeBuffer block = arena.currentBuffer();
             block.setMemory(0, block.capacity(), (byte)0x5A);
-            final CharSequence growing = new Sequence(8)
+            final CharSequence growing = new TestSequence(8, 'x')
             {
                 private int lengthReads;
 
@@ -437,7 +438,7 @@ class ArenaMisuseRegressionTest
             assertEquals("xxxxxxxx", block.getStringAscii(Arena.offset(ref)));
             assertEquals((byte)0x5A, block.getByte(end), "nothing written past the allocation");
 
-            final CharSequence shrinking = new Sequence(8)
+            final CharSequence shrinking = new TestSequence(8, 'x')
             {
                 @Override
                 public char charAt(final int index)
@@ -462,7 +463,7 @@ class ArenaMisuseRegressionTest
         {
             arena.copyOf(new byte[64]); // the copy starts above 0, so the reset cuts below it
             final long[] theirs = {Arena.NULL};
-            final CharSequence resetting = new Sequence(64)
+            final CharSequence resetting = new TestSequence(64, 'x')
             {
                 private int reads;
 
@@ -486,7 +487,7 @@ class ArenaMisuseRegressionTest
             assertEquals(512, arena.bytesAllocated(), "what the sequence did to the arena is left as it left it");
         }
         final Arena closing = Arena.withCapacity(4096);
-        final CharSequence closer = new Sequence(16)
+        final CharSequence closer = new TestSequence(16, 'x')
         {
             @Override
             public char charAt(final int index)
@@ -500,41 +501,6 @@ class ArenaMisuseRegressionTest
         };
         assertThrows(java.util.ConcurrentModificationException.class, () -> closing.copyOfAscii(closer));
         assertTrue(closing.isClosed());
-    }
-
-    /** A CharSequence of {@code length} 'x' chars, to override one method at a time. */
-    private static class Sequence implements CharSequence
-    {
-        private final int length;
-
-        Sequence(final int length)
-        {
-            this.length = length;
-        }
-
-        @Override
-        public int length()
-        {
-            return length;
-        }
-
-        @Override
-        public char charAt(final int index)
-        {
-            return 'x';
-        }
-
-        @Override
-        public CharSequence subSequence(final int start, final int end)
-        {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public String toString()
-        {
-            return "a test sequence";
-        }
     }
 
     private static Throwable catchThrowable(final Runnable body)

@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.testing.TestSequence;
 import org.agrona.MutableDirectBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -14,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Misuse a review found unguarded, each test failing on the code before its fix: copies within a spilling
  * buffer, waiter callbacks during a spill, "forever" timeouts, a huge minimum block rounded up, a refused
- * padded ASCII write.
+ * padded ASCII write, a CharSequence that grows (or closes the buffer) while the codec view writes it.
  */
 class PoolMisuseRegressionTest
 {
@@ -257,6 +258,139 @@ class PoolMisuseRegressionTest
             assertFalse(a.isSpilled(), "a failed write spilled the buffer and gave its slot back");
             assertEquals(1, arena.liveSlots());
             a.close();
+        }
+    }
+    // ---- A CharSequence that grows while the codec view writes it ----
+
+    /**
+     * The codec view sized a CharSequence write from {@code length()} and then let Agrona write it, and Agrona reads
+     * {@code length()} again: a sequence that grew in between (a StringBuilder another thread appends to, a lazy
+     * sequence) was written past the buffer, into the neighbouring slot. Agrona's own bounds check cannot see it,
+     * since the view writes into the arena's whole region. Each overload now reads the length once and writes
+     * inside the range it checked.
+     */
+    @Test
+    void aCharSequenceThatGrowsWhileWrittenStaysInsideItsBuffer()
+    {
+        for (int overload = 0; overload < 4; overload++)
+        {
+            try (FixedArena arena = FixedArena.builder(4, 64).build())
+            {
+                final Buffer[] all = {arena.allocate(), arena.allocate(), arena.allocate(), arena.allocate()};
+                for (final Buffer b : all)
+                {
+                    b.mutableBuffer().setMemory(0, 64, (byte)0x5A);
+                }
+                final Buffer target = all[1];
+                final CharSequence growing = new TestSequence(8, 'x')
+                {
+                    private int lengthReads;
+
+                    @Override
+                    public int length()
+                    {
+                        return lengthReads++ == 0 ? 8 : 200;
+                    }
+                };
+                final MutableDirectBuffer view = target.mutableBuffer();
+                final int written = switch (overload)
+                {
+                    case 0 -> view.putStringAscii(0, growing);
+                    case 1 -> view.putStringAscii(0, growing, java.nio.ByteOrder.BIG_ENDIAN);
+                    case 2 -> view.putStringWithoutLengthAscii(0, growing);
+                    default -> view.putStringWithoutLengthAscii(0, growing, 0, 100);
+                };
+                final int expected = overload < 2 ? 4 + 8 : 8;
+                assertEquals(expected, written, "overload " + overload + " wrote what it measured");
+                final MutableDirectBuffer check = target.mutableBuffer();
+                assertEquals((byte)0x5A, check.getByte(expected), "overload " + overload + ": a byte past the string");
+                for (final Buffer b : all)
+                {
+                    if (b != target)
+                    {
+                        for (int i = 0; i < 64; i++)
+                        {
+                            assertEquals((byte)0x5A, b.mutableBuffer().getByte(i),
+                                "overload " + overload + " wrote into another buffer's slot at byte " + i);
+                        }
+                    }
+                }
+                for (final Buffer b : all)
+                {
+                    b.close();
+                }
+            }
+        }
+    }
+
+    /** The same writes of a steady sequence produce exactly Agrona's bytes (length prefix, '?' above 127). */
+    @Test
+    void charSequenceWritesMatchAgronasLayout()
+    {
+        final CharSequence text = new StringBuilder("price=12\u00e9.5");
+        final org.agrona.concurrent.UnsafeBuffer reference = new org.agrona.concurrent.UnsafeBuffer(new byte[64]);
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            for (int overload = 0; overload < 4; overload++)
+            {
+                final Buffer b = arena.allocate();
+                final MutableDirectBuffer view = b.mutableBuffer();
+                view.setMemory(0, 64, (byte)0);
+                reference.setMemory(0, 64, (byte)0);
+                final int mine;
+                final int theirs;
+                switch (overload)
+                {
+                    case 0 -> { mine = view.putStringAscii(0, text); theirs = reference.putStringAscii(0, text); }
+                    case 1 ->
+                    {
+                        mine = view.putStringAscii(0, text, java.nio.ByteOrder.BIG_ENDIAN);
+                        theirs = reference.putStringAscii(0, text, java.nio.ByteOrder.BIG_ENDIAN);
+                    }
+                    case 2 ->
+                    {
+                        mine = view.putStringWithoutLengthAscii(0, text);
+                        theirs = reference.putStringWithoutLengthAscii(0, text);
+                    }
+                    default ->
+                    {
+                        mine = view.putStringWithoutLengthAscii(0, text, 2, 5);
+                        theirs = reference.putStringWithoutLengthAscii(0, text, 2, 5);
+                    }
+                }
+                assertEquals(theirs, mine, "overload " + overload);
+                for (int i = 0; i < 64; i++)
+                {
+                    assertEquals(reference.getByte(i), view.getByte(i), "overload " + overload + " byte " + i);
+                }
+                b.close();
+            }
+        }
+    }
+    /** A charAt that closes the buffer mid-write stops the write before the next byte: the slot is not its any more. */
+    @Test
+    void aCharAtThatClosesTheBufferStopsTheWrite()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer b = arena.allocate();
+            final MutableDirectBuffer view = b.mutableBuffer();
+            final CharSequence closing = new TestSequence(8, 'c')
+            {
+                @Override
+                public char charAt(final int index)
+                {
+                    if (index == 3)
+                    {
+                        b.close();
+                    }
+                    return 'c';
+                }
+            };
+            assertThrows(dev.lake.memory.StaleHandleException.class, () -> view.putStringAscii(0, closing));
+            final Buffer next = arena.allocate(); // the same slot, someone else's now
+            assertEquals(0, next.length());
+            next.close();
         }
     }
 }
