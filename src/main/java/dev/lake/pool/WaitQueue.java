@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -121,7 +122,7 @@ final class WaitQueue
     CompletableFuture<Buffer> enqueue(final int sizeClass, final int size)
     {
         final Waiter waiter = new Waiter(sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
-        waiter.whenComplete((buffer, error) -> ended(waiter, error));
+        waiter.whenComplete((buffer, error) -> ended(waiter, buffer, error));
         WAITERS.getAndAdd(this, 1);
         queues[sizeClass].offer(waiter);
         drain();
@@ -141,10 +142,25 @@ final class WaitQueue
             waitNanos.sum());
     }
 
-    private void ended(final Waiter waiter, final Throwable error)
+    /**
+     * A request stops counting as waiting exactly once: when the dispatcher claims capacity for it (before its
+     * future completes, so that callbacks on the future already see the gate open: "I got the header buffer, now
+     * take one for the body" must not be refused by its own, finished request), or when it ends otherwise.
+     */
+    private void uncount(final Waiter waiter)
     {
-        WAITERS.getAndAdd(this, -1);
-        if (error == null && waiter.delivered)
+        if (waiter.uncount())
+        {
+            WAITERS.getAndAdd(this, -1);
+        }
+    }
+
+    private void ended(final Waiter waiter, final Buffer value, final Throwable error)
+    {
+        uncount(waiter);
+        // delivered means completed with the very buffer the dispatcher granted: a complete(x) or
+        // completeOnTimeout that won the race after the grant ended it without capacity
+        if (error == null && value != null && value == waiter.granted)
         {
             waitNanos.add(System.nanoTime() - waiter.since);
             completed.increment();
@@ -252,16 +268,22 @@ final class WaitQueue
 
     private void handOver(final Waiter waiter, final Buffer buffer)
     {
+        waiter.granted = buffer; // read by ended(), which runs inside complete()
+        uncount(waiter);
         if (executor != null)
         {
+            final HandOver task = new HandOver(waiter, buffer);
             try
             {
-                executor.execute(() -> complete(waiter, buffer));
+                executor.execute(task);
                 return;
             }
             catch (final RuntimeException | Error ex)
             {
-                // rejected or broken executor: complete here rather than lose the capacity
+                // rejected or broken executor: complete here rather than lose the capacity (unless the executor
+                // queued the task before it threw and has run it since: a hand-over runs once)
+                task.run();
+                return;
             }
         }
         complete(waiter, buffer);
@@ -269,7 +291,6 @@ final class WaitQueue
 
     private static void complete(final Waiter waiter, final Buffer buffer)
     {
-        waiter.delivered = true; // read by ended(), which runs inside complete() on this thread
         if (!waiter.complete(buffer))
         {
             // Cancelled or timed out at the very moment capacity came: give it back (this signals the next waiter).
@@ -277,15 +298,59 @@ final class WaitQueue
         }
     }
 
+    /**
+     * A hand-over through the completion executor, run exactly once: an executor may queue the task and still
+     * throw from {@code execute} (a {@code ThreadPoolExecutor} that cannot start a worker), run it later, and find
+     * it already done on the freeing thread. A second run would see the future completed, take it for a caller
+     * who gave up, and close the buffer its caller now owns.
+     */
+    private static final class HandOver extends AtomicBoolean implements Runnable
+    {
+        private final Waiter waiter;
+        private final Buffer buffer;
+
+        HandOver(final Waiter waiter, final Buffer buffer)
+        {
+            this.waiter = waiter;
+            this.buffer = buffer;
+        }
+
+        @Override
+        public void run()
+        {
+            if (compareAndSet(false, true))
+            {
+                complete(waiter, buffer);
+            }
+        }
+    }
+
     /** One waiting request: its own future, so that the caller's cancel or timeout and our hand-over race on one CAS. */
     static final class Waiter extends CompletableFuture<Buffer>
     {
+        private static final VarHandle COUNTED;
+
+        static
+        {
+            try
+            {
+                COUNTED = MethodHandles.lookup().findVarHandle(Waiter.class, "counted", boolean.class);
+            }
+            catch (final ReflectiveOperationException ex)
+            {
+                throw new ExceptionInInitializerError(ex);
+            }
+        }
+
         final int sizeClass;
         final int size;
         final long ticket;
         final long since;
-        /** Set by the dispatcher just before it completes the future with capacity. */
-        volatile boolean delivered;
+        /** The buffer the dispatcher claimed for this request, set before it completes the future with it. */
+        volatile Buffer granted;
+        /** Whether this request still counts in {@link #waiters}: cleared once, by {@link #uncount()}. */
+        @SuppressWarnings("unused")
+        private volatile boolean counted = true;
 
         Waiter(final int sizeClass, final int size, final long ticket, final long since)
         {
@@ -293,6 +358,12 @@ final class WaitQueue
             this.size = size;
             this.ticket = ticket;
             this.since = since;
+        }
+
+        /** @return true for the one caller that stops this request counting. */
+        boolean uncount()
+        {
+            return COUNTED.compareAndSet(this, true, false);
         }
     }
 }

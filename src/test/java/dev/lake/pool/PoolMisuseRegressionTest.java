@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Misuse a review found unguarded, each test failing on the code before its fix: copies within a spilling
  * buffer, waiter callbacks during a spill, "forever" timeouts, a huge minimum block rounded up, a refused
- * padded ASCII write, a CharSequence that grows (or closes the buffer) while the codec view writes it.
+ * padded ASCII write, a CharSequence that grows (or closes the buffer) while the codec view writes it, an
+ * executor that queues a hand-over and still throws, a callback that allocates when its request is delivered.
  */
 class PoolMisuseRegressionTest
 {
@@ -391,6 +392,101 @@ class PoolMisuseRegressionTest
             final Buffer next = arena.allocate(); // the same slot, someone else's now
             assertEquals(0, next.length());
             next.close();
+        }
+    }
+    // ---- Waiting for capacity: a hand-over runs once, and a delivered request stops gating at once ----
+
+    /**
+     * A stock {@code ThreadPoolExecutor} with no live worker queues the task and then tries to start a worker; when
+     * its thread factory fails, {@code execute} throws with the task still queued. The hand-over then completed the
+     * future on the freeing thread, and the worker started later ran the queued task too: it found the future done,
+     * took it for a caller who gave up, and closed the buffer the caller owned (its slot handed to a second owner).
+     */
+    @Test
+    void anExecutorThatQueuedTheTaskBeforeFailingNeverClosesTheCallersBuffer()
+    {
+        final java.util.concurrent.atomic.AtomicBoolean failNextThread = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.ThreadPoolExecutor executor = new java.util.concurrent.ThreadPoolExecutor(
+            0, 1, 10, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), task ->
+        {
+            if (failNextThread.getAndSet(false))
+            {
+                throw new OutOfMemoryError("unable to create native thread: possibly out of memory");
+            }
+            return new Thread(task, "completer");
+        });
+        try (FixedArena arena = FixedArena.builder(1, 64).completionExecutor(executor).build())
+        {
+            final Buffer held = arena.allocate();
+            final CompletableFuture<Buffer> waiting = arena.allocateAsync();
+            failNextThread.set(true);
+            held.close(); // the executor queues the hand-over, then fails to start a worker: completed here
+            assertTrue(waiting.isDone(), "completed on the freeing thread after execute() failed");
+            final Buffer mine = waiting.join();
+            mine.putLong(1L);
+
+            executor.execute(() -> { }); // the pool recovers: a worker starts and runs the queued hand-over too
+            await().atMost(Duration.ofSeconds(20)).until(() -> executor.getCompletedTaskCount() == 2);
+
+            final Buffer intruder = arena.tryAllocate(); // the caller's slot, if it was given back under it
+            try
+            {
+                assertNull(intruder, "the caller's slot was handed to a second owner");
+                assertDoesNotThrow(() -> mine.putLong(2L), "the caller's buffer was closed under it");
+            }
+            finally
+            {
+                if (intruder != null)
+                {
+                    intruder.close();
+                }
+                mine.close();
+            }
+            assertEquals(0, arena.metrics().liveSlots());
+        }
+        finally
+        {
+            executor.shutdownNow();
+        }
+    }
+
+    /**
+     * A request stopped counting as waiting only in a completion stage registered before the caller's, and
+     * CompletableFuture runs dependents newest first: the caller's callback still saw its own, delivered request
+     * waiting, and the gate refused free capacity ("got the header buffer, take one for the body" failed, and
+     * counted a failed allocation).
+     */
+    @Test
+    void aCallbackOfADeliveredRequestCanAllocateWhatIsFree()
+    {
+        try (BuddyArena arena = BuddyArena.builder(4096, 64).build())
+        {
+            final Buffer whole = arena.allocate(4096);
+            final CompletableFuture<Buffer> header = arena.allocateAsync(64);
+            final java.util.concurrent.atomic.AtomicReference<Buffer> body = new java.util.concurrent.atomic.AtomicReference<>();
+            final java.util.concurrent.atomic.AtomicInteger waitersSeen = new java.util.concurrent.atomic.AtomicInteger(-1);
+            header.thenAccept(h ->
+            {
+                waitersSeen.set(arena.waiters());
+                body.set(arena.tryAllocate(64));
+            });
+            whole.close(); // serves the header request on this thread: the callback runs here
+            final long failed = arena.metrics().failedAllocations();
+            try
+            {
+                assertEquals(0, waitersSeen.get(), "the only request was already delivered");
+                assertNotNull(body.get(), "4032 bytes free, nobody waiting, yet tryAllocate(64) refused");
+                assertEquals(0, failed, "a refusal counted as a failed allocation");
+                assertEquals(1, arena.metrics().waits().completed(), "the delivered request counts as completed");
+            }
+            finally
+            {
+                header.join().close();
+                if (body.get() != null)
+                {
+                    body.get().close();
+                }
+            }
         }
     }
 }
