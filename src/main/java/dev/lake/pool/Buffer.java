@@ -327,6 +327,8 @@ public final class Buffer implements AutoCloseable
     public Buffer putBytes(final DirectBuffer src, final int srcIndex, final int length)
     {
         src.boundsCheck(srcIndex, length);
+        roomFor(length);
+        src.boundsCheck(srcIndex, length); // again: a spill runs waiters' callbacks, which may have closed the source
         final int at = reserve(length);
         mem.putBytes(at, src, srcIndex, length);
         return this;
@@ -345,6 +347,10 @@ public final class Buffer implements AutoCloseable
     {
         final int from = src.position();
         final int length = src.remaining();
+        roomFor(length);
+        // again: a spill runs waiters' callbacks, which may have closed what backs the source (a closed Region's
+        // view has no bytes left)
+        Objects.checkFromIndexSize(from, length, src.limit());
         final int at = reserve(length);
         mem.putBytes(at, src, from, length);
         src.position(from + length);
@@ -441,12 +447,29 @@ public final class Buffer implements AutoCloseable
     /** Reserves {@code length} bytes at the cursor: checks, spills if needed, returns the index in {@link #mem}. */
     private int reserve(final int length)
     {
+        roomFor(length);
+        final int p = position; // read after any spill: a waiter's callback may have written to this buffer
+        final int end = p + length;
+        position = end;
+        if (end > highWater)
+        {
+            highWater = end;
+        }
+        return base + p;
+    }
+
+    /**
+     * Makes room for {@code length} bytes at the cursor without counting them as written: checks, and spills if it
+     * must. A spill serves waiting requests on this thread, whose callbacks may freeze, close or write to this
+     * buffer; {@link #grow} checks it is still writing, and the room is measured again from the cursor it left.
+     */
+    private void roomFor(final int length)
+    {
         if (state != WRITING)
         {
             checkWritable("write");
         }
-        final int p = position;
-        if (length < 0 || length > capacity - p)
+        while (length < 0 || length > capacity - position)
         {
             if (length < 0)
             {
@@ -455,17 +478,10 @@ public final class Buffer implements AutoCloseable
             if (!autoSpill)
             {
                 throw new IndexOutOfBoundsException(this + ": cannot write " + length + " bytes: remaining " +
-                    (capacity - p) + " bytes, requested " + length);
+                    (capacity - position) + " bytes, requested " + length);
             }
-            grow((long)p + length);
+            grow((long)position + length); // only the first one gives a slot back and runs callbacks
         }
-        final int end = p + length;
-        position = end;
-        if (end > highWater)
-        {
-            highWater = end;
-        }
-        return base + p;
     }
 
     /** Checks an absolute write of the view: spills if needed, returns the index in {@link #mem}. */
@@ -540,6 +556,11 @@ public final class Buffer implements AutoCloseable
             // thread, and their callbacks may use this buffer.
             source.spill(slot, generation, highWater);
             Reference.reachabilityFence(this);
+            if (state != WRITING)
+            {
+                // a callback froze or closed it: the write under way must not land in bytes now frozen and shared
+                checkWritable("write");
+            }
         }
     }
 }

@@ -433,6 +433,9 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         try
         {
             Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
+            ensureCapacity(index, length);
+            // again: a spill runs waiters' callbacks, which may have closed what backs the source
+            Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
             final int at = at(index, length);
             owner.mem.putBytes(at, srcBuffer, srcIndex, length);
         }
@@ -448,6 +451,8 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         try
         {
             srcBuffer.boundsCheck(srcIndex, length);
+            ensureCapacity(index, length);
+            srcBuffer.boundsCheck(srcIndex, length); // again: a spill's callbacks may have closed the source
             final int at = at(index, length);
             owner.mem.putBytes(at, srcBuffer, srcIndex, length);
         }

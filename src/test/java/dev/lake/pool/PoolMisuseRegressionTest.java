@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * Misuse a review found unguarded, each test failing on the code before its fix: copies within a spilling
  * buffer, waiter callbacks during a spill, "forever" timeouts, a huge minimum block rounded up, a refused
  * padded ASCII write, a CharSequence that grows (or closes the buffer) while the codec view writes it, an
- * executor that queues a hand-over and still throws, a callback that allocates when its request is delivered.
+ * executor that queues a hand-over and still throws, a callback that allocates when its request is delivered,
+ * waiters' callbacks run by a spill that freeze the buffer being written or close the source being copied.
  */
 class PoolMisuseRegressionTest
 {
@@ -487,6 +488,163 @@ class PoolMisuseRegressionTest
                     body.get().close();
                 }
             }
+        }
+    }
+    // ---- A spill runs waiters' callbacks in the middle of a write ----
+
+    /**
+     * A spill gives the slot back and serves a waiting request on this thread; its callback froze the buffer being
+     * written (getting Bytes over the heap copy), and the interrupted put then finished, writing into bytes that
+     * were frozen and possibly shared already. The write now stops with StaleHandleException.
+     */
+    @Test
+    void aWaiterCallbackThatFreezesTheSpillingBufferStopsTheWriteUnderWay()
+    {
+        for (final boolean throughView : new boolean[] {false, true})
+        {
+            try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+            {
+                final Buffer a = arena.allocate();
+                for (int i = 0; i < 32; i++)
+                {
+                    a.putByte((byte)0x11);
+                }
+                a.position(0);
+                final Bytes[] frozen = new Bytes[1];
+                arena.allocateAsync().thenAccept(b ->
+                {
+                    b.close();
+                    frozen[0] = a.freeze();
+                });
+                final byte[] body = new byte[80];
+                java.util.Arrays.fill(body, (byte)0x77);
+                assertThrows(dev.lake.memory.StaleHandleException.class, () ->
+                {
+                    if (throughView)
+                    {
+                        a.mutableBuffer().putBytes(0, body); // crosses the slot: spills
+                    }
+                    else
+                    {
+                        a.putBytes(body);
+                    }
+                }, "the write under way when the callback froze the buffer");
+                assertNotNull(frozen[0]);
+                final byte[] seen = frozen[0].toByteArray();
+                assertEquals(32, seen.length);
+                for (int i = 0; i < seen.length; i++)
+                {
+                    assertEquals((byte)0x11, seen[i], "byte " + i + " of the frozen Bytes changed after the freeze");
+                }
+                frozen[0].release();
+            }
+        }
+    }
+
+    /** A callback that writes to the spilling buffer moves its cursor: the interrupted put lands after those bytes. */
+    @Test
+    void aWaiterCallbackThatWritesToTheSpillingBufferKeepsItsBytes()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer a = arena.allocate();
+            arena.allocateAsync().thenAccept(b ->
+            {
+                b.close();
+                a.putLong(0x0102030405060708L); // at the cursor, 0
+            });
+            final byte[] body = new byte[80];
+            java.util.Arrays.fill(body, (byte)0x77);
+            a.putBytes(body);
+            assertEquals(88, a.position());
+            try (Bytes bytes = a.freeze())
+            {
+                assertEquals(0x0102030405060708L, bytes.getLong(0), "the callback's bytes were overwritten");
+                assertEquals((byte)0x77, bytes.getByte(8));
+                assertEquals((byte)0x77, bytes.getByte(87));
+            }
+        }
+    }
+
+    /**
+     * A copy checked its source, then spilled (running a waiter's callback that closed the Lake or Region behind the
+     * source), then copied: with Agrona's bounds checks off the copy read freed memory (a JVM crash). The source is
+     * checked again after the spill. Run in a child JVM with Agrona's checks off, so that the bug shows as a crash
+     * of that JVM rather than of the test run.
+     */
+    @Test
+    void aSourceClosedByASpillsWaiterCallbackIsRefusedNotRead() throws Exception
+    {
+        for (final String source : new String[] {"direct", "nio", "view-direct", "view-nio"})
+        {
+            final String out = ClosedSourceProbe.run(source);
+            assertTrue(out.contains(source + ": refused"), "child JVM output:\n" + out);
+        }
+    }
+
+    /** The child JVM of {@link #aSourceClosedByASpillsWaiterCallbackIsRefusedNotRead()}. */
+    public static final class ClosedSourceProbe
+    {
+        private ClosedSourceProbe()
+        {
+        }
+
+        static String run(final String source) throws Exception
+        {
+            final java.util.List<String> command = new java.util.ArrayList<>();
+            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
+            command.add("-Dagrona.disable.bounds.checks=true");
+            command.add("-Xmx64m");
+            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closed-source-probe-%p.log");
+            command.add("-cp");
+            command.add(System.getProperty("java.class.path"));
+            command.add(ClosedSourceProbe.class.getName());
+            command.add(source);
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            final byte[] output = process.getInputStream().readAllBytes();
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
+            return "exit " + process.exitValue() + "\n" + new String(output, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        public static void main(final String[] args)
+        {
+            final String name = args[0];
+            final dev.lake.memory.Region region = dev.lake.memory.Region.builder(1 << 20).build();
+            final dev.lake.linear.Lake lake = dev.lake.linear.Lake.builder(1 << 20).build();
+            final int at = lake.allocate(4096);
+            final java.nio.ByteBuffer nio = region.byteBuffer();
+            nio.limit(4096);
+            try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+            {
+                final Buffer a = arena.allocate();
+                arena.allocateAsync().thenAccept(b ->
+                {
+                    b.close();
+                    lake.close(); // the source of the copy under way
+                    region.close();
+                });
+                try
+                {
+                    switch (name)
+                    {
+                        case "direct" -> a.putBytes(lake.buffer(), at, 4096);
+                        case "nio" -> a.putBytes(nio);
+                        case "view-direct" -> a.mutableBuffer().putBytes(0, lake.buffer(), at, 4096);
+                        default -> a.mutableBuffer().putBytes(0, nio, 0, 4096);
+                    }
+                    System.out.println(name + ": NOT refused: copied from freed memory");
+                }
+                catch (final RuntimeException ex)
+                {
+                    System.out.println(name + ": refused (" + ex + ")");
+                }
+                if (a.isWritable())
+                {
+                    a.close();
+                }
+            }
+            System.out.flush();
         }
     }
 }
