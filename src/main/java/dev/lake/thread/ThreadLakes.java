@@ -62,6 +62,8 @@ public final class ThreadLakes implements AutoCloseable
     private final ArrayBlockingQueue<Lake> pool;
     private final Set<Lease> leases = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Lease> local = new ThreadLocal<>();
+    /** Set while {@link #init()} runs the affinity hint on this thread: the hint is user code, and may not lease. */
+    private final ThreadLocal<Boolean> placing = new ThreadLocal<>();
     private final AtomicLong created = new AtomicLong();
     private final AtomicLong closedLakes = new AtomicLong();
     private final AtomicLong reclaimed = new AtomicLong();
@@ -108,7 +110,8 @@ public final class ThreadLakes implements AutoCloseable
      * <p>Cost: a pool poll, or one native allocation plus O(capacity) page touches; a scan of the leases.
      *
      * @return the calling thread's lake.
-     * @throws IllegalStateException if these thread lakes are closed.
+     * @throws IllegalStateException if these thread lakes are closed, or the affinity hint itself called
+     *                               {@code init()} or {@code current()} on them (nothing is leased then).
      */
     public Lake init()
     {
@@ -120,7 +123,7 @@ public final class ThreadLakes implements AutoCloseable
         checkOpen();
         reap();
         final Thread thread = Thread.currentThread();
-        affinity.applyToCurrentThread();
+        applyAffinity();
         Lake lake = pool.poll();
         if (lake == null)
         {
@@ -158,6 +161,29 @@ public final class ThreadLakes implements AutoCloseable
     public Lake current()
     {
         return lease().lake;
+    }
+
+    /**
+     * Runs the affinity hint, refusing a hint that calls back into these thread lakes on the thread it places: its
+     * inner {@link #init()} would lease a lake that the outer one then overwrites, lost until the thread dies (or,
+     * with no guard in the hint, recurse until the stack overflows).
+     */
+    private void applyAffinity()
+    {
+        if (placing.get() != null)
+        {
+            throw new IllegalStateException(this + ": the affinity hint called init() or current() on the thread " +
+                "it is placing; a hint must not use these thread lakes");
+        }
+        placing.set(Boolean.TRUE);
+        try
+        {
+            affinity.applyToCurrentThread();
+        }
+        finally
+        {
+            placing.remove();
+        }
     }
 
     /** The calling thread's lease, or null: a field read on a {@link LakeThread} that holds ours, else the ThreadLocal. */

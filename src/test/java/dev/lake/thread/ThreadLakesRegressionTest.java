@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Misuse and races a review found, each test failing on the code before its fix: a released strict lake is
- * unusable by its former owner while pooled and handed out reset; concurrent reapers count each lake once.
+ * unusable by its former owner while pooled and handed out reset; concurrent reapers count each lake once; an
+ * affinity hint that calls back into the thread lakes is refused instead of leasing a lake that is then lost.
  */
 class ThreadLakesRegressionTest
 {
@@ -133,6 +134,38 @@ class ThreadLakesRegressionTest
                 assertEquals(reclaimed, reported.get(), "round " + round + ": reap() results summed");
                 assertEquals(0, lakes.stats().leased());
             }
+        }
+    }
+    /**
+     * init() checked whether the thread held a lake, then ran the affinity hint (user code), then leased one: a hint
+     * that reached these thread lakes (current() with autoInit) leased a lake through the inner init(), and the outer
+     * one leased a second and overwrote the first, lost until the thread died. The hint is now refused.
+     */
+    @Test
+    void anAffinityHintThatUsesTheThreadLakesIsRefusedAndLeasesNothing()
+    {
+        final ThreadLakes[] holder = new ThreadLakes[1];
+        final AffinityHint hint = () ->
+        {
+            holder[0].current(); // autoInit: would lease a lake for this thread
+            return true;
+        };
+        try (ThreadLakes lakes = ThreadLakes.builder(64 * 1024).autoInit(true).affinity(hint).build())
+        {
+            holder[0] = lakes;
+            final IllegalStateException refused = assertThrows(IllegalStateException.class, lakes::init);
+            assertTrue(refused.getMessage().contains("affinity hint"), refused.getMessage());
+            assertEquals(0, lakes.stats().leased(), "nothing leased by the refused init");
+        }
+        final AtomicInteger placed = new AtomicInteger();
+        try (ThreadLakes lakes = ThreadLakes.builder(64 * 1024).affinity(() -> placed.incrementAndGet() > 0).build())
+        {
+            final Lake lake = lakes.init();
+            assertSame(lake, lakes.current(), "a hint that leaves the lakes alone still works");
+            assertEquals(1, placed.get());
+            assertEquals(1, lakes.stats().leased());
+            lakes.release();
+            assertEquals(0, lakes.stats().leased());
         }
     }
 }
