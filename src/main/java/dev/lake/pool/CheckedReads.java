@@ -1,9 +1,11 @@
 package dev.lake.pool;
 
 import org.agrona.DirectBuffer;
+import org.agrona.LangUtil;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -77,6 +79,33 @@ abstract class CheckedReads implements DirectBuffer
             throw outOfBounds(index, length, limit());
         }
         return readAt(index, (long)STR_HEADER_LEN + length);
+    }
+
+    /**
+     * Appends {@code length} ASCII chars read from {@code index} (the caller checked the whole range first), a byte
+     * above 127 as {@code '?'}, as Agrona does. Not through Agrona's loop, which reads through an address taken
+     * before the first append: the appendable is user code, and one that releases, closes or spills what this view
+     * reads would have that loop read memory that is no longer this view's (the next owner's bytes, or unmapped
+     * memory). Each byte is checked and located again before it is read.
+     *
+     * @return {@code length}.
+     */
+    private int appendAscii(final int index, final int length, final Appendable appendable)
+    {
+        try
+        {
+            for (int i = 0; i < length; i++)
+            {
+                final int at = readAt(index + i, 1);
+                final byte b = mem().getByte(at);
+                appendable.append(b < 0 ? '?' : (char)b);
+            }
+        }
+        catch (final IOException ex)
+        {
+            LangUtil.rethrowUnchecked(ex);
+        }
+        return length;
     }
 
     private static void checkDestination(final ByteBuffer dst, final int offset, final int length)
@@ -496,7 +525,7 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            return mem().getStringAscii(stringAt(index, null), appendable);
+            return appendAscii(index + STR_HEADER_LEN, mem().getInt(stringAt(index, null)), appendable);
         }
         finally
         {
@@ -522,7 +551,7 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            return mem().getStringAscii(stringAt(index, byteOrder), appendable, byteOrder);
+            return appendAscii(index + STR_HEADER_LEN, mem().getInt(stringAt(index, byteOrder), byteOrder), appendable);
         }
         finally
         {
@@ -548,7 +577,8 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            return mem().getStringAscii(stringBodyAt(index, length), length, appendable);
+            stringBodyAt(index, length);
+            return appendAscii(index + STR_HEADER_LEN, length, appendable);
         }
         finally
         {
@@ -574,7 +604,8 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            return mem().getStringWithoutLengthAscii(readAt(index, length), length, appendable);
+            readAt(index, length);
+            return appendAscii(index, length, appendable);
         }
         finally
         {

@@ -1,9 +1,11 @@
 package dev.lake.slice;
 
 import org.agrona.DirectBuffer;
+import org.agrona.LangUtil;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
@@ -342,6 +344,31 @@ final class SliceView implements DirectBuffer
     }
 
     /**
+     * Appends {@code length} ASCII chars from {@code index} (the caller checked the whole range), a byte above 127 as
+     * {@code '?'}, as Agrona does, but checking the handle again before every byte: the appendable is user code, and
+     * one that releases this handle (its last) would have Agrona's loop read a freed chunk.
+     *
+     * @return {@code length}.
+     */
+    private int appendAscii(final int index, final int length, final Appendable appendable)
+    {
+        try
+        {
+            for (int i = 0; i < length; i++)
+            {
+                check(index + i, 1);
+                final byte b = delegate.getByte(index + i);
+                appendable.append(b < 0 ? '?' : (char)b);
+            }
+        }
+        catch (final IOException ex)
+        {
+            LangUtil.rethrowUnchecked(ex);
+        }
+        return length;
+    }
+
+    /**
      * A read-only {@code ByteBuffer} refuses the copy, as NIO does: Agrona would write through its backing array
      * or address (a read-only mapped file: a crash).
      */
@@ -367,7 +394,7 @@ final class SliceView implements DirectBuffer
     public int getStringAscii(final int index, final int length, final Appendable appendable)
     {
         check(index, STR_HEADER_LEN + (long)length);
-        return delegate.getStringAscii(index, length, appendable);
+        return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
     /** {@inheritDoc} */
@@ -383,7 +410,7 @@ final class SliceView implements DirectBuffer
     public int getStringWithoutLengthAscii(final int index, final int length, final Appendable appendable)
     {
         check(index, length);
-        return delegate.getStringWithoutLengthAscii(index, length, appendable);
+        return appendAscii(index, length, appendable);
     }
 
     /** {@inheritDoc} */
@@ -416,8 +443,9 @@ final class SliceView implements DirectBuffer
     public int getStringAscii(final int index, final Appendable appendable)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
-        return delegate.getStringAscii(index, appendable);
+        final int length = delegate.getInt(index);
+        check(index, STR_HEADER_LEN + (long)length);
+        return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
     /** {@inheritDoc} */
@@ -434,8 +462,9 @@ final class SliceView implements DirectBuffer
     public int getStringAscii(final int index, final Appendable appendable, final ByteOrder byteOrder)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
-        return delegate.getStringAscii(index, appendable, byteOrder);
+        final int length = delegate.getInt(index, byteOrder);
+        check(index, STR_HEADER_LEN + (long)length);
+        return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
     /** {@inheritDoc} */

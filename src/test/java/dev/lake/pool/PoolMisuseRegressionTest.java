@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * buffer, waiter callbacks during a spill, "forever" timeouts, a huge minimum block rounded up, a refused
  * padded ASCII write, a CharSequence that grows (or closes the buffer) while the codec view writes it, an
  * executor that queues a hand-over and still throws, a callback that allocates when its request is delivered,
- * waiters' callbacks run by a spill that freeze the buffer being written or close the source being copied.
+ * waiters' callbacks run by a spill that freeze the buffer being written or close the source being copied, an
+ * Appendable that releases what a string read reads.
  */
 class PoolMisuseRegressionTest
 {
@@ -577,15 +578,15 @@ class PoolMisuseRegressionTest
     {
         for (final String source : new String[] {"direct", "nio", "view-direct", "view-nio"})
         {
-            final String out = ClosedSourceProbe.run(source);
+            final String out = FreedMemoryProbe.run(source);
             assertTrue(out.contains(source + ": refused"), "child JVM output:\n" + out);
         }
     }
 
     /** The child JVM of {@link #aSourceClosedByASpillsWaiterCallbackIsRefusedNotRead()}. */
-    public static final class ClosedSourceProbe
+    public static final class FreedMemoryProbe
     {
-        private ClosedSourceProbe()
+        private FreedMemoryProbe()
         {
         }
 
@@ -599,7 +600,7 @@ class PoolMisuseRegressionTest
             command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closed-source-probe-%p.log");
             command.add("-cp");
             command.add(System.getProperty("java.class.path"));
-            command.add(ClosedSourceProbe.class.getName());
+            command.add(FreedMemoryProbe.class.getName());
             command.add(source);
             final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
             final byte[] output = process.getInputStream().readAllBytes();
@@ -610,6 +611,11 @@ class PoolMisuseRegressionTest
         public static void main(final String[] args)
         {
             final String name = args[0];
+            if (name.equals("appendable"))
+            {
+                appendableThatFreesTheRegion();
+                return;
+            }
             final dev.lake.memory.Region region = dev.lake.memory.Region.builder(1 << 20).build();
             final dev.lake.linear.Lake lake = dev.lake.linear.Lake.builder(1 << 20).build();
             final int at = lake.allocate(4096);
@@ -645,6 +651,173 @@ class PoolMisuseRegressionTest
                 }
             }
             System.out.flush();
+        }
+
+        /** A string read whose appendable closes the arena and releases the last Bytes: the region is freed mid-read. */
+        private static void appendableThatFreesTheRegion()
+        {
+            final BuddyArena arena = BuddyArena.builder(64 << 20, 1 << 16).build();
+            final Buffer b = arena.allocate(64 << 20);
+            b.putInt(1 << 20);
+            b.mutableBuffer().setMemory(4, 1 << 20, (byte)'a');
+            final Bytes bytes = b.freeze();
+            final int[] seen = new int[1];
+            final Appendable hostile = new CharAppendable(c ->
+            {
+                if (seen[0]++ == 0)
+                {
+                    arena.close();   // live bytes keep the region...
+                    bytes.release(); // ...until this last release frees it
+                }
+            });
+            try
+            {
+                bytes.getStringAscii(0, hostile);
+                System.out.println("appendable: NOT refused: read " + seen[0] + " chars from freed memory");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("appendable: refused (" + ex + ")");
+            }
+            System.out.flush();
+        }
+    }
+
+    // ---- An Appendable handed to a string read is user code between two bytes ----
+
+    /** An Appendable that calls {@code onChar} for each char, then keeps it. */
+    static final class CharAppendable implements Appendable
+    {
+        final StringBuilder out = new StringBuilder();
+        private final java.util.function.IntConsumer onChar;
+
+        CharAppendable(final java.util.function.IntConsumer onChar)
+        {
+            this.onChar = onChar;
+        }
+
+        @Override
+        public Appendable append(final char c)
+        {
+            onChar.accept(c);
+            out.append(c);
+            return this;
+        }
+
+        @Override
+        public Appendable append(final CharSequence csq)
+        {
+            throw new UnsupportedOperationException("Lake appends one char at a time");
+        }
+
+        @Override
+        public Appendable append(final CharSequence csq, final int start, final int end)
+        {
+            throw new UnsupportedOperationException("Lake appends one char at a time");
+        }
+    }
+
+    /**
+     * Agrona's Appendable string reads take the address once and loop: read a byte, append it. An appendable that
+     * released the last Bytes (or closed the buffer) received the next owner's bytes, and one that freed the region
+     * crashed the JVM (child probe). Each byte is now checked before it is read.
+     */
+    @Test
+    void anAppendableThatReleasesTheBytesNeverReceivesTheNextOwnersBytes() throws Exception
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer a = arena.allocate();
+            a.putInt(8);
+            for (int i = 0; i < 8; i++)
+            {
+                a.putByte((byte)'a');
+            }
+            final Bytes bytes = a.freeze();
+            final Buffer[] next = new Buffer[1];
+            final CharAppendable hostile = new CharAppendable(c ->
+            {
+                if (next[0] == null)
+                {
+                    bytes.release();            // the last reference: the slot goes back
+                    next[0] = arena.allocate(); // the next owner
+                    for (int i = 0; i < 64; i++)
+                    {
+                        next[0].putByte((byte)'S');
+                    }
+                }
+            });
+            assertThrows(dev.lake.memory.StaleHandleException.class, () -> bytes.getStringAscii(0, hostile));
+            next[0].close();
+            assertEquals("a", hostile.out.toString(), "only the byte read before the release");
+        }
+        try (BuddyArena arena = BuddyArena.builder(64, 64).build())
+        {
+            final Buffer b = arena.allocate(64);
+            b.mutableBuffer().putStringAscii(0, "aaaaaaaa");
+            final Buffer[] next = new Buffer[1];
+            final CharAppendable hostile = new CharAppendable(c ->
+            {
+                if (next[0] == null)
+                {
+                    b.close();
+                    next[0] = arena.allocate(64);
+                    for (int i = 0; i < 64; i++)
+                    {
+                        next[0].putByte((byte)'S');
+                    }
+                }
+            });
+            assertThrows(dev.lake.memory.StaleHandleException.class,
+                () -> b.mutableBuffer().getStringWithoutLengthAscii(4, 8, hostile));
+            next[0].close();
+            assertEquals("a", hostile.out.toString());
+        }
+        final String out = FreedMemoryProbe.run("appendable");
+        assertTrue(out.contains("appendable: refused"), "child JVM output:\n" + out);
+    }
+
+    /** The Appendable reads give exactly Agrona's chars: the four overloads, a byte above 127 as '?'. */
+    @Test
+    void appendableReadsMatchAgrona()
+    {
+        final org.agrona.concurrent.UnsafeBuffer reference = new org.agrona.concurrent.UnsafeBuffer(new byte[64]);
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer b = arena.allocate();
+            final byte[] text = {'p', 'x', (byte)0xE9, '=', '1', (byte)0x80};
+            b.putInt(6);
+            b.putBytes(text);
+            b.putInt(6, java.nio.ByteOrder.BIG_ENDIAN);
+            b.putBytes(text);
+            reference.putBytes(0, b.mutableBuffer(), 0, 20);
+            try (Bytes bytes = b.freeze())
+            {
+                for (int overload = 0; overload < 4; overload++)
+                {
+                    final StringBuilder mine = new StringBuilder();
+                    final StringBuilder theirs = new StringBuilder();
+                    final int m;
+                    final int t;
+                    switch (overload)
+                    {
+                        case 0 -> { m = bytes.getStringAscii(0, mine); t = reference.getStringAscii(0, theirs); }
+                        case 1 ->
+                        {
+                            m = bytes.getStringAscii(10, mine, java.nio.ByteOrder.BIG_ENDIAN);
+                            t = reference.getStringAscii(10, theirs, java.nio.ByteOrder.BIG_ENDIAN);
+                        }
+                        case 2 -> { m = bytes.getStringAscii(0, 4, mine); t = reference.getStringAscii(0, 4, theirs); }
+                        default ->
+                        {
+                            m = bytes.getStringWithoutLengthAscii(5, 5, mine);
+                            t = reference.getStringWithoutLengthAscii(5, 5, theirs);
+                        }
+                    }
+                    assertEquals(t, m, "overload " + overload);
+                    assertEquals(theirs.toString(), mine.toString(), "overload " + overload);
+                }
+            }
         }
     }
 }

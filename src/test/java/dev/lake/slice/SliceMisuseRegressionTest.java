@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Misuse a review of the slice allocator found unguarded, each test failing on the code before its fix: a
  * failed allocation into a chunk reset in place, a source that refuses the copy, references given to the wrong
  * allocator, view copies with Agrona's checks off, into read-only buffers or into a pool buffer that spills
- * mid-copy, a kept initializer window, leaks in pinned chunks.
+ * mid-copy, an Appendable that releases the slice mid-read, a kept initializer window, leaks in pinned chunks.
  */
 class SliceMisuseRegressionTest extends NativeBaselineTest
 {
@@ -382,6 +382,61 @@ class SliceMisuseRegressionTest extends NativeBaselineTest
         finally
         {
             slice.release();
+            alloc.close();
+        }
+    }
+    /**
+     * A slice view's Appendable string reads went through Agrona's loop, which takes the address once: an appendable
+     * that released the handle (its last: the chunk may be freed) had the rest read from memory no longer the
+     * slice's. Every byte is now checked first; the chars are Agrona's (a byte above 127 as '?').
+     */
+    @Test
+    void anAppendableThatReleasesTheSliceStopsTheRead()
+    {
+        final byte[] text = {4, 0, 0, 0, 'a', (byte)0xE9, 'c', 'd'}; // little-endian length 4, then the chars
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+        try
+        {
+            final SharedSlice slice = alloc.allocateBytes(8, i -> text[i]);
+            final StringBuilder mine = new StringBuilder();
+            final StringBuilder theirs = new StringBuilder();
+            assertEquals(4, slice.buffer().getStringWithoutLengthAscii(4, 4, mine));
+            new org.agrona.concurrent.UnsafeBuffer(text).getStringWithoutLengthAscii(4, 4, theirs);
+            assertEquals(theirs.toString(), mine.toString(), "Agrona's chars");
+            assertEquals("a?cd", mine.toString());
+
+            final StringBuilder out = new StringBuilder();
+            final Appendable releasing = new Appendable()
+            {
+                @Override
+                public Appendable append(final char c)
+                {
+                    out.append(c);
+                    if (!slice.isReleased())
+                    {
+                        slice.release();
+                    }
+                    return this;
+                }
+
+                @Override
+                public Appendable append(final CharSequence csq)
+                {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override
+                public Appendable append(final CharSequence csq, final int start, final int end)
+                {
+                    throw new UnsupportedOperationException();
+                }
+            };
+            final DirectBuffer view = slice.buffer();
+            assertThrows(dev.lake.memory.StaleHandleException.class, () -> view.getStringWithoutLengthAscii(4, 4, releasing));
+            assertEquals("a", out.toString(), "nothing read after the release");
+        }
+        finally
+        {
             alloc.close();
         }
     }
