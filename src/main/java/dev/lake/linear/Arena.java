@@ -264,13 +264,15 @@ public final class Arena implements AutoCloseable
 
     /**
      * The shared Agrona buffer of the block a reference lies in; read and write it at {@link #offset(long)}.
-     * O(1), allocates nothing. Checks only that the block is in use: a reference to memory rewound past
-     * within a block still in use is not detected (the primitive tier's contract).
+     * O(1), allocates nothing. Checks only that the reference starts in the part of its block in use: a
+     * reference to memory rewound past and handed out again below that point is not detected (the primitive
+     * tier's contract; the checked tiers detect it).
      *
      * @param ref a reference returned by an allocation of this arena.
      * @return the block's buffer (index 0 is the block's first byte).
-     * @throws StaleHandleException if the reference is {@link #NULL}, lies in a block rewound past, or the
-     *                              arena is closed.
+     * @throws StaleHandleException if the reference is {@link #NULL}, lies in a block rewound past or past the
+     *                              part of its block in use (also after a reset put a smaller block at its
+     *                              index), or the arena is closed.
      */
     public UnsafeBuffer buffer(final long ref)
     {
@@ -1262,7 +1264,12 @@ public final class Arena implements AutoCloseable
 
     void commit(final int depth, final long serial)
     {
-        checkInnermost(depth, serial, "commit");
+        // the depth too, not only the serial: commit sets the arena's depth from it, and a token with the right
+        // serial and corrupted depth bits must not (a Transaction handle's depth is always its own)
+        if (serial != txSerial || depth != txDepth)
+        {
+            throw transactionMisuse(depth, serial, "commit");
+        }
         checkMutable();
         final int parent = depth - 1;
         txDepth = parent;
@@ -1736,6 +1743,11 @@ public final class Arena implements AutoCloseable
             return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +
                 ": the arena is closed");
         }
+        if (serial == txSerial)
+        {
+            return new IllegalStateException("cannot " + action + " the transaction at depth " + depth +
+                ": the token's depth does not match its transaction's, " + txDepth + " (a corrupted token)");
+        }
         if (!isOpen(depth, serial))
         {
             return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +
@@ -1745,13 +1757,23 @@ public final class Arena implements AutoCloseable
             ": a savepoint is open inside it at depth " + txDepth + "; commit or close that first");
     }
 
+    /**
+     * The slow path of {@link #buffer(long)}: a reference into a block before the current one, which must lie in
+     * the part of that block in use. Not just "the block index is in use": after a reset, {@code allocateSlow}
+     * swaps kept blocks into place, so an index may now hold a smaller block than the one a reference from
+     * before the reset was cut from, and its offset would point past that block's end. (In the current block,
+     * a reference at or below the position takes the fast path; one above it was rewound past.)
+     */
     private UnsafeBuffer olderBuffer(final long ref)
     {
-        if ((ref >>> 32) > current)
+        final long block = ref >>> 32;
+        final int offset = (int)ref;
+        if (closed || block >= current || offset < 0 ||
+            offset > usedBefore[(int)block + 1] - usedBefore[(int)block])
         {
             throw staleReference(ref);
         }
-        return buffers[(int)(ref >>> 32)];
+        return buffers[(int)block];
     }
 
     private RuntimeException staleReference(final long ref)
@@ -1760,8 +1782,9 @@ public final class Arena implements AutoCloseable
         {
             return new StaleHandleException("reference 0x" + Long.toHexString(ref) + ": the arena is closed");
         }
-        return new StaleHandleException("reference 0x" + Long.toHexString(ref) + " is not in a block in use (block " +
-            (ref >>> 32) + ", in use 0.." + current + "): it is NULL, foreign, or was rewound past");
+        return new StaleHandleException("reference 0x" + Long.toHexString(ref) + " is not in a block in use, or lies " +
+            "past the part of its block in use (block " + (ref >>> 32) + ", offset " + (int)ref + "; blocks in use 0.." +
+            current + "): it is NULL, foreign, or was rewound past");
     }
 
     private static RuntimeException invalidRequest(final int size, final int alignment)

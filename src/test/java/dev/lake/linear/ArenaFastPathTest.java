@@ -41,13 +41,15 @@ class ArenaFastPathTest
             assertSame(block0, arena.buffer(first), "an older block in use");
 
             // References the fast test must not take for the current block: block 0 with an offset half of 2^31
-            // or more lies less than 2^31 below the position of block 1, so only the offset test keeps them out.
-            for (final long forged : new long[]{0x8000_0000L, 0xFFFF_FFF0L, 0xFFFF_FFFFL, (1L << 32) - 600})
+            // or more lies less than 2^31 below the position of block 1, so only the offset test keeps them out;
+            // the slow path refuses them too, as their offsets lie past the part of block 0 in use (1000 bytes).
+            for (final long forged : new long[]{0x8000_0000L, 0xFFFF_FFF0L, 0xFFFF_FFFFL, (1L << 32) - 600, 1001L})
             {
-                assertSame(block0, arena.buffer(forged), "0x" + Long.toHexString(forged) + " names block 0");
+                assertThrows(StaleHandleException.class, () -> arena.buffer(forged), "0x" + Long.toHexString(forged));
             }
-            // Beyond the position in the current block: not this allocation's, but the block is in use.
-            assertSame(block1, arena.buffer((1L << 32) | 1000));
+            assertSame(block0, arena.buffer(1000L), "the end of block 0's part in use (an empty reference there)");
+            // Beyond the position in the current block: rewound past, or never handed out.
+            assertThrows(StaleHandleException.class, () -> arena.buffer((1L << 32) | 1000));
             // Blocks not in use, NULL, negative references.
             for (final long stale : new long[]{Arena.NULL, 2L << 32, (2L << 32) | 8, Long.MIN_VALUE, -2L,
                 Long.MAX_VALUE, 0xFFFF_FFFF_0000_0000L})

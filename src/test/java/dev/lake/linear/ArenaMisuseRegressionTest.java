@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * Misuse a review of Arena, Transaction, ArenaVec and ArenaView found unguarded, each test failing on the code
  * before its fix: zero and foreign tokens, forEach actions that rewind or close the arena, cleanups that throw
  * one preallocated exception or register more cleanups, refused closes, failed placements (also after a reset in
- * the wrapper), huge budgets, strings that change while they are copied.
+ * the wrapper), huge budgets, strings that change while they are copied, references from before a reset into a
+ * block index that now holds a smaller block, tokens with corrupted depth bits.
  */
 class ArenaMisuseRegressionTest
 {
@@ -501,6 +502,85 @@ class ArenaMisuseRegressionTest
         };
         assertThrows(java.util.ConcurrentModificationException.class, () -> closing.copyOfAscii(closer));
         assertTrue(closing.isClosed());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 11. buffer(ref) trusted any reference into a block index in use. After a reset, allocateSlow swaps kept
+    //     blocks into place, so an index may hold a smaller block than the one a reference from before the reset
+    //     was cut from: the buffer handed out was too small for the offset, and a write through it (Agrona's checks
+    //     off) landed past that block, in another block's live data or outside the arena (a JVM crash).
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aReferenceFromBeforeAResetIsRefusedWhenItsBlockIndexNowHoldsASmallerBlock()
+    {
+        try (Arena arena = new Arena())
+        {
+            final int bigBlock = 16 << 20;
+            arena.allocate(60 * 1024, 8);                       // block 0 (64 KiB)
+            arena.allocate(100 * 1024, 8);                      // block 1: a new 128 KiB block
+            final long big = arena.allocate(bigBlock, 8);       // block 2: a block of its own
+            final long last = big + bigBlock - 8;               // its last 8 bytes, same block
+            arena.buffer(last).putLong(Arena.offset(last), 1L); // a legitimate write
+            arena.reset();
+            arena.allocate(60 * 1024, 8);                       // block 0
+            arena.allocate(1 << 20, 8);                         // only the big block fits: swapped to index 1
+            arena.allocate(bigBlock - (1 << 20), 8);            // fills it
+            final long small = arena.allocate(16, 8);           // next: the 128 KiB block, now at index 2
+            assertEquals(2, Arena.block(last));
+            assertEquals(2, Arena.block(small), "the arena is in block 2 again, a 128 KiB block now");
+            final StaleHandleException refused = assertThrows(StaleHandleException.class, () -> arena.buffer(last));
+            assertTrue(refused.getMessage().contains("rewound past"), refused.getMessage());
+
+            arena.allocate(128 * 1024 - 16 - 64, 8);            // fill block 2, move on to block 3
+            arena.allocate(4096, 8);
+            assertThrows(StaleHandleException.class, () -> arena.buffer(last), "an older block, past its part in use");
+            assertSame(arena.buffer(small), arena.buffer(small + 8), "inside an older block's part in use: its buffer");
+            arena.buffer(small).putLong(Arena.offset(small), 7L);
+            assertEquals(7L, arena.buffer(small).getLong(Arena.offset(small)));
+        }
+    }
+
+    @Test
+    void aReferenceAboveThePositionInTheCurrentBlockIsRefused()
+    {
+        try (Arena arena = Arena.withCapacity(4096))
+        {
+            final Checkpoint start = arena.checkpoint();
+            arena.allocate(64, 8);
+            final long ref = arena.allocate(64, 8); // starts at 64
+            arena.rewind(start);
+            assertThrows(StaleHandleException.class, () -> arena.buffer(ref), "rewound past, nothing allocated since");
+            arena.allocate(64, 8);
+            assertSame(arena.currentBuffer(), arena.buffer(ref), "its start is the position again: an empty reference there");
+            final long again = arena.allocate(64, 8);
+            assertEquals(ref, again, "the same memory handed out again: the primitive tier cannot tell them apart");
+            assertSame(arena.currentBuffer(), arena.buffer(ref));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // 12. commitTransaction checked a token's serial but took its depth from the token's low bits: a corrupted
+    //     depth committed nothing and set the arena's depth from it (or drove it to -1, half-changing the state).
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aTokenWhoseDepthBitsDoNotMatchIsRefusedAndChangesNothing()
+    {
+        for (final int forgedDepth : new int[] {0, 2, 5})
+        {
+            try (Arena arena = new Arena())
+            {
+                final long token = arena.beginTransaction(); // depth 1
+                final long forged = (token & ~(long)Arena.MAX_TOKEN_DEPTH) | forgedDepth;
+                final IllegalStateException refused =
+                    assertThrows(IllegalStateException.class, () -> arena.commitTransaction(forged));
+                assertTrue(refused.getMessage().contains("corrupted token") || forgedDepth == 0, refused.getMessage());
+                assertEquals(1, arena.transactionDepth(), "a refused commit changed the depth");
+                arena.commitTransaction(token);
+                assertEquals(0, arena.transactionDepth(), "the real token still commits");
+            }
+        }
     }
 
     private static Throwable catchThrowable(final Runnable body)

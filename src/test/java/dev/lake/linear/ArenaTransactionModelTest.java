@@ -394,9 +394,22 @@ class ArenaTransactionModelTest
                 {
                     assertThrows(StaleHandleException.class, () -> arena.buffer(a.ref), where);
                 }
+                else if (a.minSince >= a.end)
+                {
+                    assertNotNull(arena.buffer(a.ref), where); // live: always its block
+                }
                 else
                 {
-                    assertNotNull(arena.buffer(a.ref), where);
+                    // rewound past: refused when its start lies past the part of its block in use; where memory
+                    // was handed out again over it, the block at its index, which always contains its start
+                    try
+                    {
+                        assertTrue(Arena.offset(a.ref) <= arena.buffer(a.ref).capacity(), where);
+                    }
+                    catch (final StaleHandleException refused)
+                    {
+                        assertTrue(refused.getMessage().contains("rewound past"), where);
+                    }
                 }
             }
             default -> fail("op " + op);
