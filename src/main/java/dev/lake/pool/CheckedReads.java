@@ -476,8 +476,10 @@ abstract class CheckedReads implements DirectBuffer
             {
                 dstBuffer.boundsCheck(dstIndex, length);
             }
-            final int at = readAt(index, length);
-            dstBuffer.putBytes(dstIndex, mem(), at, length);
+            readAt(index, length);
+            // the destination copies from this view, never from the arena's whole-region buffer: foreign code gets
+            // no unchecked reach into other slots, and reads the address (checked again) only once it made room
+            dstBuffer.putBytes(dstIndex, this, index, length);
         }
         finally
         {

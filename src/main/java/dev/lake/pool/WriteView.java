@@ -639,18 +639,25 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         {
             throw new IllegalArgumentException("Encoded string larger than maximum size: " + maxEncodedLength);
         }
-        final int at = at(index, (long)STR_HEADER_LEN + bytes.length);
-        final UnsafeBuffer mem = owner.mem;
-        if (byteOrder == null)
+        try
         {
-            mem.putInt(at, bytes.length);
+            final int at = at(index, (long)STR_HEADER_LEN + bytes.length);
+            final UnsafeBuffer mem = owner.mem;
+            if (byteOrder == null)
+            {
+                mem.putInt(at, bytes.length);
+            }
+            else
+            {
+                mem.putInt(at, bytes.length, byteOrder);
+            }
+            mem.putBytes(at + STR_HEADER_LEN, bytes);
+            return STR_HEADER_LEN + bytes.length;
         }
-        else
+        finally
         {
-            mem.putInt(at, bytes.length, byteOrder);
+            Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
         }
-        mem.putBytes(at + STR_HEADER_LEN, bytes);
-        return STR_HEADER_LEN + bytes.length;
     }
 
     @Override
