@@ -1,7 +1,11 @@
 package dev.lake.memory;
 
 import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.MutableDirectBuffer;
 import org.agrona.UnsafeApi;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The one door to raw memory: every native allocate, free, fill, copy, raw store and fence in Lake goes
@@ -315,6 +319,36 @@ public final class Memory
     public static void copy(final DirectBuffer src, final int index, final long to, final int bytes)
     {
         UnsafeApi.copyMemory(src.byteArray(), src.addressOffset() + index, null, to, bytes);
+    }
+
+    /**
+     * Copies {@code length} bytes of {@code src} into {@code dst} without handing {@code src} to code Lake does not
+     * know. Agrona's own buffers ({@link org.agrona.concurrent.UnsafeBuffer}, {@link org.agrona.ExpandableArrayBuffer},
+     * {@link org.agrona.ExpandableDirectByteBuffer}) and Lake's region buffers copy straight from {@code src}, with no
+     * allocation. Any other {@link MutableDirectBuffer} implementation (a subclass, an adapter) gets the bytes
+     * through a heap copy, one {@code byte[]} of {@code length}: its {@code putBytes} is foreign code, and the
+     * source here is a whole chunk or region that holds other owners' memory, which it must neither keep nor reach.
+     * Checks only what {@code dst.putBytes} checks: the caller checks both ranges.
+     *
+     * @param src      the source: an allocator's internal buffer.
+     * @param srcIndex first byte in {@code src}.
+     * @param dst      the caller's destination.
+     * @param dstIndex first byte written in {@code dst}.
+     * @param length   bytes to copy.
+     */
+    public static void copyOut(
+        final DirectBuffer src, final int srcIndex, final MutableDirectBuffer dst, final int dstIndex, final int length)
+    {
+        final Class<?> type = dst.getClass();
+        if (type == UnsafeBuffer.class || type == Region.RegionBuffer.class || type == ExpandableArrayBuffer.class ||
+            type == ExpandableDirectByteBuffer.class)
+        {
+            dst.putBytes(dstIndex, src, srcIndex, length);
+            return;
+        }
+        final byte[] copy = new byte[length];
+        src.getBytes(srcIndex, copy);
+        dst.putBytes(dstIndex, copy);
     }
 
     /**

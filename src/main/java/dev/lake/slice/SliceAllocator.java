@@ -948,7 +948,9 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Copies {@code bytes} bytes of a slice's data, from byte {@code byteIndex} (element {@code i} starts at
      * {@code i * layout().stride()}), into an Agrona buffer, for any layout: one validation for the whole range,
-     * trusting the caller's count during the call like {@link #getLongs}. O(bytes), any thread.
+     * trusting the caller's count during the call like {@link #getLongs}. O(bytes), any thread; no allocation into
+     * Agrona's and Lake's own buffers, a heap copy for another {@code MutableDirectBuffer} type, so that foreign code
+     * never holds the chunk ({@link Memory#copyOut}).
      *
      * @param ref       a live reference the caller holds a count on.
      * @param byteIndex first byte of the slice's data to copy.
@@ -967,7 +969,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        dst.putBytes(dstIndex, checkedChunk(ref).memory.buffer, dataOf(ref) + byteIndex, bytes);
+        Memory.copyOut(checkedChunk(ref).memory.buffer, dataOf(ref) + byteIndex, dst, dstIndex, bytes);
     }
 
     /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; adds one count to the slice. */

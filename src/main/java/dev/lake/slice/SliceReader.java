@@ -259,7 +259,9 @@ public final class SliceReader implements AutoCloseable
 
     /**
      * Copies {@code bytes} bytes of the slice's data, from byte {@code byteIndex} (element {@code i} starts at
-     * {@code i * layout().stride()}), into an Agrona buffer: for records and codecs. O(bytes), no allocation.
+     * {@code i * layout().stride()}), into an Agrona buffer: for records and codecs. O(bytes), no allocation into
+     * Agrona's and Lake's own buffers; another {@code MutableDirectBuffer} type gets the bytes through a heap copy,
+     * so that foreign code never holds the chunk ({@link Memory#copyOut}).
      *
      * @param byteIndex first byte of the slice's data to copy.
      * @param dst       destination buffer.
@@ -280,7 +282,7 @@ public final class SliceReader implements AutoCloseable
         {
             return; // also the empty slice, which has no chunk memory
         }
-        dst.putBytes(dstIndex, c.memory.buffer, data + byteIndex, bytes);
+        Memory.copyOut(c.memory.buffer, data + byteIndex, dst, dstIndex, bytes); // never the chunk to foreign code
     }
 
     /**

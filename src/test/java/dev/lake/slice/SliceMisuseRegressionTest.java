@@ -440,4 +440,62 @@ class SliceMisuseRegressionTest extends NativeBaselineTest
             alloc.close();
         }
     }
+    /** A destination of a type Lake does not know, that records the source its putBytes is handed. */
+    private static final class Spy extends org.agrona.ExpandableArrayBuffer
+    {
+        DirectBuffer seen;
+
+        Spy()
+        {
+            super(64);
+        }
+
+        @Override
+        public void putBytes(final int index, final DirectBuffer src, final int srcIndex, final int length)
+        {
+            seen = src;
+            super.putBytes(index, src, srcIndex, length);
+        }
+    }
+
+    /**
+     * SliceReader.getBytes and SliceAllocator.getBytes(ref, ..) handed a foreign destination the chunk's whole
+     * writable buffer as the source: it could read every other slice of the chunk, headers included, and rewrite
+     * them (a count changed that way frees the chunk early). A destination of an unknown type now gets a heap copy;
+     * Agrona's and Lake's own buffers still copy straight from the chunk.
+     */
+    @Test
+    void aForeignDestinationNeverHoldsTheChunk()
+    {
+        try (SliceAllocator alloc = longs(64))
+        {
+            final long mine = alloc.allocateLongsRef(1, i -> 0x1111_1111_1111_1111L);
+            final SharedSlice other = alloc.allocateLongs(1, i -> 0x5EC2E7L); // someone else's slice
+            try
+            {
+                final Spy viaReader = new Spy();
+                alloc.retain(mine); // the reader adopts this count and drops it on close
+                try (SliceReader r = new SliceReader().adopt(alloc, mine))
+                {
+                    r.getBytes(0, viaReader, 0, 8);
+                }
+                final Spy viaRef = new Spy();
+                alloc.getBytes(mine, 0, viaRef, 0, 8);
+                for (final Spy spy : new Spy[] {viaReader, viaRef})
+                {
+                    assertEquals(0x1111_1111_1111_1111L, spy.getLong(0));
+                    assertNull(spy.seen, "foreign code was handed a buffer over the chunk: " + spy.seen);
+                }
+                final org.agrona.concurrent.UnsafeBuffer agronas = new org.agrona.concurrent.UnsafeBuffer(new byte[8]);
+                alloc.getBytes(mine, 0, agronas, 0, 8);
+                assertEquals(0x1111_1111_1111_1111L, agronas.getLong(0), "Agrona's own buffer: the direct copy");
+                assertEquals(0x5EC2E7L, other.getLong(0));
+            }
+            finally
+            {
+                alloc.release(mine);
+                other.release();
+            }
+        }
+    }
 }
