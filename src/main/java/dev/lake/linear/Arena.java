@@ -266,7 +266,9 @@ public final class Arena implements AutoCloseable
      * The shared Agrona buffer of the block a reference lies in; read and write it at {@link #offset(long)}.
      * O(1), allocates nothing. Checks only that the reference starts in the part of its block in use: a
      * reference to memory rewound past and handed out again below that point is not detected (the primitive
-     * tier's contract; the checked tiers detect it).
+     * tier's contract; the checked tiers detect it). After a {@link #reset()} a block index may hold a smaller
+     * block than the one a reference from before it was cut from: its start is checked, the rest of its old
+     * allocation is not, so only Agrona's bounds check stands between a write through it and the end of the block.
      *
      * @param ref a reference returned by an allocation of this arena.
      * @return the block's buffer (index 0 is the block's first byte).
@@ -964,7 +966,9 @@ public final class Arena implements AutoCloseable
      * or already rolled back (then does nothing), as {@link Transaction#close()}. O(1) plus cleanup actions.
      *
      * @param token the transaction's token.
-     * @throws RuntimeException the first failure of a cleanup action, after the rollback completed.
+     * @throws IllegalStateException if the token's serial is the innermost transaction's but its depth bits are
+     *                               not (a corrupted token); nothing changes.
+     * @throws RuntimeException      the first failure of a cleanup action, after the rollback completed.
      */
     public void endTransaction(final long token)
     {
@@ -973,6 +977,11 @@ public final class Arena implements AutoCloseable
         if (depth > 0 && !closed && isOpen(depth, serial))
         {
             rollback(depth, serial);
+        }
+        else if (!closed && serial == txSerial)
+        {
+            // the innermost transaction's serial with other depth bits: not "already ended", a corrupted token
+            throw transactionMisuse(depth, serial, "end");
         }
     }
 

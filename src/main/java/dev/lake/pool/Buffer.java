@@ -327,8 +327,11 @@ public final class Buffer implements AutoCloseable
     public Buffer putBytes(final DirectBuffer src, final int srcIndex, final int length)
     {
         src.boundsCheck(srcIndex, length);
-        roomFor(length);
-        src.boundsCheck(srcIndex, length); // again: a spill runs waiters' callbacks, which may have closed the source
+        if (length > capacity - position)
+        {
+            roomFor(length);
+            src.boundsCheck(srcIndex, length); // again: the spill ran waiters' callbacks, which may have closed it
+        }
         final int at = reserve(length);
         mem.putBytes(at, src, srcIndex, length);
         return this;
@@ -347,10 +350,13 @@ public final class Buffer implements AutoCloseable
     {
         final int from = src.position();
         final int length = src.remaining();
-        roomFor(length);
-        // again: a spill runs waiters' callbacks, which may have closed what backs the source (a closed Region's
-        // view has no bytes left)
-        Objects.checkFromIndexSize(from, length, src.limit());
+        if (length > capacity - position)
+        {
+            roomFor(length);
+            // again: the spill ran waiters' callbacks, which may have closed what backs the source (a closed
+            // Region's view has no bytes left)
+            Objects.checkFromIndexSize(from, length, src.limit());
+        }
         final int at = reserve(length);
         mem.putBytes(at, src, from, length);
         src.position(from + length);

@@ -363,7 +363,7 @@ final class WaitQueue
         /** @return true for the one caller that stops this request counting. */
         boolean uncount()
         {
-            return COUNTED.compareAndSet(this, true, false);
+            return counted && COUNTED.compareAndSet(this, true, false); // a read first: the second caller fails cheaply
         }
     }
 }

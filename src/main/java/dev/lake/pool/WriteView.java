@@ -433,9 +433,12 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         try
         {
             Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
-            ensureCapacity(index, length);
-            // again: a spill runs waiters' callbacks, which may have closed what backs the source
-            Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
+            if (index + (long)length > owner.capacity())
+            {
+                ensureCapacity(index, length);
+                // again: the spill ran waiters' callbacks, which may have closed what backs the source
+                Objects.checkFromIndexSize(srcIndex, length, srcBuffer.capacity());
+            }
             final int at = at(index, length);
             owner.mem.putBytes(at, srcBuffer, srcIndex, length);
         }
@@ -451,8 +454,11 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         try
         {
             srcBuffer.boundsCheck(srcIndex, length);
-            ensureCapacity(index, length);
-            srcBuffer.boundsCheck(srcIndex, length); // again: a spill's callbacks may have closed the source
+            if (index + (long)length > owner.capacity())
+            {
+                ensureCapacity(index, length);
+                srcBuffer.boundsCheck(srcIndex, length); // again: the spill's callbacks may have closed the source
+            }
             final int at = at(index, length);
             owner.mem.putBytes(at, srcBuffer, srcIndex, length);
         }

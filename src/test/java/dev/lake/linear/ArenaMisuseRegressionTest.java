@@ -577,6 +577,14 @@ class ArenaMisuseRegressionTest
                     assertThrows(IllegalStateException.class, () -> arena.commitTransaction(forged));
                 assertTrue(refused.getMessage().contains("corrupted token") || forgedDepth == 0, refused.getMessage());
                 assertEquals(1, arena.transactionDepth(), "a refused commit changed the depth");
+                if (forgedDepth != 0)
+                {
+                    // the token for the finally block: not taken for "already ended" and silently ignored
+                    final IllegalStateException notEnded =
+                        assertThrows(IllegalStateException.class, () -> arena.endTransaction(forged));
+                    assertTrue(notEnded.getMessage().contains("corrupted token"), notEnded.getMessage());
+                    assertEquals(1, arena.transactionDepth(), "a refused end changed the depth");
+                }
                 arena.commitTransaction(token);
                 assertEquals(0, arena.transactionDepth(), "the real token still commits");
             }
