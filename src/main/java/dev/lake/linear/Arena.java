@@ -952,9 +952,10 @@ public final class Arena implements AutoCloseable
      * O(1).
      *
      * @param token the transaction's token.
-     * @throws IllegalStateException if a savepoint inside it is still open (nothing changes), or the token
-     *                               was already committed or rolled back, or is not innermost.
-     * @throws StaleHandleException  if the arena is closed.
+     * @throws IllegalStateException if a savepoint inside it is still open, or the token is zero or its depth
+     *                               bits do not match its transaction (a corrupted token); nothing changes.
+     * @throws StaleHandleException  if the token's transaction was already committed or rolled back, or the arena
+     *                               is closed.
      */
     public void commitTransaction(final long token)
     {
