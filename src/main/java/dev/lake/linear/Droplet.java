@@ -305,13 +305,21 @@ public final class Droplet implements AutoCloseable
      */
     public void putBytes(final int index, final DirectBuffer src, final int srcIndex, final int length)
     {
-        final int at = index(index, length);
+        index(index, length);
         Objects.checkFromIndexSize(srcIndex, length, src.capacity());
-        owner.buffer.putBytes(at, src, srcIndex, length);
+        // The source's own methods run first (a Lake view checks its handle there; any other type is code Lake does
+        // not know, which may close or rewind this lake), then the droplet is checked again, then the raw copy:
+        // Agrona's putBytes would call them after its own check of the lake's buffer and before reading its address.
+        final byte[] array = src.byteArray();
+        final long from = src.addressOffset() + srcIndex;
+        final int at = index(index, length);
+        Memory.copy(array, from, owner.address + at, length);
     }
 
     /**
-     * Copies bytes from the droplet into any Agrona buffer (both ranges checked here).
+     * Copies bytes from the droplet into any Agrona buffer (both ranges checked here). The destination's
+     * {@code putBytes} is handed the lake's shared buffer as its source, the one {@link Lake#buffer()} gives out:
+     * a destination of your own that closes or rewinds the lake inside that call reads it as the primitive tier.
      *
      * @param index    first byte in the droplet.
      * @param dst      destination buffer.

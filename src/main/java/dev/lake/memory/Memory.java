@@ -322,6 +322,21 @@ public final class Memory
     }
 
     /**
+     * Copies bytes addressed the way Agrona addresses a buffer ({@code byteArray()}, {@code null} off-heap, and
+     * {@code addressOffset()}) to a native address. Unchecked: the caller checks both ranges, and asks the source
+     * for its array and address before it checks its own destination for the last time.
+     *
+     * @param srcBase   the source's heap array, or {@code null} for native memory.
+     * @param srcOffset the source's address offset of the first byte.
+     * @param to        destination address.
+     * @param bytes     bytes to copy.
+     */
+    public static void copy(final Object srcBase, final long srcOffset, final long to, final long bytes)
+    {
+        UnsafeApi.copyMemory(srcBase, srcOffset, null, to, bytes);
+    }
+
+    /**
      * Copies {@code length} bytes of {@code src} into {@code dst} without handing {@code src} to code Lake does not
      * know. Agrona's own buffers ({@link org.agrona.concurrent.UnsafeBuffer}, {@link org.agrona.ExpandableArrayBuffer},
      * {@link org.agrona.ExpandableDirectByteBuffer}) and Lake's region buffers copy straight from {@code src}, with no

@@ -242,4 +242,61 @@ class LakeMisuseRegressionTest
             assertEquals(7L, kept.getLong(0));
         }
     }
+    /**
+     * Droplet.putBytes(DirectBuffer) let Agrona copy: Agrona checks the lake's buffer, then calls the source's own
+     * boundsCheck/byteArray/addressOffset, then reads the lake buffer's address. A source of a type Lake does not
+     * know that closed the lake in one of those calls made the copy write at address 0 + offset: a JVM crash with
+     * Agrona's checks on. The droplet is now checked again after the source's calls. Run in a child JVM, so the bug
+     * shows as that JVM's crash rather than the test run's.
+     */
+    @Test
+    void aCopySourceThatClosesTheLakeMidCopyIsRefusedNotACrash() throws Exception
+    {
+        final java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
+        command.add("-Xmx64m");
+        command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closing-source-probe-%p.log");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(ClosingSourceProbe.class.getName());
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
+        assertTrue(out.contains("probe: refused") && out.contains("StaleHandleException"),
+            "exit " + process.exitValue() + ", child JVM output:\n" + out);
+    }
+
+    /** The child JVM of {@link #aCopySourceThatClosesTheLakeMidCopyIsRefusedNotACrash()}. */
+    public static final class ClosingSourceProbe
+    {
+        private ClosingSourceProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            final Lake lake = Lake.of(1 << 20);
+            final Droplet d = lake.droplet(4096);
+            final org.agrona.DirectBuffer source = new org.agrona.concurrent.UnsafeBuffer(new byte[4096])
+            {
+                @Override
+                public long addressOffset()
+                {
+                    lake.close();
+                    return super.addressOffset();
+                }
+            };
+            try
+            {
+                d.putBytes(0, source, 0, 4096);
+                System.out.println("probe: NOT refused: copied into a closed lake");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused (" + ex + ")");
+            }
+            System.out.flush();
+        }
+    }
 }
