@@ -6,6 +6,8 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
+import java.util.Objects;
 
 /**
  * One block of native memory owned by Lake: aligned, optionally zeroed and pre-touched, seen through one
@@ -150,6 +152,26 @@ public final class Region implements AutoCloseable
                 "alignment must be a power of two between 1 and " + max + ": " + alignment);
         }
         return alignment;
+    }
+
+    /**
+     * Checks a {@code ByteBuffer} a copy will write into: a read-only one refuses the copy, as NIO does (Agrona would
+     * write through its backing array or address, and a read-only mapped file would crash the JVM), and the range
+     * must lie in its capacity, whether or not Agrona's bounds checks are on.
+     *
+     * @param dst    the destination.
+     * @param offset first byte written.
+     * @param length bytes written.
+     * @throws ReadOnlyBufferException          if {@code dst} is read-only.
+     * @throws IndexOutOfBoundsException        if the range is outside {@code dst}'s capacity.
+     */
+    public static void checkDestination(final ByteBuffer dst, final int offset, final int length)
+    {
+        if (dst.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
+        Objects.checkFromIndexSize(offset, length, dst.capacity());
     }
 
     /**

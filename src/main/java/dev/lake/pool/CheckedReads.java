@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.memory.Region;
 import org.agrona.DirectBuffer;
 import org.agrona.LangUtil;
 import org.agrona.MutableDirectBuffer;
@@ -9,7 +10,6 @@ import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
 
 /**
@@ -108,14 +108,6 @@ abstract class CheckedReads implements DirectBuffer
         return length;
     }
 
-    private static void checkDestination(final ByteBuffer dst, final int offset, final int length)
-    {
-        if (dst.isReadOnly())
-        {
-            throw new ReadOnlyBufferException();
-        }
-        Objects.checkFromIndexSize(offset, length, dst.capacity());
-    }
 
     @Override
     public void wrap(final byte[] buffer)
@@ -500,7 +492,7 @@ abstract class CheckedReads implements DirectBuffer
     {
         try
         {
-            checkDestination(dstBuffer, dstOffset, length);
+            Region.checkDestination(dstBuffer, dstOffset, length);
             mem().getBytes(readAt(index, length), dstBuffer, dstOffset, length);
         }
         finally

@@ -1,5 +1,6 @@
 package dev.lake.slice;
 
+import dev.lake.memory.Region;
 import org.agrona.DirectBuffer;
 import org.agrona.LangUtil;
 import org.agrona.MutableDirectBuffer;
@@ -7,7 +8,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
 import java.nio.ByteOrder;
 
@@ -330,7 +330,7 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
     {
         check(index, length);
-        checkDestination(dstBuffer, dstBuffer.position(), length);
+        Region.checkDestination(dstBuffer, dstBuffer.position(), length);
         delegate.getBytes(index, dstBuffer, length);
     }
 
@@ -339,7 +339,7 @@ final class SliceView implements DirectBuffer
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
     {
         check(index, length);
-        checkDestination(dstBuffer, dstOffset, length);
+        Region.checkDestination(dstBuffer, dstOffset, length);
         delegate.getBytes(index, dstBuffer, dstOffset, length);
     }
 
@@ -368,18 +368,6 @@ final class SliceView implements DirectBuffer
         return length;
     }
 
-    /**
-     * A read-only {@code ByteBuffer} refuses the copy, as NIO does: Agrona would write through its backing array
-     * or address (a read-only mapped file: a crash).
-     */
-    private static void checkDestination(final ByteBuffer dst, final int offset, final int length)
-    {
-        if (dst.isReadOnly())
-        {
-            throw new ReadOnlyBufferException();
-        }
-        Objects.checkFromIndexSize(offset, length, dst.capacity());
-    }
 
     /** {@inheritDoc} */
     @Override
