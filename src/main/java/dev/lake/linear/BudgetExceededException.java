@@ -8,9 +8,13 @@ public final class BudgetExceededException extends RuntimeException
 {
     private static final long serialVersionUID = 1L;
 
+    /** Depth of the transaction whose limit was hit. */
     private final int depth;
+    /** That transaction's limit in bytes. */
     private final long limit;
+    /** Bytes that transaction had used, padding included. */
     private final long used;
+    /** Bytes the refused request would have used, padding included. */
     private final long requested;
 
     BudgetExceededException(final int depth, final long limit, final long used, final long requested)

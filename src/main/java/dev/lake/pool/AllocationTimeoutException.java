@@ -11,6 +11,7 @@ public final class AllocationTimeoutException extends IllegalStateException
 {
     private static final long serialVersionUID = 1L;
 
+    /** The bytes asked for. */
     private final long requested;
     private final transient Duration timeout;
 

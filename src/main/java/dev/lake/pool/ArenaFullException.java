@@ -11,7 +11,9 @@ public final class ArenaFullException extends IllegalStateException
 {
     private static final long serialVersionUID = 1L;
 
+    /** The arena's total capacity, in the unit of the message. */
     private final long capacity;
+    /** How much was in use when the request failed. */
     private final long live;
 
     /**

@@ -9,7 +9,9 @@ public final class RequestTooLargeException extends IllegalArgumentException
 {
     private static final long serialVersionUID = 1L;
 
+    /** The bytes asked for. */
     private final long requested;
+    /** The most one allocation of the arena can hold. */
     private final long maximum;
 
     /**
