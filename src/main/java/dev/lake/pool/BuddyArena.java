@@ -4,7 +4,6 @@ import dev.lake.memory.Memory;
 import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
-import jdk.jfr.FlightRecorder;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -86,7 +85,7 @@ public final class BuddyArena extends SlotArena
     private final int minShift;
     private final int maxOrder;
     private final boolean cache;
-    private final Runnable jfrHook;
+    private final JfrRegistration jfrHook;
     private final int swapShift;
     private final int swapMiddle;
 
@@ -136,9 +135,7 @@ public final class BuddyArena extends SlotArena
         push(0, maxOrder);
         if (builder.jfrEvents)
         {
-            final Runnable hook = new JfrHook(this);
-            FlightRecorder.addPeriodicEvent(BuddyArenaMetricsEvent.class, hook);
-            this.jfrHook = hook;
+            this.jfrHook = new JfrRegistration(this, BuddyArenaMetricsEvent.class, new JfrHook(this));
         }
         else
         {
@@ -415,7 +412,7 @@ public final class BuddyArena extends SlotArena
     {
         if (jfrHook != null)
         {
-            FlightRecorder.removePeriodicEvent(jfrHook);
+            jfrHook.remove();
         }
         lockArena();
         try

@@ -13,7 +13,8 @@ import jdk.jfr.Timespan;
  * The figures of {@link BuddyArenaMetrics} as a periodic JDK Flight Recorder event, for watching pressure and
  * fragmentation over time (watch {@code largestFreeBlock} against {@code freeBytes}). Off by default: an arena
  * registers its hook only when built with {@link BuddyArena.Builder#jfrEvents(boolean)}; the hook costs nothing
- * unless a recording enables {@value #NAME} (default period 1 s) and is removed when the arena closes. Taking the
+ * unless a recording enables {@value #NAME} (default period 1 s) and is removed when the arena closes (or
+ * by the safety net when it is collected without being closed). Taking the
  * snapshot flushes the arena's free-block cache (under its lock).
  */
 @Name(BuddyArenaMetricsEvent.NAME)

@@ -4,7 +4,6 @@ import dev.lake.memory.Memory;
 import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
-import jdk.jfr.FlightRecorder;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -87,7 +86,7 @@ public final class FixedArena extends SlotArena
     /** 64 - log2(wordCount rounded up to a power of two): {@link #startWord()} keeps that many top bits. */
     private final int startShift;
     private final long[] words;
-    private final Runnable jfrHook;
+    private final JfrRegistration jfrHook;
     /** Whether a released slot may park: it needs no zeroing ({@link InitPolicy#UNINIT}). */
     private final boolean parkOnRelease;
 
@@ -120,9 +119,7 @@ public final class FixedArena extends SlotArena
         }
         if (builder.jfrEvents)
         {
-            final Runnable hook = new JfrHook(this);
-            FlightRecorder.addPeriodicEvent(FixedArenaMetricsEvent.class, hook);
-            this.jfrHook = hook;
+            this.jfrHook = new JfrRegistration(this, FixedArenaMetricsEvent.class, new JfrHook(this));
         }
         else
         {
@@ -432,7 +429,7 @@ public final class FixedArena extends SlotArena
     {
         if (jfrHook != null)
         {
-            FlightRecorder.removePeriodicEvent(jfrHook);
+            jfrHook.remove();
         }
         // Dekker with a release that parks: closed was set first, then we look; it parks first, then looks.
         // Whoever sees the other unparks the slot (one CAS decides), so no parked slot keeps the region alive.

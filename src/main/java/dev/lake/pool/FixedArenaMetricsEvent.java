@@ -13,7 +13,8 @@ import jdk.jfr.Timespan;
  * The figures of {@link FixedArenaMetrics} as a periodic JDK Flight Recorder event, for watching pool pressure
  * over time in JDK Mission Control. Off by default: an arena registers its hook only when built with
  * {@link FixedArena.Builder#jfrEvents(boolean)}, and the hook costs nothing unless a recording enables
- * {@value #NAME} (default period 1 s). The hook is removed when the arena closes.
+ * {@value #NAME} (default period 1 s). The hook is removed when the arena closes, or by the safety net when the
+ * arena is collected without being closed.
  */
 @Name(FixedArenaMetricsEvent.NAME)
 @Label("Lake FixedArena Metrics")

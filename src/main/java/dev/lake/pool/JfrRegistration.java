@@ -1,0 +1,57 @@
+package dev.lake.pool;
+
+import dev.lake.memory.NativeMemory;
+import jdk.jfr.Event;
+import jdk.jfr.FlightRecorder;
+
+import java.lang.ref.Cleaner;
+
+/**
+ * An arena's periodic JFR hook, registered for as long as the arena lives: removed by {@link #remove()} at close, or
+ * by the safety net's cleaner when the arena became unreachable without close. The hook only weakly references its
+ * arena, so without the cleaner the Flight Recorder kept the hook of every leaked arena for the life of the JVM (and
+ * called it every period while a recording ran).
+ */
+final class JfrRegistration
+{
+    /** The hook the Flight Recorder calls. */
+    final Runnable hook;
+    private final Cleaner.Cleanable cleanable;
+
+    /**
+     * Registers {@code hook} for {@code type} until {@code arena} closes or becomes unreachable.
+     *
+     * @param arena the arena the hook reports on; referenced by neither the hook's removal nor this object.
+     * @param type  the periodic event.
+     * @param hook  what emits it; must not strongly reference {@code arena}.
+     */
+    JfrRegistration(final Object arena, final Class<? extends Event> type, final Runnable hook)
+    {
+        this.hook = hook;
+        FlightRecorder.addPeriodicEvent(type, hook);
+        this.cleanable = NativeMemory.cleaner().register(arena, new Removal(hook));
+    }
+
+    /** Removes the hook now; at most once, whether close or the cleaner comes first. */
+    void remove()
+    {
+        cleanable.clean();
+    }
+
+    /** The cleaner's action: holds the hook, never the arena. */
+    private static final class Removal implements Runnable
+    {
+        private final Runnable hook;
+
+        Removal(final Runnable hook)
+        {
+            this.hook = hook;
+        }
+
+        @Override
+        public void run()
+        {
+            FlightRecorder.removePeriodicEvent(hook);
+        }
+    }
+}
