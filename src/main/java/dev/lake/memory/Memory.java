@@ -337,6 +337,25 @@ public final class Memory
     }
 
     /**
+     * Copies bytes addressed the way Agrona addresses a buffer into one of Lake's own buffers, heap or native.
+     * Unchecked, like {@link #copy(Object, long, long, long)}: the caller checks both ranges, and asks the source
+     * for its array and address before it checks its own destination for the last time (Agrona's
+     * {@code putBytes(int, DirectBuffer, int, int)} asks the source after checking the destination, so a source
+     * that released or closed the destination in those calls had the copy land in memory it no longer owned).
+     *
+     * @param srcBase   the source's heap array, or {@code null} for native memory.
+     * @param srcOffset the source's address offset of the first byte.
+     * @param dst       the destination: a Lake buffer ({@link UnsafeBuffer} or a region's), never foreign code.
+     * @param index     first byte written in {@code dst}.
+     * @param bytes     bytes to copy.
+     */
+    public static void copy(final Object srcBase, final long srcOffset, final UnsafeBuffer dst, final int index,
+        final int bytes)
+    {
+        UnsafeApi.copyMemory(srcBase, srcOffset, dst.byteArray(), dst.addressOffset() + index, bytes);
+    }
+
+    /**
      * Copies {@code length} bytes of {@code src} into {@code dst} without handing {@code src} to code Lake does not
      * know. Agrona's own buffers ({@link org.agrona.concurrent.UnsafeBuffer}, {@link org.agrona.ExpandableArrayBuffer},
      * {@link org.agrona.ExpandableDirectByteBuffer}) and Lake's region buffers copy straight from {@code src}, with no

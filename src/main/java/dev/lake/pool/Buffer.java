@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -332,8 +333,13 @@ public final class Buffer implements AutoCloseable
             roomFor(length);
             src.boundsCheck(srcIndex, length); // again: the spill ran waiters' callbacks, which may have closed it
         }
+        // the source's own methods run before this buffer is checked for the last time: Agrona's putBytes called
+        // them after its check of the arena's buffer, so a source that closed this buffer there had the copy land
+        // in the slot's next owner
+        final byte[] array = src.byteArray();
+        final long from = src.addressOffset() + srcIndex;
         final int at = reserve(length);
-        mem.putBytes(at, src, srcIndex, length);
+        Memory.copy(array, from, mem, at, length);
         return this;
     }
 

@@ -500,7 +500,11 @@ abstract class SlotArena implements AutoCloseable
         final int length)
     {
         src.boundsCheck(srcIndex, length);
-        memory.putBytes(writeAt(handle, index, length), src, srcIndex, length);
+        // the source's own methods run before the handle is checked: Agrona's putBytes called them after, so a
+        // source that released the handle there had the copy land in the slot's next owner
+        final byte[] array = src.byteArray();
+        final long from = src.addressOffset() + srcIndex;
+        Memory.copy(array, from, address + writeAt(handle, index, length), length);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.memory.Memory;
 import org.agrona.AsciiEncoding;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -459,8 +460,11 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
                 ensureCapacity(index, length);
                 srcBuffer.boundsCheck(srcIndex, length); // again: the spill's callbacks may have closed the source
             }
+            // the source's own methods run before the buffer is checked for the last time (see Buffer.putBytes)
+            final byte[] array = srcBuffer.byteArray();
+            final long from = srcBuffer.addressOffset() + srcIndex;
             final int at = at(index, length);
-            owner.mem.putBytes(at, srcBuffer, srcIndex, length);
+            Memory.copy(array, from, owner.mem, at, length);
         }
         finally
         {

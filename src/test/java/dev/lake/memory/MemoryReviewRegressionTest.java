@@ -1,0 +1,119 @@
+package dev.lake.memory;
+
+import dev.lake.pool.Buffer;
+import dev.lake.pool.Bytes;
+import dev.lake.pool.FixedArena;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Regression tests from the hostile review of {@code dev.lake.memory} and the copies built on it: each failed
+ * before its fix.
+ */
+class MemoryReviewRegressionTest
+{
+    // ---------------------------------------------------------------------------------------------------------
+    // A DirectBuffer source's own methods ran after the pool checked the destination: Agrona's putBytes checks
+    // its own (whole-region) buffer, then asks the source for boundsCheck, byteArray and addressOffset, then
+    // copies. A source that released or closed the destination there had the copy land in the slot's next owner.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void bufferPutBytesFromASourceThatClosesTheBufferDoesNotWriteIntoTheSlotsNextOwner()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).name("foreign-source").build())
+        {
+            final Buffer target = arena.allocate();
+            final Bytes[] victim = new Bytes[1];
+            final UnsafeBuffer src = source(() ->
+            {
+                target.close(); // the slot goes back ...
+                victim[0] = arena.allocate().putLong(42L).freeze(); // ... and is someone else's now
+            });
+            final Throwable thrown = catchThrowable(() -> target.putBytes(src, 0, 8));
+            assertNotNull(victim[0], "the source was asked for its array");
+            assertEquals(42L, victim[0].getLong(0), "the copy wrote into the slot's next owner");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+            victim[0].release();
+        }
+    }
+
+    @Test
+    void writeViewPutBytesFromASourceThatClosesTheBufferDoesNotWriteIntoTheSlotsNextOwner()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).name("foreign-source-view").build())
+        {
+            final Buffer target = arena.allocate();
+            final Bytes[] victim = new Bytes[1];
+            final UnsafeBuffer src = source(() ->
+            {
+                target.close();
+                victim[0] = arena.allocate().putLong(42L).freeze();
+            });
+            final Throwable thrown = catchThrowable(() -> target.mutableBuffer().putBytes(0, src, 0, 8));
+            assertNotNull(victim[0], "the source was asked for its array");
+            assertEquals(42L, victim[0].getLong(0), "the copy wrote into the slot's next owner");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+            victim[0].release();
+        }
+    }
+
+    @Test
+    void handlePutBytesFromASourceThatReleasesTheHandleDoesNotWriteIntoTheSlotsNextOwner()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).name("foreign-source-handle").build())
+        {
+            final long target = arena.allocateHandle();
+            final long[] victim = {FixedArena.NO_HANDLE};
+            final UnsafeBuffer src = source(() ->
+            {
+                arena.release(target);
+                victim[0] = arena.allocateHandle();
+                arena.putLong(victim[0], 0, 42L);
+                arena.freezeHandle(victim[0], 8);
+            });
+            final Throwable thrown = catchThrowable(() -> arena.putBytes(target, 0, src, 0, 8));
+            assertNotEquals(FixedArena.NO_HANDLE, victim[0], "the source was asked for its array");
+            assertEquals(42L, arena.getLong(victim[0], 0), "the copy wrote into the slot's next owner");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+            arena.release(victim[0]);
+        }
+    }
+
+    /** Eight bytes of -1 on the heap whose {@code byteArray()} runs {@code sideEffect} once. */
+    private static UnsafeBuffer source(final Runnable sideEffect)
+    {
+        final UnsafeBuffer src = new UnsafeBuffer(new byte[8])
+        {
+            private boolean ran;
+
+            @Override
+            public byte[] byteArray()
+            {
+                if (!ran)
+                {
+                    ran = true;
+                    sideEffect.run();
+                }
+                return super.byteArray();
+            }
+        };
+        src.putLong(0, -1L);
+        return src;
+    }
+
+    private static Throwable catchThrowable(final Runnable body)
+    {
+        try
+        {
+            body.run();
+            return null;
+        }
+        catch (final Throwable t)
+        {
+            return t;
+        }
+    }
+}
