@@ -1843,10 +1843,14 @@ public final class Arena implements AutoCloseable
         {
             return emptyReference();
         }
+        // the source's own methods run before the allocation: Agrona's putBytes called them after it, so a source
+        // that reset or closed this arena there had the copy land in whatever took the memory since (or at address 0)
+        final byte[] array = src.byteArray();
+        final long from = src.addressOffset() + index;
         final long ref = allocate(length, 1, orThrow);
         if (ref != NULL)
         {
-            buffers[current].putBytes((int)ref, src, index, length);
+            Memory.copy(array, from, base + (int)ref, length);
         }
         return ref;
     }

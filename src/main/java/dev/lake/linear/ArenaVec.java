@@ -549,7 +549,13 @@ public abstract class ArenaVec
         Objects.checkFromIndexSize(index, bytes, src.capacity());
         if (count > 0)
         {
-            Memory.copy(src, index, appendRange(count), (int)bytes);
+            // the source's own methods run before the vector is checked again and claims: Memory.copy(DirectBuffer)
+            // asked for them after the claim, so a source that reset the arena there had the copy land in whatever
+            // took the vector's memory since
+            final byte[] array = src.byteArray();
+            final long from = src.addressOffset() + index;
+            check();
+            Memory.copy(array, from, appendRange(count), bytes);
         }
     }
 
@@ -1146,7 +1152,9 @@ public abstract class ArenaVec
         {
             final int bytes = elementSize;
             Objects.checkFromIndexSize(index, bytes, src.capacity());
-            Memory.copy(src, index, claim(bytes), bytes);
+            final byte[] array = src.byteArray(); // the source's own code first, then the claim (see appendFrom)
+            final long from = src.addressOffset() + index;
+            Memory.copy(array, from, claim(bytes), bytes);
         }
 
         /**
@@ -1216,9 +1224,13 @@ public abstract class ArenaVec
          */
         public void set(final int index, final DirectBuffer src, final int srcIndex)
         {
-            final int at = checkIndex(index);
+            checkIndex(index);
             Objects.checkFromIndexSize(srcIndex, elementSize, src.capacity());
-            buffer.putBytes(at, src, srcIndex, elementSize);
+            // the source's own code first, then the index checked again (Agrona's putBytes called it after the check)
+            final byte[] array = src.byteArray();
+            final long from = src.addressOffset() + srcIndex;
+            final int at = checkIndex(index);
+            Memory.copy(array, from, buffer, at, elementSize);
         }
 
         /**

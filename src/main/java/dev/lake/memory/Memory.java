@@ -309,7 +309,9 @@ public final class Memory
     }
 
     /**
-     * Copies bytes of an Agrona buffer (heap or direct) to a native address. Unchecked.
+     * Copies bytes of an Agrona buffer (heap or direct) to a native address. Unchecked. It asks {@code src} for its
+     * array and address here, after the caller's checks: only for a source Lake trusts. For any other, ask first
+     * and use {@link #copy(Object, long, long, long)} once the destination is checked for the last time.
      *
      * @param src   the buffer.
      * @param index first byte in the buffer.

@@ -1,5 +1,7 @@
 package dev.lake.memory;
 
+import dev.lake.linear.Arena;
+import dev.lake.linear.ArenaVec;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
@@ -80,6 +82,94 @@ class MemoryReviewRegressionTest
             assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
             arena.release(victim[0]);
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The same in the linear allocators: Arena.copyOf(DirectBuffer) and ArenaVec's DirectBuffer appends and set
+    // claimed their memory, then let Agrona (or Memory.copy) ask the source for its array and address; a source
+    // that reset the arena there had the copy land in the allocation that took the memory since.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void arenaCopyOfASourceThatResetsTheArenaDoesNotWriteIntoTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final long[] victim = {Arena.NULL};
+            final UnsafeBuffer src = source(() ->
+            {
+                arena.reset();
+                victim[0] = arena.copyOf(new long[]{42L});
+            });
+            final Throwable thrown = catchThrowable(() -> arena.copyOf(src, 0, 8));
+            assertNotEquals(Arena.NULL, victim[0], "the source was asked for its array");
+            assertEquals(42L, arena.buffer(victim[0]).getLong(Arena.offset(victim[0])),
+                "the copy wrote into the allocation made after the reset (" + thrown + ")");
+        }
+    }
+
+    @Test
+    void vecAddAllFromASourceThatResetsTheArenaDoesNotWriteIntoTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 4);
+            final long[] victim = {Arena.NULL};
+            final UnsafeBuffer src = source(() ->
+            {
+                arena.reset(); // the vector's storage is gone ...
+                victim[0] = arena.copyOf(new long[]{42L, 42L, 42L, 42L}); // ... and is this allocation's now
+            });
+            final Throwable thrown = catchThrowable(() -> vec.addAll(src, 0, 1));
+            assertVictimIntact(arena, victim[0], thrown);
+        }
+    }
+
+    @Test
+    void recordVecPushFromASourceThatResetsTheArenaDoesNotWriteIntoTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfRecord vec = ArenaVec.ofRecords(arena, 8, 4);
+            final long[] victim = {Arena.NULL};
+            final UnsafeBuffer src = source(() ->
+            {
+                arena.reset();
+                victim[0] = arena.copyOf(new long[]{42L, 42L, 42L, 42L});
+            });
+            final Throwable thrown = catchThrowable(() -> vec.push(src, 0));
+            assertVictimIntact(arena, victim[0], thrown);
+        }
+    }
+
+    @Test
+    void recordVecSetFromASourceThatResetsTheArenaDoesNotWriteIntoTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfRecord vec = ArenaVec.ofRecords(arena, 8, 4);
+            vec.pushZeroed();
+            final long[] victim = {Arena.NULL};
+            final UnsafeBuffer src = source(() ->
+            {
+                arena.reset();
+                victim[0] = arena.copyOf(new long[]{42L, 42L, 42L, 42L});
+            });
+            final Throwable thrown = catchThrowable(() -> vec.set(0, src, 0));
+            assertVictimIntact(arena, victim[0], thrown);
+        }
+    }
+
+    private static void assertVictimIntact(final Arena arena, final long victim, final Throwable thrown)
+    {
+        assertNotEquals(Arena.NULL, victim, "the source was asked for its array");
+        final UnsafeBuffer b = arena.buffer(victim);
+        final int at = Arena.offset(victim);
+        for (int i = 0; i < 4; i++)
+        {
+            assertEquals(42L, b.getLong(at + i * 8), "the copy wrote into the allocation made after the reset");
+        }
+        assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
     }
 
     /** Eight bytes of -1 on the heap whose {@code byteArray()} runs {@code sideEffect} once. */
