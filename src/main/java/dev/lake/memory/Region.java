@@ -341,12 +341,14 @@ public final class Region implements AutoCloseable
         @Override
         public void run()
         {
+            // free first, report after: the report runs a logging backend, and an Error out of it (recordLeak
+            // ignores only RuntimeException and LinkageError) must not leave the memory held for good
+            Memory.free(raw);
+            NativeMemory.released(rawBytes);
             if (!closedByOwner)
             {
                 NativeMemory.recordLeak(description, rawBytes, site);
             }
-            Memory.free(raw);
-            NativeMemory.released(rawBytes);
         }
     }
 

@@ -8,6 +8,12 @@ import dev.lake.pool.FixedArena;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -170,6 +176,63 @@ class MemoryReviewRegressionTest
             assertEquals(42L, b.getLong(at + i * 8), "the copy wrote into the allocation made after the reset");
         }
         assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The safety net reported a leaked region before freeing it: an Error from the logging backend (an
+    // OutOfMemoryError while formatting, the likeliest under memory pressure) left the cleaner's action half done,
+    // and the memory was never freed. NativeMemory.recordLeak only ignores RuntimeException and LinkageError.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void aLeakedRegionIsFreedEvenWhenReportingItFailsWithAnError()
+    {
+        final Logger lake = Logger.getLogger("dev.lake");
+        final Handler throwing = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                if (record.getMessage() != null && record.getMessage().contains("Region[12347 B"))
+                {
+                    throw new OutOfMemoryError("simulated: the logging backend ran out of heap");
+                }
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        final long baseline = NativeMemory.reservedBytes();
+        final long regions = NativeMemory.liveRegions();
+        final long leaks = NativeMemory.leaks();
+        lake.addHandler(throwing);
+        try
+        {
+            leakRegion(12_347);
+            await().atMost(Duration.ofSeconds(20)).until(() ->
+            {
+                System.gc();
+                return NativeMemory.leaks() > leaks;
+            });
+            await("the leaked region's memory is freed").atMost(Duration.ofSeconds(10)).until(() ->
+                NativeMemory.reservedBytes() == baseline && NativeMemory.liveRegions() == regions);
+        }
+        finally
+        {
+            lake.removeHandler(throwing);
+        }
+    }
+
+    private static void leakRegion(final int size)
+    {
+        Region.allocate(size).buffer().putByte(0, (byte)1);
     }
 
     /** Eight bytes of -1 on the heap whose {@code byteArray()} runs {@code sideEffect} once. */
