@@ -58,6 +58,7 @@ final class ChunkMemory implements Runnable
     @Override
     public void run()
     {
+        String leak = null;
         if (!freedByOwner)
         {
             // Reached only when the chunk is unreachable: nothing can touch its memory any more.
@@ -83,9 +84,9 @@ final class ChunkMemory implements Runnable
                 cursor = data + bytes;
             }
             counters.sliceReleased(liveBytes);
-            NativeMemory.recordLeak(description + (liveSlices == 0 ?
+            leak = description + (liveSlices == 0 ?
                 " of a SliceAllocator that" :
-                " holding " + liveSlices + " unreleased slice(s) (" + liveBytes + " B)"), capacity, site);
+                " holding " + liveSlices + " unreleased slice(s) (" + liveBytes + " B)");
         }
         counters.chunkFreed(capacity, wasted);
         region.close();
@@ -93,6 +94,13 @@ final class ChunkMemory implements Runnable
         if (slot != null)
         {
             slots.push(slot);
+        }
+        if (leak != null)
+        {
+            // reported last: the report runs a logging backend, and an Error out of it (recordLeak ignores only
+            // RuntimeException and LinkageError) must not leave the chunk counted live and its region to a second
+            // leak report
+            NativeMemory.recordLeak(leak, capacity, site);
         }
     }
 }

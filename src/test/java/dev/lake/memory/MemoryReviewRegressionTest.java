@@ -5,6 +5,8 @@ import dev.lake.linear.ArenaVec;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
+import dev.lake.slice.ElementLayout;
+import dev.lake.slice.SliceAllocator;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -187,13 +189,69 @@ class MemoryReviewRegressionTest
     @Test
     void aLeakedRegionIsFreedEvenWhenReportingItFailsWithAnError()
     {
-        final Logger lake = Logger.getLogger("dev.lake");
+        final long baseline = NativeMemory.reservedBytes();
+        final long regions = NativeMemory.liveRegions();
+        final long leaks = NativeMemory.leaks();
+        final Handler throwing = throwOnReportOf("Region[12347 B");
+        try
+        {
+            leakRegion(12_347);
+            await().atMost(Duration.ofSeconds(20)).until(() ->
+            {
+                System.gc();
+                return NativeMemory.leaks() > leaks;
+            });
+            await("the leaked region's memory is freed").atMost(Duration.ofSeconds(10)).until(() ->
+                NativeMemory.reservedBytes() == baseline && NativeMemory.liveRegions() == regions);
+        }
+        finally
+        {
+            LAKE_LOGGER.removeHandler(throwing);
+        }
+    }
+
+    /**
+     * The same in the slice allocator's safety net: ChunkMemory reported a leaked chunk before it counted the chunk
+     * freed and closed its region. The region's own safety net freed the memory later (a second leak counted for
+     * one chunk), but the allocator's stats kept the chunk and its slices live for good.
+     */
+    @Test
+    void aLeakedSliceChunkIsCountedFreedEvenWhenReportingItFailsWithAnError()
+    {
+        final long baseline = NativeMemory.reservedBytes();
+        final long leaks = NativeMemory.leaks();
+        final Handler throwing = throwOnReportOf("unreleased slice");
+        try
+        {
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(16).build();
+            leakSlice(alloc);
+            alloc.close();
+            await("the chunk is counted freed").atMost(Duration.ofSeconds(20)).until(() ->
+            {
+                System.gc();
+                return alloc.stats().liveChunks() == 0 && NativeMemory.reservedBytes() == baseline;
+            });
+            assertEquals(0, alloc.stats().reservedBytes());
+            assertEquals(0, alloc.stats().liveSliceBytes());
+            assertEquals(leaks + 1, NativeMemory.leaks(), "one leaked chunk counts one leak");
+        }
+        finally
+        {
+            LAKE_LOGGER.removeHandler(throwing);
+        }
+    }
+
+    private static final Logger LAKE_LOGGER = Logger.getLogger("dev.lake");
+
+    /** A logging backend that fails with an Error on the leak report whose message contains {@code marker}. */
+    private static Handler throwOnReportOf(final String marker)
+    {
         final Handler throwing = new Handler()
         {
             @Override
             public void publish(final LogRecord record)
             {
-                if (record.getMessage() != null && record.getMessage().contains("Region[12347 B"))
+                if (record.getMessage() != null && record.getMessage().contains(marker))
                 {
                     throw new OutOfMemoryError("simulated: the logging backend ran out of heap");
                 }
@@ -209,25 +267,13 @@ class MemoryReviewRegressionTest
             {
             }
         };
-        final long baseline = NativeMemory.reservedBytes();
-        final long regions = NativeMemory.liveRegions();
-        final long leaks = NativeMemory.leaks();
-        lake.addHandler(throwing);
-        try
-        {
-            leakRegion(12_347);
-            await().atMost(Duration.ofSeconds(20)).until(() ->
-            {
-                System.gc();
-                return NativeMemory.leaks() > leaks;
-            });
-            await("the leaked region's memory is freed").atMost(Duration.ofSeconds(10)).until(() ->
-                NativeMemory.reservedBytes() == baseline && NativeMemory.liveRegions() == regions);
-        }
-        finally
-        {
-            lake.removeHandler(throwing);
-        }
+        LAKE_LOGGER.addHandler(throwing);
+        return throwing;
+    }
+
+    private static void leakSlice(final SliceAllocator alloc)
+    {
+        alloc.allocateLongs(3, i -> i);
     }
 
     private static void leakRegion(final int size)
