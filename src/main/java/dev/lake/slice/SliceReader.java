@@ -272,12 +272,15 @@ public final class SliceReader implements AutoCloseable
      */
     public void getBytes(final int byteIndex, final MutableDirectBuffer dst, final int dstIndex, final int bytes)
     {
+        // the destination's capacity first: it is code Lake does not know, and one that closes this reader (the
+        // slice's last count) frees the chunk; the reader is checked, and its chunk read, only after it ran
+        final int room = dst.capacity();
         if (!bound)
         {
             throw unbound();
         }
         final Chunk c = chunk;
-        SliceAllocator.checkRange(byteIndex, bytes, length * layout.stride(), dstIndex, dst.capacity());
+        SliceAllocator.checkRange(byteIndex, bytes, length * layout.stride(), dstIndex, room);
         if (bytes == 0)
         {
             return; // also the empty slice, which has no chunk memory

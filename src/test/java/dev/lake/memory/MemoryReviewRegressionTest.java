@@ -7,6 +7,7 @@ import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
 import dev.lake.slice.ElementLayout;
 import dev.lake.slice.SliceAllocator;
+import dev.lake.slice.SliceReader;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -279,6 +280,78 @@ class MemoryReviewRegressionTest
     private static void leakRegion(final int size)
     {
         Region.allocate(size).buffer().putByte(0, (byte)1);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // SliceReader.getBytes(MutableDirectBuffer) took its chunk, then asked the destination (foreign code) for its
+    // capacity, then copied out of that chunk: a destination whose capacity() closes the reader, the slice's last
+    // count, freed the chunk first. The copy then read the freed chunk's buffer, re-wrapped at address 0: an
+    // IndexOutOfBoundsException with Agrona's checks, a read at address 0 + offset (a JVM crash) without them.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void sliceReaderGetBytesIntoADestinationThatClosesTheReaderIsRefused() throws Exception
+    {
+        final String out = ClosedReaderProbe.run();
+        assertTrue(out.startsWith("exit 0") && out.contains("REFUSED dev.lake.memory.StaleHandleException"), out);
+    }
+
+    /** The child JVM (Agrona's bounds checks off) of the test above; in process it would crash the test JVM. */
+    public static final class ClosedReaderProbe
+    {
+        private ClosedReaderProbe()
+        {
+        }
+
+        static String run() throws Exception
+        {
+            final java.util.List<String> command = new java.util.ArrayList<>();
+            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
+            command.add("-Dagrona.disable.bounds.checks=true");
+            command.add("-Xmx64m");
+            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closed-reader-probe-%p.log");
+            command.add("-cp");
+            command.add(System.getProperty("java.class.path"));
+            command.add(ClosedReaderProbe.class.getName());
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            final byte[] output = process.getInputStream().readAllBytes();
+            assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
+            return "exit " + process.exitValue() + "\n" + new String(output, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        public static void main(final String[] args)
+        {
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+            final long ref = alloc.allocateLongsRef(2, i -> 7L);
+            alloc.close(); // the slice's count is all that holds the chunk now
+            final SliceReader reader = new SliceReader().adopt(alloc, ref);
+            final UnsafeBuffer dst = new UnsafeBuffer(new byte[16])
+            {
+                private boolean closed;
+
+                @Override
+                public int capacity()
+                {
+                    if (!closed)
+                    {
+                        closed = true;
+                        reader.close(); // the last count: the chunk is freed
+                    }
+                    return super.capacity();
+                }
+            };
+            try
+            {
+                reader.getBytes(0, dst, 0, 16);
+                System.out.println("COPIED " + dst.getLong(0));
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("REFUSED " + ex.getClass().getName() + ": " + ex.getMessage());
+            }
+            System.out.println("native bytes " + NativeMemory.reservedBytes());
+        }
     }
 
     /** Eight bytes of -1 on the heap whose {@code byteArray()} runs {@code sideEffect} once. */
