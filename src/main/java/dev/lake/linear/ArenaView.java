@@ -1,5 +1,6 @@
 package dev.lake.linear;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -300,7 +301,9 @@ public abstract class ArenaView
         }
 
         /**
-         * Copies record {@code index} into {@code dst} at {@code dstIndex}.
+         * Copies record {@code index} into {@code dst} at {@code dstIndex}. No allocation into Agrona's and Lake's
+         * own buffers; another {@code MutableDirectBuffer} type gets the bytes through one heap copy of the record,
+         * so that code Lake does not know never holds the arena's block ({@link Memory#copyOut}).
          *
          * @param index    0 to {@code size() - 1}.
          * @param dst      the destination.
@@ -310,9 +313,13 @@ public abstract class ArenaView
          */
         public void get(final int index, final MutableDirectBuffer dst, final int dstIndex)
         {
+            // the destination's capacity first: it is code Lake does not know, which may reset or close the arena;
+            // the record is checked after it, and a destination of another type than Agrona's and Lake's own gets a
+            // heap copy, never the arena's block buffer (Memory.copyOut)
+            final int room = dst.capacity();
             final int at = at(index);
-            Objects.checkFromIndexSize(dstIndex, elementSize, dst.capacity());
-            dst.putBytes(dstIndex, buffer, at, elementSize);
+            Objects.checkFromIndexSize(dstIndex, elementSize, room);
+            Memory.copyOut(buffer, at, dst, dstIndex, elementSize);
         }
 
         /**

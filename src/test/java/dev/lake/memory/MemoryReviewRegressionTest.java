@@ -2,6 +2,7 @@ package dev.lake.memory;
 
 import dev.lake.linear.Arena;
 import dev.lake.linear.ArenaVec;
+import dev.lake.linear.ArenaView;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
@@ -167,6 +168,70 @@ class MemoryReviewRegressionTest
             final Throwable thrown = catchThrowable(() -> vec.set(0, src, 0));
             assertVictimIntact(arena, victim[0], thrown);
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // ArenaVec.OfRecord.get and ArenaView.OfRecord.get (into a MutableDirectBuffer) checked the record, then asked
+    // the destination for its capacity (foreign code), then handed it the arena's block buffer at the checked
+    // offset: a destination whose capacity() reset the arena read the allocation made since, and one that closed
+    // it read the freed block (at address 0 + offset without Agrona's checks).
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void recordVecGetIntoADestinationThatResetsTheArenaDoesNotReadTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfRecord vec = ArenaVec.ofRecords(arena, 8, 4);
+            vec.push(new UnsafeBuffer(new byte[8]), 0);
+            final UnsafeBuffer dst = destination(() ->
+            {
+                arena.reset(); // the record is gone ...
+                arena.copyOf(new long[]{99L, 99L, 99L, 99L}); // ... and its bytes are this allocation's now
+            });
+            final Throwable thrown = catchThrowable(() -> vec.get(0, dst, 0));
+            assertNotEquals(99L, dst.getLong(0), "get read the allocation made after the reset");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+        }
+    }
+
+    @Test
+    void recordViewGetIntoADestinationThatResetsTheArenaDoesNotReadTheNextAllocation()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfRecord vec = ArenaVec.ofRecords(arena, 8, 4);
+            vec.push(new UnsafeBuffer(new byte[8]), 0);
+            final ArenaView.OfRecord view = vec.finish();
+            final UnsafeBuffer dst = destination(() ->
+            {
+                arena.reset();
+                arena.copyOf(new long[]{99L, 99L, 99L, 99L});
+            });
+            final Throwable thrown = catchThrowable(() -> view.get(0, dst, 0));
+            assertNotEquals(99L, dst.getLong(0), "get read the allocation made after the reset");
+            assertTrue(thrown instanceof StaleHandleException, "expected StaleHandleException, got " + thrown);
+        }
+    }
+
+    /** Eight bytes on the heap, of a type Lake does not know, whose {@code capacity()} runs {@code sideEffect} once. */
+    private static UnsafeBuffer destination(final Runnable sideEffect)
+    {
+        return new UnsafeBuffer(new byte[8])
+        {
+            private boolean ran;
+
+            @Override
+            public int capacity()
+            {
+                if (!ran)
+                {
+                    ran = true;
+                    sideEffect.run();
+                }
+                return super.capacity();
+            }
+        };
     }
 
     private static void assertVictimIntact(final Arena arena, final long victim, final Throwable thrown)
