@@ -357,28 +357,72 @@ class MemoryReviewRegressionTest
     @Test
     void sliceReaderGetBytesIntoADestinationThatClosesTheReaderIsRefused() throws Exception
     {
-        final String out = ClosedReaderProbe.run();
+        final String out = ClosedReaderProbe.run("reader", true);
         assertTrue(out.startsWith("exit 0") && out.contains("REFUSED dev.lake.memory.StaleHandleException"), out);
     }
 
-    /** The child JVM (Agrona's bounds checks off) of the test above; in process it would crash the test JVM. */
+    // ---------------------------------------------------------------------------------------------------------
+    // SliceView.compareTo (a slice's buffer()) checked its handle, then let Agrona's compareTo ask the other buffer
+    // (foreign code) for its capacity, array and address before reading the slice raw: another buffer whose
+    // capacity() releases the slice (its last handle) freed the chunk, and the comparison read freed memory, even
+    // with Agrona's checks on. A 64 MiB slice has a chunk of its own, which malloc maps and unmaps on its own.
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Test
+    void sliceViewCompareToABufferThatReleasesTheSliceIsRefused() throws Exception
+    {
+        final String out = ClosedReaderProbe.run("compare", false);
+        assertTrue(out.startsWith("exit 0") && out.contains("REFUSED dev.lake.memory.StaleHandleException"), out);
+    }
+
+    @Test
+    void sliceViewCompareToStillOrdersAsAgronaDoes()
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build())
+        {
+            final long[] values = {1L, -2L, 0x80L};
+            final dev.lake.slice.SharedSlice slice = alloc.allocateLongs(3, i -> values[i]);
+            final byte[] bytes = new byte[24];
+            slice.buffer().getBytes(0, bytes);
+            final UnsafeBuffer same = new UnsafeBuffer(bytes.clone());
+            for (int at = 0; at < 24; at++)
+            {
+                for (final byte change : new byte[]{(byte)0x7F, (byte)0x80, 0})
+                {
+                    final byte[] other = bytes.clone();
+                    other[at] = change;
+                    final UnsafeBuffer that = new UnsafeBuffer(other);
+                    assertEquals(Integer.signum(same.compareTo(that)), Integer.signum(slice.buffer().compareTo(that)));
+                }
+            }
+            final UnsafeBuffer shorter = new UnsafeBuffer(java.util.Arrays.copyOf(bytes, 13));
+            assertEquals(Integer.signum(same.compareTo(shorter)), Integer.signum(slice.buffer().compareTo(shorter)));
+            slice.release();
+        }
+    }
+
+    /** The child JVM of the tests above: in process they would crash the test JVM. */
     public static final class ClosedReaderProbe
     {
         private ClosedReaderProbe()
         {
         }
 
-        static String run() throws Exception
+        static String run(final String probe, final boolean boundsChecksOff) throws Exception
         {
             final java.util.List<String> command = new java.util.ArrayList<>();
             command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-            command.add("-Dagrona.disable.bounds.checks=true");
+            if (boundsChecksOff)
+            {
+                command.add("-Dagrona.disable.bounds.checks=true");
+            }
             command.add("-Xmx64m");
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closed-reader-probe-%p.log");
+            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-memory-review-probe-%p.log");
             command.add("-cp");
             command.add(System.getProperty("java.class.path"));
             command.add(ClosedReaderProbe.class.getName());
+            command.add(probe);
             final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
             final byte[] output = process.getInputStream().readAllBytes();
             assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
@@ -387,6 +431,11 @@ class MemoryReviewRegressionTest
 
         public static void main(final String[] args)
         {
+            if (args[0].equals("compare"))
+            {
+                compareWithABufferThatReleasesTheSlice();
+                return;
+            }
             final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
             final long ref = alloc.allocateLongsRef(2, i -> 7L);
             alloc.close(); // the slice's count is all that holds the chunk now
@@ -416,6 +465,37 @@ class MemoryReviewRegressionTest
                 System.out.println("REFUSED " + ex.getClass().getName() + ": " + ex.getMessage());
             }
             System.out.println("native bytes " + NativeMemory.reservedBytes());
+        }
+
+        private static void compareWithABufferThatReleasesTheSlice()
+        {
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+            final dev.lake.slice.SharedSlice slice = alloc.allocateLongs(8 << 20, i -> 7L); // 64 MiB, its own chunk
+            alloc.close();
+            final org.agrona.DirectBuffer view = slice.buffer();
+            final UnsafeBuffer other = new UnsafeBuffer(new byte[16])
+            {
+                private boolean released;
+
+                @Override
+                public int capacity()
+                {
+                    if (!released)
+                    {
+                        released = true;
+                        slice.release(); // the last handle: the chunk is freed (unmapped)
+                    }
+                    return super.capacity();
+                }
+            };
+            try
+            {
+                System.out.println("COMPARED " + view.compareTo(other));
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("REFUSED " + ex.getClass().getName() + ": " + ex.getMessage());
+            }
         }
     }
 
