@@ -6,6 +6,7 @@ import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.ConcurrentModificationException;
 import java.util.Objects;
@@ -1852,6 +1853,7 @@ public final class Arena implements AutoCloseable
         {
             Memory.copy(array, from, base + (int)ref, length);
         }
+        Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
         return ref;
     }
 

@@ -6,6 +6,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.lang.ref.Reference;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.PrimitiveIterator;
@@ -556,6 +557,7 @@ public abstract class ArenaVec
             final long from = src.addressOffset() + index;
             check();
             Memory.copy(array, from, appendRange(count), bytes);
+            Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
         }
     }
 
@@ -1155,6 +1157,7 @@ public abstract class ArenaVec
             final byte[] array = src.byteArray(); // the source's own code first, then the claim (see appendFrom)
             final long from = src.addressOffset() + index;
             Memory.copy(array, from, claim(bytes), bytes);
+            Reference.reachabilityFence(src);
         }
 
         /**
@@ -1237,6 +1240,7 @@ public abstract class ArenaVec
             final long from = src.addressOffset() + srcIndex;
             final int at = checkIndex(index);
             Memory.copy(array, from, buffer, at, elementSize);
+            Reference.reachabilityFence(src);
         }
 
         /**

@@ -340,6 +340,7 @@ public final class Buffer implements AutoCloseable
         final long from = src.addressOffset() + srcIndex;
         final int at = reserve(length);
         Memory.copy(array, from, mem, at, length);
+        Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
         return this;
     }
 

@@ -505,6 +505,7 @@ abstract class SlotArena implements AutoCloseable
         final byte[] array = src.byteArray();
         final long from = src.addressOffset() + srcIndex;
         Memory.copy(array, from, address + writeAt(handle, index, length), length);
+        Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
     }
 
     /**

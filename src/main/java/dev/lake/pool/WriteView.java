@@ -469,6 +469,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         finally
         {
             Reference.reachabilityFence(owner); // the safety net must not reclaim mid-write
+            Reference.reachabilityFence(srcBuffer); // nor a Bytes source, whose address the copy holds
         }
     }
 
