@@ -317,9 +317,10 @@ public final class Droplet implements AutoCloseable
     }
 
     /**
-     * Copies bytes from the droplet into any Agrona buffer (both ranges checked here). The destination's
-     * {@code putBytes} is handed the lake's shared buffer as its source, the one {@link Lake#buffer()} gives out:
-     * a destination of your own that closes or rewinds the lake inside that call reads it as the primitive tier.
+     * Copies bytes from the droplet into any Agrona buffer (both ranges checked here). No allocation into Agrona's
+     * and Lake's own buffers; another {@code MutableDirectBuffer} type (a subclass, an adapter: code Lake does not
+     * know, which may rewind or close the lake inside its own methods) is asked for its capacity before the droplet
+     * is checked and gets the bytes through one heap copy ({@link Memory#copyOut}), never the lake's buffer.
      *
      * @param index    first byte in the droplet.
      * @param dst      destination buffer.
@@ -330,9 +331,10 @@ public final class Droplet implements AutoCloseable
      */
     public void getBytes(final int index, final MutableDirectBuffer dst, final int dstIndex, final int length)
     {
+        final int room = dst.capacity(); // foreign code first: it may rewind or close the lake
         final int at = index(index, length);
-        Objects.checkFromIndexSize(dstIndex, length, dst.capacity());
-        dst.putBytes(dstIndex, owner.buffer, at, length);
+        Objects.checkFromIndexSize(dstIndex, length, room);
+        Memory.copyOut(owner.buffer, at, dst, dstIndex, length);
     }
 
     /**

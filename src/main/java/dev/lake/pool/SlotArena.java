@@ -582,7 +582,9 @@ abstract class SlotArena implements AutoCloseable
     }
 
     /**
-     * Copies bytes out into an Agrona buffer, checked as {@link #getLong(long, int)}. O(n).
+     * Copies bytes out into an Agrona buffer, checked as {@link #getLong(long, int)}. O(n), no allocation into
+     * Agrona's and Lake's own buffers; a destination of another type (code Lake does not know) gets the bytes
+     * through one heap copy ({@link Memory#copyOut}), never the arena's region.
      *
      * @param handle   a live handle.
      * @param index    byte index.
@@ -607,7 +609,16 @@ abstract class SlotArena implements AutoCloseable
             dst.boundsCheck(dstIndex, length);
         }
         final int at = readAt(slots, handle, index, length);
-        dst.putBytes(dstIndex, memory, at, length);
+        if (dst instanceof WriteView)
+        {
+            dst.putBytes(dstIndex, memory, at, length);
+        }
+        else
+        {
+            // a destination of a type Lake does not know gets a heap copy, never the arena's whole region (its
+            // putBytes could close the arena and release the handle, then read the freed region)
+            Memory.copyOut(memory, at, dst, dstIndex, length);
+        }
         validate(slots, handle);
     }
 

@@ -252,19 +252,115 @@ class LakeMisuseRegressionTest
     @Test
     void aCopySourceThatClosesTheLakeMidCopyIsRefusedNotACrash() throws Exception
     {
+        final String out = runProbe(ClosingSourceProbe.class, "true");
+        assertTrue(out.contains("probe: refused") && out.contains("StaleHandleException"), out);
+    }
+
+    /**
+     * Droplet.getBytes(MutableDirectBuffer) checked the droplet, then asked the destination for its capacity: a
+     * destination of a type Lake does not know that reset the lake there and allocated again had the copy read the
+     * new allocation's bytes, silently. The destination is now asked first.
+     */
+    @Test
+    void aGetBytesDestinationWhoseCapacityResetsTheLakeIsRefused()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final Droplet d = lake.droplet(8);
+            d.putLong(0, 1L);
+            final org.agrona.concurrent.UnsafeBuffer dst = new org.agrona.concurrent.UnsafeBuffer(new byte[8])
+            {
+                private boolean ran;
+
+                @Override
+                public int capacity()
+                {
+                    if (!ran)
+                    {
+                        ran = true;
+                        lake.reset();
+                        lake.droplet(8).putLong(0, 99L); // the droplet's bytes are this one's now
+                    }
+                    return super.capacity();
+                }
+            };
+            assertThrows(StaleHandleException.class, () -> d.getBytes(0, dst, 0, 8));
+            assertEquals(0L, dst.getLong(0), "the copy read the allocation made after the reset");
+        }
+    }
+
+    /**
+     * Droplet.getBytes(MutableDirectBuffer) handed the destination's putBytes the lake's buffer: a destination of a
+     * type Lake does not know that closed the lake there and then read it read freed memory, a JVM crash with
+     * Agrona's checks off. Such a destination now gets a heap copy. In a child JVM, with the checks off and on.
+     */
+    @Test
+    void aGetBytesDestinationThatClosesTheLakeIsNotACrash() throws Exception
+    {
+        for (final String checks : new String[] {"true", "false"})
+        {
+            final String out = runProbe(ClosingDestinationProbe.class, checks);
+            assertTrue(out.contains("probe: copied its own bytes") || out.contains("probe: refused"), out);
+        }
+    }
+
+    /** Runs {@code probe} in a child JVM (Agrona's bounds checks on if {@code boundsChecks}); its exit and output. */
+    private static String runProbe(final Class<?> probe, final String boundsChecks) throws Exception
+    {
         final java.util.List<String> command = new java.util.ArrayList<>();
         command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
         command.add("-Xmx64m");
-        command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closing-source-probe-%p.log");
+        command.add("-Dagrona.disable.bounds.checks=" + !Boolean.parseBoolean(boundsChecks));
+        command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-probe-%p.log");
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(ClosingSourceProbe.class.getName());
+        command.add(probe.getName());
         final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-        assertTrue(out.contains("probe: refused") && out.contains("StaleHandleException"),
-            "exit " + process.exitValue() + ", child JVM output:\n" + out);
+        return "exit " + process.exitValue() + " (bounds checks " + boundsChecks + "), child JVM output:\n" + out;
+    }
+
+    /** The child JVM of {@link #aGetBytesDestinationThatClosesTheLakeIsNotACrash()}. */
+    public static final class ClosingDestinationProbe
+    {
+        private ClosingDestinationProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            final Lake lake = Lake.of(1 << 20);
+            final Droplet d = lake.droplet(1 << 16);
+            final org.agrona.concurrent.UnsafeBuffer dst = new org.agrona.concurrent.UnsafeBuffer(new byte[1 << 16])
+            {
+                @Override
+                public void putBytes(final int index, final org.agrona.DirectBuffer src, final int srcIndex,
+                    final int length)
+                {
+                    lake.close();
+                    super.putBytes(index, src, srcIndex, length);
+                }
+
+                @Override
+                public void putBytes(final int index, final byte[] src, final int offset, final int length)
+                {
+                    lake.close();
+                    super.putBytes(index, src, offset, length);
+                }
+            };
+            try
+            {
+                d.getBytes(0, dst, 0, 1 << 16);
+                System.out.println("probe: copied its own bytes");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused (" + ex + ")");
+            }
+            System.out.flush();
+        }
     }
 
     /** The child JVM of {@link #aCopySourceThatClosesTheLakeMidCopyIsRefusedNotACrash()}. */

@@ -71,6 +71,22 @@ class BuddyReviewRegressionTest
         }
     }
 
+    /**
+     * The handle tier's getBytes into a MutableDirectBuffer handed a destination of a type Lake does not know the
+     * arena's whole region as the copy's source: one whose putBytes closed the arena and released the handle (the
+     * last block: the region is freed) then read it, at address 0 + offset, a JVM crash with Agrona's checks off.
+     * Such a destination now gets a heap copy: the child JVM completes the call or refuses it, and does not crash.
+     */
+    @Test
+    void aHandleGetIntoADestinationThatFreesTheRegionIsRefusedNotACrash() throws Exception
+    {
+        for (final String checks : new String[] {"false", "true"})
+        {
+            final String out = CopyProbe.run(checks);
+            assertTrue(out.contains("handle get: refused") || out.contains("handle get: completed"), "child JVM output:\n" + out);
+        }
+    }
+
     // ---- Finding 2: Buffer.putBytes(DirectBuffer) and the codec view's wrote after the source's own code ran ----
 
     /**
@@ -177,6 +193,49 @@ class BuddyReviewRegressionTest
             catch (final RuntimeException ex)
             {
                 System.out.println("handle copy: refused (" + ex + ")");
+            }
+            System.out.flush();
+            handleGet();
+        }
+
+        private static void handleGet()
+        {
+            final BuddyArena arena = BuddyArena.builder(1 << 20, 1 << 12).leakDetection(false).build();
+            final long h = arena.allocateHandle(1 << 20);
+            final UnsafeBuffer hostile = new UnsafeBuffer(new byte[1 << 16])
+            {
+                private void freeTheRegion()
+                {
+                    if (!arena.isClosed())
+                    {
+                        arena.close();    // the live handle keeps the region...
+                        arena.release(h); // ...until this last release frees it
+                    }
+                }
+
+                @Override
+                public void putBytes(final int index, final org.agrona.DirectBuffer src, final int srcIndex,
+                    final int length)
+                {
+                    freeTheRegion();
+                    super.putBytes(index, src, srcIndex, length);
+                }
+
+                @Override
+                public void putBytes(final int index, final byte[] src, final int offset, final int length)
+                {
+                    freeTheRegion();
+                    super.putBytes(index, src, offset, length);
+                }
+            };
+            try
+            {
+                arena.getBytes(h, (1 << 20) - (1 << 16), hostile, 0, 1 << 16);
+                System.out.println("handle get: completed, its own bytes");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("handle get: refused (" + ex + ")");
             }
             System.out.flush();
         }
