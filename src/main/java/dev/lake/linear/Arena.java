@@ -154,6 +154,10 @@ public final class Arena implements AutoCloseable
     // so it is kept here rather than pushed: the clock tick of the latest one (0: none). A reset then touches
     // no array.
     private long startCutClock;
+    // Where the newest checkpoint was taken: a give-back of a finished vector's unused tail (shrinkLast) stops
+    // there, so that checkpoint stays valid. Possibly stale (rewound past, another block): then a give-back is at
+    // most smaller than it could be, never wrong.
+    private long lastCheckpoint = -1;
 
     // Cleanup actions, oldest first, each with the clock tick of its registration.
     private Object[] cleanupActions;
@@ -820,7 +824,8 @@ public final class Arena implements AutoCloseable
     public Checkpoint checkpoint()
     {
         checkOpen();
-        return new Checkpoint(this, position(), clock);
+        lastCheckpoint = pos;
+        return new Checkpoint(this, pos, clock);
     }
 
     /**
@@ -1420,7 +1425,12 @@ public final class Arena implements AutoCloseable
     void shrinkLast(final long end, final long newEnd)
     {
         // Never below the innermost transaction's start: those bytes are not the transaction's to give back.
-        final long target = txDepth > 0 ? Math.max(newEnd, tx[at(txDepth, START_POSITION)]) : newEnd;
+        long target = txDepth > 0 ? Math.max(newEnd, tx[at(txDepth, START_POSITION)]) : newEnd;
+        if (lastCheckpoint > target && lastCheckpoint <= end)
+        {
+            // nor below a checkpoint taken inside the tail: the cut would make it stale, though nobody rewound past
+            target = lastCheckpoint;
+        }
         if (end == pos && target < end)
         {
             // end is the position, so target (not below the vector's start) lies in the current block.

@@ -35,8 +35,9 @@ import java.util.function.ObjIntConsumer;
  * <h2>finish()</h2>
  * {@code finish()} hands the elements to the arena and returns an {@link ArenaView}: a read view that lives
  * as long as the arena's memory under it (until a rewind below it, a reset or close). When the vector was
- * the last allocation, the unused capacity goes back to the arena. The vector itself is dead afterwards:
- * every call throws {@link StaleHandleException}.
+ * the last allocation, the unused capacity goes back to the arena (down to the innermost open transaction's
+ * start or the newest checkpoint taken inside it, whichever is higher, so that checkpoint stays valid). The
+ * vector itself is dead afterwards: every call throws {@link StaleHandleException}.
  *
  * <h2>Checks</h2>
  * Every call checks that the vector is not finished and that the arena has not been rewound below its

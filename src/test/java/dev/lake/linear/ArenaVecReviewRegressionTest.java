@@ -4,7 +4,7 @@ import dev.lake.memory.StaleHandleException;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Regression test for what a review of {@link ArenaVec} found that could crash the JVM; the review's other findings
@@ -13,6 +13,48 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ArenaVecReviewRegressionTest
 {
+    /**
+     * finish() gave the vector's unused capacity back by a cut below a checkpoint taken while the vector was the
+     * last allocation: that checkpoint went stale though the caller never rewound past it, so rewinding to it threw
+     * and the cleanup action registered after it ran only at close. The give-back now stops at such a checkpoint.
+     */
+    @Test
+    void finishKeepsACheckpointTakenAfterTheVectorsLastGrowthValid()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 16);
+            vec.push(1L);
+            final Checkpoint cp = arena.checkpoint();
+            final int[] ran = {0};
+            arena.defer(() -> ran[0]++);
+            final ArenaView.OfLong view = vec.finish();
+            assertTrue(cp.isValid(), "finish() made a checkpoint stale that nobody rewound past");
+            arena.rewind(cp);
+            assertEquals(1, ran[0], "the action registered after the checkpoint runs at the rewind");
+            assertEquals(1L, view.get(0), "the finished elements lie below the checkpoint and stay");
+            final long next = arena.allocate(8, 8);
+            arena.buffer(next).putLong(Arena.offset(next), 42L);
+            assertEquals(1L, view.get(0), "a later allocation does not land on the finished elements");
+        }
+    }
+
+    /** finish() without a checkpoint inside the unused capacity still gives it all back. */
+    @Test
+    void finishWithoutACheckpointGivesTheUnusedCapacityBack()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Checkpoint below = arena.checkpoint();
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 16);
+            vec.push(1L);
+            final long used = arena.stats().bytesAllocated();
+            vec.finish();
+            assertEquals(used - 15 * 8, arena.stats().bytesAllocated(), "the 15 unused longs went back");
+            assertTrue(below.isValid(), "a checkpoint below the vector is not touched");
+        }
+    }
+
     /**
      * OfRecord.get(index, dst, dstIndex) of a vector and of its finished view checked the record, then called
      * dst.capacity() (code Lake may not know), then copied: a destination that closed the arena there made the copy
