@@ -360,8 +360,11 @@ public final class Memory
     /**
      * Copies {@code length} bytes of {@code src} into {@code dst} without handing {@code src} to code Lake does not
      * know. Agrona's own buffers ({@link org.agrona.concurrent.UnsafeBuffer}, {@link org.agrona.ExpandableArrayBuffer},
-     * {@link org.agrona.ExpandableDirectByteBuffer}) and Lake's region buffers copy straight from {@code src}, with no
-     * allocation. Any other {@link MutableDirectBuffer} implementation (a subclass, an adapter) gets the bytes
+     * {@link org.agrona.ExpandableDirectByteBuffer}), Lake's region buffers and the pool's view
+     * ({@code Buffer.mutableBuffer()}) copy straight from {@code src}, with no allocation: the pool's view runs no
+     * code Lake does not know for a range inside its capacity (past it, it spills, and a spill serves waiting
+     * requests whose callbacks may free {@code src}), so the caller's check against {@code dst.capacity()} is what
+     * keeps it safe. Any other {@link MutableDirectBuffer} implementation (a subclass, an adapter) gets the bytes
      * through a heap copy, one {@code byte[]} of {@code length}: its {@code putBytes} is foreign code, and the
      * source here is a whole chunk or region that holds other owners' memory, which it must neither keep nor reach.
      * Checks only what {@code dst.putBytes} checks: the caller checks both ranges.
@@ -377,7 +380,7 @@ public final class Memory
     {
         final Class<?> type = dst.getClass();
         if (type == UnsafeBuffer.class || type == Region.RegionBuffer.class || type == ExpandableArrayBuffer.class ||
-            type == ExpandableDirectByteBuffer.class)
+            type == ExpandableDirectByteBuffer.class || type == PoolView.TYPE)
         {
             dst.putBytes(dstIndex, src, srcIndex, length);
             return;
@@ -465,6 +468,30 @@ public final class Memory
     }
 
     /** Array base offsets, resolved on first use: only once native memory is known to be reachable. */
+    /** The pool's {@code MutableDirectBuffer} view, a Lake type of another package, found once by name. */
+    private static final class PoolView
+    {
+        static final Class<?> TYPE;
+
+        static
+        {
+            Class<?> type = null;
+            try
+            {
+                type = Class.forName("dev.lake.pool.WriteView", false, Memory.class.getClassLoader());
+            }
+            catch (final ClassNotFoundException | LinkageError ex)
+            {
+                // not there: the pool's view then takes the heap copy, as any other type does
+            }
+            TYPE = type;
+        }
+
+        private PoolView()
+        {
+        }
+    }
+
     private static final class ArrayBase
     {
         static final long LONGS = UnsafeApi.arrayBaseOffset(long[].class);
