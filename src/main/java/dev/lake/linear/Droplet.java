@@ -5,6 +5,7 @@ import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 
+import java.lang.ref.Reference;
 import java.util.Objects;
 
 /**
@@ -314,6 +315,7 @@ public final class Droplet implements AutoCloseable
         final long from = src.addressOffset() + srcIndex;
         final int at = index(index, length);
         Memory.copy(array, from, owner.address + at, length);
+        Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
     }
 
     /**
