@@ -341,13 +341,20 @@ public final class Region implements AutoCloseable
         @Override
         public void run()
         {
-            // free first, report after: the report runs a logging backend, and an Error out of it (recordLeak
-            // ignores only RuntimeException and LinkageError) must not leave the memory held for good
-            Memory.free(raw);
-            NativeMemory.released(rawBytes);
-            if (!closedByOwner)
+            // the leak is counted and recorded before the bytes are released, so whoever waits for them to come
+            // back then finds it; the memory is freed whatever the report does: it runs a logging backend, and an
+            // Error out of it (recordLeak ignores only RuntimeException and LinkageError) must not leave it held
+            try
             {
-                NativeMemory.recordLeak(description, rawBytes, site);
+                if (!closedByOwner)
+                {
+                    NativeMemory.recordLeak(description, rawBytes, site);
+                }
+            }
+            finally
+            {
+                Memory.free(raw);
+                NativeMemory.released(rawBytes);
             }
         }
     }

@@ -88,19 +88,27 @@ final class ChunkMemory implements Runnable
                 " of a SliceAllocator that" :
                 " holding " + liveSlices + " unreleased slice(s) (" + liveBytes + " B)");
         }
-        counters.chunkFreed(capacity, wasted);
-        region.close();
-        final SlotPool.Node slot = node;
-        if (slot != null)
+        try
         {
-            slots.push(slot);
+            if (leak != null)
+            {
+                // counted and recorded before the chunk is counted freed and its region released, so whoever waits
+                // for those then finds the leak
+                NativeMemory.recordLeak(leak, capacity, site);
+            }
         }
-        if (leak != null)
+        finally
         {
-            // reported last: the report runs a logging backend, and an Error out of it (recordLeak ignores only
+            // whatever the report does: it runs a logging backend, and an Error out of it (recordLeak ignores only
             // RuntimeException and LinkageError) must not leave the chunk counted live and its region to a second
             // leak report
-            NativeMemory.recordLeak(leak, capacity, site);
+            counters.chunkFreed(capacity, wasted);
+            region.close();
+            final SlotPool.Node slot = node;
+            if (slot != null)
+            {
+                slots.push(slot);
+            }
         }
     }
 }
