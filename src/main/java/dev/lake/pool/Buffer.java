@@ -9,6 +9,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ConcurrentModificationException;
 import java.util.Objects;
 
 /**
@@ -324,6 +325,8 @@ public final class Buffer implements AutoCloseable
      * @throws StaleHandleException      if this buffer is frozen or closed, or {@code src} is a released handle.
      * @throws IndexOutOfBoundsException if the range is outside {@code src}, or does not fit and auto-spill is
      *                                   off.
+     * @throws ConcurrentModificationException if {@code src}'s own methods wrote to this buffer so that the copy
+     *                                   would have to spill after asking it for its address; nothing is copied.
      */
     public Buffer putBytes(final DirectBuffer src, final int srcIndex, final int length)
     {
@@ -338,6 +341,15 @@ public final class Buffer implements AutoCloseable
         // in the slot's next owner
         final byte[] array = src.byteArray();
         final long from = src.addressOffset() + srcIndex;
+        if (length > capacity - position && autoSpill)
+        {
+            // the source's own methods wrote to this buffer and used up the room made above: the reservation would
+            // spill now, after the source's address was taken, and the spill's waiters' callbacks may close what
+            // backs it (the copy would read freed memory); refused, as a write whose charAt() spilled the buffer is
+            checkWritable("write");
+            throw new ConcurrentModificationException(this + ": the source's own methods wrote to this buffer " +
+                "while it was copied from: nothing was copied");
+        }
         final int at = reserve(length);
         Memory.copy(array, from, mem, at, length);
         Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
