@@ -1,10 +1,13 @@
 package dev.lake.memory;
 
+import org.agrona.DirectBuffer;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
@@ -318,6 +321,60 @@ public final class Region implements AutoCloseable
         {
             super(address, length);
             this.owner = owner;
+        }
+
+        /**
+         * Agrona's order (native longs, then signed bytes, then capacities), with the other buffer asked for its
+         * capacity, array and address before this view's own are read. Agrona's compareTo reads this view's address,
+         * then asks the other buffer (code Lake may not know), then reads both raw with no bounds check whatever
+         * Agrona's setting: another buffer that closed the region in {@code addressOffset()} had it read the freed
+         * memory, one that closed it in {@code capacity()} read from address 0. Read last, a closed region's view
+         * has capacity 0 and nothing of it is read.
+         */
+        @Override
+        public int compareTo(final DirectBuffer that)
+        {
+            if (this == that)
+            {
+                return 0;
+            }
+            final int thatCapacity = that.capacity();
+            final byte[] thatArray = that.byteArray();
+            final long thatOffset = that.addressOffset();
+            final int thisCapacity = capacity();
+            final byte[] thisArray = byteArray();
+            final long thisOffset = addressOffset();
+            try
+            {
+                final int common = Math.min(thisCapacity, thatCapacity);
+                final int longs = common & -8;
+                int i = 0;
+                for (; i < longs; i += 8)
+                {
+                    final int cmp = Long.compare(
+                        UnsafeApi.getLong(thisArray, thisOffset + i), UnsafeApi.getLong(thatArray, thatOffset + i));
+                    if (cmp != 0)
+                    {
+                        return cmp;
+                    }
+                }
+                for (; i < common; i++)
+                {
+                    final int cmp = Byte.compare(
+                        UnsafeApi.getByte(thisArray, thisOffset + i), UnsafeApi.getByte(thatArray, thatOffset + i));
+                    if (cmp != 0)
+                    {
+                        return cmp;
+                    }
+                }
+                return Integer.compare(thisCapacity, thatCapacity);
+            }
+            finally
+            {
+                // neither the region nor a Lake view compared with it may be reclaimed by its safety net mid-read
+                Reference.reachabilityFence(this);
+                Reference.reachabilityFence(that);
+            }
         }
     }
 

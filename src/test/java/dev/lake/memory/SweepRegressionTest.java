@@ -1,0 +1,132 @@
+package dev.lake.memory;
+
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Sites the sweep for "check, then code Lake does not know, then raw access" found in the memory package, each test
+ * failing on the code before its fix.
+ */
+class SweepRegressionTest
+{
+    /**
+     * A region's view ({@code Region.buffer()}, which is also the lake's, an arena block's and a pool arena's buffer)
+     * compared itself with another buffer through Agrona's {@code compareTo}: that reads this view's address, then
+     * asks the other buffer (code Lake does not know) for its address, then reads both raw, with no bounds check
+     * whatever Agrona's setting. Another buffer whose {@code addressOffset()} closed the region had the comparison
+     * read the freed memory: a JVM crash (or, where the allocator reused it, another allocation's bytes), with
+     * Agrona's bounds checks on. Run in a child JVM so that the bug shows as a crash of that JVM.
+     */
+    @Test
+    void aRegionViewComparedWithABufferThatClosesTheRegionNeverReadsTheFreedMemory() throws Exception
+    {
+        for (final String when : new String[] {"capacity", "byteArray", "addressOffset"})
+        {
+            final String out = ClosingComparandProbe.run(when);
+            assertTrue(out.contains("probe: compared without reading the freed memory"), out);
+        }
+    }
+
+    /** The region view's own compareTo orders buffers exactly as Agrona's does. */
+    @Test
+    void aRegionViewComparesAsAgronasBuffersDo()
+    {
+        try (Region region = Region.builder(64).build())
+        {
+            final UnsafeBuffer view = region.buffer();
+            final UnsafeBuffer agrona = new UnsafeBuffer(region.address(), region.size());
+            final java.util.Random random = new java.util.Random(42);
+            for (int round = 0; round < 2_000; round++)
+            {
+                view.setMemory(0, 64, (byte)0);
+                final byte[] bytes = new byte[random.nextInt(80)];
+                for (int i = 0; i < 4; i++)
+                {
+                    view.putByte(random.nextInt(64), (byte)random.nextInt(4));
+                    if (bytes.length > 0)
+                    {
+                        bytes[random.nextInt(bytes.length)] = (byte)(random.nextInt(4) - 1);
+                    }
+                }
+                final UnsafeBuffer other = random.nextBoolean() ? new UnsafeBuffer(bytes) :
+                    new UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(bytes.length).put(bytes).flip());
+                assertEquals(Integer.signum(agrona.compareTo(other)), Integer.signum(view.compareTo(other)));
+                assertEquals(Integer.signum(other.compareTo(agrona)), Integer.signum(other.compareTo(view)));
+            }
+            assertEquals(0, view.compareTo(view));
+        }
+    }
+
+    /** The child JVM of {@link #aRegionViewComparedWithABufferThatClosesTheRegionNeverReadsTheFreedMemory()}. */
+    public static final class ClosingComparandProbe
+    {
+        private ClosingComparandProbe()
+        {
+        }
+
+        static String run(final String when) throws Exception
+        {
+            final java.util.List<String> command = new java.util.ArrayList<>();
+            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
+            command.add("-Xmx64m"); // Agrona's bounds checks on: compareTo has none
+            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-sweep-probe-%p.log");
+            command.add("-cp");
+            command.add(System.getProperty("java.class.path"));
+            command.add(ClosingComparandProbe.class.getName());
+            command.add(when);
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+            final byte[] output = process.getInputStream().readAllBytes();
+            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
+            return "exit " + process.exitValue() + " (closed in " + when + "), child JVM output:\n" +
+                new String(output, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        public static void main(final String[] args)
+        {
+            final String when = args[0];
+            final Region region = Region.builder(64 << 20).build(); // large enough that closing it unmaps it
+            final UnsafeBuffer view = region.buffer();
+            final int size = 1 << 20;
+            final UnsafeBuffer other = new UnsafeBuffer(new byte[size])
+            {
+                private void close(final String method)
+                {
+                    if (method.equals(when))
+                    {
+                        region.close();
+                    }
+                }
+
+                @Override
+                public int capacity()
+                {
+                    close("capacity");
+                    return super.capacity();
+                }
+
+                @Override
+                public byte[] byteArray()
+                {
+                    close("byteArray");
+                    return super.byteArray();
+                }
+
+                @Override
+                public long addressOffset()
+                {
+                    close("addressOffset");
+                    return super.addressOffset();
+                }
+            };
+            final int cmp = view.compareTo(other); // all zeros on both sides up to the shorter one
+            System.out.println("probe: compared without reading the freed memory (" + cmp + ")");
+            System.out.flush();
+        }
+    }
+}
