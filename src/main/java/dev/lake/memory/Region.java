@@ -324,6 +324,28 @@ public final class Region implements AutoCloseable
         }
 
         /**
+         * Agrona's copy, with the source (code Lake may not know) asked for its array and address before this view's
+         * range is checked and its address read. Agrona's checks this view's range first: a source that closed the
+         * region in its own methods had the write land at address 0 plus {@code index} with Agrona's bounds checks
+         * on, which a closed view's capacity 0 is meant to refuse (at an index past the first GiB of a large region,
+         * that address may be the Java heap's own memory).
+         */
+        @Override
+        public void putBytes(final int index, final DirectBuffer srcBuffer, final int srcIndex, final int length)
+        {
+            if (SHOULD_BOUNDS_CHECK)
+            {
+                srcBuffer.boundsCheck(srcIndex, length);
+            }
+            final byte[] srcArray = srcBuffer.byteArray();
+            final long srcOffset = srcBuffer.addressOffset() + srcIndex;
+            ensureCapacity(index, length); // this view last: a closed region's has capacity 0
+            UnsafeApi.copyMemory(srcArray, srcOffset, byteArray(), addressOffset() + index, length);
+            Reference.reachabilityFence(this);
+            Reference.reachabilityFence(srcBuffer); // a Lake view's memory must not be reclaimed mid-copy
+        }
+
+        /**
          * Agrona's order (native longs, then signed bytes, then capacities), with the other buffer asked for its
          * capacity, array and address before this view's own are read. Agrona's compareTo reads this view's address,
          * then asks the other buffer (code Lake may not know), then reads both raw with no bounds check whatever

@@ -32,6 +32,85 @@ class SweepRegressionTest
         }
     }
 
+    /**
+     * A region's view copied from another buffer through Agrona's {@code putBytes(int, DirectBuffer, int, int)}: that
+     * checks this view's range, then asks the source (code Lake may not know) for its array and address, then writes
+     * through this view's address read after them. A source that closed the region there had the write land at
+     * address 0 plus the index (a JVM crash at the null page, or, for an index past 1 GiB of a large region, the Java
+     * heap's own memory), with Agrona's bounds checks on, which Lake's close relies on to refuse every access to a
+     * closed view. The source is asked first now, and the view's range checked after it. Child JVM, checks on.
+     */
+    @Test
+    void aRegionViewCopyFromASourceThatClosesTheRegionIsRefused() throws Exception
+    {
+        for (final String when : new String[] {"boundsCheck", "byteArray", "addressOffset"})
+        {
+            final String out = ClosingSourceProbe.run(when);
+            assertTrue(out.contains("probe: refused") && out.contains("IndexOutOfBoundsException"), out);
+        }
+    }
+
+    /** The child JVM of {@link #aRegionViewCopyFromASourceThatClosesTheRegionIsRefused()}. */
+    public static final class ClosingSourceProbe
+    {
+        private ClosingSourceProbe()
+        {
+        }
+
+        static String run(final String when) throws Exception
+        {
+            return ClosingComparandProbe.run(ClosingSourceProbe.class, when);
+        }
+
+        public static void main(final String[] args)
+        {
+            final String when = args[0];
+            final Region region = Region.builder(1 << 20).build();
+            final UnsafeBuffer view = region.buffer();
+            final UnsafeBuffer source = new UnsafeBuffer(new byte[64])
+            {
+                private void close(final String method)
+                {
+                    if (method.equals(when))
+                    {
+                        region.close();
+                    }
+                }
+
+                @Override
+                public void boundsCheck(final int index, final int length)
+                {
+                    close("boundsCheck");
+                    super.boundsCheck(index, length);
+                }
+
+                @Override
+                public byte[] byteArray()
+                {
+                    close("byteArray");
+                    return super.byteArray();
+                }
+
+                @Override
+                public long addressOffset()
+                {
+                    close("addressOffset");
+                    return super.addressOffset();
+                }
+            };
+            try
+            {
+                view.putBytes(4096, source, 0, 64);
+                System.out.println("probe: NOT refused: wrote through a closed region's view");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused (" + ex + ")");
+            }
+            System.out.flush();
+        }
+    }
+
     /** The region view's own compareTo orders buffers exactly as Agrona's does. */
     @Test
     void aRegionViewComparesAsAgronasBuffersDo()
@@ -71,6 +150,12 @@ class SweepRegressionTest
 
         static String run(final String when) throws Exception
         {
+            return run(ClosingComparandProbe.class, when);
+        }
+
+        /** Runs {@code probe} in a child JVM with Agrona's bounds checks on; its exit and output. */
+        static String run(final Class<?> probe, final String when) throws Exception
+        {
             final java.util.List<String> command = new java.util.ArrayList<>();
             command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
             command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
@@ -78,7 +163,7 @@ class SweepRegressionTest
             command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-sweep-probe-%p.log");
             command.add("-cp");
             command.add(System.getProperty("java.class.path"));
-            command.add(ClosingComparandProbe.class.getName());
+            command.add(probe.getName());
             command.add(when);
             final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
             final byte[] output = process.getInputStream().readAllBytes();
