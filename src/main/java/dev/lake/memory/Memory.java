@@ -358,6 +358,42 @@ public final class Memory
     }
 
     /**
+     * Compares two buffers in Agrona's order (native-order signed longs, then signed bytes, then capacities, as
+     * {@code UnsafeBuffer.compareTo} does), reading both through their own accessors. For Lake's checked views,
+     * whose accessors check liveness and bounds on every read: code of the other buffer that releases or closes
+     * the view makes the comparison throw instead of reading freed memory. O(min capacity), no allocation.
+     *
+     * @param a a buffer, whose {@code capacity()} is asked first.
+     * @param b the buffer it is compared with.
+     * @return negative, zero or positive as {@code a} orders before, with or after {@code b}.
+     */
+    public static int compareInAgronaOrder(final DirectBuffer a, final DirectBuffer b)
+    {
+        final int aCapacity = a.capacity();
+        final int bCapacity = b.capacity();
+        final int common = Math.min(aCapacity, bCapacity);
+        final int longs = common & -8;
+        int i = 0;
+        for (; i < longs; i += 8)
+        {
+            final int cmp = Long.compare(a.getLong(i), b.getLong(i));
+            if (cmp != 0)
+            {
+                return cmp;
+            }
+        }
+        for (; i < common; i++)
+        {
+            final int cmp = Byte.compare(a.getByte(i), b.getByte(i));
+            if (cmp != 0)
+            {
+                return cmp;
+            }
+        }
+        return Integer.compare(aCapacity, bCapacity);
+    }
+
+    /**
      * Copies {@code length} bytes of {@code src} into {@code dst} without handing {@code src} to code Lake does not
      * know. Agrona's own buffers ({@link org.agrona.concurrent.UnsafeBuffer}, {@link org.agrona.ExpandableArrayBuffer},
      * {@link org.agrona.ExpandableDirectByteBuffer}), Lake's region buffers and the pool's view
@@ -467,7 +503,6 @@ public final class Memory
         UnsafeApi.putReference(target, offset, value);
     }
 
-    /** Array base offsets, resolved on first use: only once native memory is known to be reachable. */
     /** The pool's {@code MutableDirectBuffer} view, a Lake type of another package, found once by name. */
     private static final class PoolView
     {
@@ -492,6 +527,7 @@ public final class Memory
         }
     }
 
+    /** Array base offsets, resolved on first use: only once native memory is known to be reachable. */
     private static final class ArrayBase
     {
         static final long LONGS = UnsafeApi.arrayBaseOffset(long[].class);

@@ -1,5 +1,6 @@
 package dev.lake.pool;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.Region;
 import org.agrona.DirectBuffer;
 import org.agrona.LangUtil;
@@ -672,21 +673,13 @@ abstract class CheckedReads implements DirectBuffer
         return byteArray() != null ? origin() : 0;
     }
 
-    /** Compares contents byte by byte, unsigned, then by length (as Agrona's buffers do). */
+    /**
+     * Compares in Agrona's order (native-order longs, then signed bytes, then lengths), as Agrona's buffers do, so
+     * that the order is the same both ways; every read is checked.
+     */
     @Override
     public int compareTo(final DirectBuffer that)
     {
-        final int thisCapacity = capacity();
-        final int thatCapacity = that.capacity();
-        final int common = Math.min(thisCapacity, thatCapacity);
-        for (int i = 0; i < common; i++)
-        {
-            final int cmp = Integer.compare(getByte(i) & 0xFF, that.getByte(i) & 0xFF);
-            if (cmp != 0)
-            {
-                return cmp;
-            }
-        }
-        return Integer.compare(thisCapacity, thatCapacity);
+        return Memory.compareInAgronaOrder(this, that);
     }
 }

@@ -1,5 +1,6 @@
 package dev.lake.slice;
 
+import dev.lake.memory.Memory;
 import dev.lake.memory.Region;
 import org.agrona.DirectBuffer;
 import org.agrona.LangUtil;
@@ -477,32 +478,10 @@ final class SliceView implements DirectBuffer
     @Override
     public int compareTo(final DirectBuffer that)
     {
-        // Agrona's order (native longs, then signed bytes, then capacities), read through this view's checked
-        // accessors: Agrona's compareTo asks the other buffer (code Lake may not know) for its capacity, array and
-        // address after the handle was checked and then reads this slice raw, so another buffer that released this
-        // handle (its last) there had the comparison read a freed chunk
-        final int thisCapacity = capacity();
-        final int thatCapacity = that.capacity();
-        final int common = Math.min(thisCapacity, thatCapacity);
-        final int longs = common & -8;
-        int i = 0;
-        for (; i < longs; i += 8)
-        {
-            final int cmp = Long.compare(getLong(i), that.getLong(i));
-            if (cmp != 0)
-            {
-                return cmp;
-            }
-        }
-        for (; i < common; i++)
-        {
-            final int cmp = Byte.compare(getByte(i), that.getByte(i));
-            if (cmp != 0)
-            {
-                return cmp;
-            }
-        }
-        return Integer.compare(thisCapacity, thatCapacity);
+        // through this view's checked accessors: Agrona's compareTo asks the other buffer (code Lake may not know)
+        // for its capacity, array and address after the handle was checked and then reads this slice raw, so
+        // another buffer that released this handle (its last) there had the comparison read a freed chunk
+        return Memory.compareInAgronaOrder(this, that);
     }
 
     @Override
