@@ -291,7 +291,8 @@ public final class Region implements AutoCloseable
             return;
         }
         // capacity 0 at address 0: with Agrona's bounds checks (the default) any access throws; with them
-        // disabled it faults at the null page (fail-stop) instead of scribbling on a heap array
+        // disabled it goes to address 0 + index, a fault at the null page for small indexes (undefined for an index
+        // past the low unmapped range of a large region: docs/memory.md)
         buffer.wrap(0L, 0);
         final ByteBuffer view = byteBuffer;
         if (view != null)
