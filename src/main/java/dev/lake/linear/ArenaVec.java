@@ -1,6 +1,7 @@
 package dev.lake.linear;
 
 import dev.lake.memory.Memory;
+import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -51,7 +52,7 @@ public abstract class ArenaVec
     /** The smallest capacity a vector grows to on its first element. */
     public static final int MIN_CAPACITY = 8;
 
-    private static final UnsafeBuffer EMPTY = new UnsafeBuffer(new byte[0]);
+    private static final UnsafeBuffer EMPTY = Region.emptyBuffer(); // shared, so it refuses wrap
 
     final Arena arena;
     final int elementSize;

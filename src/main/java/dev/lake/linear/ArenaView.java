@@ -1,6 +1,7 @@
 package dev.lake.linear;
 
 import dev.lake.memory.Memory;
+import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
@@ -21,7 +22,7 @@ import java.util.function.ObjIntConsumer;
  */
 public abstract class ArenaView
 {
-    private static final UnsafeBuffer EMPTY = new UnsafeBuffer(new byte[0]);
+    private static final UnsafeBuffer EMPTY = Region.emptyBuffer(); // shared, so it refuses wrap
 
     final Arena arena;
     final UnsafeBuffer buffer;

@@ -220,7 +220,8 @@ public final class Region implements AutoCloseable
 
     /**
      * The region's one Agrona view, shared by every caller: any {@code DirectBuffer}/{@code MutableDirectBuffer}
-     * user (SBE codecs, Aeron) works on it with no copy. Index 0 is {@link #address()}.
+     * user (SBE codecs, Aeron) works on it with no copy. Index 0 is {@link #address()}. Its {@code wrap} methods
+     * throw {@link UnsupportedOperationException}: shared, it cannot be re-pointed (wrap a buffer of your own).
      *
      * @return the view; after close its capacity is 0.
      */
@@ -293,7 +294,7 @@ public final class Region implements AutoCloseable
         // capacity 0 at address 0: with Agrona's bounds checks (the default) any access throws; with them
         // disabled it goes to address 0 + index, a fault at the null page for small indexes (undefined for an index
         // past the low unmapped range of a large region: docs/memory.md)
-        buffer.wrap(0L, 0);
+        buffer.detach();
         final ByteBuffer view = byteBuffer;
         if (view != null)
         {
@@ -310,18 +311,100 @@ public final class Region implements AutoCloseable
     }
 
     /**
+     * A shared empty buffer that, like a region's, refuses {@code wrap}: for allocators to hand out where they have
+     * no memory yet, so that no caller can re-point what every such caller shares.
+     *
+     * @return the empty buffer (capacity 0).
+     */
+    public static UnsafeBuffer emptyBuffer()
+    {
+        return RegionBuffer.EMPTY;
+    }
+
+    /**
      * The view handed out by {@link #buffer()}: holds its region so that the safety net cannot free memory a
-     * reachable view still points to.
+     * reachable view still points to. It refuses {@code wrap}: it is the very object Lake's checked paths write
+     * through (a lake's, an arena block's, a pool arena's, a slice chunk's buffer), so re-pointing it would send
+     * every later checked write of its allocator wherever the caller aimed. Only {@link #close()} re-points it.
      */
     static final class RegionBuffer extends UnsafeBuffer
     {
+        static final RegionBuffer EMPTY = new RegionBuffer(0L, 0, null);
+
         @SuppressWarnings({"unused", "FieldCanBeLocal"}) // reachability only
         private final Object owner;
+        // false only while UnsafeBuffer's constructor runs, which wraps through the overridable method
+        private final boolean constructed;
 
         RegionBuffer(final long address, final int length, final Object owner)
         {
             super(address, length);
             this.owner = owner;
+            this.constructed = true;
+        }
+
+        /** Empties the view at close: address 0, capacity 0. */
+        void detach()
+        {
+            super.wrap(0L, 0);
+        }
+
+        private void refuseWrap()
+        {
+            if (constructed)
+            {
+                throw new UnsupportedOperationException("a Lake allocator's shared buffer cannot be re-pointed: " +
+                    "wrap a buffer of your own (new UnsafeBuffer(..)) over the bytes instead");
+            }
+        }
+
+        @Override
+        public void wrap(final byte[] buffer)
+        {
+            refuseWrap();
+            super.wrap(buffer);
+        }
+
+        @Override
+        public void wrap(final byte[] buffer, final int offset, final int length)
+        {
+            refuseWrap();
+            super.wrap(buffer, offset, length);
+        }
+
+        @Override
+        public void wrap(final ByteBuffer buffer)
+        {
+            refuseWrap();
+            super.wrap(buffer);
+        }
+
+        @Override
+        public void wrap(final ByteBuffer buffer, final int offset, final int length)
+        {
+            refuseWrap();
+            super.wrap(buffer, offset, length);
+        }
+
+        @Override
+        public void wrap(final DirectBuffer buffer)
+        {
+            refuseWrap();
+            super.wrap(buffer);
+        }
+
+        @Override
+        public void wrap(final DirectBuffer buffer, final int offset, final int length)
+        {
+            refuseWrap();
+            super.wrap(buffer, offset, length);
+        }
+
+        @Override
+        public void wrap(final long address, final int length)
+        {
+            refuseWrap();
+            super.wrap(address, length);
         }
 
         /**

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -213,5 +214,56 @@ class SweepRegressionTest
             System.out.println("probe: compared without reading the freed memory (" + cmp + ")");
             System.out.flush();
         }
+    }
+
+    /**
+     * The raw buffers Lake hands out (Region.buffer(), Lake.buffer(), Arena.buffer(ref), a FixedArena's unchecked
+     * buffer, an empty ArenaView's) are the very objects Lake's own checked copies write through: a wrap() on one
+     * re-pointed every later checked write of its allocator wherever the caller aimed it (with Agrona's checks
+     * off, memory corruption anywhere). wrap is refused; the buffer still points where it did. Found by the sweep.
+     */
+    @Test
+    void theSharedRawBuffersRefuseToBeRepointed()
+    {
+        final byte[] elsewhere = new byte[64];
+        try (Region region = Region.allocate(64);
+            dev.lake.linear.Lake lake = dev.lake.linear.Lake.of(4096);
+            dev.lake.linear.Arena arena = new dev.lake.linear.Arena();
+            dev.lake.pool.FixedArena pool = dev.lake.pool.FixedArena.builder(1, 64).build())
+        {
+            final long ref = arena.allocate(8, 8);
+            final org.agrona.DirectBuffer[] shared = {
+                region.buffer(), lake.buffer(), arena.buffer(ref), pool.uncheckedBuffer(),
+                dev.lake.linear.ArenaVec.ofLongs(arena).finish().buffer()};
+            for (final org.agrona.DirectBuffer b : shared)
+            {
+                final long address = b.addressOffset();
+                final int capacity = b.capacity();
+                assertThrows(UnsupportedOperationException.class, () -> b.wrap(elsewhere));
+                assertThrows(UnsupportedOperationException.class, () -> b.wrap(elsewhere, 0, 8));
+                assertThrows(UnsupportedOperationException.class, () -> b.wrap(java.nio.ByteBuffer.allocateDirect(8)));
+                assertThrows(UnsupportedOperationException.class,
+                    () -> b.wrap(java.nio.ByteBuffer.allocateDirect(8), 0, 8));
+                assertThrows(UnsupportedOperationException.class, () -> b.wrap(new org.agrona.concurrent.UnsafeBuffer(elsewhere)));
+                assertThrows(UnsupportedOperationException.class,
+                    () -> b.wrap(new org.agrona.concurrent.UnsafeBuffer(elsewhere), 0, 8));
+                assertThrows(UnsupportedOperationException.class, () -> b.wrap(region.address(), 8));
+                assertEquals(address, b.addressOffset(), "still where it was");
+                assertEquals(capacity, b.capacity());
+            }
+            lake.buffer().putLong(0, 7L);
+            assertEquals(7L, lake.buffer().getLong(0));
+        }
+    }
+
+    /** Closing still empties the shared buffer: close is the one caller allowed to re-point it. */
+    @Test
+    void closeStillEmptiesTheSharedBuffer()
+    {
+        final Region region = Region.allocate(64);
+        final org.agrona.concurrent.UnsafeBuffer b = region.buffer();
+        region.close();
+        assertEquals(0, b.capacity());
+        assertEquals(0L, b.addressOffset());
     }
 }
