@@ -4,6 +4,8 @@ import dev.lake.memory.Memory;
 import dev.lake.memory.StaleHandleException;
 import org.agrona.MutableDirectBuffer;
 
+import java.lang.ref.Reference;
+
 import static dev.lake.slice.SliceAllocator.HEADER;
 import static dev.lake.slice.SliceAllocator.dataOf;
 
@@ -255,6 +257,7 @@ public final class SliceReader implements AutoCloseable
         }
         SliceAllocator.checkRange(index, count, length, dstOffset, dst.length);
         Memory.copy(address + ((long)index << 3), dst, dstOffset, count);
+        Reference.reachabilityFence(this); // a copy may reach a safepoint: the chunk this reader holds stays
     }
 
     /**

@@ -8,6 +8,7 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.nio.ByteOrder;
@@ -298,6 +299,7 @@ final class SliceView implements DirectBuffer
     {
         check(index, dst.length);
         delegate.getBytes(index, dst);
+        Reference.reachabilityFence(handle); // a copy may reach a safepoint: the handle's chunk stays
     }
 
     /** {@inheritDoc} */
@@ -308,6 +310,7 @@ final class SliceView implements DirectBuffer
         // the destination too: Agrona's own check is off under -Dagrona.disable.bounds.checks=true
         Objects.checkFromIndexSize(offset, length, dst.length);
         delegate.getBytes(index, dst, offset, length);
+        Reference.reachabilityFence(handle); // a copy may reach a safepoint: the handle's chunk stays
     }
 
     /** {@inheritDoc} */
@@ -333,6 +336,7 @@ final class SliceView implements DirectBuffer
         check(index, length);
         Region.checkDestination(dstBuffer, dstBuffer.position(), length);
         delegate.getBytes(index, dstBuffer, length);
+        Reference.reachabilityFence(handle); // a copy may reach a safepoint: the handle's chunk stays
     }
 
     /** {@inheritDoc} */
@@ -342,6 +346,7 @@ final class SliceView implements DirectBuffer
         check(index, length);
         Region.checkDestination(dstBuffer, dstOffset, length);
         delegate.getBytes(index, dstBuffer, dstOffset, length);
+        Reference.reachabilityFence(handle); // a copy may reach a safepoint: the handle's chunk stays
     }
 
     /**
