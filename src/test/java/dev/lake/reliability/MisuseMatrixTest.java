@@ -16,7 +16,10 @@ import dev.lake.linear.Transaction;
 import dev.lake.memory.NativeMemory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.pool.ArenaClosedException;
 import dev.lake.pool.ArenaFullException;
+import dev.lake.pool.BuddyArena;
+import dev.lake.pool.BuddyArenaMetrics;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
@@ -25,8 +28,10 @@ import dev.lake.slice.ElementLayout;
 import dev.lake.slice.SharedSingle;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
+import dev.lake.slice.SliceReader;
 import dev.lake.thread.ThreadLakes;
 import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
@@ -34,7 +39,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
@@ -63,8 +70,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * checks, except the one case that is skipped then because it is about the raw {@link Region} buffer, the
  * primitive tier that documents its reliance on them.
  *
- * <p>Extension point: {@link #cases()} concatenates one stream per allocator; the buddy arena and async waiting
- * (issue 6) add a {@code buddyArena()} stream the same way.
+ * <p>Extension point: {@link #cases()} concatenates one stream per allocator (the buddy arena's three, its
+ * arena, object tier and handle tier, and the slice reader's came last); a new allocator adds its stream the same
+ * way. The timing and cancellation of waits stay in {@code WaitTest}: they are races, not single calls.
  */
 class MisuseMatrixTest
 {
@@ -160,7 +168,8 @@ class MisuseMatrixTest
     static Stream<Arguments> cases()
     {
         return Stream.of(lake(), droplet(), view(), sandbox(), snapshot(), arena(), transaction(), arenaVec(),
-            fixedArena(), buffer(), bytes(), handles(), slices(), sliceRefs(), region(), threadLakes())
+            fixedArena(), buffer(), bytes(), handles(), buddyArena(), buddyBuffers(), buddyHandles(), slices(), sliceRefs(),
+            sliceReader(), region(), threadLakes())
             .flatMap(s -> s);
     }
 
@@ -1126,6 +1135,482 @@ class MisuseMatrixTest
             }));
     }
 
+    // -------------------------------------------------------------------------------------------- BuddyArena
+
+    /** The counters of a buddy arena (its metrics record holds an array, which has no value equality). */
+    private static String buddyState(final BuddyArena arena)
+    {
+        final BuddyArenaMetrics m = arena.metrics();
+        return m.allocations() + " allocations, " + m.failedAllocations() + " failed, " + m.frees() + " frees, " +
+            m.frozen() + " frozen, " + m.liveBlocks() + " live blocks of " + m.bytesLive() + " B, free " +
+            Arrays.toString(m.freeBytesPerOrder()) + " largest " + m.largestFreeBlock() + ", splits " + m.splits() +
+            ", coalesces " + m.coalesces() + ", " + m.waits();
+    }
+
+    /** 1 KiB in blocks of 64 B and up. */
+    private static BuddyArena buddy()
+    {
+        return BuddyArena.builder(1024, 64).build();
+    }
+
+    /** A request of 100 bytes (a block of 128) frozen with 77 in its first 8 bytes. */
+    private static Bytes buddy77(final BuddyArena arena)
+    {
+        return arena.allocate(100).putLong(77L).freeze();
+    }
+
+    /** A buddy arena with one live frozen Bytes holding 77; the next operation uses both tiers and two orders. */
+    private static Scene buddyScene(final BuddyArena arena, final Bytes live)
+    {
+        return new Scene().own(arena).own(() -> { if (!live.isReleased()) { live.release(); } })
+            .state(() -> buddyState(arena) + " live=" + live.getLong(0))
+            .next(() ->
+            {
+                assertEquals(77L, live.getLong(0));
+                final Buffer b = arena.tryAllocate(64);
+                if (b != null)
+                {
+                    b.putLong(1L).freeze().release();
+                }
+                final long h = arena.tryAllocateHandle(200);
+                if (h != BuddyArena.NO_HANDLE)
+                {
+                    arena.putLong(h, 192, 2L);
+                    arena.freezeHandle(h, 200);
+                    assertEquals(2L, arena.getLong(h, 192));
+                    arena.release(h);
+                }
+            });
+    }
+
+    /** The buddy scene with a writing handle of 100 bytes (a block of 128) that holds 5 at index 0. */
+    private static Scene buddyHandleScene(final BuddyArena arena, final long h)
+    {
+        final Scene s = buddyScene(arena, buddy77(arena));
+        final Supplier<Object> arenaState = s.state;
+        final Runnable next = s.next;
+        return s.own(() -> arena.release(h)).state(() -> arenaState.get() + " h=" + arena.getLong(h, 0) + "/" +
+                arena.length(h) + "/" + arena.handleCapacity(h))
+            .next(() ->
+            {
+                next.run();
+                assertEquals(5L, arena.getLong(h, 0));
+            });
+    }
+
+    private static long buddyHandle5(final BuddyArena arena)
+    {
+        final long h = arena.allocateHandle(100);
+        arena.putLong(h, 0, 5L);
+        return h;
+    }
+
+    private static Stream<Arguments> buddyArena()
+    {
+        return Stream.of(
+            misuse("BuddyArena: allocate(0)", IllegalArgumentException.class, ": 0", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.allocate(0));
+            }),
+            misuse("BuddyArena: tryAllocateHandle(-5)", IllegalArgumentException.class, "-5", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.tryAllocateHandle(-5));
+            }),
+            misuse("BuddyArena: blockSizeFor(-1)", IllegalArgumentException.class, "-1", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.blockSizeFor(-1));
+            }),
+            misuse("BuddyArena: allocate(Integer.MAX_VALUE) (huge)", RequestTooLargeException.class, "2147483647", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.allocate(Integer.MAX_VALUE));
+            }),
+            misuse("BuddyArena: allocateHandle one byte more than the arena", RequestTooLargeException.class, "1025", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.allocateHandle(1025));
+            }),
+            misuse("BuddyArena: a request above the arena never waits", RequestTooLargeException.class, "1025", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() ->
+                {
+                    try
+                    {
+                        arena.allocate(1025, Duration.ofMinutes(1));
+                    }
+                    catch (final InterruptedException ex)
+                    {
+                        throw new AssertionError(ex);
+                    }
+                });
+            }),
+            misuse("BuddyArena: allocateAsync(-1)", IllegalArgumentException.class, "-1", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.allocateAsync(-1));
+            }),
+            misuse("BuddyArena: allocate when full", ArenaFullException.class, "1024 of 1024 bytes", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                final long half = arena.allocateHandle(512);
+                final long quarter = arena.allocateHandle(256);
+                final long eighth = arena.allocateHandle(128);
+                // a refused allocation is counted as failed: the state is the blocks, not that counter
+                return buddyScene(arena, live).own(() -> { arena.release(half); arena.release(quarter); arena.release(eighth); })
+                    .state(() -> arena.metrics().liveBlocks() + " " + arena.metrics().largestFreeBlock() + " " + live.getLong(0))
+                    .misuse(() -> arena.allocate(64))
+                    .next(() -> assertEquals(77L, live.getLong(0)));
+            }),
+            misuse("BuddyArena: allocate more than the largest free block (384 B free, no block of 512)", ArenaFullException.class, "640 of 1024", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena); // 128 at 0: 128, 256 and 512 stay free
+                final long half = arena.allocateHandle(512);
+                return buddyScene(arena, live).own(() -> arena.release(half))
+                    .state(() -> Arrays.toString(arena.metrics().freeBytesPerOrder()) + " " + live.getLong(0))
+                    .misuse(() -> arena.allocateHandle(300));
+            }),
+            misuse("BuddyArena: allocateHandle after close", ArenaClosedException.class, "closed", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                arena.close();
+                return new Scene().own(arena).own(live::release).state(() -> buddyState(arena) + " " + live.getLong(0))
+                    .misuse(() -> arena.allocateHandle(64)).next(() -> assertEquals(77L, live.getLong(0)));
+            }),
+            misuse("BuddyArena: allocate after close", ArenaClosedException.class, "closed", () ->
+            {
+                final BuddyArena arena = buddy();
+                arena.close();
+                return new Scene().own(arena).state(() -> arena.isClosed() + " " + arena.isRegionFreed())
+                    .misuse(() -> arena.allocate(64)).next(() -> { try (BuddyArena fresh = buddy()) { fresh.allocate(64).close(); } });
+            }),
+            misuse("BuddyArena: builder size not a power of two", IllegalArgumentException.class, "3000", () ->
+                new Scene().misuse(() -> BuddyArena.builder(3000, 64).build()).next(() -> buddy().close())),
+            misuse("BuddyArena: builder minimum block 100 (not a power of two)", IllegalArgumentException.class, "100", () ->
+                new Scene().misuse(() -> BuddyArena.builder(4096, 100).build()).next(() -> buddy().close())),
+            misuse("BuddyArena: builder minimum block 4 (below 8)", IllegalArgumentException.class, ": 4", () ->
+                new Scene().misuse(() -> BuddyArena.builder(4096, 4).build()).next(() -> buddy().close())),
+            misuse("BuddyArena: builder minimum block 0", IllegalArgumentException.class, ": 0", () ->
+                new Scene().misuse(() -> BuddyArena.builder(4096, 0)).next(() -> buddy().close())),
+            misuse("BuddyArena: builder size below the minimum block", IllegalArgumentException.class, "32", () ->
+                new Scene().misuse(() -> BuddyArena.builder(32, 64).build()).next(() -> buddy().close())),
+            misuse("BuddyArena: builder size 0", IllegalArgumentException.class, ": 0", () ->
+                new Scene().misuse(() -> BuddyArena.builder(0, 64)).next(() -> buddy().close())),
+            misuse("BuddyArena: builder size above 1 GiB (huge)", IllegalArgumentException.class, "2147483648", () ->
+                new Scene().misuse(() -> BuddyArena.builder(2L << 30, 4096)).next(() -> buddy().close())),
+            misuse("BuddyArena: builder roundUp(true) of a size above 1 GiB", IllegalArgumentException.class, "1610612736", () ->
+                new Scene().misuse(() -> BuddyArena.builder(3L << 29, 4096).roundUp(true).build())
+                    .next(() -> buddy().close())),
+            misuse("BuddyArena: builder roundUp of a minimum block above 1 GiB", IllegalArgumentException.class, "1073741825", () ->
+                new Scene().misuse(() -> BuddyArena.builder(1 << 30, (1 << 30) + 1).roundUp(true).build())
+                    .next(() -> buddy().close())),
+            misuse("BuddyArena: builder with too many minimum blocks", IllegalArgumentException.class, "too many minimum blocks", () ->
+                new Scene().misuse(() -> BuddyArena.builder(1 << 30, 64).build()).next(() -> buddy().close())));
+    }
+
+    private static Stream<Arguments> buddyBuffers()
+    {
+        return Stream.of(
+            misuse("BuddyArena Buffer: write past its block (the capacity is the block, not the request)", IndexOutOfBoundsException.class, "remaining", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Buffer b = arena.allocate(100);
+                assertEquals(128, b.capacity());
+                b.putBytes(new byte[124]);
+                return buddyScene(arena, buddy77(arena)).own(b).state(() -> buddyState(arena) + " " + b)
+                    .misuse(() -> b.putLong(3L))
+                    .next(() ->
+                    {
+                        b.putInt(4);
+                        final Bytes frozen = b.freeze();
+                        assertEquals(128, frozen.length());
+                        assertEquals(4, frozen.getInt(124));
+                        frozen.release();
+                    });
+            }),
+            misuse("BuddyArena Buffer: codec view write past its block", IndexOutOfBoundsException.class, "124", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Buffer b = arena.allocate(100);
+                final MutableDirectBuffer view = b.mutableBuffer();
+                return buddyScene(arena, buddy77(arena)).own(b).state(() -> buddyState(arena) + " " + b)
+                    .misuse(() -> view.putLong(124, 1L)).next(() -> view.putLong(120, 1L));
+            }),
+            misuse("BuddyArena Buffer: write after freeze", StaleHandleException.class, "frozen", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Buffer b = arena.allocate(100);
+                b.putLong(77L);
+                final Bytes live = b.freeze();
+                return buddyScene(arena, live).misuse(() -> b.putLong(1L));
+            }),
+            misuse("BuddyArena Buffer: freeze twice", StaleHandleException.class, "frozen", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Buffer b = arena.allocate(100);
+                b.putLong(77L);
+                final Bytes live = b.freeze();
+                return buddyScene(arena, live).misuse(b::freeze);
+            }),
+            misuse("BuddyArena Buffer: write after close", StaleHandleException.class, "closed", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Buffer b = arena.allocate(64);
+                b.close();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> b.putByte((byte)1));
+            }),
+            misuse("BuddyArena Bytes: read after release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                final Bytes gone = live.retain();
+                gone.release();
+                return buddyScene(arena, live).misuse(() -> gone.getLong(0));
+            }),
+            misuse("BuddyArena Bytes: read after release, its block coalesced and handed out again", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = BuddyArena.builder(1024, 64).freeBlockCache(false).build();
+                final Bytes gone = arena.allocate(64).putLong(66L).freeze();
+                gone.release(); // the last reference: the block coalesces back into the whole arena
+                final Bytes live = buddy77(arena); // a block of 128 at the same address
+                return buddyScene(arena, live).misuse(() -> gone.getLong(0));
+            }),
+            misuse("BuddyArena Bytes: double release (other references unaffected)", StaleHandleException.class, "double release", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                final Bytes gone = live.retain();
+                gone.release();
+                return buddyScene(arena, live).misuse(gone::release);
+            }),
+            misuse("BuddyArena Bytes: retain after release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                final Bytes gone = live.slice(0, 4);
+                gone.release();
+                return buddyScene(arena, live).misuse(gone::retain);
+            }),
+            misuse("BuddyArena Bytes: getLong past the frozen length (still inside its block)", IndexOutOfBoundsException.class, "index=8", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                return buddyScene(arena, live).misuse(() -> live.getLong(8));
+            }),
+            misuse("BuddyArena Bytes: slice out of range", IndexOutOfBoundsException.class, "length=8", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                return buddyScene(arena, live).misuse(() -> live.slice(4, 8));
+            }),
+            misuse("BuddyArena Bytes: wrap (re-pointing a shared view)", UnsupportedOperationException.class, "wrap", () ->
+            {
+                final BuddyArena arena = buddy();
+                final Bytes live = buddy77(arena);
+                return buddyScene(arena, live).misuse(() -> live.wrap(new byte[8]));
+            }));
+    }
+
+    private static Stream<Arguments> buddyHandles()
+    {
+        return Stream.of(
+            misuse("BuddyArena handle: read after the last release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long gone = arena.allocateHandle(64);
+                arena.release(gone);
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.getLong(gone, 0));
+            }),
+            misuse("BuddyArena handle: read after its block was taken by a larger block", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = BuddyArena.builder(1024, 64).freeBlockCache(false).build();
+                final long gone = arena.allocateHandle(64);
+                arena.putLong(gone, 0, 66L);
+                arena.release(gone); // coalesces: the next block of 128 starts where it started
+                final Bytes live = buddy77(arena);
+                return buddyScene(arena, live).misuse(() -> arena.getLong(gone, 0));
+            }),
+            misuse("BuddyArena handle: write after its block was split into smaller ones", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = BuddyArena.builder(1024, 64).freeBlockCache(false).build();
+                final long gone = arena.allocateHandle(1024);
+                arena.release(gone);
+                final Bytes live = buddy77(arena); // the first block of the split arena starts at the same address
+                return buddyScene(arena, live).misuse(() -> arena.putLong(gone, 0, 1L));
+            }),
+            misuse("BuddyArena handle: double release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long gone = arena.allocateHandle(64);
+                arena.release(gone);
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.release(gone));
+            }),
+            misuse("BuddyArena handle: retain after the last release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long gone = arena.allocateHandle(64);
+                arena.freezeHandle(gone, 0);
+                arena.release(gone);
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.retain(gone));
+            }),
+            misuse("BuddyArena handle: handleCapacity after release", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long gone = arena.allocateHandle(64);
+                arena.release(gone);
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.handleCapacity(gone));
+            }),
+            misuse("BuddyArena handle: write after freeze", StaleHandleException.class, "frozen", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                arena.freezeHandle(h, 8);
+                return buddyHandleScene(arena, h).misuse(() -> arena.putLong(h, 0, 1L));
+            }),
+            misuse("BuddyArena handle: freeze twice", IllegalStateException.class, "already frozen", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                arena.freezeHandle(h, 8);
+                return buddyHandleScene(arena, h).misuse(() -> arena.freezeHandle(h, 16));
+            }),
+            misuse("BuddyArena handle: retain before freeze", IllegalStateException.class, "freeze", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.retain(h));
+            }),
+            misuse("BuddyArena handle: frozen length larger than its block", IllegalArgumentException.class, "129", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.freezeHandle(h, 129));
+            }),
+            misuse("BuddyArena handle: frozen length -1", IllegalArgumentException.class, "-1", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.freezeHandle(h, -1));
+            }),
+            misuse("BuddyArena handle: putLong past its block", IndexOutOfBoundsException.class, "index=124", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.putLong(h, 124, 1L));
+            }),
+            misuse("BuddyArena handle: putInt at a negative index", IndexOutOfBoundsException.class, "index=-4", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.putInt(h, -4, 1));
+            }),
+            misuse("BuddyArena handle: putBytes longer than its block", IndexOutOfBoundsException.class, "length=129", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.putBytes(h, 0, new byte[129], 0, 129));
+            }),
+            misuse("BuddyArena handle: putBytes with a source range outside the array", IndexOutOfBoundsException.class, "4", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.putBytes(h, 0, new byte[4], 2, 4));
+            }),
+            misuse("BuddyArena handle: putBytes from a released Bytes", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                final Bytes gone = arena.allocate(64).putLong(9L).freeze();
+                gone.release();
+                return buddyHandleScene(arena, h).misuse(() -> arena.putBytes(h, 0, gone, 0, 8));
+            }),
+            misuse("BuddyArena handle: getLong past the frozen length", IndexOutOfBoundsException.class, "index=4", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                arena.freezeHandle(h, 8);
+                return buddyHandleScene(arena, h).misuse(() -> arena.getLong(h, 4));
+            }),
+            misuse("BuddyArena handle: getBytes past the frozen length into an Agrona buffer", IndexOutOfBoundsException.class, "length=16", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                arena.freezeHandle(h, 8);
+                final UnsafeBuffer dst = new UnsafeBuffer(new byte[32]);
+                final Scene s = buddyHandleScene(arena, h);
+                final Supplier<Object> arenaState = s.state;
+                final Runnable next = s.next;
+                return s.state(() -> arenaState.get() + " dst=" + dst.getLong(0) + dst.getLong(8))
+                    .misuse(() -> arena.getBytes(h, 0, dst, 0, 16))
+                    .next(() ->
+                    {
+                        next.run();
+                        arena.getBytes(h, 0, dst, 0, 8);
+                        assertEquals(5L, dst.getLong(0));
+                    });
+            }),
+            misuse("BuddyArena handle: getBytes into an expandable buffer at index -1", IndexOutOfBoundsException.class, "-1", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                final ExpandableArrayBuffer dst = new ExpandableArrayBuffer(16);
+                final Scene s = buddyHandleScene(arena, h);
+                final Supplier<Object> arenaState = s.state;
+                return s.state(() -> arenaState.get() + " dst=" + dst.capacity() + "/" + dst.getLong(0))
+                    .misuse(() -> arena.getBytes(h, 0, dst, -1, 8));
+            }),
+            misuse("BuddyArena handle: getBytes into a too small array", IndexOutOfBoundsException.class, "8", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                return buddyHandleScene(arena, h).misuse(() -> arena.getBytes(h, 0, new byte[4], 0, 8));
+            }),
+            misuse("BuddyArena handle: NO_HANDLE", StaleHandleException.class, "not a handle", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.getLong(BuddyArena.NO_HANDLE, 0));
+            }),
+            misuse("BuddyArena handle: a made-up handle", StaleHandleException.class, "not a handle", () ->
+            {
+                final BuddyArena arena = buddy();
+                return buddyScene(arena, buddy77(arena)).misuse(() -> arena.release(-42L));
+            }),
+            misuse("BuddyArena handle: inside a live block, not its start", StaleHandleException.class, "released", () ->
+            {
+                final BuddyArena arena = buddy();
+                final long h = buddyHandle5(arena);
+                final long inside = h + 1; // the next minimum block of the same 128-byte block, same generation
+                return buddyHandleScene(arena, h).misuse(() -> arena.putLong(inside, 0, 1L));
+            }),
+            misuse("BuddyArena handle: a handle of another arena", StaleHandleException.class, "not a handle", () ->
+            {
+                final BuddyArena arena = buddy();
+                final BuddyArena big = BuddyArena.builder(4096, 64).build();
+                final long[] held = new long[64];
+                for (int i = 0; i < 64; i++)
+                {
+                    held[i] = big.allocateHandle(64);
+                }
+                long foreign = BuddyArena.NO_HANDLE;
+                for (final long x : held)
+                {
+                    if ((int)(x & 0xFFF_FFFF) >= 16)
+                    {
+                        foreign = x; // a slot beyond this arena's 16
+                    }
+                }
+                final long beyond = foreign;
+                return buddyScene(arena, buddy77(arena)).own(big).own(() -> { for (final long x : held) { big.release(x); } })
+                    .misuse(() -> arena.putLong(beyond, 0, 1L));
+            }));
+    }
+
     // ---------------------------------------------------------------------------------------- SliceAllocator
 
     private static String sliceState(final SliceAllocator alloc)
@@ -1319,6 +1804,418 @@ class MisuseMatrixTest
                 final SliceAllocator alloc = longs();
                 final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
                 return sliceScene(alloc, live).misuse(() -> alloc.release(0x7FFF_0000_0000_0010L));
+            }));
+    }
+
+    // ------------------------------------------------------------------------------------------- SliceReader
+
+    /** The slice scene with a reader, whose binding is part of the state; closed (if bound) before the slice. */
+    private static Scene readerScene(final SliceAllocator alloc, final SharedSlice live, final SliceReader reader)
+    {
+        final Scene s = sliceScene(alloc, live);
+        final Supplier<Object> slices = s.state;
+        return s.own(() -> { if (reader.isBound()) { reader.close(); } }).state(() -> slices.get() + " " + reader);
+    }
+
+    /** Then the scene's next operation, then {@code more}. */
+    private static Scene andThen(final Scene s, final Runnable more)
+    {
+        final Runnable next = s.next;
+        return s.next(() ->
+        {
+            next.run();
+            more.run();
+        });
+    }
+
+    /** Runs {@code action} on another thread and throws what it threw. */
+    private static void onAnotherThread(final Runnable action)
+    {
+        try
+        {
+            CompletableFuture.runAsync(action).get();
+        }
+        catch (final ExecutionException ex)
+        {
+            throw (RuntimeException)ex.getCause();
+        }
+        catch (final InterruptedException ex)
+        {
+            throw new AssertionError(ex);
+        }
+    }
+
+    private static Stream<Arguments> sliceReader()
+    {
+        return Stream.of(
+            misuse("SliceReader: read while never bound", StaleHandleException.class, "not bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return andThen(readerScene(alloc, live, reader).misuse(() -> reader.getLong(0)), () ->
+                {
+                    final long ref = alloc.allocateLongsRef(2, i -> 20 + i);
+                    try (SliceReader r = reader.adopt(alloc, ref))
+                    {
+                        assertEquals(21L, r.getLong(1));
+                    }
+                });
+            }),
+            misuse("SliceReader: read after close", StaleHandleException.class, "not bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long ref = alloc.allocateLongsRef(2, i -> 20 + i);
+                reader.adopt(alloc, ref).close();
+                return andThen(readerScene(alloc, live, reader).misuse(() -> reader.getLong(0)), () ->
+                {
+                    try (SliceReader r = reader.adopt(alloc, alloc.allocateLongsRef(1, i -> 7)))
+                    {
+                        assertEquals(7L, r.getLong(0));
+                    }
+                });
+            }),
+            misuse("SliceReader: length() after close", StaleHandleException.class, "not bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)).close();
+                return readerScene(alloc, live, reader).misuse(reader::length);
+            }),
+            misuse("SliceReader: double close", StaleHandleException.class, "double close", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> i, reader).close();
+                return readerScene(alloc, live, reader).misuse(reader::close);
+            }),
+            misuse("SliceReader: bind while bound (the caller keeps its count)", IllegalStateException.class, "is bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long first = alloc.allocateLongsRef(2, i -> 20 + i);
+                final long second = alloc.allocateLongsRef(2, i -> 30 + i);
+                reader.adopt(alloc, first);
+                return andThen(readerScene(alloc, live, reader).own(() -> alloc.release(second))
+                    .state(() -> sliceState(alloc) + " " + reader + " " + reader.getLong(1) + " " + alloc.getLong(second, 1))
+                    .misuse(() -> reader.bind(alloc, second)), () ->
+                {
+                    assertEquals(21L, reader.getLong(1), "still bound to the first slice");
+                    reader.close();
+                    assertFalse(alloc.isLive(first));
+                    assertEquals(31L, alloc.getLong(second, 1), "no count was added to the second");
+                });
+            }),
+            misuse("SliceReader: adopt while bound (the caller still owns its count)", IllegalStateException.class, "is bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long second = alloc.allocateLongsRef(2, i -> 30 + i);
+                alloc.allocateLocalLongs(3, i -> 40 + i, reader);
+                return andThen(readerScene(alloc, live, reader)
+                    .state(() -> sliceState(alloc) + " " + reader + " " + reader.getLong(2) + " " + alloc.getLong(second, 1))
+                    .misuse(() -> reader.adopt(alloc, second)), () ->
+                {
+                    assertEquals(42L, reader.getLong(2));
+                    alloc.release(second); // the caller's count: the failed adopt did not take it
+                    assertFalse(alloc.isLive(second));
+                });
+            }),
+            misuse("SliceReader: bind a released reference", StaleHandleException.class, "released", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long gone = alloc.allocateLongsRef(2, i -> i);
+                alloc.release(gone);
+                return readerScene(alloc, live, reader).misuse(() -> reader.bind(alloc, gone));
+            }),
+            misuse("SliceReader: adopt a reference whose chunk was freed", StaleHandleException.class, "stale", () ->
+            {
+                final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(4).build();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long gone = alloc.allocateLongsRef(8, i -> i); // larger than a chunk: a dedicated chunk
+                alloc.release(gone); // its last reference: the dedicated chunk is freed
+                return readerScene(alloc, live, reader).misuse(() -> reader.adopt(alloc, gone));
+            }),
+            misuse("SliceReader: bind a made-up reference", StaleHandleException.class, "stale", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader).misuse(() -> reader.bind(alloc, 0x7FFF_0000_0000_0010L));
+            }),
+            misuse("SliceReader: bind a reference of another allocator", StaleHandleException.class, "stale", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long mine = alloc.allocateLongsRef(2, i -> 20 + i); // this allocator's table has a chunk too
+                final SliceAllocator other = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+                final long foreign = other.allocateLongsRef(2, i -> 50 + i);
+                return readerScene(alloc, live, reader).own(() -> alloc.release(mine), other, () -> other.release(foreign))
+                    .misuse(() -> reader.bind(alloc, foreign));
+            }),
+            misuse("SliceReader: getLong past the slice", IndexOutOfBoundsException.class, "index 4", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)); // the reader owns the count
+                return andThen(readerScene(alloc, live, reader).misuse(() -> reader.getLong(4)),
+                    () -> assertEquals(13L, reader.getLong(3)));
+            }),
+            misuse("SliceReader: getLong at -1", IndexOutOfBoundsException.class, "-1", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> 60 + i, reader);
+                return andThen(readerScene(alloc, live, reader).misuse(() -> reader.getLong(-1)),
+                    () -> assertEquals(60L, reader.getLong(0)));
+            }),
+            misuse("SliceReader: getLong(0) of the empty slice (no chunk behind it)", IndexOutOfBoundsException.class, "index 0", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.bind(alloc, SliceAllocator.EMPTY_REF);
+                return readerScene(alloc, live, reader).misuse(() -> reader.getLong(0));
+            }),
+            misuse("SliceReader: getBytes of the empty slice", IndexOutOfBoundsException.class, "slice of 0", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(0, i -> 0, reader);
+                return readerScene(alloc, live, reader).misuse(() -> reader.getBytes(0, new UnsafeBuffer(new byte[8]), 0, 1));
+            }),
+            misuse("SliceReader: getInt of a LONG slice (wrong layout)", IllegalStateException.class, "INT", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)); // the reader owns the count
+                return readerScene(alloc, live, reader).misuse(() -> reader.getInt(0));
+            }),
+            misuse("SliceReader: getLongs of a DOUBLE slice (wrong layout)", IllegalStateException.class, "LONG", () ->
+            {
+                final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.DOUBLE).chunkCapacity(64).build();
+                final SliceReader reader = new SliceReader();
+                alloc.allocateLocalDoubles(2, i -> 1.5 * i, reader);
+                final long[] dst = new long[2];
+                return new Scene().own(alloc).own(() -> { if (reader.isBound()) { reader.close(); } })
+                    .state(() -> sliceState(alloc) + " " + reader + " " + Arrays.toString(dst))
+                    .misuse(() -> reader.getLongs(0, dst, 0, 2))
+                    .next(() -> assertEquals(1.5, reader.getDouble(1)));
+            }),
+            misuse("SliceReader: getLongs past the slice (nothing copied)", IndexOutOfBoundsException.class, "outside the slice", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)); // the reader owns the count
+                final long[] dst = new long[8];
+                final Scene s = readerScene(alloc, live, reader);
+                final Supplier<Object> state = s.state;
+                return andThen(s.state(() -> state.get() + Arrays.toString(dst)).misuse(() -> reader.getLongs(2, dst, 0, 3)),
+                    () ->
+                    {
+                        reader.getLongs(2, dst, 0, 2);
+                        assertEquals(13L, dst[1]);
+                    });
+            }),
+            misuse("SliceReader: getLongs into a too small array (nothing copied)", IndexOutOfBoundsException.class, "destination of 2", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)); // the reader owns the count
+                final long[] dst = new long[2];
+                final Scene s = readerScene(alloc, live, reader);
+                final Supplier<Object> state = s.state;
+                return s.state(() -> state.get() + Arrays.toString(dst)).misuse(() -> reader.getLongs(0, dst, 0, 4));
+            }),
+            misuse("SliceReader: getLongs with a negative count", IndexOutOfBoundsException.class, "-1", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)); // the reader owns the count
+                return readerScene(alloc, live, reader).misuse(() -> reader.getLongs(0, new long[4], 0, -1));
+            }),
+            misuse("SliceReader: getBytes past the slice's data (nothing copied)", IndexOutOfBoundsException.class, "outside the slice", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> 60 + i, reader);
+                final UnsafeBuffer dst = new UnsafeBuffer(new byte[64]);
+                final Scene s = readerScene(alloc, live, reader);
+                final Supplier<Object> state = s.state;
+                return andThen(s.state(() -> state.get() + " dst=" + dst.getLong(0) + "," + dst.getLong(8) + "," + dst.getLong(16))
+                    .misuse(() -> reader.getBytes(8, dst, 0, 16)), () ->
+                {
+                    reader.getBytes(8, dst, 0, 8);
+                    assertEquals(61L, dst.getLong(0));
+                });
+            }),
+            misuse("SliceReader: getBytes after close", StaleHandleException.class, "not bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)).close();
+                final UnsafeBuffer dst = new UnsafeBuffer(new byte[64]);
+                return readerScene(alloc, live, reader).misuse(() -> reader.getBytes(0, dst, 0, 8));
+            }),
+            misuse("SliceReader: local slice into a bound reader (nothing allocated)", IllegalStateException.class, "is bound", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> 60 + i, reader);
+                return andThen(readerScene(alloc, live, reader).misuse(() -> alloc.allocateLocalLongs(3, i -> 0, reader)),
+                    () -> assertEquals(61L, reader.getLong(1)));
+            }),
+            misuse("SliceReader: local slice of the wrong layout", IllegalStateException.class, "layout", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader).misuse(() -> alloc.allocateLocalInts(2, i -> i, reader));
+            }),
+            misuse("SliceReader: local slice of length -1", IllegalArgumentException.class, "-1", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader).misuse(() -> alloc.allocateLocalLongs(-1, i -> 0, reader));
+            }),
+            misuse("SliceReader: local slice of a huge length", IllegalArgumentException.class, "2147483647", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader).misuse(() -> alloc.allocateLocalLongs(Integer.MAX_VALUE, i -> 0, reader));
+            }),
+            misuse("SliceReader: local slice whose initializer throws (reader stays unbound)", IllegalStateException.class, "init failed", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader).misuse(() -> alloc.allocateLocalLongs(3, i ->
+                {
+                    if (i == 2)
+                    {
+                        throw new IllegalStateException("init failed");
+                    }
+                    return i;
+                }, reader));
+            }),
+            misuse("SliceReader: local slice whose initializer binds the reader", IllegalStateException.class, "bound by the initializer", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long ref = alloc.allocateLongsRef(2, i -> 20 + i);
+                // the initializer's own bind stands (it is the caller's code); the slice being made is given back
+                return andThen(new Scene().own(alloc).own(() -> { if (!live.isReleased()) { live.release(); } })
+                    .own(() -> { if (reader.isBound()) { reader.close(); } }, () -> alloc.release(ref))
+                    .state(() -> sliceState(alloc) + " live=" + live.getLong(3))
+                    .misuse(() -> alloc.allocateLocalLongs(2, i ->
+                    {
+                        if (!reader.isBound())
+                        {
+                            reader.bind(alloc, ref);
+                        }
+                        return i;
+                    }, reader)), () ->
+                {
+                    assertEquals(13L, live.getLong(3));
+                    assertEquals(21L, reader.getLong(1), "bound by the initializer, to its reference");
+                });
+            }),
+            misuse("SliceReader: local slice after the allocator closed", IllegalStateException.class, "closed", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.close();
+                return new Scene().own(live::release).state(() -> sliceState(alloc) + " " + reader + " " + live.getLong(3))
+                    .misuse(() -> alloc.allocateLocalLongs(1, i -> 0, reader))
+                    .next(() -> assertEquals(13L, live.getLong(3)));
+            }),
+            misuse("SliceReader: local slice from another thread (strict mode)", IllegalStateException.class, "confined", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                return readerScene(alloc, live, reader)
+                    .misuse(() -> onAnotherThread(() -> alloc.allocateLocalLongs(1, i -> 0, reader)));
+            }),
+            misuse("SliceReader: close a local slice on another thread (strict mode: it stays bound)", IllegalStateException.class, "allocator's thread", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> 60 + i, reader);
+                return andThen(readerScene(alloc, live, reader).misuse(() -> onAnotherThread(reader::close)), () ->
+                {
+                    assertEquals(61L, reader.getLong(1));
+                    reader.close();
+                });
+            }),
+            misuse("SliceReader: bind a forged reference to a local slice", StaleHandleException.class, "released", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long ref = alloc.allocateLongsRef(2, i -> 20 + i);
+                final SliceReader local = alloc.allocateLocalLongs(2, i -> 60 + i, new SliceReader());
+                final long forged = ref + (2 * Long.BYTES + 8) / 8; // past ref's 2 longs and the local slice's header
+                final Scene s = readerScene(alloc, live, reader).own(() -> alloc.release(ref), local);
+                final Supplier<Object> state = s.state;
+                return andThen(s.state(() -> state.get() + " local=" + local.getLong(0) + "," + local.getLong(1))
+                    .misuse(() -> reader.bind(alloc, forged)), () -> assertEquals(61L, local.getLong(1)));
+            }),
+            misuse("SliceReader: the allocator handed over while a reader holds a local slice", IllegalStateException.class, "local slice", () ->
+            {
+                final SliceAllocator alloc = longs();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                alloc.allocateLocalLongs(2, i -> 60 + i, reader);
+                return andThen(readerScene(alloc, live, reader).misuse(() -> onAnotherThread(alloc::bindToCurrentThread)),
+                    () ->
+                    {
+                        assertEquals(61L, reader.getLong(1));
+                        reader.close(); // on the owner: still the owner
+                    });
+            }),
+            misuse("SliceReader: close after a holder released its count (the chunk went)", StaleHandleException.class, "freed or reused", () ->
+            {
+                final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(4).build();
+                final SliceReader reader = new SliceReader();
+                final SharedSlice live = alloc.allocateLongs(4, i -> 10 + i);
+                final long ref = alloc.allocateLongsRef(8, i -> i); // a dedicated chunk
+                reader.adopt(alloc, ref);
+                alloc.release(ref); // misuse first: the count was the reader's; this frees the chunk under it
+                // documented: the reader is unbound either way, and releases nothing; the allocator is unchanged
+                return andThen(sliceScene(alloc, live).misuse(reader::close), () ->
+                {
+                    assertFalse(reader.isBound());
+                    try (SliceReader r = reader.adopt(alloc, alloc.allocateLongsRef(4, i -> 10 + i)))
+                    {
+                        assertEquals(13L, r.getLong(3));
+                    }
+                });
             }));
     }
 
