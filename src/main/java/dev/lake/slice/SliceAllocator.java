@@ -112,12 +112,14 @@ public final class SliceAllocator implements AutoCloseable
     private static final int LOCAL = 2;
 
     private static final VarHandle LOCAL_OPEN;
+    private static final VarHandle OWNER;
 
     static
     {
         try
         {
             LOCAL_OPEN = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "localOpen", int.class);
+            OWNER = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "owner", Thread.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -259,6 +261,24 @@ public final class SliceAllocator implements AutoCloseable
         bindOwner(caller);
     }
 
+    /**
+     * Binds a strict allocator nobody has bound yet to {@code caller}, with one CAS: two threads making the first
+     * allocation at once (or one allocating while another closes) both saw no owner with a plain check-then-set, both
+     * bound themselves and both went on into the same chunk at once. Off the fast path: only while the caller is not
+     * the owner.
+     *
+     * @return whether {@code caller} owns the allocator now.
+     */
+    private boolean claimOwner(final Thread caller)
+    {
+        if (owner == null && OWNER.compareAndSet(this, (Thread)null, caller))
+        {
+            counters.bindOwner(caller);
+            return true;
+        }
+        return (Thread)OWNER.getVolatile(this) == caller;
+    }
+
     private void bindOwner(final Thread thread)
     {
         owner = thread;
@@ -280,7 +300,10 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new IllegalStateException("cannot close a SliceAllocator from inside an initializer");
         }
-        if (strict && owner != null && owner != Thread.currentThread())
+        // a strict allocator that nobody has bound yet is bound by its closer, with the same CAS as a first
+        // allocation: a thread racing its first allocation against this close is then refused, instead of
+        // allocating into the chunk this close frees
+        if (strict && owner != Thread.currentThread() && !claimOwner(Thread.currentThread()))
         {
             // the allocating thread may be handing out the spare references close() would give back
             throw new IllegalStateException(this + " is confined to " + owner.getName() + ": cannot close it from " +
@@ -1333,15 +1356,11 @@ public final class SliceAllocator implements AutoCloseable
         if (strict)
         {
             final Thread caller = Thread.currentThread();
-            final Thread bound = owner;
-            if (bound != caller)
+            if (owner != caller && !claimOwner(caller))
             {
-                if (bound != null)
-                {
-                    throw new IllegalStateException("SliceAllocator is confined to " + bound.getName() +
-                        ": allocation from " + caller.getName() + " refused (bindToCurrentThread() hands it over)");
-                }
-                bindOwner(caller);
+                throw new IllegalStateException("SliceAllocator is confined to " +
+                    ((Thread)OWNER.getVolatile(this)).getName() + ": allocation from " + caller.getName() +
+                    " refused (bindToCurrentThread() hands it over)");
             }
         }
         else if (owner == null)
