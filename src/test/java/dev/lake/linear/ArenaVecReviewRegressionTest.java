@@ -64,20 +64,8 @@ class ArenaVecReviewRegressionTest
     @Test
     void aRecordGetIntoADestinationThatClosesTheArenaIsRefusedNotACrash() throws Exception
     {
-        final java.util.List<String> command = new java.util.ArrayList<>();
-        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-        command.add("-Xmx64m");
-        command.add("-Dagrona.disable.bounds.checks=true");
-        command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closing-destination-probe-%p.log");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(ClosingDestinationProbe.class.getName());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-        assertTrue(out.contains("probe: vec refused") && out.contains("probe: view refused"),
-            "exit " + process.exitValue() + ", child JVM output:\n" + out);
+        final String out = dev.lake.testing.ChildJvm.run(ClosingDestinationProbe.class, false);
+        assertTrue(out.contains("probe: vec refused") && out.contains("probe: view refused"), out);
     }
 
     /** The child JVM of {@link #aRecordGetIntoADestinationThatClosesTheArenaIsRefusedNotACrash()}. */

@@ -307,19 +307,7 @@ class LakeMisuseRegressionTest
     /** Runs {@code probe} in a child JVM (Agrona's bounds checks on if {@code boundsChecks}); its exit and output. */
     private static String runProbe(final Class<?> probe, final String boundsChecks) throws Exception
     {
-        final java.util.List<String> command = new java.util.ArrayList<>();
-        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-        command.add("-Xmx64m");
-        command.add("-Dagrona.disable.bounds.checks=" + !Boolean.parseBoolean(boundsChecks));
-        command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-probe-%p.log");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(probe.getName());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-        return "exit " + process.exitValue() + " (bounds checks " + boundsChecks + "), child JVM output:\n" + out;
+        return dev.lake.testing.ChildJvm.run(probe, Boolean.parseBoolean(boundsChecks));
     }
 
     /** The child JVM of {@link #aGetBytesDestinationThatClosesTheLakeIsNotACrash()}. */

@@ -410,23 +410,7 @@ class MemoryReviewRegressionTest
 
         static String run(final String probe, final boolean boundsChecksOff) throws Exception
         {
-            final java.util.List<String> command = new java.util.ArrayList<>();
-            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-            if (boundsChecksOff)
-            {
-                command.add("-Dagrona.disable.bounds.checks=true");
-            }
-            command.add("-Xmx64m");
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-memory-review-probe-%p.log");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(ClosedReaderProbe.class.getName());
-            command.add(probe);
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final byte[] output = process.getInputStream().readAllBytes();
-            assertTrue(process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-            return "exit " + process.exitValue() + "\n" + new String(output, java.nio.charset.StandardCharsets.UTF_8);
+            return dev.lake.testing.ChildJvm.run(ClosedReaderProbe.class, !boundsChecksOff, probe);
         }
 
         public static void main(final String[] args)

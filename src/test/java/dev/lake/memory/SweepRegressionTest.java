@@ -3,7 +3,6 @@ package dev.lake.memory;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -157,20 +156,7 @@ class SweepRegressionTest
         /** Runs {@code probe} in a child JVM with Agrona's bounds checks on; its exit and output. */
         static String run(final Class<?> probe, final String when) throws Exception
         {
-            final java.util.List<String> command = new java.util.ArrayList<>();
-            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-            command.add("-Xmx64m"); // Agrona's bounds checks on: compareTo has none
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-sweep-probe-%p.log");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(probe.getName());
-            command.add(when);
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final byte[] output = process.getInputStream().readAllBytes();
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-            return "exit " + process.exitValue() + " (closed in " + when + "), child JVM output:\n" +
-                new String(output, java.nio.charset.StandardCharsets.UTF_8);
+            return "closed in " + when + ": " + dev.lake.testing.ChildJvm.run(probe, true, when); // compareTo has no bounds checks
         }
 
         public static void main(final String[] args)

@@ -5,7 +5,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -153,19 +152,7 @@ class BuddyReviewRegressionTest
 
         static String run(final String disableBoundsChecks) throws Exception
         {
-            final java.util.List<String> command = new java.util.ArrayList<>();
-            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-            command.add("-Dagrona.disable.bounds.checks=" + disableBoundsChecks);
-            command.add("-Xmx64m");
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-buddy-copy-probe-%p.log");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(CopyProbe.class.getName());
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final byte[] output = process.getInputStream().readAllBytes();
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-            return "exit " + process.exitValue() + "\n" + new String(output, java.nio.charset.StandardCharsets.UTF_8);
+            return dev.lake.testing.ChildJvm.run(CopyProbe.class, !Boolean.parseBoolean(disableBoundsChecks));
         }
 
         public static void main(final String[] args)

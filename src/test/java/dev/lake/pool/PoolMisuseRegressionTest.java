@@ -594,20 +594,7 @@ class PoolMisuseRegressionTest
 
         static String run(final String source) throws Exception
         {
-            final java.util.List<String> command = new java.util.ArrayList<>();
-            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-            command.add("-Dagrona.disable.bounds.checks=true");
-            command.add("-Xmx64m");
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-closed-source-probe-%p.log");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(FreedMemoryProbe.class.getName());
-            command.add(source);
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final byte[] output = process.getInputStream().readAllBytes();
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-            return "exit " + process.exitValue() + "\n" + new String(output, java.nio.charset.StandardCharsets.UTF_8);
+            return dev.lake.testing.ChildJvm.run(FreedMemoryProbe.class, false, source);
         }
 
         public static void main(final String[] args)

@@ -4,7 +4,6 @@ import dev.lake.linear.Lake;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -38,20 +37,7 @@ class SweepRegressionTest
 
         static String run() throws Exception
         {
-            final java.util.List<String> command = new java.util.ArrayList<>();
-            command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-            command.add("-Dagrona.disable.bounds.checks=true");
-            command.add("-Xmx64m");
-            command.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-sweep-probe-%p.log");
-            command.add("-cp");
-            command.add(System.getProperty("java.class.path"));
-            command.add(RoomStealingSourceProbe.class.getName());
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            final byte[] output = process.getInputStream().readAllBytes();
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-            return "exit " + process.exitValue() + ", child JVM output:\n" +
-                new String(output, java.nio.charset.StandardCharsets.UTF_8);
+            return dev.lake.testing.ChildJvm.run(RoomStealingSourceProbe.class, false);
         }
 
         public static void main(final String[] args)

@@ -1,6 +1,5 @@
 package dev.lake.slice;
 
-import dev.lake.memory.Memory;
 import dev.lake.memory.NativeMemory;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
@@ -10,12 +9,8 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.lang.reflect.Field;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -192,19 +187,7 @@ class SliceMisuseRegressionTest extends NativeBaselineTest
 
     private static String runProbe(final Class<?> probe, final boolean boundsChecksOff) throws Exception
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        if (boundsChecksOff)
-        {
-            command.add("-Dagrona.disable.bounds.checks=true");
-        }
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(probe.getName());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-        return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return dev.lake.testing.ChildJvm.run(probe, !boundsChecksOff);
     }
 
     /**
