@@ -534,12 +534,16 @@ public final class SliceAllocator implements AutoCloseable
      */
     public SharedSingle allocateValue(final DirectBuffer source, final int offset)
     {
+        // The source's capacity first, once: it may be code Lake does not know, and one that closes this allocator
+        // (or allocates from it) must run before the allocator is checked, not between that check and the placement
+        // (a close there had the placement read the cleared current chunk: a NullPointerException).
+        final int capacity = source.capacity();
         checkUsable();
         final int size = layout.size();
-        if (offset < 0 || offset > source.capacity() - size)
+        if (offset < 0 || offset > capacity - size)
         {
             throw new IndexOutOfBoundsException(
-                "value of " + size + " B at offset " + offset + " is outside the source of " + source.capacity() + " B");
+                "value of " + size + " B at offset " + offset + " is outside the source of " + capacity + " B");
         }
         final int data = begin(1, stride, HANDLE);
         try

@@ -1,0 +1,71 @@
+package dev.lake.slice;
+
+import dev.lake.memory.NativeMemory;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Findings of the third hostile review of the slice allocator and its handles, each test failing on the code
+ * before its fix.
+ */
+class SliceThirdReviewTest extends NativeBaselineTest
+{
+    /**
+     * {@code allocateValue(DirectBuffer, int)} checked the allocator, then asked the source for its capacity, then
+     * placed the value. A source whose {@code capacity()} closes the allocator (code Lake does not know) had the
+     * placement read the cleared current chunk: a {@link NullPointerException} instead of the documented
+     * {@link IllegalStateException} for a closed allocator.
+     */
+    @Test
+    void allocateValueFromASourceWhoseCapacityClosesTheAllocatorIsRefusedAsClosed()
+    {
+        final long regions = NativeMemory.liveRegions();
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(8).build();
+        final UnsafeBuffer source = new UnsafeBuffer(new byte[8])
+        {
+            @Override
+            public int capacity()
+            {
+                alloc.close();
+                return super.capacity();
+            }
+        };
+        final IllegalStateException refused = assertThrows(IllegalStateException.class, () -> alloc.allocateValue(source, 0));
+        assertTrue(refused.getMessage().contains("closed"), refused.getMessage());
+        assertTrue(alloc.isClosed());
+        assertEquals(new SliceStats(0, 0, 0, 0, 0), alloc.stats());
+        assertEquals(regions, NativeMemory.liveRegions());
+    }
+
+    /** A source whose {@code capacity()} allocates from the same allocator: both values are placed and read back. */
+    @Test
+    void allocateValueFromASourceWhoseCapacityAllocatesStillWorks()
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(2).build())
+        {
+            final SharedSingle[] inner = new SharedSingle[1];
+            final UnsafeBuffer source = new UnsafeBuffer(new byte[8])
+            {
+                @Override
+                public int capacity()
+                {
+                    if (inner[0] == null)
+                    {
+                        inner[0] = alloc.allocateValue(7L); // fills the chunk: the outer value goes elsewhere
+                        alloc.allocateLongs(1, i -> 8).release();
+                    }
+                    return super.capacity();
+                }
+            };
+            source.putLong(0, 42L);
+            final SharedSingle outer = alloc.allocateValue(source, 0);
+            assertEquals(42L, outer.getLong());
+            assertEquals(7L, inner[0].getLong());
+            assertEquals(16, alloc.stats().liveSliceBytes());
+            outer.release();
+            inner[0].release();
+        }
+    }
+}
