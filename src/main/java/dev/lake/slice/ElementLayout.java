@@ -38,15 +38,20 @@ public final class ElementLayout
     /**
      * Describes a fixed-size record read and written through a buffer (for example an SBE flyweight).
      *
-     * @param size      bytes per record, 1 to {@link Region#MAX_SIZE}.
+     * @param size      bytes per record, from 1 up to the largest record that one chunk holds with its slice header:
+     *                  {@link Region#MAX_SIZE} minus {@code max(8, alignment)}, rounded down to a multiple of
+     *                  {@code alignment}.
      * @param alignment alignment of every record, a power of two up to {@link Memory#pageSize()}.
      * @return the layout.
      * @throws IllegalArgumentException naming the value if the size or alignment is out of range.
      */
     public static ElementLayout record(final int size, final int alignment)
     {
-        Region.checkSize(size, Region.MAX_SIZE - alignment, "record size");
         Region.checkAlignment(alignment, Memory.pageSize());
+        // One element and its header must fit in a chunk of at most Region.MAX_SIZE bytes: a larger record was
+        // accepted here and then refused by SliceAllocator.builder(layout), which documents no such exception.
+        final long room = Region.MAX_SIZE - Math.max(SliceAllocator.HEADER, alignment);
+        Region.checkSize(size, room - room % alignment, "record size");
         return new ElementLayout("RECORD", size, alignment);
     }
 

@@ -68,4 +68,31 @@ class SliceThirdReviewTest extends NativeBaselineTest
             inner[0].release();
         }
     }
+
+    /**
+     * {@code ElementLayout.record(size, alignment)} accepted any size up to {@code Region.MAX_SIZE - alignment}, but
+     * a chunk must hold one element and its slice header: for the largest sizes {@code SliceAllocator.builder(layout)}
+     * then threw an {@link IllegalArgumentException} about a "chunk of 1 elements" that its Javadoc does not list, for
+     * a layout nothing could ever use. The layout is now refused where it is made, naming the size, and the largest
+     * size it accepts builds.
+     */
+    @Test
+    void aRecordLayoutTooLargeForAnyChunkIsRefusedWhereItIsMade()
+    {
+        for (final int alignment : new int[] {1, 8, 64, 4096})
+        {
+            final long room = Integer.MAX_VALUE - Math.max(8, alignment);
+            final int largest = (int)(room - room % alignment);
+            final IllegalArgumentException refused =
+                assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(largest + 1, alignment));
+            assertTrue(refused.getMessage().contains("record size"), refused.getMessage());
+            final ElementLayout fits = ElementLayout.record(largest, alignment);
+            final SliceAllocator.Builder builder = SliceAllocator.builder(fits); // no chunk is allocated until build()
+            assertNotNull(builder);
+        }
+        assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(Integer.MAX_VALUE - 8, 8));
+        assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(8, 3));
+        assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(8, Integer.MIN_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(0, 8));
+    }
 }
