@@ -287,7 +287,12 @@ public final class SliceAllocator implements AutoCloseable
 
     /**
      * Drops the allocator's reference to its current chunk (freed now if no slice uses it) and refuses further
-     * allocation. Handles and references already handed out stay valid until released. Idempotent.
+     * allocation. Handles and references already handed out stay valid until released, and so do local slices
+     * until their readers close. Idempotent: closing a closed allocator does nothing, from any thread.
+     *
+     * @throws IllegalStateException (nothing changes) if called from inside an initializer, or, in strict mode, from
+     *                               a thread other than the allocating one (a strict allocator nobody has bound yet
+     *                               is bound to the closer, like a first allocation).
      */
     @Override
     public void close()

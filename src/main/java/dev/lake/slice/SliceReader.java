@@ -300,6 +300,10 @@ public final class SliceReader implements AutoCloseable
      *                              already taken by a holder that released more often than it retained, or its
      *                              chunk was freed or reused since (then nothing is released; the reader is
      *                              unbound either way).
+     * @throws IllegalStateException if the slice is a local one ({@link SliceAllocator#allocateLocalLongs}) and the
+     *                               caller is not its allocator's allocating thread (strict mode), or the close runs
+     *                               inside one of that allocator's initializers: nothing is released and the reader
+     *                               stays bound.
      */
     @Override
     public void close()
