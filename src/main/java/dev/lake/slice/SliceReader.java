@@ -347,6 +347,13 @@ public final class SliceReader implements AutoCloseable
     private SliceReader bindTo(final ElementLayout l, final Chunk c, final long ref, final int n)
     {
         final int at = c == Chunk.NONE ? 0 : dataOf(ref);
+        if (allocator != null)
+        {
+            // the allocator of an earlier local slice, kept only for the next local one: let it go now, as the docs
+            // promise, or an allocator dropped without close() stays reachable (and its chunks unfreed by the safety
+            // net) for as long as this reader lives. A reader that only binds references never stores here.
+            allocator = null;
+        }
         chunk = c;
         layout = l;
         data = at;

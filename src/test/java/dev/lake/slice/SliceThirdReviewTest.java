@@ -4,6 +4,9 @@ import dev.lake.memory.NativeMemory;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
+import java.lang.ref.WeakReference;
+import java.time.Duration;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -94,5 +97,56 @@ class SliceThirdReviewTest extends NativeBaselineTest
         assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(8, 3));
         assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(8, Integer.MIN_VALUE));
         assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(0, 8));
+    }
+
+    /**
+     * A reader closed after a local slice keeps referring to that slice's allocator (so that the next local slice
+     * stores no reference), and the docs promise that an allocator dropped without {@code close()} "is then caught
+     * when the reader goes or is rebound". Rebinding it with {@code bind} or {@code adopt} replaced the chunk but kept
+     * the old allocator: the dropped allocator, its current chunk and every chunk pinned in its table stayed reachable
+     * for as long as the reader lived, and the leak safety net never freed them.
+     */
+    @Test
+    void aReaderReboundToAnotherAllocatorNoLongerHoldsTheDroppedOne()
+    {
+        for (final boolean adopt : new boolean[] {true, false})
+        {
+            final SliceReader reader = new SliceReader();
+            final WeakReference<SliceAllocator> dropped = dropAfterALocalSlice(reader);
+            try (SliceAllocator other = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(8).build())
+            {
+                final long ref = other.allocateLongsRef(2, i -> 5 + i);
+                if (adopt)
+                {
+                    reader.adopt(other, ref);
+                }
+                else
+                {
+                    reader.bind(other, ref);
+                    other.release(ref);
+                }
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+                {
+                    System.gc();
+                    return dropped.get() == null;
+                });
+                assertEquals(6, reader.getLong(1));
+                reader.close();
+            }
+            final long reservedBaseline = baseline;
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+            {
+                System.gc();
+                return NativeMemory.reservedBytes() == reservedBaseline; // the dropped allocator's chunk was freed
+            });
+            assertNotNull(reader); // reachable to the end
+        }
+    }
+
+    private static WeakReference<SliceAllocator> dropAfterALocalSlice(final SliceReader reader)
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(8).build();
+        alloc.allocateLocalLongs(2, i -> i, reader).close();
+        return new WeakReference<>(alloc); // dropped without close()
     }
 }
