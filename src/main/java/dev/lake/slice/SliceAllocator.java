@@ -807,8 +807,15 @@ public final class SliceAllocator implements AutoCloseable
     }
 
     /**
+     * Whether a reference still refers to a slice with at least one count. Any thread, O(1), no allocation, but
+     * like every accessor of this tier it reads the slice's header in the chunk: the caller must hold a count on
+     * {@code ref} (or otherwise know that no {@link #release(long)} of its slice runs at the same time). A release
+     * racing this call may free the chunk while it is read: for a large dedicated chunk, given back to the
+     * operating system, that read can crash the JVM. A reference whose last release happened before the call
+     * is answered safely: {@code false}.
+     *
      * @param ref a reference from this allocator.
-     * @return whether it still refers to a slice with at least one reference (false for {@link #EMPTY_REF}). Any thread.
+     * @return whether it still refers to a slice with at least one reference (false for {@link #EMPTY_REF}).
      */
     public boolean isLive(final long ref)
     {
