@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
 
 /**
@@ -480,10 +481,20 @@ abstract class CheckedReads implements DirectBuffer
         }
     }
 
+    /**
+     * Copies {@code length} bytes into {@code dstBuffer} at its position, advancing it. The bytes must fit between
+     * its position and its limit: checked first, so a longer copy throws {@link IndexOutOfBoundsException} with
+     * nothing written (Agrona's own buffers wrote past the limit, then failed to move the position there).
+     */
     @Override
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
     {
         final int position = dstBuffer.position();
+        if (dstBuffer.isReadOnly())
+        {
+            throw new ReadOnlyBufferException();
+        }
+        Objects.checkFromIndexSize(position, length, dstBuffer.limit());
         getBytes(index, dstBuffer, position, length);
         dstBuffer.position(position + length);
     }

@@ -420,10 +420,16 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         }
     }
 
+    /**
+     * Copies {@code length} bytes from {@code srcBuffer}'s position, advancing it. The bytes must lie between its
+     * position and its limit: checked first, so a longer copy throws {@link IndexOutOfBoundsException} with nothing
+     * written (Agrona's own buffers copied the bytes past the limit, then failed to move the position there).
+     */
     @Override
     public void putBytes(final int index, final ByteBuffer srcBuffer, final int length)
     {
         final int position = srcBuffer.position();
+        Objects.checkFromIndexSize(position, length, srcBuffer.limit());
         putBytes(index, srcBuffer, position, length);
         srcBuffer.position(position + length);
     }

@@ -1,0 +1,78 @@
+package dev.lake.pool;
+
+import org.agrona.MutableDirectBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Findings of the third review of the fixed slot arena, its {@code Buffer}/{@code Bytes} and the handle tier; each
+ * test fails on the code before its fix.
+ */
+class SlotThirdReviewTest
+{
+    // ---- Finding 1: the relative ByteBuffer copies went past the NIO buffer's limit, then threw ----
+
+    /**
+     * {@code view.putBytes(index, src, length)} (the relative form: from {@code src.position()}) copied {@code length}
+     * bytes even when fewer remained before {@code src}'s limit: the bytes past the limit landed in the buffer and
+     * counted toward its length, and only then did moving the position fail with an {@code IllegalArgumentException}.
+     */
+    @Test
+    void theViewsRelativeByteBufferCopyRefusesBytesPastTheSourcesLimitAndWritesNothing()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).initPolicy(InitPolicy.ZERO).build())
+        {
+            final Buffer buffer = arena.allocate();
+            final MutableDirectBuffer view = buffer.mutableBuffer();
+            final ByteBuffer src = ByteBuffer.allocate(64);
+            for (int i = 0; i < 64; i++)
+            {
+                src.put(i, (byte)(i + 1));
+            }
+            src.limit(8);
+            assertThrows(IndexOutOfBoundsException.class, () -> view.putBytes(0, src, 16));
+            assertEquals(0, buffer.length(), "nothing counted as written");
+            assertEquals(0, src.position());
+            assertEquals(0, view.getByte(8), "nothing copied from past the limit");
+
+            view.putBytes(0, src, 8); // what remains still copies
+            assertEquals(8, buffer.length());
+            assertEquals(8, src.position());
+            assertEquals(8, view.getByte(7));
+            buffer.close();
+        }
+    }
+
+    /**
+     * {@code bytes.getBytes(index, dst, length)} wrote {@code length} bytes into {@code dst} past its limit, then threw
+     * {@code IllegalArgumentException} moving the position: the caller's bytes beyond the limit were overwritten by a
+     * call that failed. The class promises a wrong length throws {@code IndexOutOfBoundsException} instead.
+     */
+    @Test
+    void theRelativeByteBufferReadRefusesBytesPastTheDestinationsLimitAndWritesNothing()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Bytes bytes = arena.allocate().putLong(0x0101010101010101L).putLong(0x0202020202020202L).freeze();
+            final ByteBuffer dst = ByteBuffer.allocate(64);
+            dst.limit(8);
+            assertThrows(IndexOutOfBoundsException.class, () -> bytes.getBytes(0, dst, 16));
+            assertEquals(0, dst.position());
+            for (int i = 0; i < 64; i++)
+            {
+                assertEquals(0, dst.array()[i], "byte " + i + " of the destination");
+            }
+            assertThrows(java.nio.ReadOnlyBufferException.class,
+                () -> bytes.getBytes(0, ByteBuffer.allocate(64).asReadOnlyBuffer(), 16));
+
+            bytes.getBytes(0, dst, 8);
+            assertEquals(8, dst.position());
+            assertEquals(1, dst.array()[7]);
+            assertEquals(0, dst.array()[8]);
+            bytes.release();
+        }
+    }
+}
