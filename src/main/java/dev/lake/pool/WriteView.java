@@ -108,6 +108,26 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         return owner.source.autoSpill();
     }
 
+    /**
+     * Checks that {@code limit} lies within the view's capacity, as Agrona does. The view is expandable exactly when
+     * its buffer has auto-spill on ({@link #isExpandable()}), and then, as Agrona's expandable buffers grow, a limit
+     * past the capacity spills the buffer to hold it instead of throwing; it counts nothing as written.
+     *
+     * @throws dev.lake.memory.StaleHandleException if the buffer is frozen or closed.
+     * @throws IndexOutOfBoundsException            if {@code limit} is past the capacity and the buffer cannot
+     *                                              spill (auto-spill off, or beyond the largest heap array).
+     */
+    @Override
+    public void checkLimit(final int limit)
+    {
+        if (limit > owner.capacity() && owner.source.autoSpill())
+        {
+            owner.ensureCapacity(limit, 0);
+            return;
+        }
+        super.checkLimit(limit);
+    }
+
     @Override
     public void setMemory(final int index, final int length, final byte value)
     {

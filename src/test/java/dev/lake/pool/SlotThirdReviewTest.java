@@ -75,4 +75,46 @@ class SlotThirdReviewTest
             bytes.release();
         }
     }
+
+    // ---- Finding 2: the spilling view said it was expandable but checkLimit refused to grow ----
+
+    /**
+     * With auto-spill the view reports {@code isExpandable() == true}, and Agrona's contract for an expandable buffer
+     * is that {@code checkLimit(limit)} grows it to the limit (as {@code ExpandableArrayBuffer} does): codecs call it
+     * before writing a message's variable part. The view threw {@code IndexOutOfBoundsException} instead.
+     */
+    @Test
+    void checkLimitOfASpillingViewSpillsToTheLimitInsteadOfThrowing()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer buffer = arena.allocate();
+            buffer.putLong(42);
+            final MutableDirectBuffer view = buffer.mutableBuffer();
+            assertTrue(view.isExpandable());
+            view.checkLimit(64); // inside: nothing happens
+            assertFalse(buffer.isSpilled());
+            view.checkLimit(100);
+            assertTrue(buffer.isSpilled());
+            assertTrue(view.capacity() >= 100, "capacity " + view.capacity());
+            assertEquals(8, buffer.length(), "growing counts nothing as written");
+            assertEquals(42, view.getLong(0));
+            view.putLong(92, 7); // up to the limit checked
+            assertEquals(100, buffer.length());
+            final FixedArenaMetrics metrics = arena.metrics();
+            assertEquals(1, metrics.spills());
+            assertEquals(0, metrics.liveSlots(), "the slot went back with the spill");
+            buffer.close();
+        }
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer buffer = arena.allocate();
+            final MutableDirectBuffer view = buffer.mutableBuffer();
+            assertFalse(view.isExpandable());
+            assertThrows(IndexOutOfBoundsException.class, () -> view.checkLimit(65), "no auto-spill: refused");
+            assertFalse(buffer.isSpilled());
+            buffer.close();
+            assertThrows(dev.lake.memory.StaleHandleException.class, () -> view.checkLimit(8));
+        }
+    }
 }
