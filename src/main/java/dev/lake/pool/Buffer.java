@@ -19,7 +19,8 @@ import java.util.Objects;
  * {@link Bytes} with no copy; {@link #close()} without freezing returns the slot at once.
  *
  * <p>Length: {@link #length()} is the end of the furthest byte written, by the cursor or through the view, so
- * a codec that fills the view and never moves the cursor still freezes what it wrote.
+ * a codec that fills the view and never moves the cursor still freezes what it wrote. A zero-length write writes
+ * no byte and does not move it; moving the cursor forward ({@link #position(int)}) does.
  *
  * <p>Capacity: writing past {@link #capacity()} throws {@link IndexOutOfBoundsException} naming what remained
  * and what was requested, and nothing is written. With auto-spill on, the buffer instead copies what it holds
@@ -92,6 +93,10 @@ public final class Buffer implements AutoCloseable
     public Buffer position(final int position)
     {
         writeAt(position, 0);
+        if (position > highWater)
+        {
+            highWater = position; // the bytes skipped count as written (a zero-length write does not)
+        }
         this.position = position;
         return this;
     }
@@ -509,7 +514,11 @@ public final class Buffer implements AutoCloseable
         }
     }
 
-    /** Checks an absolute write of the view: spills if needed, returns the index in {@link #mem}. */
+    /**
+     * Checks an absolute write of the view: spills if needed, counts {@code [index, index + length)} as written,
+     * returns the index in {@link #mem}. A zero-length write writes no byte and so does not move {@link #length()}:
+     * a freeze must not cover bytes nobody wrote (under {@link InitPolicy#UNINIT}, a previous owner's).
+     */
     int writeAt(final int index, final long length)
     {
         checkWritable("write");
@@ -518,7 +527,7 @@ public final class Buffer implements AutoCloseable
             throw new IndexOutOfBoundsException(this + ": index=" + index + " length=" + length);
         }
         final long end = reserve(index, length);
-        if (end > highWater)
+        if (end > highWater && length != 0)
         {
             highWater = (int)end;
         }

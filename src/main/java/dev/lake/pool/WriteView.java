@@ -254,7 +254,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         try
         {
             checkNatural(value);
-            final int digits = AsciiEncoding.digitCount(value);
+            final int digits = value == 0 ? 0 : AsciiEncoding.digitCount(value); // Agrona writes no digit for 0
             final int at = at(endExclusive - digits, digits);
             return owner.mem.putNaturalIntAsciiFromEnd(value, at + digits) - owner.base;
         }

@@ -117,4 +117,48 @@ class SlotThirdReviewTest
             assertThrows(dev.lake.memory.StaleHandleException.class, () -> view.checkLimit(8));
         }
     }
+
+    // ---- Finding 3: a zero-length write through the view moved the buffer's length ----
+
+    /**
+     * A write of no byte through the view ({@code putBytes(40, new byte[0])}, {@code setMemory(i, 0, v)}, the empty
+     * string without a length prefix, {@code putNaturalIntAsciiFromEnd(0, end)}, for which Agrona writes no digit)
+     * counted {@code [0, index)} as written: {@code length()} jumped to the index and {@code freeze()} handed out bytes
+     * nobody wrote, under {@code UNINIT} the previous owner's. Moving the cursor forward still counts, as documented.
+     */
+    @Test
+    void aZeroLengthWriteThroughTheViewDoesNotMoveTheLength()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer previous = arena.allocate();
+            for (int i = 0; i < 8; i++)
+            {
+                previous.putLong(0x5EC2E75EC2E75EC2L); // a previous owner's bytes
+            }
+            previous.close();
+
+            final Buffer buffer = arena.allocate();
+            final MutableDirectBuffer view = buffer.mutableBuffer();
+            buffer.putInt(7);
+            view.putBytes(40, new byte[0]);
+            view.putBytes(48, new byte[8], 3, 0);
+            view.setMemory(56, 0, (byte)1);
+            view.putStringWithoutLengthAscii(60, "");
+            view.putStringWithoutLengthUtf8(62, "");
+            assertEquals(64, view.putNaturalIntAsciiFromEnd(0, 64), "Agrona's return value: the end, no digit");
+            assertEquals(4, buffer.length(), "no byte was written past the int");
+            final Bytes bytes = buffer.freeze();
+            assertEquals(4, bytes.capacity(), "the freeze covers only the bytes written");
+            bytes.release();
+
+            final Buffer cursor = arena.allocate();
+            cursor.position(16);
+            assertEquals(16, cursor.length(), "moving the cursor forward counts the bytes skipped");
+            cursor.position(8);
+            cursor.mutableBuffer().putByte(20, (byte)1);
+            assertEquals(21, cursor.length());
+            cursor.close();
+        }
+    }
 }
