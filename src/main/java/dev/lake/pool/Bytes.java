@@ -122,7 +122,9 @@ public final class Bytes extends CheckedReads implements AutoCloseable
      * CAS and one small object.
      *
      * @return a new reference to the same bytes.
-     * @throws StaleHandleException if this reference was released.
+     * @throws StaleHandleException  if this reference was released.
+     * @throws IllegalStateException if the slot already holds the most references one slot can count
+     *                               (2<sup>27</sup> - 1); nothing changes.
      */
     public Bytes retain()
     {
@@ -142,6 +144,8 @@ public final class Bytes extends CheckedReads implements AutoCloseable
      * @return the slice; release it on its own.
      * @throws StaleHandleException      if this reference was released.
      * @throws IndexOutOfBoundsException if the range is not inside these bytes.
+     * @throws IllegalStateException     if the slot already holds the most references one slot can count
+     *                                   (2<sup>27</sup> - 1); nothing changes.
      */
     public Bytes slice(final int offset, final int length)
     {

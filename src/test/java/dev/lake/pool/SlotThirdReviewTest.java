@@ -161,4 +161,36 @@ class SlotThirdReviewTest
             cursor.close();
         }
     }
+
+    // ---- Contract with no test before: the reference count's limit ----
+
+    /**
+     * A slot counts at most 2^27 - 1 references; one more {@code retain()} or {@code slice()} must be refused with
+     * nothing changed (not wrap into the parked flag and the generation). The count is raised to the limit directly
+     * in the slot's meta word: 134 million real {@code Bytes} would not fit a test's heap.
+     */
+    @Test
+    void retainAndSliceAtTheReferenceLimitAreRefusedWithNothingChanged()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Bytes bytes = arena.allocate().putLong(42).freeze();
+            final long[] slots = arena.table.slots;
+            final long one = slots[0];
+            slots[0] = one - 1 + SlotTable.COUNT_MASK - 1; // COUNT_MASK - 1 references
+            final Bytes last = bytes.retain(); // the last one a slot can count
+            assertEquals(SlotTable.COUNT_MASK, arena.table.references(0));
+            final long full = slots[0];
+            assertThrows(IllegalStateException.class, bytes::retain);
+            assertThrows(IllegalStateException.class, () -> bytes.slice(0, 8));
+            assertEquals(full, slots[0], "meta word unchanged");
+            assertEquals(42, bytes.getLong(0));
+            last.release();
+            slots[0] = one; // back to the one real reference
+            bytes.release();
+            final FixedArenaMetrics metrics = arena.metrics();
+            assertEquals(0, metrics.liveSlots());
+            assertEquals(1, metrics.frees());
+        }
+    }
 }
