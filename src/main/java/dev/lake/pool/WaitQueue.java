@@ -121,7 +121,7 @@ final class WaitQueue
      */
     CompletableFuture<Buffer> enqueue(final int sizeClass, final int size)
     {
-        final Waiter waiter = new Waiter(sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
+        final Waiter waiter = new Waiter(this, sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
         waiter.whenComplete((buffer, error) -> ended(waiter, buffer, error));
         WAITERS.getAndAdd(this, 1);
         queues[sizeClass].offer(waiter);
@@ -145,7 +145,9 @@ final class WaitQueue
     /**
      * A request stops counting as waiting exactly once: when the dispatcher claims capacity for it (before its
      * future completes, so that callbacks on the future already see the gate open: "I got the header buffer, now
-     * take one for the body" must not be refused by its own, finished request), or when it ends otherwise.
+     * take one for the body" must not be refused by its own, finished request), or when it ends otherwise (its
+     * cancel, timeout or completion by the caller, also before the future's callbacks run: "no big buffer in
+     * time, take a small one" must not be refused by its own, dead request either).
      */
     private void uncount(final Waiter waiter)
     {
@@ -352,12 +354,41 @@ final class WaitQueue
         @SuppressWarnings("unused")
         private volatile boolean counted = true;
 
-        Waiter(final int sizeClass, final int size, final long ticket, final long since)
+        private final WaitQueue queue;
+
+        Waiter(final WaitQueue queue, final int sizeClass, final int size, final long ticket, final long since)
         {
+            this.queue = queue;
             this.sizeClass = sizeClass;
             this.size = size;
             this.ticket = ticket;
             this.since = since;
+        }
+
+        // The caller's ways to end the request (cancel, orTimeout, completeOnTimeout, complete(x)) stop it counting
+        // before the future completes, so before its dependent stages run: a stage registered after enqueue runs
+        // before ended() (a future runs its stages last registered first) and must already see the gate open. If
+        // the completion then loses, whoever won stopped the count already (the dispatcher before its hand-over).
+
+        @Override
+        public boolean cancel(final boolean mayInterruptIfRunning)
+        {
+            queue.uncount(this);
+            return super.cancel(mayInterruptIfRunning);
+        }
+
+        @Override
+        public boolean completeExceptionally(final Throwable ex)
+        {
+            queue.uncount(this);
+            return super.completeExceptionally(ex);
+        }
+
+        @Override
+        public boolean complete(final Buffer value)
+        {
+            queue.uncount(this);
+            return super.complete(value);
         }
 
         /** @return true for the one caller that stops this request counting. */
