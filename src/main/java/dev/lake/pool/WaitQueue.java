@@ -4,6 +4,7 @@ import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -22,7 +23,8 @@ import java.util.concurrent.atomic.LongAdder;
  * only the dispatcher polls, and a work-in-progress counter ({@link #drain()}) makes sure exactly one thread is
  * the dispatcher at a time and that every signal raised while it runs causes one more pass, so no signal is
  * lost. JCTools queues have no {@code remove}: a cancelled or timed-out request stays queued as a tombstone (its
- * future is done) and the dispatcher drops it when it reaches the head.
+ * future is done) and the dispatcher drops it when it reaches the head, or, when tombstones pile up behind a
+ * request that keeps waiting, moves the live requests aside in order and drops the rest (bounded memory).
  *
  * <p>Fairness: every request takes a ticket. The dispatcher serves the oldest live request over all classes
  * first and stops at the first one that cannot be satisfied (head-of-line), so a large request is never
@@ -64,6 +66,12 @@ final class WaitQueue
 
     private final String name;
     private final MpscUnboundedAtomicArrayQueue<Waiter>[] queues;
+    /**
+     * Per class, live requests the dispatcher moved out of its queue to drop the tombstones between them; older
+     * than everything still in the queue. Touched by the dispatcher only (the work-in-progress counter orders
+     * successive dispatchers).
+     */
+    private final ArrayDeque<Waiter>[] compacted;
     private final Grantor grantor;
     private final Executor executor;
     /** Requests waiting now: read on every immediate allocation and release, so a field here, not an object. */
@@ -84,9 +92,11 @@ final class WaitQueue
         this.grantor = grantor;
         this.executor = executor;
         this.queues = new MpscUnboundedAtomicArrayQueue[sizeClasses];
+        this.compacted = new ArrayDeque[sizeClasses];
         for (int i = 0; i < sizeClasses; i++)
         {
             queues[i] = new MpscUnboundedAtomicArrayQueue<>(CHUNK);
+            compacted[i] = new ArrayDeque<>();
         }
     }
 
@@ -225,12 +235,7 @@ final class WaitQueue
             int from = -1;
             for (int c = 0; c < queues.length; c++)
             {
-                final MpscUnboundedAtomicArrayQueue<Waiter> queue = queues[c];
-                Waiter head;
-                while ((head = queue.peek()) != null && head.isDone())
-                {
-                    queue.poll(); // a tombstone: cancelled, timed out or failed
-                }
+                final Waiter head = head(c);
                 if (head != null && (oldest == null || head.ticket < oldest.ticket))
                 {
                     oldest = head;
@@ -243,7 +248,7 @@ final class WaitQueue
             }
             if (closed)
             {
-                queues[from].poll();
+                removeHead(from);
                 oldest.completeExceptionally(new ArenaClosedException(
                     name + " was closed while a request for " + oldest.size + " bytes waited for capacity"));
                 continue;
@@ -255,17 +260,92 @@ final class WaitQueue
             }
             catch (final Throwable t)
             {
-                queues[from].poll();
+                removeHead(from);
                 oldest.completeExceptionally(t); // this request fails, the queue keeps moving
                 continue;
             }
             if (buffer == null)
             {
+                compactIfMostlyTombstones();
                 return; // head-of-line: nobody younger is served before the oldest
             }
-            queues[from].poll();
+            removeHead(from);
             handOver(oldest, buffer);
         }
+    }
+
+    /**
+     * The oldest live request of a class, dropping the tombstones (cancelled, timed out, failed) before it: first
+     * what an earlier compaction moved aside (older), then the queue itself. Dispatcher only.
+     */
+    private Waiter head(final int c)
+    {
+        final ArrayDeque<Waiter> aside = compacted[c];
+        Waiter head;
+        while ((head = aside.peekFirst()) != null)
+        {
+            if (!head.isDone())
+            {
+                return head;
+            }
+            aside.pollFirst();
+        }
+        final MpscUnboundedAtomicArrayQueue<Waiter> queue = queues[c];
+        while ((head = queue.peek()) != null && head.isDone())
+        {
+            queue.poll(); // a tombstone: cancelled, timed out or failed
+        }
+        return head;
+    }
+
+    /** Removes the head that {@link #head(int)} returned. Dispatcher only. */
+    private void removeHead(final int c)
+    {
+        if (compacted[c].pollFirst() == null)
+        {
+            queues[c].poll();
+        }
+    }
+
+    /**
+     * Tombstones are dropped when they reach the head of their queue, so while a live request waits at a head,
+     * every request of its class that gives up behind it stayed queued (with its timeout exception and stack
+     * trace): a thread retrying {@code allocate(size, 1 ms)} behind a request that waits for minutes grew the heap
+     * without bound. When the queued entries outnumber twice the live requests (and 64), every queue is moved
+     * aside into the dispatcher's own deques, in order, keeping only live requests: O(entries), at most once per
+     * that many tombstones. Dispatcher only (the queues are single-consumer).
+     */
+    private void compactIfMostlyTombstones()
+    {
+        if (queued() <= 2L * waiters + 64)
+        {
+            return;
+        }
+        for (int c = 0; c < queues.length; c++)
+        {
+            final ArrayDeque<Waiter> aside = compacted[c];
+            aside.removeIf(Waiter::isDone);
+            final MpscUnboundedAtomicArrayQueue<Waiter> queue = queues[c];
+            Waiter w;
+            while ((w = queue.poll()) != null)
+            {
+                if (!w.isDone())
+                {
+                    aside.addLast(w);
+                }
+            }
+        }
+    }
+
+    /** @return entries held (live requests and tombstones), for the compaction trigger and tests. */
+    long queued()
+    {
+        long n = 0;
+        for (int c = 0; c < queues.length; c++)
+        {
+            n += queues[c].size() + compacted[c].size();
+        }
+        return n;
     }
 
     private void handOver(final Waiter waiter, final Buffer buffer)

@@ -95,4 +95,152 @@ class BuddyWaitThirdReviewTest
             assertTrue(arena.metrics().fullyCoalesced());
         }
     }
+
+    /**
+     * A thread retrying {@code allocate(size, short timeout)} behind a request that keeps waiting: every retry that
+     * timed out stayed queued behind the live head as a tombstone (with its exception and stack trace) until the
+     * head was served, so the heap grew without bound for as long as the arena stayed full.
+     */
+    @Test
+    void requestsThatGiveUpBehindAWaitingOneDoNotPileUp() throws InterruptedException
+    {
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).build())
+        {
+            final Buffer all = arena.allocate(1024);
+            final CompletableFuture<Buffer> head = arena.allocateAsync(64);
+            for (int i = 0; i < 10_000; i++)
+            {
+                assertThrows(AllocationTimeoutException.class, () -> arena.allocate(64, java.time.Duration.ZERO));
+                assertTrue(arena.allocateAsync(64).cancel(false));
+            }
+            assertTrue(arena.waits.queued() < 200, "tombstones kept: " + arena.waits.queued());
+            assertEquals(1, arena.waiters());
+            all.close();
+            final Buffer got = head.join();
+            assertEquals(64, got.capacity());
+            got.close();
+            assertEquals(0, arena.waits.queued());
+            final BuddyArenaMetrics m = arena.metrics();
+            assertEquals(new WaitMetrics(0, 1, 10_000, 10_000, 0, m.waits().totalWaitNanos()), m.waits());
+            assertTrue(m.fullyCoalesced());
+        }
+    }
+
+    /** Dropping the tombstones keeps the live requests first-in first-out, also those that came after. */
+    @Test
+    void droppingTombstonesKeepsTheWaitersInOrder()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).build())
+        {
+            final java.util.List<Buffer> held = new java.util.ArrayList<>();
+            for (int i = 0; i < 16; i++)
+            {
+                held.add(arena.allocate(64));
+            }
+            final java.util.List<CompletableFuture<Buffer>> live = new java.util.ArrayList<>();
+            for (int i = 0; i < 6; i++)
+            {
+                live.add(arena.allocateAsync(i % 2 == 0 ? 64 : 128));
+                for (int j = 0; j < 100; j++)
+                {
+                    assertTrue(arena.allocateAsync(j % 2 == 0 ? 64 : 128).cancel(false));
+                }
+            }
+            assertTrue(arena.waits.queued() < 200, "tombstones kept: " + arena.waits.queued());
+            final java.util.List<Integer> order = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            for (int i = 0; i < live.size(); i++)
+            {
+                final int n = i;
+                live.get(i).thenAccept(b -> order.add(n));
+            }
+            for (final Buffer b : held)
+            {
+                b.close();
+            }
+            assertEquals(java.util.List.of(0, 1, 2, 3, 4, 5), order);
+            for (final CompletableFuture<Buffer> f : live)
+            {
+                f.join().close();
+            }
+            assertEquals(0, arena.waiters());
+            assertTrue(arena.metrics().fullyCoalesced());
+        }
+    }
+
+    /**
+     * Many threads (more than cores) waiting, giving up and releasing on a small arena while tombstones are
+     * dropped mid-queue: nothing lost, every request ends, the counters are exact once quiet.
+     */
+    @Test
+    void waitersGivingUpUnderContentionLoseNothing() throws Exception
+    {
+        for (final boolean cache : new boolean[] {true, false})
+        {
+            final BuddyArena arena = BuddyArena.builder(2048, 64).freeBlockCache(cache).build();
+            final java.util.concurrent.atomic.LongAdder timedOut = new java.util.concurrent.atomic.LongAdder();
+            final java.util.concurrent.atomic.LongAdder cancelled = new java.util.concurrent.atomic.LongAdder();
+            final java.util.concurrent.atomic.LongAdder delivered = new java.util.concurrent.atomic.LongAdder();
+            final java.util.List<CompletableFuture<Buffer>> futures =
+                java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            final Thread[] threads = new Thread[8];
+            for (int t = 0; t < threads.length; t++)
+            {
+                final java.util.Random random = new java.util.Random(t);
+                threads[t] = new Thread(() ->
+                {
+                    for (int i = 0; i < 3_000; i++)
+                    {
+                        final int size = 1 + random.nextInt(random.nextInt(4) == 0 ? 2048 : 256);
+                        try
+                        {
+                            if (random.nextBoolean())
+                            {
+                                final Buffer b = arena.allocate(size, java.time.Duration.ofNanos(random.nextInt(50_000)));
+                                Thread.yield();
+                                b.close();
+                            }
+                            else
+                            {
+                                final CompletableFuture<Buffer> f = arena.allocateAsync(size);
+                                futures.add(f);
+                                f.thenAccept(b ->
+                                {
+                                    delivered.increment();
+                                    b.close();
+                                });
+                                if (random.nextBoolean() && f.cancel(false))
+                                {
+                                    cancelled.increment();
+                                }
+                            }
+                        }
+                        catch (final AllocationTimeoutException ex)
+                        {
+                            timedOut.increment();
+                        }
+                        catch (final InterruptedException ex)
+                        {
+                            return;
+                        }
+                    }
+                });
+                threads[t].start();
+            }
+            for (final Thread t : threads)
+            {
+                t.join();
+            }
+            await().until(() -> futures.stream().allMatch(CompletableFuture::isDone));
+            final BuddyArenaMetrics m = arena.metrics();
+            assertEquals(0, m.waits().waiters());
+            assertEquals(timedOut.sum(), m.waits().timedOut());
+            assertEquals(cancelled.sum(), m.waits().cancelled());
+            assertEquals(0, m.waits().failed());
+            assertEquals(0, m.liveBlocks());
+            assertTrue(m.fullyCoalesced());
+            assertEquals(0, arena.waits.queued());
+            arena.close();
+            assertTrue(arena.isRegionFreed());
+        }
+    }
 }
