@@ -36,6 +36,9 @@ public final class BuddyArenaMetricsEvent extends SlotArenaMetricsEvent
     @DataAmount
     int minBlock;
 
+    @Label("Max Order")
+    int maxOrder;
+
     @Label("Live Blocks")
     long liveBlocks;
 
@@ -67,6 +70,7 @@ public final class BuddyArenaMetricsEvent extends SlotArenaMetricsEvent
             m.bytesReserved(), m.bytesLive(), m.waits());
         totalBytes = m.totalBytes();
         minBlock = m.minBlock();
+        maxOrder = m.maxOrder();
         liveBlocks = m.liveBlocks();
         splits = m.splits();
         coalesces = m.coalesces();

@@ -48,6 +48,12 @@ abstract class SlotArenaMetricsEvent extends jdk.jfr.Event
     @Label("Waits Timed Out")
     long waitsTimedOut;
 
+    @Label("Waits Cancelled")
+    long waitsCancelled;
+
+    @Label("Waits Failed")
+    long waitsFailed;
+
     @Label("Total Wait Time")
     @Timespan(Timespan.NANOSECONDS)
     long totalWaitNanos;
@@ -69,6 +75,8 @@ abstract class SlotArenaMetricsEvent extends jdk.jfr.Event
         this.waiters = waits.waiters();
         this.waitsCompleted = waits.completed();
         this.waitsTimedOut = waits.timedOut();
+        this.waitsCancelled = waits.cancelled();
+        this.waitsFailed = waits.failed();
         this.totalWaitNanos = waits.totalWaitNanos();
     }
 }

@@ -243,4 +243,44 @@ class BuddyWaitThirdReviewTest
             assertTrue(arena.isRegionFreed());
         }
     }
+
+    /**
+     * The JFR event publishes "the figures of BuddyArenaMetrics", but it carried completed and timed-out waits
+     * only: cancelled and failed waits (a close, a caller's completeExceptionally) and the geometry's maxOrder
+     * were missing, so a recording could not tell requests that gave up from requests still waiting.
+     */
+    @Test
+    void theJfrEventCarriesEveryWaitOutcome()
+    {
+        final java.util.Map<String, Long> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).name("jfr-buddy-third").jfrEvents(true).build();
+            jdk.jfr.consumer.RecordingStream stream = new jdk.jfr.consumer.RecordingStream())
+        {
+            stream.enable(BuddyArenaMetricsEvent.NAME).withPeriod(java.time.Duration.ofMillis(50));
+            stream.onEvent(BuddyArenaMetricsEvent.NAME, event ->
+            {
+                if ("jfr-buddy-third".equals(event.getString("arena")))
+                {
+                    for (final String field : new String[] {"waitsCancelled", "waitsFailed", "waitsTimedOut", "maxOrder"})
+                    {
+                        if (event.hasField(field))
+                        {
+                            seen.put(field, ((Number)event.getValue(field)).longValue());
+                        }
+                    }
+                }
+            });
+            stream.startAsync();
+            final Buffer all = arena.allocate(1024);
+            assertTrue(arena.allocateAsync(64).cancel(false));
+            assertTrue(arena.allocateAsync(64).cancel(false));
+            assertTrue(arena.allocateAsync(64).completeExceptionally(new IllegalStateException("gave up")));
+            arena.allocateAsync(64).orTimeout(1, TimeUnit.MILLISECONDS);
+            await().atMost(java.time.Duration.ofSeconds(20)).until(() -> arena.metrics().waits().timedOut() == 1);
+            await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
+                Long.valueOf(2).equals(seen.get("waitsCancelled")) && Long.valueOf(1).equals(seen.get("waitsFailed")) &&
+                    Long.valueOf(1).equals(seen.get("waitsTimedOut")) && Long.valueOf(4).equals(seen.get("maxOrder")));
+            all.close();
+        }
+    }
 }
