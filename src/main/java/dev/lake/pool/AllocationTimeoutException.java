@@ -1,6 +1,7 @@
 package dev.lake.pool;
 
 import java.time.Duration;
+import java.util.Objects;
 
 /**
  * Thrown by {@code allocate(size, timeout)} when no capacity came within the timeout. The request left the wait
@@ -19,10 +20,11 @@ public final class AllocationTimeoutException extends IllegalStateException
      * @param arena     the arena's name.
      * @param requested the bytes asked for.
      * @param timeout   how long the caller waited.
+     * @throws NullPointerException if {@code timeout} is null.
      */
     public AllocationTimeoutException(final String arena, final long requested, final Duration timeout)
     {
-        super(arena + ": no capacity for " + requested + " bytes within " + SlotArena.saturatedNanos(timeout) / 1000 + " us");
+        super(arena + ": no capacity for " + requested + " bytes within " + SlotArena.saturatedNanos(Objects.requireNonNull(timeout, "timeout")) / 1000 + " us");
         this.requested = requested;
         this.timeout = timeout;
     }

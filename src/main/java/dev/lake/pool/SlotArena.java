@@ -264,11 +264,20 @@ abstract class SlotArena implements AutoCloseable
         }
     }
 
-    private RuntimeException unwrap(final Throwable cause)
+    /**
+     * What a failed wait throws to the blocked caller: the request's own exception, unwrapped. An {@code Error}
+     * (an {@code OutOfMemoryError} while handing the capacity over) is rethrown as it is, not wrapped, so that a
+     * caller catching {@code IllegalStateException} for a timeout or a closed arena does not take it for one.
+     */
+    final RuntimeException unwrap(final Throwable cause)
     {
         if (cause instanceof RuntimeException)
         {
             return (RuntimeException)cause;
+        }
+        if (cause instanceof Error)
+        {
+            throw (Error)cause;
         }
         return new IllegalStateException(name + ": waiting failed", cause);
     }

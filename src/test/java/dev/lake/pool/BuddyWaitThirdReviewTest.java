@@ -283,4 +283,37 @@ class BuddyWaitThirdReviewTest
             all.close();
         }
     }
+
+    /**
+     * A wait that failed with an Error (an OutOfMemoryError while the dispatcher wrapped the capacity for the
+     * request) reached the blocked caller wrapped in IllegalStateException("waiting failed"): a caller catching
+     * IllegalStateException for a timeout or a closed arena took the OOM for one of those. The Error now comes
+     * through as it is; a checked cause is still wrapped and a RuntimeException still unwrapped. (The dispatcher
+     * cannot be made to fail with an Error from a test, so the unwrapping is tested where it happens.)
+     */
+    @Test
+    void aWaitThatFailedWithAnErrorRethrowsTheErrorUnwrapped()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).name("unwrap-third").build())
+        {
+            final OutOfMemoryError oom = new OutOfMemoryError("handing over");
+            assertSame(oom, assertThrows(OutOfMemoryError.class, () -> arena.unwrap(oom)));
+            final ArenaClosedException closed = new ArenaClosedException("closed");
+            assertSame(closed, arena.unwrap(closed));
+            final Exception checked = new java.io.IOException("checked");
+            final RuntimeException wrapped = arena.unwrap(checked);
+            assertInstanceOf(IllegalStateException.class, wrapped);
+            assertSame(checked, wrapped.getCause());
+        }
+    }
+
+    /** The public constructor's timeout is required: a null one is named, not a NullPointerException from inside. */
+    @Test
+    void anAllocationTimeoutExceptionWithoutATimeoutNamesIt()
+    {
+        final NullPointerException npe = assertThrows(NullPointerException.class,
+            () -> new AllocationTimeoutException("a", 64, null));
+        assertEquals("timeout", npe.getMessage());
+        assertEquals(java.time.Duration.ofMillis(5), new AllocationTimeoutException("a", 64, java.time.Duration.ofMillis(5)).timeout());
+    }
 }
