@@ -500,8 +500,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * @return a droplet over the kept bytes (length 0 if the writer kept nothing).
      * @throws LakeOverflowException if the writer reports more bytes than it was given; nothing is kept.
      * @throws IllegalArgumentException if the writer reports a negative length; nothing is kept.
-     * @throws IllegalStateException if the writer changed this allocator (allocated, closed it) while it ran;
-     *                               nothing is kept; or if the lake is closed.
+     * @throws IllegalStateException if the writer changed this allocator (allocated, rewound or closed it, even
+     *                               an allocation it gave back before returning) while it ran; nothing is kept;
+     *                               or if the lake is closed.
      * @see #process(int, DropletWriter)
      */
     public final Droplet process(final DropletWriter writer)
@@ -521,7 +522,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * @return a droplet over the kept bytes (length 0 if the writer kept nothing).
      * @throws IllegalArgumentException if the alignment is bad or the writer reports a negative length.
      * @throws LakeOverflowException    if the writer reports more bytes than it was given; nothing is kept.
-     * @throws IllegalStateException    if the writer changed this allocator while it ran, or the lake is closed
+     * @throws IllegalStateException    if the writer allocated from, rewound or closed this allocator while it ran
+     *                                  (even an allocation it gave back before returning: it was handed the
+     *                                  writer's own output area), or the lake is closed
      *                                  ({@link StaleHandleException} for a stale view).
      */
     public final Droplet process(final int alignment, final DropletWriter writer)
@@ -530,6 +533,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         checkAlignment(alignment);
         Objects.requireNonNull(writer, "writer");
         final int before = offset;
+        final long rewinds = generation;
         final int at = (int)Math.min(alignUp(before, alignment), limit);
         final int capacity = limit - at;
         if (zeroing && before < dirtyEnd)
@@ -542,7 +546,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         try
         {
             final int length = writer.write(buffer, at, capacity);
-            if (!alive() || offset != before)
+            // the generation too: an allocation the writer gave back (a scratch droplet closed, a mark reset to) left
+            // the position where it was, but it was handed the writer's own output area and may have wiped it
+            if (!alive() || offset != before || generation != rewinds)
             {
                 throw new IllegalStateException(
                     "the writer changed " + this + " while process() ran: nothing was kept");

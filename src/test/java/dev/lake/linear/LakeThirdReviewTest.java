@@ -1,0 +1,67 @@
+package dev.lake.linear;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Bugs a third review of the lake found, each test failing on the code before its fix.
+ */
+class LakeThirdReviewTest
+{
+    /**
+     * process(): "a writer that allocates from, rewinds or closes the same lake while it runs is detected
+     * afterwards (IllegalStateException, nothing kept)". The check compared only the position, so a writer that
+     * allocated and gave the allocation back (a scratch droplet it closed, a mark it reset to) was not detected.
+     * While the writer runs the position has not moved, so that scratch memory is the writer's own output area:
+     * under zeroing the give-back wiped the payload, without zeroing the scratch bytes replaced it, and process()
+     * kept the corrupted bytes as a droplet without a word.
+     */
+    @Test
+    void aWriterThatAllocatesAndGivesBackIsRefusedNotKeptCorrupted()
+    {
+        for (final boolean zeroing : new boolean[] {true, false})
+        {
+            try (Lake lake = Lake.builder(4096).zeroing(zeroing).build())
+            {
+                final Droplet below = lake.droplet(16);
+                below.putLong(0, 7L);
+                final int before = lake.position();
+                final long generation = lake.generation();
+                final IllegalStateException ex = assertThrows(IllegalStateException.class, () ->
+                    lake.process((buffer, offset, capacity) ->
+                    {
+                        buffer.putLong(offset, 0x1122334455667788L); // the payload
+                        try (Droplet scratch = lake.droplet(8))     // the same bytes: the position has not moved
+                        {
+                            scratch.putLong(0, 99L);
+                        }
+                        return 8;
+                    }), "zeroing " + zeroing);
+                assertTrue(ex.getMessage().contains("while process() ran"), ex.getMessage());
+                assertEquals(before, lake.position(), "nothing kept");
+                assertTrue(below.isValid());
+                assertEquals(7L, below.getLong(0));
+
+                // the same with a mark the writer resets to
+                assertThrows(IllegalStateException.class, () -> lake.process((buffer, offset, capacity) ->
+                {
+                    lake.mark();
+                    lake.allocate(8);
+                    lake.resetToMark();
+                    return 8;
+                }), "zeroing " + zeroing);
+                assertEquals(before, lake.position());
+                assertTrue(lake.generation() > generation);
+
+                // and a writer that leaves the lake alone is still kept
+                final Droplet kept = lake.process((buffer, offset, capacity) ->
+                {
+                    buffer.putLong(offset, 5L);
+                    return 8;
+                });
+                assertEquals(5L, kept.getLong(0));
+            }
+        }
+    }
+}
