@@ -104,8 +104,9 @@ public final class ThreadLakes implements AutoCloseable
 
     /**
      * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
-     * or built (the affinity hint applied first, then every page touched by this thread). Also gives back the
-     * lakes of threads that died without {@link #release()}.
+     * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
+     * out reset and with zeroing off, whatever its former owner switched on. Also gives back the lakes of threads
+     * that died without {@link #release()}.
      *
      * <p>Cost: a pool poll, or one native allocation plus O(capacity) page touches; a scan of the leases.
      *
@@ -135,6 +136,7 @@ public final class ThreadLakes implements AutoCloseable
             lake.confineTo(thread);
         }
         lake.reset(); // a pooled lake was reset when given back; this also undoes a non-strict former owner's misuse
+        lake.setZeroing(false); // as built: a former owner's switch (its reset above wiped under it) is not the next's
         final Lease lease = new Lease(this, thread, lake);
         lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
         leases.add(lease);
