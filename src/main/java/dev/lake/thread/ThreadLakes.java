@@ -8,7 +8,9 @@ import java.lang.ref.WeakReference;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -51,6 +53,9 @@ public final class ThreadLakes implements AutoCloseable
     /** Default bound of the pool of idle lakes. */
     public static final int DEFAULT_POOL_BOUND = Math.max(2, Runtime.getRuntime().availableProcessors());
 
+    /** Largest pool bound kept in an array queue (allocated whole up front): 4,096 lakes, 16 KiB of heap at most. */
+    private static final int ARRAY_POOL_MAX = 4096;
+
     // Strict mode confines pooled lakes to this thread, which never starts: no running thread may use them.
     private static final Thread POOLED = new Thread(() -> { }, "ThreadLakes pool (no owner)");
 
@@ -59,7 +64,7 @@ public final class ThreadLakes implements AutoCloseable
     private final boolean autoInit;
     private final boolean strict;
     private final AffinityHint affinity;
-    private final ArrayBlockingQueue<Lake> pool;
+    private final BlockingQueue<Lake> pool;
     private final Set<Lease> leases = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Lease> local = new ThreadLocal<>();
     /** Set while {@link #init()} runs the affinity hint on this thread: the hint is user code, and may not lease. */
@@ -76,7 +81,17 @@ public final class ThreadLakes implements AutoCloseable
         this.autoInit = builder.autoInit;
         this.strict = builder.strict;
         this.affinity = builder.affinity;
-        this.pool = new ArrayBlockingQueue<>(Math.max(1, poolBound));
+        this.pool = newPool(poolBound);
+    }
+
+    /**
+     * Up to {@link #ARRAY_POOL_MAX} lakes the pool is an array queue (no garbage per offer); above, a linked queue
+     * that grows as lakes come: an array queue allocates its whole array up front, which for a bound meaning
+     * "unbounded" ({@code Integer.MAX_VALUE}) is an {@link OutOfMemoryError}.
+     */
+    private static BlockingQueue<Lake> newPool(final int bound)
+    {
+        return bound <= ARRAY_POOL_MAX ? new ArrayBlockingQueue<>(Math.max(1, bound)) : new LinkedBlockingQueue<>(bound);
     }
 
     /**
@@ -471,7 +486,9 @@ public final class ThreadLakes implements AutoCloseable
         }
 
         /**
-         * @param bound most idle lakes kept for reuse; 0 closes every lake that is given back.
+         * @param bound most idle lakes kept for reuse; 0 closes every lake that is given back;
+         *              {@code Integer.MAX_VALUE} for no bound (the pool takes heap for the lakes it holds, not
+         *              for its bound).
          * @return this builder.
          * @throws IllegalArgumentException if {@code bound} is negative.
          */

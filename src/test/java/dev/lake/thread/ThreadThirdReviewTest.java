@@ -60,4 +60,56 @@ class ThreadThirdReviewTest
             }
         }
     }
+
+    /**
+     * Builder.poolBound accepts any bound that is not negative, and Integer.MAX_VALUE is the natural way to ask for
+     * an unbounded pool; but the pool was an ArrayBlockingQueue, which allocates its whole array up front: build()
+     * threw OutOfMemoryError ("Requested array size exceeds VM limit"), and a bound of a few million took tens of
+     * MiB of heap for a pool that holds a handful of lakes. A large bound now gets a queue that grows as lakes come.
+     * In a child JVM with a 64 MiB heap: the error used to end the test run's own JVM.
+     */
+    @Test
+    void aHugePoolBoundBuildsAndPoolsLakes() throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.run(HugePoolBoundProbe.class, true);
+        assertTrue(out.contains("probe: pooled " + Integer.MAX_VALUE + ", " + (Integer.MAX_VALUE - 8) + ", " + (1 << 24)),
+            out);
+    }
+
+    /** The child JVM of {@link #aHugePoolBoundBuildsAndPoolsLakes()}. */
+    public static final class HugePoolBoundProbe
+    {
+        private HugePoolBoundProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            final StringBuilder pooled = new StringBuilder();
+            try
+            {
+                for (final int bound : new int[] {Integer.MAX_VALUE, Integer.MAX_VALUE - 8, 1 << 24})
+                {
+                    try (ThreadLakes lakes = ThreadLakes.builder(CAPACITY).poolBound(bound).build())
+                    {
+                        final Lake lake = lakes.init();
+                        lake.allocate(64);
+                        lakes.release();
+                        final boolean reused = lakes.stats().pooled() == 1 && lakes.init() == lake && lake.used() == 0;
+                        lakes.release();
+                        if (lakes.poolBound() == bound && reused)
+                        {
+                            pooled.append(pooled.length() == 0 ? "" : ", ").append(bound);
+                        }
+                    }
+                }
+                System.out.println("probe: pooled " + pooled);
+            }
+            catch (final Throwable t)
+            {
+                System.out.println("probe: failed after [" + pooled + "]: " + t);
+            }
+            System.out.flush();
+        }
+    }
 }
