@@ -414,7 +414,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * encoder, an Aeron header flyweight, any type that wraps a buffer at an offset). With a non-capturing
      * method reference as {@code wrapper} this allocates no Java object. If the wrapper throws, the
      * allocation is undone by a rewind to where it began (counted in {@link #generation()}): whatever the
-     * wrapper made above that point (droplets, views, snapshots, marks, sandboxes) goes with it.
+     * wrapper made above that point (droplets, views, snapshots, marks, sandboxes) goes with it. A wrapper that
+     * returns after closing the lake, or after rewinding this allocator below the placement's end, is refused
+     * ({@link IllegalStateException}, the placement undone): the flyweight would point at memory that is freed or
+     * handed out again. Rewinds that stay at or above the end (scratch work above the placement) are allowed;
+     * a wrapper that rewinds below the placement and allocates past it again is not detected.
      *
      * @param flyweight the flyweight to point at the new memory.
      * @param size      bytes, at least 1.
@@ -425,7 +429,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * @throws IllegalArgumentException if {@code size <= 0} or the alignment is not a power of two in range.
      * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null.
      * @throws LakeOverflowException    if it does not fit; nothing changes.
-     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view).
+     * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view), or
+     *                                  the wrapper closed it or rewound below the placement's end while it ran.
      */
     public final <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
     {
@@ -433,6 +438,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         Objects.requireNonNull(wrapper, "wrapper");
         final int before = offset;
         final int at = bump(size, checkAlignment(alignment), true);
+        final long rewinds = generation;
         boolean wrapped = false;
         try
         {
@@ -446,7 +452,31 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
                 undoPlace(before);
             }
         }
+        if (generation != rewinds || !alive())
+        {
+            checkPlacementKept(before, at + size);
+        }
         return flyweight;
+    }
+
+    /**
+     * After a wrapper that returned normally but rewound or closed this allocator: refuses to hand back a flyweight
+     * over memory that is no longer the placement's (freed with the lake, or given back and about to be handed out
+     * again). A rewind that stayed at or above the placement's end (scratch work above it) keeps the placement.
+     */
+    private void checkPlacementKept(final int before, final int end)
+    {
+        if (!alive())
+        {
+            throw new IllegalStateException("the wrapper closed " + this + " (or its view's memory was rewound over) " +
+                "while place() ran: the placed memory is gone");
+        }
+        if (offset < end)
+        {
+            undoPlace(before);
+            throw new IllegalStateException("the wrapper rewound " + this + " below the placed memory while place() " +
+                "ran: the placement is undone");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------

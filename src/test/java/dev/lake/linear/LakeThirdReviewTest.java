@@ -64,4 +64,50 @@ class LakeThirdReviewTest
             }
         }
     }
+
+    /**
+     * place(): a wrapper that returned normally after rewinding the allocator below the placement (a reset, a
+     * rewind to an older snapshot) or closing the lake got its flyweight back as if placed: it pointed at memory
+     * that the next allocation hands out again (two owners of the same bytes, silently) or that was freed with the
+     * lake (a JVM crash on the first write with Agrona's checks off). place() now refuses it, with the placement
+     * undone; scratch rewinds above the placement stay allowed.
+     */
+    @Test
+    void aPlaceWrapperThatRewindsBelowOrClosesAndReturnsIsRefused()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            lake.allocate(16);
+            final int[] placedAt = {-1};
+            final IllegalStateException rewound = assertThrows(IllegalStateException.class, () ->
+                lake.place(placedAt, 64, 8, (f, b, o) ->
+                {
+                    f[0] = o;
+                    lake.reset();
+                }));
+            assertTrue(rewound.getMessage().contains("while place()"), rewound.getMessage());
+            assertEquals(0, lake.position());
+
+            // through a view whose parent the wrapper rewinds over
+            final LakeView view = lake.split(256);
+            assertThrows(IllegalStateException.class, () -> view.place(placedAt, 64, 8, (f, b, o) -> lake.reset()));
+            assertFalse(view.isValid());
+
+            // scratch work above the placement keeps it
+            final int[] kept = {-1};
+            assertSame(kept, lake.place(kept, 32, 8, (f, b, o) ->
+            {
+                f[0] = o;
+                lake.mark();
+                lake.droplet(8).putLong(0, 1L);
+                lake.resetToMark();
+            }));
+            assertEquals(kept[0] + 32, lake.position());
+
+            final IllegalStateException closed = assertThrows(IllegalStateException.class, () ->
+                lake.place(placedAt, 64, 8, (f, b, o) -> lake.close()));
+            assertTrue(closed.getMessage().contains("while place()"), closed.getMessage());
+            assertFalse(lake.isOpen());
+        }
+    }
 }
