@@ -110,4 +110,44 @@ class LakeThirdReviewTest
             assertFalse(lake.isOpen());
         }
     }
+
+    /**
+     * Coverage of documented refusals no test exercised (no bug found): a process() writer that closes the lake, or
+     * that rewinds the parent over the view it writes into, is refused with nothing kept and the region freed; a
+     * Droplet.wrap wrapper that throws leaves the droplet as it was.
+     */
+    @Test
+    void writersAndWrappersThatCloseOrThrowLeaveConsistentState()
+    {
+        final long baseline = dev.lake.memory.NativeMemory.reservedBytes();
+        final Lake lake = Lake.of(4096);
+        final LakeView view = lake.split(1024);
+        final IllegalStateException overView = assertThrows(IllegalStateException.class, () ->
+            view.process((b, o, c) ->
+            {
+                lake.reset();
+                return 8;
+            }));
+        assertTrue(overView.getMessage().contains("while process() ran"), overView.getMessage());
+        assertFalse(view.isValid());
+
+        final Droplet d = lake.droplet(16);
+        d.putLong(0, 42L);
+        final RuntimeException boom = new RuntimeException("wrap failed");
+        assertSame(boom, assertThrows(RuntimeException.class, () -> d.wrap(new Object(), (f, b, o) ->
+        {
+            throw boom;
+        })));
+        assertTrue(d.isValid());
+        assertEquals(42L, d.getLong(0));
+
+        assertThrows(IllegalStateException.class, () -> lake.process((b, o, c) ->
+        {
+            lake.close();
+            return 8;
+        }));
+        assertFalse(lake.isOpen());
+        assertFalse(d.isValid());
+        assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
+    }
 }

@@ -112,4 +112,73 @@ class ThreadThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * Coverage of the lifecycle contract (no bug found): close() while lakes are leased, by threads that then
+     * release, die without release, or race init() against the close. Once quiet, nothing is leased or pooled,
+     * every lake built was closed exactly once, each dead owner was reclaimed once, and the native bytes are back.
+     */
+    @Test
+    void closeRacingLeasesReleasesAndThreadDeathLeavesExactCounters() throws Exception
+    {
+        final long baseline = dev.lake.memory.NativeMemory.reservedBytes();
+        final ThreadLakes lakes = ThreadLakes.builder(CAPACITY).poolBound(2).build();
+        final int threads = 16;
+        final java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads + 1);
+        final java.util.concurrent.atomic.AtomicInteger died = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.List<Thread> all = new java.util.ArrayList<>();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (int t = 0; t < threads; t++)
+        {
+            final int id = t;
+            final Thread thread = new Thread(() ->
+            {
+                try
+                {
+                    start.await();
+                    for (int i = 0; i < 200; i++)
+                    {
+                        final Lake lake;
+                        try
+                        {
+                            lake = lakes.init();
+                        }
+                        catch (final IllegalStateException closed)
+                        {
+                            return; // closed: refused, nothing leased
+                        }
+                        lakes.with(l -> l.allocate(64));
+                        if (id % 4 == 0 && i == 100)
+                        {
+                            died.incrementAndGet();
+                            return; // dies holding its lake
+                        }
+                        assertEquals(0, lake.used());
+                        lakes.release();
+                    }
+                }
+                catch (final Throwable e)
+                {
+                    failure.compareAndSet(null, e);
+                }
+            }, "lease-" + t);
+            all.add(thread);
+            thread.start();
+        }
+        start.await();
+        lakes.close();
+        for (final Thread thread : all)
+        {
+            thread.join();
+        }
+        assertNull(failure.get());
+        lakes.reap();
+        final ThreadLakes.Stats stats = lakes.stats();
+        assertEquals(0, stats.leased(), stats.toString());
+        assertEquals(0, stats.pooled(), stats.toString());
+        assertEquals(stats.created(), stats.closed(), stats.toString());
+        assertEquals(died.get(), stats.reclaimed(), stats.toString());
+        assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
+        assertThrows(IllegalStateException.class, lakes::init);
+    }
 }
