@@ -7,13 +7,25 @@ import java.util.concurrent.atomic.AtomicLong;
  * that a token handed to the wrong allocator never matches one of its own open scopes (per-allocator counters
  * would give every allocator the same first token). Each allocator takes ids in blocks: one atomic add per
  * {@value #BLOCK} scopes, the rest is a compare and an increment.
+ *
+ * <p>A token keeps an id above 16 depth bits, so every id is below {@link #ID_LIMIT} (2^48): after
+ * {@link #BLOCKS} blocks (2^32 - 1, hours for a process that opens a scope on a fresh view per message) the
+ * blocks start again from the first. An id is then reused only after 2^48 others, so a token from that long ago
+ * is all that could match a scope it was not made for.
  */
 final class TokenIds
 {
     /** Ids per block. */
     static final long BLOCK = 1 << 16;
 
-    // Starts at 1: the first id handed out is 2, so 0 (no scope) and 1 are never ids.
+    /** Every id is below this: a token shifts it left by 16 bits and must not lose any. */
+    static final long ID_LIMIT = 1L << 48;
+
+    /** Blocks before the ids start again from the first block: the last one ends below {@link #ID_LIMIT}. */
+    static final long BLOCKS = (ID_LIMIT - 2) / BLOCK;
+
+    // Starts at 1: the first id handed out is 2, so 0 (no scope) and 1 are never ids. Counts on past ID_LIMIT; the
+    // block is taken from it modulo BLOCKS.
     private static final AtomicLong NEXT = new AtomicLong(1);
 
     private TokenIds()
@@ -21,10 +33,12 @@ final class TokenIds
     }
 
     /**
-     * @return the id before a fresh block: the block's ids are the {@value #BLOCK} numbers after it.
+     * @return the id before a fresh block: the block's ids are the {@value #BLOCK} numbers after it, all between 2
+     * and {@link #ID_LIMIT} (exclusive).
      */
     static long block()
     {
-        return NEXT.getAndAdd(BLOCK);
+        final long raw = NEXT.getAndAdd(BLOCK);
+        return 1 + Math.floorMod((raw - 1) / BLOCK, BLOCKS) * BLOCK;
     }
 }

@@ -150,4 +150,54 @@ class LakeThirdReviewTest
         assertFalse(d.isValid());
         assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
     }
+
+    /**
+     * Sandbox tokens pack the sandbox's id above 16 depth bits, so an id must stay below 2^48; but the process-wide
+     * id counter hands every lake, view and arena that opens a scope a block of 65,536 ids and never wrapped. After
+     * 2^32 blocks (a view per message with one sandbox each: about 72 minutes at a million views a second) the
+     * ids crossed 2^48, the token lost the id's top bits, and a valid sandbox's token no longer matched it:
+     * commitSandbox threw StaleHandleException ("already ended") and endSandbox did nothing, so the rollback never
+     * happened (Arena transaction tokens likewise). The counter now wraps below 2^48. In a child JVM whose counter
+     * is moved to where 2^32 blocks leave it, so that the test run's own tokens are not disturbed.
+     */
+    @Test
+    void sandboxTokensStillWorkAfterTwoToThe32IdBlocks() throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.run(ExhaustedTokenIdsProbe.class, true);
+        assertTrue(out.contains("probe: tokens ok"), out);
+    }
+
+    /** The child JVM of {@link #sandboxTokensStillWorkAfterTwoToThe32IdBlocks()}. */
+    public static final class ExhaustedTokenIdsProbe
+    {
+        private ExhaustedTokenIdsProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final java.lang.reflect.Field next = TokenIds.class.getDeclaredField("NEXT");
+            next.setAccessible(true);
+            ((java.util.concurrent.atomic.AtomicLong)next.get(null)).set(1 + (1L << 32) * TokenIds.BLOCK);
+            try (Lake lake = Lake.of(4096); Arena arena = Arena.builder().initialBlockSize(1024).build())
+            {
+                final long kept = lake.beginSandbox();
+                lake.allocate(64);
+                lake.commitSandbox(kept);
+                final long undone = lake.beginSandbox();
+                lake.allocate(64);
+                lake.endSandbox(undone);
+                final long tx = arena.beginTransaction();
+                arena.allocate(64);
+                arena.commitTransaction(tx);
+                System.out.println(lake.position() == 64 && lake.openSandboxes() == 0 && arena.position() >= 64 ?
+                    "probe: tokens ok" : "probe: wrong state " + lake.position() + ", " + lake.openSandboxes());
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused a valid token: " + ex);
+            }
+            System.out.flush();
+        }
+    }
 }
