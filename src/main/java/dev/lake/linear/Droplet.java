@@ -393,7 +393,20 @@ public final class Droplet implements AutoCloseable
     @Override
     public String toString()
     {
-        return "Droplet[" + offset + ", " + (end - offset) + " B" + (isValid() ? "]" : ", invalid]");
+        return "Droplet[" + offset + ", " + (end - offset) + " B" + state() + "]";
+    }
+
+    /** For toString(), which loggers call from any thread: never throws, not even for a confined lake. */
+    private String state()
+    {
+        try
+        {
+            return isValid() ? "" : ", invalid";
+        }
+        catch (final IllegalStateException confinedElsewhere)
+        {
+            return ", confined to another thread";
+        }
     }
 
     private void checkValid()

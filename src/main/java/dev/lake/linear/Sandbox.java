@@ -204,9 +204,22 @@ public final class Sandbox implements AutoCloseable
             case COMMITTED -> "committed";
             case ROLLED_BACK -> "rolled back";
             case INVALIDATED -> "invalidated";
-            default -> owner.sandboxActive(depth, id) ? "open" : "invalidated";
+            default -> openOrInvalidated();
         };
         return "Sandbox[at " + start + " of " + owner + ", " + what + "]";
+    }
+
+    /** For toString(), which loggers call from any thread: never throws, not even for a confined lake. */
+    private String openOrInvalidated()
+    {
+        try
+        {
+            return owner.sandboxActive(depth, id) ? "open" : "invalidated";
+        }
+        catch (final IllegalStateException confinedElsewhere)
+        {
+            return "confined to another thread";
+        }
     }
 
     private void rollbackNow()

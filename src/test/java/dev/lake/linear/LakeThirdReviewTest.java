@@ -200,4 +200,46 @@ class LakeThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * toString() of a droplet or sandbox of a confined lake, called from another thread (a logger's, a debugger's),
+     * threw the confinement's IllegalStateException: logging a handle must never fail. It now names the state it
+     * can see without touching the lake.
+     */
+    @Test
+    void toStringOfHandlesOfAConfinedLakeNeverThrowsOnAnotherThread() throws Exception
+    {
+        try (Lake lake = Lake.builder(1024).build())
+        {
+            lake.confineTo(Thread.currentThread());
+            final Droplet droplet = lake.droplet(16);
+            final Sandbox sandbox = lake.sandbox();
+            final String[] seen = new String[2];
+            final Throwable[] failure = new Throwable[1];
+            final Thread logger = new Thread(() ->
+            {
+                try
+                {
+                    seen[0] = droplet.toString();
+                    seen[1] = sandbox.toString();
+                }
+                catch (final Throwable t)
+                {
+                    failure[0] = t;
+                }
+            });
+            logger.start();
+            logger.join();
+            assertNull(failure[0], () -> "toString threw " + failure[0]);
+            assertEquals("Droplet[0, 16 B, confined to another thread]", seen[0]);
+            assertTrue(seen[1].endsWith("confined to another thread]"), seen[1]);
+            assertEquals("Droplet[0, 16 B]", droplet.toString());
+            assertTrue(sandbox.toString().endsWith(", open]"), sandbox.toString());
+            sandbox.close();
+            assertTrue(sandbox.toString().endsWith(", rolled back]"), sandbox.toString());
+            assertEquals("Droplet[0, 16 B]", droplet.toString()); // allocated before the sandbox: still its own
+            lake.reset();
+            assertEquals("Droplet[0, 16 B, invalid]", droplet.toString());
+        }
+    }
 }
