@@ -9,6 +9,7 @@ import java.lang.invoke.VarHandle;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.ReadOnlyBufferException;
 import java.util.Objects;
 
@@ -427,6 +428,108 @@ public final class Region implements AutoCloseable
             UnsafeApi.copyMemory(srcArray, srcOffset, byteArray(), addressOffset() + index, length);
             Reference.reachabilityFence(this);
             Reference.reachabilityFence(srcBuffer); // a Lake view's memory must not be reclaimed mid-copy
+        }
+
+        /**
+         * Agrona's for a {@code String} (fixed chars, the JDK's code). Any other sequence is code Lake may not know:
+         * Agrona's reads this view's address once and then writes each char there as it asks for it, so a sequence whose
+         * {@code charAt} closed the region had the rest written into the freed memory (a JVM crash, or another
+         * allocation's bytes), with Agrona's bounds checks on. Here each char is asked for first, then this view is
+         * checked to be still open, then the byte is written. Same bytes, return value and checks as Agrona's otherwise;
+         * one compare per char more for a sequence other than {@code String}, no allocation.
+         *
+         * @throws IndexOutOfBoundsException as Agrona's, or if the sequence's own methods closed the region.
+         */
+        @Override
+        public int putStringAscii(final int index, final CharSequence value)
+        {
+            if (value == null || value instanceof String)
+            {
+                return super.putStringAscii(index, value);
+            }
+            return putAsciiWithLength(index, value, ByteOrder.nativeOrder());
+        }
+
+        /** As {@link #putStringAscii(int, CharSequence)}, with the length in {@code byteOrder}. */
+        @Override
+        public int putStringAscii(final int index, final CharSequence value, final ByteOrder byteOrder)
+        {
+            if (value == null || value instanceof String)
+            {
+                return super.putStringAscii(index, value, byteOrder);
+            }
+            return putAsciiWithLength(index, value, byteOrder);
+        }
+
+        private int putAsciiWithLength(final int index, final CharSequence value, final ByteOrder byteOrder)
+        {
+            final int length = value.length();
+            ensureCapacity(index, length + STR_HEADER_LEN);
+            checkNotClosedMidCall();
+            UnsafeApi.putInt(byteArray(), addressOffset() + index,
+                byteOrder == ByteOrder.nativeOrder() ? length : Integer.reverseBytes(length));
+            putAsciiChars(index + STR_HEADER_LEN, value, 0, length);
+            return STR_HEADER_LEN + length;
+        }
+
+        /** As {@link #putStringAscii(int, CharSequence)}, without the length. */
+        @Override
+        public int putStringWithoutLengthAscii(final int index, final CharSequence value)
+        {
+            if (value == null || value instanceof String)
+            {
+                return super.putStringWithoutLengthAscii(index, value);
+            }
+            final int length = value.length();
+            ensureCapacity(index, length);
+            putAsciiChars(index, value, 0, length);
+            return length;
+        }
+
+        /** As {@link #putStringAscii(int, CharSequence)}, without the length, for part of the sequence. */
+        @Override
+        public int putStringWithoutLengthAscii(
+            final int index, final CharSequence value, final int valueOffset, final int length)
+        {
+            if (value == null || value instanceof String)
+            {
+                return super.putStringWithoutLengthAscii(index, value, valueOffset, length);
+            }
+            final int count = Math.min(value.length() - valueOffset, length);
+            ensureCapacity(index, count);
+            putAsciiChars(index, value, valueOffset, count);
+            return count;
+        }
+
+        /** Writes chars of a sequence Lake may not know: each one asked for, then this view checked, then written. */
+        private void putAsciiChars(final int index, final CharSequence value, final int valueOffset, final int count)
+        {
+            try
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    final char c = value.charAt(valueOffset + i);
+                    checkNotClosedMidCall();
+                    UnsafeApi.putByte(byteArray(), addressOffset() + index + i, (byte)(c > 127 ? '?' : c));
+                }
+            }
+            finally
+            {
+                Reference.reachabilityFence(this);
+            }
+        }
+
+        /**
+         * A closed region's view has capacity 0, and a region is never empty: the code Lake does not know that the
+         * call just ran closed it.
+         */
+        private void checkNotClosedMidCall()
+        {
+            if (capacity() == 0)
+            {
+                throw new IndexOutOfBoundsException("the region was closed during the call, by code it ran: " +
+                    "nothing more is read or written");
+            }
         }
 
         /**

@@ -1,0 +1,149 @@
+package dev.lake.memory;
+
+import dev.lake.testing.ChildJvm;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteOrder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Third review of the memory foundation ({@code Region}, {@code Memory}, {@code NativeMemory}, {@code RefCount}): each
+ * test fails on the code before its fix. Crash-capable cases run in a child JVM ({@link ChildJvm}).
+ */
+class MemoryThirdReviewTest
+{
+    private static final String[] PUT_STRING_VARIANTS = {
+        "putStringAscii", "putStringAsciiOrder", "putStringWithoutLengthAscii", "putStringWithoutLengthAsciiRange"};
+
+    /**
+     * A region's view ({@code Region.buffer()}, also a lake's, an arena block's, a pool arena's raw buffer) wrote a
+     * {@code CharSequence} through Agrona's {@code putString*Ascii}: that checks the range once, reads the view's address
+     * into a local, then asks the sequence for each char (code Lake does not know) and writes it there. A sequence whose
+     * {@code charAt} closed the region had every later char written into the freed memory: a JVM crash once the memory
+     * was unmapped (or another allocation's bytes overwritten where malloc reused it), with Agrona's bounds checks on.
+     * The view now asks for each char first and checks it is still open before writing it.
+     */
+    @Test
+    void aRegionViewWritingACharSequenceThatClosesTheRegionIsRefused() throws Exception
+    {
+        for (final boolean checks : new boolean[] {true, false})
+        {
+            for (final String variant : PUT_STRING_VARIANTS)
+            {
+                final String out = ChildJvm.run(ClosingCharSequenceProbe.class, checks, variant);
+                assertTrue(out.startsWith("exit 0") && out.contains("probe: refused") &&
+                    out.contains("IndexOutOfBoundsException"), variant + ": " + out);
+            }
+        }
+    }
+
+    /** The child JVM of {@link #aRegionViewWritingACharSequenceThatClosesTheRegionIsRefused()}. */
+    public static final class ClosingCharSequenceProbe
+    {
+        private ClosingCharSequenceProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            final String variant = args[0];
+            final int length = 1 << 20;
+            final Region region = Region.builder(64 << 20).build(); // large enough that closing it unmaps it
+            final UnsafeBuffer view = region.buffer();
+            final CharSequence closing = new CharSequence()
+            {
+                @Override
+                public int length()
+                {
+                    return length;
+                }
+
+                @Override
+                public char charAt(final int index)
+                {
+                    region.close();
+                    return 'x';
+                }
+
+                @Override
+                public CharSequence subSequence(final int start, final int end)
+                {
+                    throw new UnsupportedOperationException();
+                }
+            };
+            try
+            {
+                switch (variant)
+                {
+                    case "putStringAscii" -> view.putStringAscii(4096, closing);
+                    case "putStringAsciiOrder" -> view.putStringAscii(4096, closing, ByteOrder.BIG_ENDIAN);
+                    case "putStringWithoutLengthAscii" -> view.putStringWithoutLengthAscii(4096, closing);
+                    default -> view.putStringWithoutLengthAscii(4096, closing, 0, length);
+                }
+                System.out.println("probe: NOT refused: wrote through a closed region's view");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused (" + ex + ")");
+            }
+            System.out.flush();
+        }
+    }
+
+    /** The region view's {@code putString*Ascii} still write exactly what Agrona's do, for any sequence. */
+    @Test
+    void aRegionViewWritesCharSequencesAsAgronaDoes()
+    {
+        final CharSequence[] values = {"", "plain", "caf\u00e9 \u20ac", new StringBuilder("built \u00ff!"),
+            java.nio.CharBuffer.wrap("wrapped \u0100 chars"), null};
+        try (Region region = Region.builder(256).zeroed(true).build())
+        {
+            final UnsafeBuffer view = region.buffer();
+            final UnsafeBuffer agrona = new UnsafeBuffer(new byte[256]);
+            for (final CharSequence value : values)
+            {
+                for (final String variant : PUT_STRING_VARIANTS)
+                {
+                    view.setMemory(0, 256, (byte)0x55);
+                    agrona.setMemory(0, 256, (byte)0x55);
+                    assertEquals(outcome(agrona, variant, value), outcome(view, variant, value), variant + " " + value);
+                    assertEquals(0, agrona.compareTo(new UnsafeBuffer(view, 0, 256)), variant + " " + value);
+                }
+            }
+            if (org.agrona.DirectBuffer.SHOULD_BOUNDS_CHECK)
+            {
+                assertThrows(IndexOutOfBoundsException.class,
+                    () -> view.putStringAscii(250, new StringBuilder("too long")));
+                assertThrows(IndexOutOfBoundsException.class,
+                    () -> view.putStringWithoutLengthAscii(250, new StringBuilder("too long")));
+            }
+        }
+    }
+
+    private static String outcome(final UnsafeBuffer buffer, final String variant, final CharSequence value)
+    {
+        try
+        {
+            return "wrote " + put(buffer, variant, value);
+        }
+        catch (final RuntimeException ex)
+        {
+            return "threw " + ex.getClass().getName();
+        }
+    }
+
+    private static int put(final UnsafeBuffer buffer, final String variant, final CharSequence value)
+    {
+        return switch (variant)
+        {
+            case "putStringAscii" -> buffer.putStringAscii(3, value);
+            case "putStringAsciiOrder" -> buffer.putStringAscii(3, value, ByteOrder.BIG_ENDIAN);
+            case "putStringWithoutLengthAscii" -> buffer.putStringWithoutLengthAscii(3, value);
+            default -> buffer.putStringWithoutLengthAscii(3, value, 1, 4);
+        };
+    }
+}
