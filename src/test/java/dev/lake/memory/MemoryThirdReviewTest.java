@@ -146,4 +146,126 @@ class MemoryThirdReviewTest
             default -> buffer.putStringWithoutLengthAscii(3, value, 1, 4);
         };
     }
+
+    private static final String[] GET_STRING_VARIANTS = {
+        "getStringAscii", "getStringAsciiOrder", "getStringAsciiLength", "getStringWithoutLengthAscii"};
+
+    /**
+     * A region's view read a string into an {@code Appendable} through Agrona's {@code getString*Ascii}: that checks the
+     * range once, reads the view's address into a local, then reads each byte there and hands it to the appendable
+     * (code Lake does not know). An appendable whose {@code append} closed the region had every later byte read from
+     * the freed memory: a JVM crash once it was unmapped, or another allocation's bytes handed to the caller where
+     * malloc reused it, with Agrona's bounds checks on. The view now checks it is still open before each byte it reads.
+     */
+    @Test
+    void aRegionViewReadingIntoAnAppendableThatClosesTheRegionIsRefused() throws Exception
+    {
+        for (final boolean checks : new boolean[] {true, false})
+        {
+            for (final String variant : GET_STRING_VARIANTS)
+            {
+                final String out = ChildJvm.run(ClosingAppendableProbe.class, checks, variant);
+                assertTrue(out.startsWith("exit 0") && out.contains("probe: refused after 1 char") &&
+                    out.contains("IndexOutOfBoundsException"), variant + ": " + out);
+            }
+        }
+    }
+
+    /** The child JVM of {@link #aRegionViewReadingIntoAnAppendableThatClosesTheRegionIsRefused()}. */
+    public static final class ClosingAppendableProbe
+    {
+        private ClosingAppendableProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            final String variant = args[0];
+            final int length = 1 << 20;
+            final Region region = Region.builder(64 << 20).build(); // large enough that closing it unmaps it
+            final UnsafeBuffer view = region.buffer();
+            view.setMemory(4096, length + 8, (byte)'y');
+            view.putInt(4096, length);
+            final StringBuilder got = new StringBuilder();
+            final Appendable closing = new Appendable()
+            {
+                @Override
+                public Appendable append(final CharSequence csq)
+                {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override
+                public Appendable append(final CharSequence csq, final int start, final int end)
+                {
+                    throw new UnsupportedOperationException();
+                }
+
+                @Override
+                public Appendable append(final char c)
+                {
+                    got.append(c);
+                    region.close();
+                    return this;
+                }
+            };
+            try
+            {
+                switch (variant)
+                {
+                    case "getStringAscii" -> view.getStringAscii(4096, closing);
+                    case "getStringAsciiOrder" -> view.getStringAscii(4096, closing, ByteOrder.nativeOrder());
+                    case "getStringAsciiLength" -> view.getStringAscii(4096, length, closing);
+                    default -> view.getStringWithoutLengthAscii(4100, length, closing);
+                }
+                System.out.println("probe: NOT refused: read " + got.length() + " chars through a closed region's view");
+            }
+            catch (final RuntimeException ex)
+            {
+                System.out.println("probe: refused after " + got.length() + " char (" + ex + ")");
+            }
+            System.out.flush();
+        }
+    }
+
+    /** The region view's {@code getString*Ascii} into an {@code Appendable} still read exactly what Agrona's do. */
+    @Test
+    void aRegionViewReadsIntoAppendablesAsAgronaDoes()
+    {
+        try (Region region = Region.builder(64).zeroed(true).build())
+        {
+            final UnsafeBuffer view = region.buffer();
+            final UnsafeBuffer agrona = new UnsafeBuffer(new byte[64]);
+            for (final UnsafeBuffer b : new UnsafeBuffer[] {view, agrona})
+            {
+                b.putStringAscii(0, "ab\u00e9c");
+                b.putByte(6, (byte)-3);
+                b.putStringAscii(20, "xyz", ByteOrder.BIG_ENDIAN);
+            }
+            for (final String variant : GET_STRING_VARIANTS)
+            {
+                assertEquals(read(agrona, variant), read(view, variant), variant);
+            }
+            if (org.agrona.DirectBuffer.SHOULD_BOUNDS_CHECK)
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(60, 8, new StringBuilder()));
+                assertThrows(IndexOutOfBoundsException.class,
+                    () -> view.getStringWithoutLengthAscii(60, 8, new StringBuilder()));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(62, new StringBuilder()));
+            }
+        }
+    }
+
+    private static String read(final UnsafeBuffer buffer, final String variant)
+    {
+        final StringBuilder out = new StringBuilder();
+        final int n = switch (variant)
+        {
+            case "getStringAscii" -> buffer.getStringAscii(0, out);
+            case "getStringAsciiOrder" -> buffer.getStringAscii(20, out, ByteOrder.BIG_ENDIAN);
+            case "getStringAsciiLength" -> buffer.getStringAscii(0, 5, out);
+            default -> buffer.getStringWithoutLengthAscii(2, 5, out);
+        };
+        return n + ":" + out;
+    }
 }
