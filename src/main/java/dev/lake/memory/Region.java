@@ -82,20 +82,30 @@ public final class Region implements AutoCloseable
         }
         NativeMemory.reserved(rawBytes);
         this.address = (raw + alignment - 1) & -alignment;
-
-        if (builder.zeroed)
+        try
         {
-            Memory.fill(address, size, (byte)0);
-        }
-        if (builder.preTouch)
-        {
-            preTouch(address, size);
-        }
+            if (builder.zeroed)
+            {
+                Memory.fill(address, size, (byte)0);
+            }
+            if (builder.preTouch)
+            {
+                preTouch(address, size);
+            }
 
-        final String description = "Region[" + size + " B, align " + alignment + "]";
-        this.deallocator = new Deallocator(raw, rawBytes, description, NativeMemory.allocationSite(description));
-        this.buffer = new RegionBuffer(address, size, this);
-        this.cleanable = NativeMemory.cleaner().register(this, deallocator);
+            final String description = "Region[" + size + " B, align " + alignment + "]";
+            this.deallocator = new Deallocator(raw, rawBytes, description, NativeMemory.allocationSite(description));
+            this.buffer = new RegionBuffer(address, size, this);
+            this.cleanable = NativeMemory.cleaner().register(this, deallocator); // last: nothing can fail after it
+        }
+        catch (final Throwable ex)
+        {
+            // the Java objects above come from the heap: an OutOfMemoryError (or any error) before the cleaner holds
+            // the memory must not leave it held by nobody and counted for good
+            Memory.free(raw);
+            NativeMemory.released(rawBytes);
+            throw ex;
+        }
     }
 
     /**
@@ -105,7 +115,8 @@ public final class Region implements AutoCloseable
      * @return the open region.
      * @throws IllegalArgumentException if {@code size} is out of range.
      * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
-     * @throws OutOfMemoryError         if the operating system refuses the memory.
+     * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room for the
+     *                                  region's few objects; nothing is then held or counted.
      */
     public static Region allocate(final long size)
     {
@@ -730,7 +741,8 @@ public final class Region implements AutoCloseable
         /**
          * @return a new open region.
          * @throws IllegalStateException if the JVM lacks {@link Memory#REQUIRED_FLAG}.
-         * @throws OutOfMemoryError      if the operating system refuses the memory.
+         * @throws OutOfMemoryError      if the operating system refuses the memory, or the Java heap has no room for
+         *                               the region's few objects; nothing is then held or counted.
          */
         public Region build()
         {

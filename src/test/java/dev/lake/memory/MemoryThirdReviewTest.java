@@ -268,4 +268,93 @@ class MemoryThirdReviewTest
         };
         return n + ":" + out;
     }
+
+    /**
+     * A region's constructor raised {@code reservedBytes()} and {@code liveRegions()} as soon as it held the native
+     * memory, then allocated its description, deallocator, views and cleaner registration on the Java heap. An
+     * {@code OutOfMemoryError} there (a full heap) left the native memory held by nobody, never freed (no cleaner yet),
+     * and both counters raised for good: a leak the leak counter never sees, and accounting no test can bring back to
+     * its baseline. It now frees the memory and lowers the counters before the error goes on. A child JVM with a small,
+     * nearly full heap allocates regions until the heap refuses them at every step of the constructor.
+     */
+    @Test
+    void aRegionWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing() throws Exception
+    {
+        final java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
+        command.addAll(java.util.List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-Xshare:auto", "-cp",
+            System.getProperty("java.class.path"), HeapExhaustionProbe.class.getName()));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
+        assertEquals(0, process.exitValue(), out);
+        assertTrue(out.contains("probe: reserved 0 live 0 after"), out);
+    }
+
+    /** The child JVM of {@link #aRegionWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing()}. */
+    public static final class HeapExhaustionProbe
+    {
+        private HeapExhaustionProbe()
+        {
+        }
+
+        public static void main(final String[] args)
+        {
+            Region.allocate(4096).close(); // links the constructor's string concatenation before the heap is full
+            final long reserved = NativeMemory.reservedBytes();
+            final long live = NativeMemory.liveRegions();
+            final Region[] made = new Region[64];
+            int count = 0;
+            int refused = 0;
+            Object[] fillers = new Object[1 << 21];
+            int n = 0;
+            try
+            {
+                while (n < fillers.length)
+                {
+                    fillers[n] = new byte[16];
+                    n++;
+                }
+            }
+            catch (final OutOfMemoryError full)
+            {
+                // the heap is full for 32-byte objects: fill what is left with the smallest ones
+            }
+            try
+            {
+                while (n < fillers.length)
+                {
+                    fillers[n] = new Object();
+                    n++;
+                }
+            }
+            catch (final OutOfMemoryError full)
+            {
+                // the heap is full: now free it a filler at a time, so each step of the constructor meets the error
+            }
+            final int filled = n;
+            for (int k = n - 1; k >= 0 && count < 4 && refused < 400; k--)
+            {
+                fillers[k] = null;
+                try
+                {
+                    made[count] = Region.allocate(4096);
+                    count++;
+                }
+                catch (final OutOfMemoryError ex)
+                {
+                    refused++;
+                }
+            }
+            fillers = null;
+            for (int i = 0; i < count; i++)
+            {
+                made[i].close();
+            }
+            System.out.println("probe: reserved " + (NativeMemory.reservedBytes() - reserved) + " live " +
+                (NativeMemory.liveRegions() - live) + " after " + refused + " refusals and " + count + " regions (" + filled + " fillers)");
+            System.out.flush();
+        }
+    }
 }
