@@ -444,6 +444,25 @@ public final class Region implements AutoCloseable
         }
 
         /**
+         * Agrona's, refusing a read-only destination as NIO does: Agrona writes through the buffer's backing array or
+         * address whatever the buffer says, so a read-only heap or direct buffer was silently changed and a read-only
+         * mapped file crashed the JVM. {@code getBytes(int, ByteBuffer, int)} comes here, as in Agrona. One
+         * {@code isReadOnly()} call more per copy.
+         *
+         * @throws ReadOnlyBufferException   if {@code dstBuffer} is read-only (nothing is written).
+         * @throws IndexOutOfBoundsException as Agrona's.
+         */
+        @Override
+        public void getBytes(final int index, final ByteBuffer dstBuffer, final int dstOffset, final int length)
+        {
+            if (dstBuffer.isReadOnly())
+            {
+                throw new ReadOnlyBufferException();
+            }
+            super.getBytes(index, dstBuffer, dstOffset, length);
+        }
+
+        /**
          * Agrona's for a {@code String} (fixed chars, the JDK's code). Any other sequence is code Lake may not know:
          * Agrona's reads this view's address once and then writes each char there as it asks for it, so a sequence whose
          * {@code charAt} closed the region had the rest written into the freed memory (a JVM crash, or another

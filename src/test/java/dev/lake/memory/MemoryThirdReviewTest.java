@@ -357,4 +357,78 @@ class MemoryThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * A region's view copied into a read-only {@code ByteBuffer} through Agrona's {@code getBytes(int, ByteBuffer, ..)}:
+     * Agrona writes through the buffer's backing array or address whatever it says, so a read-only heap or direct buffer
+     * was silently changed, and a read-only mapped file crashed the JVM (its pages are not writable). Refused now, as
+     * NIO and Lake's handle-tier views refuse it ({@code Region.checkDestination}), with the destination unchanged.
+     */
+    @Test
+    void aRegionViewRefusesToCopyIntoAReadOnlyByteBuffer()
+    {
+        try (Region region = Region.builder(64).build())
+        {
+            final UnsafeBuffer view = region.buffer();
+            view.setMemory(0, 64, (byte)7);
+            final java.nio.ByteBuffer heap = java.nio.ByteBuffer.allocate(16);
+            final java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(16);
+            for (final java.nio.ByteBuffer target : new java.nio.ByteBuffer[] {heap, direct})
+            {
+                final java.nio.ByteBuffer readOnly = target.asReadOnlyBuffer();
+                assertThrows(java.nio.ReadOnlyBufferException.class, () -> view.getBytes(0, readOnly, 0, 8));
+                assertThrows(java.nio.ReadOnlyBufferException.class, () -> view.getBytes(0, readOnly, 8));
+                assertEquals(0, readOnly.position());
+                for (int i = 0; i < 16; i++)
+                {
+                    assertEquals(0, target.get(i), "the read-only buffer's bytes are unchanged");
+                }
+                view.getBytes(0, target, 4, 8); // a writable one still works
+                assertEquals(7, target.get(4));
+                assertEquals(7, target.get(11));
+                assertEquals(0, target.get(12));
+            }
+        }
+    }
+
+    /** A read-only mapped file as the destination: a SIGSEGV before the fix. Child JVM, Agrona's checks on. */
+    @Test
+    void aRegionViewCopyIntoAReadOnlyMappedFileDoesNotCrash() throws Exception
+    {
+        final String out = ChildJvm.run(ReadOnlyMappedProbe.class, true);
+        assertTrue(out.startsWith("exit 0") && out.contains("probe: refused (java.nio.ReadOnlyBufferException"), out);
+    }
+
+    /** The child JVM of {@link #aRegionViewCopyIntoAReadOnlyMappedFileDoesNotCrash()}. */
+    public static final class ReadOnlyMappedProbe
+    {
+        private ReadOnlyMappedProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final java.nio.file.Path file = java.nio.file.Files.createTempFile("lake-ro", ".bin");
+            try
+            {
+                java.nio.file.Files.write(file, new byte[4096]);
+                try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file);
+                    Region region = Region.builder(64).build())
+                {
+                    final java.nio.ByteBuffer mapped = channel.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, 4096);
+                    region.buffer().getBytes(0, mapped, 0, 64);
+                    System.out.println("probe: NOT refused: wrote into a read-only mapping");
+                }
+                catch (final RuntimeException ex)
+                {
+                    System.out.println("probe: refused (" + ex + ")");
+                }
+            }
+            finally
+            {
+                java.nio.file.Files.deleteIfExists(file);
+            }
+            System.out.flush();
+        }
+    }
 }
