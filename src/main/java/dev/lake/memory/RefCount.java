@@ -44,7 +44,9 @@ public class RefCount
     /**
      * Adds one reference.
      *
-     * @throws StaleHandleException if the count already reached zero.
+     * @throws StaleHandleException  if the count already reached zero.
+     * @throws IllegalStateException (not a {@link StaleHandleException}) if the count is already
+     *                               {@link Integer#MAX_VALUE}: it never wraps; the count is unchanged.
      */
     public final void retain()
     {

@@ -431,4 +431,151 @@ class MemoryThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * {@code RefCount.retain()} at {@code Integer.MAX_VALUE} refuses with an {@code IllegalStateException} that is not
+     * a {@code StaleHandleException} (the handle is live), leaves the count unchanged and never wraps it to a negative
+     * count (which would read as released); releases still count down exactly. The Javadoc did not say so.
+     */
+    @Test
+    void aRefCountAtIntegerMaxValueRefusesToRetainAndNeverWraps() throws Exception
+    {
+        final RefCount count = new RefCount();
+        final java.lang.reflect.Field field = RefCount.class.getDeclaredField("count");
+        field.setAccessible(true);
+        field.setInt(count, Integer.MAX_VALUE - 1);
+        count.retain();
+        assertEquals(Integer.MAX_VALUE, count.refCount());
+        final IllegalStateException refused = assertThrows(IllegalStateException.class, count::retain);
+        assertTrue(!(refused instanceof StaleHandleException), refused.toString());
+        assertEquals(Integer.MAX_VALUE, count.refCount());
+        assertTrue(!count.release());
+        assertEquals(Integer.MAX_VALUE - 1, count.refCount());
+        field.setInt(count, 1);
+        assertTrue(count.release());
+        assertThrows(StaleHandleException.class, count::retain);
+        assertThrows(StaleHandleException.class, count::release);
+        assertEquals(0, count.refCount());
+    }
+
+    /**
+     * {@code NativeMemory}'s counters are exact once quiet under concurrent allocation of every size and alignment
+     * class, closes racing closes of the same region, and leaks reclaimed by the safety net while other threads
+     * allocate: reserved bytes and live regions back at their baseline, exactly one leak per region dropped unclosed.
+     * In a child JVM, so that no other test's garbage can be reclaimed in the middle of the count.
+     */
+    @Test
+    void accountingIsExactUnderConcurrentAllocateCloseAndLeak() throws Exception
+    {
+        final String out = ChildJvm.run(AccountingStressProbe.class, true);
+        assertTrue(out.startsWith("exit 0") && out.contains("probe: exact"), out);
+    }
+
+    /** The child JVM of {@link #accountingIsExactUnderConcurrentAllocateCloseAndLeak()}. */
+    public static final class AccountingStressProbe
+    {
+        private AccountingStressProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final long reserved = NativeMemory.reservedBytes();
+            final long live = NativeMemory.liveRegions();
+            final long leaks = NativeMemory.leaks();
+            final int threads = 8;
+            final java.util.concurrent.atomic.AtomicLong leaked = new java.util.concurrent.atomic.AtomicLong();
+            final java.util.concurrent.ConcurrentLinkedQueue<Region> shared = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            final java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            final java.util.List<Thread> workers = new java.util.ArrayList<>();
+            final java.util.Queue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            final int page = Memory.pageSize();
+            for (int t = 0; t < threads; t++)
+            {
+                final long seed = t;
+                final Thread worker = new Thread(() ->
+                {
+                    final java.util.Random random = new java.util.Random(seed);
+                    try
+                    {
+                        start.await();
+                        for (int i = 0; i < 3_000; i++)
+                        {
+                            final int size = switch (random.nextInt(4))
+                            {
+                                case 0 -> 1 + random.nextInt(64);
+                                case 1 -> page - 1 + random.nextInt(3);
+                                case 2 -> 1 + random.nextInt(300_000); // past the mmap threshold too
+                                default -> 3 * page + 1;
+                            };
+                            final int alignment = 1 << random.nextInt(Integer.numberOfTrailingZeros(page) + 1);
+                            final Region region = Region.builder(size).alignment(alignment)
+                                .zeroed(random.nextBoolean()).build();
+                            if ((region.address() & (alignment - 1)) != 0 || region.buffer().capacity() != size)
+                            {
+                                throw new AssertionError("misaligned or wrong size: " + region);
+                            }
+                            region.buffer().putByte(size - 1, (byte)1);
+                            final int fate = random.nextInt(20);
+                            if (fate == 0)
+                            {
+                                leaked.incrementAndGet(); // dropped: the safety net's
+                            }
+                            else if (fate < 5)
+                            {
+                                shared.add(region); // closed by whoever polls it, racing a close of its own
+                                final Region other = shared.poll();
+                                if (other != null)
+                                {
+                                    other.close();
+                                    other.close();
+                                }
+                                region.close();
+                            }
+                            else
+                            {
+                                region.close();
+                            }
+                            if (i % 500 == 0)
+                            {
+                                System.gc();
+                            }
+                        }
+                    }
+                    catch (final Throwable ex)
+                    {
+                        failures.add(ex);
+                    }
+                });
+                workers.add(worker);
+                worker.start();
+            }
+            start.countDown();
+            for (final Thread worker : workers)
+            {
+                worker.join();
+            }
+            Region rest;
+            while ((rest = shared.poll()) != null)
+            {
+                rest.close();
+            }
+            if (!failures.isEmpty())
+            {
+                failures.peek().printStackTrace(System.out);
+            }
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() ->
+            {
+                System.gc();
+                return NativeMemory.liveRegions() == live;
+            });
+            final long leakCount = NativeMemory.leaks() - leaks;
+            final boolean exact = failures.isEmpty() && NativeMemory.reservedBytes() == reserved &&
+                NativeMemory.liveRegions() == live && leakCount == leaked.get();
+            System.out.println("probe: " + (exact ? "exact" : "NOT exact") + " reserved " +
+                (NativeMemory.reservedBytes() - reserved) + " live " + (NativeMemory.liveRegions() - live) + " leaks " +
+                leakCount + " of " + leaked.get() + " dropped");
+            System.out.flush();
+        }
+    }
 }
