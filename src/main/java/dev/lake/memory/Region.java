@@ -426,7 +426,8 @@ public final class Region implements AutoCloseable
          * range is checked and its address read. Agrona's checks this view's range first: a source that closed the
          * region in its own methods had the write land at address 0 plus {@code index} with Agrona's bounds checks
          * on, which a closed view's capacity 0 is meant to refuse (at an index past the first GiB of a large region,
-         * that address may be the Java heap's own memory).
+         * that address may be the Java heap's own memory). A source that closed the region is refused with
+         * {@link IndexOutOfBoundsException} with Agrona's bounds checks off too (one compare more per copy).
          */
         @Override
         public void putBytes(final int index, final DirectBuffer srcBuffer, final int srcIndex, final int length)
@@ -438,6 +439,10 @@ public final class Region implements AutoCloseable
             final byte[] srcArray = srcBuffer.byteArray();
             final long srcOffset = srcBuffer.addressOffset() + srcIndex;
             ensureCapacity(index, length); // this view last: a closed region's has capacity 0
+            if (length > 0)
+            {
+                checkNotClosedMidCall(); // also without Agrona's checks: the source's own code closed the region
+            }
             UnsafeApi.copyMemory(srcArray, srcOffset, byteArray(), addressOffset() + index, length);
             Reference.reachabilityFence(this);
             Reference.reachabilityFence(srcBuffer); // a Lake view's memory must not be reclaimed mid-copy

@@ -578,4 +578,22 @@ class MemoryThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * The second round made the region view's {@code putBytes(int, DirectBuffer, int, int)} ask the source first and check
+     * its own range last, but the check was Agrona's, so with {@code -Dagrona.disable.bounds.checks=true} a source whose
+     * {@code byteArray()} or {@code addressOffset()} closed the region still had the copy written to address 0 plus the
+     * index (a JVM crash at the null page, or mapped memory for a large index). The view now also checks, with or
+     * without Agrona's checks, that the source's own code did not close it. Child JVM, Agrona's checks off.
+     */
+    @Test
+    void aRegionViewCopyFromASourceThatClosesTheRegionIsRefusedWithoutAgronasChecks() throws Exception
+    {
+        for (final String when : new String[] {"byteArray", "addressOffset"})
+        {
+            final String out = ChildJvm.run(SweepRegressionTest.ClosingSourceProbe.class, false, when);
+            assertTrue(out.startsWith("exit 0") && out.contains("probe: refused") &&
+                out.contains("IndexOutOfBoundsException"), when + ": " + out);
+        }
+    }
 }
