@@ -2,6 +2,7 @@ package dev.lake.thread;
 
 import dev.lake.linear.Lake;
 import dev.lake.memory.NativeMemory;
+import dev.lake.memory.Region;
 
 import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
@@ -99,9 +100,19 @@ public final class ThreadLakes implements AutoCloseable
      * {@link #DEFAULT_CAPACITY}, a pool of {@link #DEFAULT_POOL_BOUND}, automatic init, no affinity hint.
      *
      * @return the shared instance.
+     * @throws IllegalStateException naming the property if {@code -Dlake.threadLake.capacity} is out of range
+     *                               (1 to {@code Region.MAX_SIZE}); every call throws it, none leaves the class
+     *                               unusable.
      */
     public static ThreadLakes defaults()
     {
+        if (DEFAULT_CAPACITY < 1 || DEFAULT_CAPACITY > Region.MAX_SIZE) // a constant: folds away once compiled
+        {
+            // checked here, not in the holder's initializer: a failure there is an ExceptionInInitializerError
+            // once and a NoClassDefFoundError for the rest of the process
+            throw new IllegalStateException("-Dlake.threadLake.capacity=" + DEFAULT_CAPACITY +
+                " is out of range: a thread's lake takes 1 to " + Region.MAX_SIZE + " bytes");
+        }
         return Defaults.INSTANCE;
     }
 

@@ -181,4 +181,47 @@ class ThreadThirdReviewTest
         assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
         assertThrows(IllegalStateException.class, lakes::init);
     }
+
+    /**
+     * -Dlake.threadLake.capacity=0 (or any value out of range) made the first defaults() throw
+     * ExceptionInInitializerError and every later one NoClassDefFoundError for the rest of the process. Each call
+     * now throws IllegalStateException naming the property, and a builder still works. In a child JVM, since the
+     * property is read once per process.
+     */
+    @Test
+    void anOutOfRangeDefaultCapacityPropertyIsNamedOnEveryCallAndBreaksNothingElse() throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.run(BadDefaultCapacityProbe.class, true);
+        assertTrue(out.startsWith("exit 0"), out);
+        assertTrue(out.contains("first: IllegalStateException -Dlake.threadLake.capacity=0 is out of range"), out);
+        assertTrue(out.contains("second: IllegalStateException -Dlake.threadLake.capacity=0 is out of range"), out);
+        assertTrue(out.contains("builder: 64"), out);
+    }
+
+    /** Sets the property before ThreadLakes is loaded, then calls defaults() twice and a builder once. */
+    public static final class BadDefaultCapacityProbe
+    {
+        public static void main(final String[] args)
+        {
+            System.setProperty("lake.threadLake.capacity", "0");
+            for (final String call : new String[] {"first", "second"})
+            {
+                try
+                {
+                    ThreadLakes.defaults();
+                    System.out.println(call + ": no exception");
+                }
+                catch (final Throwable t)
+                {
+                    System.out.println(call + ": " + t.getClass().getSimpleName() + " " + t.getMessage());
+                }
+            }
+            try (ThreadLakes lakes = ThreadLakes.builder(64).build())
+            {
+                System.out.println("builder: " + lakes.init().capacity());
+                lakes.release();
+            }
+            System.out.flush();
+        }
+    }
 }
