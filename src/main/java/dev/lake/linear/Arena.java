@@ -154,9 +154,11 @@ public final class Arena implements AutoCloseable
     // so it is kept here rather than pushed: the clock tick of the latest one (0: none). A reset then touches
     // no array.
     private long startCutClock;
-    // Where the newest checkpoint was taken: a give-back of a finished vector's unused tail (shrinkLast) stops
-    // there, so that checkpoint stays valid. Possibly stale (rewound past, another block): then a give-back is at
-    // most smaller than it could be, never wrong.
+    // At or above every valid checkpoint's position: where the newest checkpoint was taken, lowered to the target
+    // of every discarding rewind since (cut), as a checkpoint above that target is stale and one at or below it may
+    // not be. A give-back of a finished vector's unused tail (shrinkLast) stops there, so no valid checkpoint in the
+    // tail goes stale; when no checkpoint lies there the give-back is at most smaller than it could be, never wrong.
+    // (A reset in the first block, restart(), leaves it above the position: then only checkpoints at 0 are valid.)
     private long lastCheckpoint = -1;
 
     // Cleanup actions, oldest first, each with the clock tick of its registration.
@@ -1636,6 +1638,11 @@ public final class Arena implements AutoCloseable
     private void cut(final long target)
     {
         final long tick = ++clock;
+        if (lastCheckpoint > target)
+        {
+            // the newest checkpoint, if above, is stale now; an older one at the target may still be valid
+            lastCheckpoint = target;
+        }
         if (target == 0)
         {
             // every cut is at or above the start: the stack empties, and this one is kept aside

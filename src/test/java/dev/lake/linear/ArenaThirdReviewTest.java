@@ -1,0 +1,45 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Regression tests for what the third hostile review of {@link Arena}, {@link Transaction}, {@link ArenaVec} and
+ * {@link ArenaView} found. Each failed before its fix.
+ */
+class ArenaThirdReviewTest
+{
+    /**
+     * finish() stops giving back a vector's unused capacity at the newest checkpoint inside it (second review), but
+     * "newest" was the last one taken even when a rewind had made it stale since: after a rewind to an older
+     * checkpoint lying in the tail, the stale newer one (above the vector) hid it, the give-back cut below it and the
+     * checkpoint the caller had just rewound to went stale (rewinding to it again threw StaleHandleException, and the
+     * cleanup registered after it ran only at the next reset or close). Every discarding rewind now lowers the mark to
+     * its target.
+     */
+    @Test
+    void finishAfterARewindToAnOlderCheckpointKeepsThatCheckpointValid()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 16);
+            vec.push(7L);
+            final Checkpoint inTail = arena.checkpoint(); // at the vector's end: inside its unused capacity
+            final long other = arena.allocate(64, 8);
+            assertNotEquals(Arena.NULL, other);
+            final Checkpoint newer = arena.checkpoint();   // the newest checkpoint, above the vector
+            arena.rewind(inTail);                          // newer is stale now; inTail is not
+            assertFalse(newer.isValid());
+            assertTrue(inTail.isValid());
+            final int[] ran = {0};
+            arena.defer(() -> ran[0]++);
+            final ArenaView.OfLong view = vec.finish();
+            assertTrue(inTail.isValid(), "finish() made a checkpoint stale that nobody rewound past");
+            arena.rewind(inTail);
+            assertEquals(1, ran[0]);
+            assertEquals(7L, view.get(0));
+        }
+    }
+}
