@@ -771,7 +771,8 @@ public final class Arena implements AutoCloseable
      *
      * @param value the string.
      * @return a reference to the length prefix.
-     * @throws IllegalArgumentException        if the string is too long for one allocation.
+     * @throws IllegalArgumentException        if the string is too long for one allocation, or its {@code length()}
+     *                                         is negative (nothing allocated).
      * @throws BudgetExceededException         if the request would exceed a transaction budget.
      * @throws OutOfMemoryError                if the reserve limit or the OS refuses a new block.
      * @throws IllegalStateException           if the arena is closed.
@@ -783,6 +784,12 @@ public final class Arena implements AutoCloseable
     public long copyOfAscii(final CharSequence value)
     {
         final int length = value.length(); // read once: the allocation, the prefix and the loop all use this one
+        if (length < 0)
+        {
+            // a broken sequence: 4 + length would allocate fewer bytes than the 4-byte prefix written into them
+            throw new IllegalArgumentException("a " + value.getClass().getName() + " reported a negative length: " +
+                length);
+        }
         if (length > MAX_ALLOCATION - STRING_HEADER)
         {
             throw new IllegalArgumentException("string too long for one allocation: " + length + " chars");

@@ -42,4 +42,43 @@ class ArenaThirdReviewTest
             assertEquals(7L, view.get(0));
         }
     }
+
+    /**
+     * copyOfAscii read length() once and allocated 4 + length bytes: a sequence reporting a negative length (-1 to -3)
+     * got an allocation of 1 to 3 bytes into which the 4-byte length prefix was written, past its end (into the next
+     * allocation's bytes, or past the block: with Agrona's checks on an IndexOutOfBoundsException that left the bytes
+     * allocated, with them off a write outside the block). Refused now, nothing allocated.
+     */
+    @Test
+    void copyOfAsciiOfASequenceWithANegativeLengthIsRefusedAndAllocatesNothing()
+    {
+        // 6 bytes: the copy lands at offset 4 (4-byte aligned), so its 2-byte allocation ends at the block's end
+        try (Arena arena = Arena.withCapacity(6))
+        {
+            arena.allocate(1, 1);
+            final CharSequence broken = new CharSequence()
+            {
+                @Override
+                public int length()
+                {
+                    return -2;
+                }
+
+                @Override
+                public char charAt(final int index)
+                {
+                    return 'a';
+                }
+
+                @Override
+                public CharSequence subSequence(final int start, final int end)
+                {
+                    return this;
+                }
+            };
+            final long before = arena.bytesAllocated();
+            assertThrows(IllegalArgumentException.class, () -> arena.copyOfAscii(broken));
+            assertEquals(before, arena.bytesAllocated(), "nothing allocated by the refused copy");
+        }
+    }
 }
