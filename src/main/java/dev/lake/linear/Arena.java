@@ -1396,7 +1396,15 @@ public final class Arena implements AutoCloseable
 
     Checkpoint transactionCheckpoint(final int depth)
     {
-        return new Checkpoint(this, tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
+        final long position = tx[at(depth, START_POSITION)];
+        // a checkpoint handed out like checkpoint()'s, so a give-back of a vector's tail stops at it too (it outlives
+        // the transaction). Above the position, the mark is from before a first-block reset: no checkpoint above the
+        // start is valid then, so this one sets it.
+        if (lastCheckpoint < position || lastCheckpoint > pos)
+        {
+            lastCheckpoint = position;
+        }
+        return new Checkpoint(this, position, tx[at(depth, START_CLOCK)]);
     }
 
     /**

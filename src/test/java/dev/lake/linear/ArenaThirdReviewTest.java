@@ -81,4 +81,52 @@ class ArenaThirdReviewTest
             assertEquals(before, arena.bytesAllocated(), "nothing allocated by the refused copy");
         }
     }
+
+    /**
+     * Transaction.checkpoint() hands out a checkpoint at the transaction's start, which outlives the transaction, but
+     * the arena did not count it among the checkpoints a vector's give-back must stop at: a transaction opened at a
+     * vector's end (inside its unused capacity) and committed, then finish() cut below its checkpoint, which went
+     * stale though nobody rewound past it (rewinding to it threw StaleHandleException).
+     */
+    @Test
+    void finishKeepsATransactionsCheckpointInTheVectorsTailValid()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 16);
+            vec.push(7L);
+            final Checkpoint start;
+            try (Transaction tx = arena.transaction())
+            {
+                start = tx.checkpoint();
+                tx.commit();
+            }
+            final ArenaView.OfLong view = vec.finish();
+            assertTrue(start.isValid(), "finish() made the transaction's checkpoint stale");
+            arena.rewind(start);
+            assertEquals(7L, view.get(0));
+        }
+    }
+
+    /** The same after a reset in the first block, which leaves the arena's checkpoint mark above the position. */
+    @Test
+    void finishKeepsATransactionsCheckpointValidAfterAFirstBlockReset()
+    {
+        try (Arena arena = new Arena())
+        {
+            arena.allocate(4096, 8);
+            arena.checkpoint(); // the mark, at 4096
+            arena.reset();      // the first-block reset leaves the mark where it was
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 16);
+            vec.push(7L);
+            final Checkpoint start;
+            try (Transaction tx = arena.transaction())
+            {
+                start = tx.checkpoint();
+                tx.commit();
+            }
+            vec.finish();
+            assertTrue(start.isValid(), "finish() made the transaction's checkpoint stale");
+        }
+    }
 }
