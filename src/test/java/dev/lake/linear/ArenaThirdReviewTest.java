@@ -3,6 +3,10 @@ package dev.lake.linear;
 import dev.lake.memory.StaleHandleException;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -127,6 +131,143 @@ class ArenaThirdReviewTest
             }
             vec.finish();
             assertTrue(start.isValid(), "finish() made the transaction's checkpoint stale");
+        }
+    }
+
+    /**
+     * A randomized oracle for the two give-back fixes above: random allocations, checkpoints (the arena's and
+     * transactions'), rewinds, resets, transactions committed or rolled back, vectors pushed and finished (also from
+     * cleanup actions run by a rewind), over small blocks. A checkpoint is valid exactly when no rewind, reset or
+     * rollback went below it (a finish() never makes one stale), and every valid view reads what was pushed.
+     */
+    @Test
+    void checkpointsStayValidUnlessRewoundPastWhateverVectorsFinish()
+    {
+        for (long seed = 0; seed < 3000; seed++)
+        {
+            fuzz(seed);
+        }
+    }
+
+    private static final class Cp
+    {
+        final Checkpoint cp;
+        boolean valid = true;
+        Cp(final Checkpoint cp) { this.cp = cp; }
+    }
+
+    private static void fuzz(final long seed)
+    {
+        final Random r = new Random(seed);
+        final StringBuilder log = new StringBuilder();
+        try (Arena arena = Arena.builder().initialBlockSize(256).maxBlockSize(1024).build())
+        {
+            final List<Cp> cps = new ArrayList<>();
+            final List<Transaction> txs = new ArrayList<>();
+            final List<Long> txStart = new ArrayList<>();
+            ArenaVec.OfLong vec = null;
+            final List<ArenaView.OfLong> views = new ArrayList<>();
+            final List<long[]> viewData = new ArrayList<>();
+            for (int step = 0; step < 40; step++)
+            {
+                final int op = r.nextInt(13);
+                log.append(step).append(':').append(op).append(' ');
+                switch (op)
+                {
+                    case 0: arena.allocate(1 + r.nextInt(200), 1 << r.nextInt(4)); break;
+                    case 1: case 2: cps.add(new Cp(arena.checkpoint())); break;
+                    case 3:
+                    {
+                        if (cps.isEmpty()) break;
+                        final Cp c = cps.get(r.nextInt(cps.size()));
+                        if (!c.valid) { assertThrows(StaleHandleException.class, () -> arena.rewind(c.cp), log::toString); break; }
+                        final long p = c.cp.position;
+                        try
+                        {
+                            arena.rewind(c.cp);
+                        }
+                        catch (final StaleHandleException ex)
+                        {
+                            fail("seed " + seed + " valid cp stale: " + log);
+                        }
+                        catch (final IllegalStateException ex)
+                        {
+                            break;
+                        }
+                        for (final Cp o : cps) if (o.cp.position > p) o.valid = false;
+                        break;
+                    }
+                    case 4:
+                        if (!txs.isEmpty()) break;
+                        arena.reset();
+                        for (final Cp o : cps) if (o.cp.position > 0) o.valid = false;
+                        break;
+                    case 5:
+                        txStart.add(arena.position());
+                        txs.add(arena.transaction());
+                        break;
+                    case 6:
+                        if (txs.isEmpty()) break;
+                        cps.add(new Cp(txs.get(txs.size() - 1).checkpoint()));
+                        break;
+                    case 7:
+                    {
+                        if (txs.isEmpty()) break;
+                        final Transaction t = txs.remove(txs.size() - 1);
+                        final long p = txStart.remove(txStart.size() - 1);
+                        if (r.nextBoolean()) { t.commit(); }
+                        else
+                        {
+                            t.rollback();
+                            for (final Cp o : cps) if (o.cp.position > p) o.valid = false;
+                        }
+                        break;
+                    }
+                    case 8:
+                    {
+                        vec = ArenaVec.ofLongs(arena, r.nextInt(20));
+                        final int n = r.nextInt(30);
+                        for (int i = 0; i < n; i++) vec.push(i * 31L + seed);
+                        break;
+                    }
+                    case 9:
+                    {
+                        if (vec == null) break;
+                        try
+                        {
+                            final long[] data = vec.toArray();
+                            views.add(vec.finish());
+                            viewData.add(data);
+                        }
+                        catch (final StaleHandleException ex) { }
+                        vec = null;
+                        break;
+                    }
+                    case 11:
+                    {
+                        final ArenaVec.OfLong v = vec;
+                        final boolean alloc = r.nextBoolean();
+                        arena.defer(() -> {
+                            if (alloc) arena.allocate(24, 8);
+                            if (v != null && !v.isFinished()) { try { v.push(1); v.finish(); } catch (final StaleHandleException ex) { } }
+                        });
+                        break;
+                    }
+                    default:
+                        if (vec != null) { try { vec.push(5); } catch (final StaleHandleException ex) { vec = null; } }
+                }
+                for (final Cp c : cps)
+                {
+                    assertEquals(c.valid, c.cp.isValid(), () -> "seed " + seed + " " + c.cp + " " + log);
+                }
+                for (int i = 0; i < views.size(); i++)
+                {
+                    if (views.get(i).isValid())
+                    {
+                        assertArrayEquals(viewData.get(i), views.get(i).toArray(), "seed " + seed + " " + log);
+                    }
+                }
+            }
         }
     }
 }
