@@ -37,7 +37,8 @@ import java.util.function.ObjIntConsumer;
  * {@code finish()} hands the elements to the arena and returns an {@link ArenaView}: a read view that lives
  * as long as the arena's memory under it (until a rewind below it, a reset or close). When the vector was
  * the last allocation, the unused capacity goes back to the arena (down to the innermost open transaction's
- * start or the newest checkpoint taken inside it, whichever is higher, so that checkpoint stays valid). The
+ * start or the highest checkpoint still valid inside it, {@link Arena#checkpoint()}'s or
+ * {@link Transaction#checkpoint()}'s, whichever is higher, so that no valid checkpoint goes stale). The
  * vector itself is dead afterwards: every call throws {@link StaleHandleException}.
  *
  * <h2>Checks</h2>
