@@ -132,7 +132,8 @@ public final class ThreadLakes implements AutoCloseable
      * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
      * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
      * out reset and with zeroing off, whatever its former owner switched on. Also gives back the lakes of threads
-     * that died without {@link #release()}.
+     * that died without {@link #release()}. A thread that closed its own lake (misuse: it belongs to these thread
+     * lakes) gets a new one here; until then {@link #current()} returns the closed lake, whose every use throws.
      *
      * <p>Cost: a pool poll, or one native allocation plus O(capacity) page touches; a scan of the leases.
      *
@@ -145,7 +146,11 @@ public final class ThreadLakes implements AutoCloseable
         final Lease existing = held();
         if (existing != null)
         {
-            return existing.lake;
+            if (existing.lake.isOpen())
+            {
+                return existing.lake;
+            }
+            release(); // the thread closed its own lake: give the lease back (counted as closed) and lease anew
         }
         checkOpen();
         reap();

@@ -224,4 +224,30 @@ class ThreadThirdReviewTest
             System.out.flush();
         }
     }
+
+    /**
+     * A thread that closed its own leased lake kept getting the closed lake from init() until it called release(),
+     * so "call init() to make sure I have a lake" handed back a lake whose every use throws. init() now gives that
+     * lease back (counted as a closed lake) and leases a working one.
+     */
+    @Test
+    void initReplacesALakeItsThreadClosed()
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(256).build())
+        {
+            final Lake first = lakes.init();
+            first.close();
+            assertSame(first, lakes.current(), "current() is one read: it still returns the closed lake");
+            final Lake second = lakes.init();
+            assertNotSame(first, second);
+            assertTrue(second.isOpen());
+            assertEquals(0, second.allocate(8));
+            assertSame(second, lakes.current());
+            assertEquals(1, lakes.stats().leased());
+            assertEquals(1, lakes.stats().closed());
+            lakes.release();
+            assertEquals(0, lakes.stats().leased());
+            assertEquals(1, lakes.stats().pooled());
+        }
+    }
 }
