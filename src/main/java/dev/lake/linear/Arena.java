@@ -484,7 +484,10 @@ public final class Arena implements AutoCloseable
      * {@code MyEncoder::wrap} nothing is allocated on the heap. Zero the bytes first with
      * {@link #allocateZeroed(int, int)} and wrap yourself when the codec leaves gaps unwritten. If the wrapper
      * throws, the placement is undone (the arena rewinds to where it was, as a checkpoint rewind) and the
-     * exception propagates.
+     * exception propagates. A wrapper that returns after closing the arena, or after a rewind, reset or rollback
+     * that gave back the placed memory (even if it allocated past it again), is refused with an
+     * {@link IllegalStateException}: the flyweight would point at freed memory or at memory handed out again.
+     * Scratch work above the placement (a checkpoint taken and rewound to inside the wrapper) is allowed.
      *
      * @param flyweight the flyweight to point at the memory.
      * @param size      bytes, 1 to {@link #MAX_ALLOCATION}.
@@ -496,7 +499,8 @@ public final class Arena implements AutoCloseable
      * @throws IllegalArgumentException naming the value for a bad size or alignment.
      * @throws BudgetExceededException  if the request would exceed a transaction budget.
      * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws IllegalStateException    if the arena is closed, or the wrapper closed it or gave the placed memory
+     *                                  back (rewind, reset, rollback) while it ran.
      */
     public <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
     {
@@ -505,7 +509,7 @@ public final class Arena implements AutoCloseable
         final long before = pos;
         final long clockBefore = clock;
         final long ref = allocate(size, alignment);
-        wrapPlaced(flyweight, ref, wrapper, before, clockBefore);
+        wrapPlaced(flyweight, ref, size, wrapper, before, clockBefore);
         return flyweight;
     }
 
@@ -521,7 +525,8 @@ public final class Arena implements AutoCloseable
      * @return {@code flyweight}, or {@code null}.
      * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null.
      * @throws IllegalArgumentException naming the value for a bad size or alignment.
-     * @throws IllegalStateException    if the arena is closed.
+     * @throws IllegalStateException    if the arena is closed, or the wrapper closed it or gave the placed memory
+     *                                  back while it ran (as {@link #place(Object, int, int, FlyweightWrapper)}).
      */
     public <F> F tryPlace(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
     {
@@ -534,7 +539,7 @@ public final class Arena implements AutoCloseable
         {
             return null;
         }
-        wrapPlaced(flyweight, ref, wrapper, before, clockBefore);
+        wrapPlaced(flyweight, ref, size, wrapper, before, clockBefore);
         return flyweight;
     }
 
@@ -544,8 +549,8 @@ public final class Arena implements AutoCloseable
      * that changed the arena's structure (opened or ended a transaction, rewound below the placement, closed
      * the arena) is left as it left things.
      */
-    private <F> void wrapPlaced(final F flyweight, final long ref, final FlyweightWrapper<F> wrapper, final long before,
-        final long clockBefore)
+    private <F> void wrapPlaced(final F flyweight, final long ref, final int size, final FlyweightWrapper<F> wrapper,
+        final long before, final long clockBefore)
     {
         final int depth = txDepth;
         final long serial = txSerial;
@@ -557,6 +562,32 @@ public final class Arena implements AutoCloseable
         {
             undoAfter(ex, before, clockBefore, depth, serial);
             throw ex;
+        }
+        // the clock ticks on every discarding rewind (and cleanup registration), so a wrapper that left the arena
+        // alone costs one compare here
+        if (clock != clockBefore || closed)
+        {
+            checkPlacementKept(ref + size, clockBefore);
+        }
+    }
+
+    /**
+     * After a wrapper that returned normally but ticked the clock or closed the arena: refuses to hand back a
+     * flyweight over memory the placement no longer owns (freed with the arena's blocks, or given back by a rewind,
+     * reset or rollback and handed out again). Staleness is exact ({@link #isStale}), so scratch work above the
+     * placement (a checkpoint taken and rewound to inside the wrapper, a cleanup registered) keeps it.
+     */
+    private void checkPlacementKept(final long end, final long clockBefore)
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("the wrapper closed " + this + " while place() ran: the placed memory is " +
+                "freed");
+        }
+        if (isStale(end, clockBefore))
+        {
+            throw new IllegalStateException("the wrapper rewound, reset or rolled back " + this + " below the placed " +
+                "memory while place() ran: the placement is gone and the memory may be handed out again");
         }
     }
 

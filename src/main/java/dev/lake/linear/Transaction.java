@@ -361,7 +361,8 @@ public final class Transaction implements AutoCloseable
      * @param <F>       the flyweight type.
      * @return the flyweight over new memory, see {@link Arena#place(Object, int, int, FlyweightWrapper)}.
      * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
+     * @throws IllegalStateException   if a savepoint is open inside it, or the wrapper closed the arena or gave the
+     *                                 placed memory back (rolled this transaction back, for one) while it ran.
      * @throws BudgetExceededException if the request would exceed the budget.
      */
     public <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
