@@ -99,19 +99,25 @@ public final class Droplet implements AutoCloseable
     }
 
     /**
-     * Points a flyweight (SBE codec, Aeron flyweight) at this droplet's bytes, after checking validity. The
-     * flyweight itself is not checked afterwards: it is the primitive tier.
+     * Points a flyweight (SBE codec, Aeron flyweight) at this droplet's bytes, after checking validity, and checks
+     * validity again once the wrapper returned: a wrapper that closed the lake or rewound it below this droplet's
+     * end (its memory freed or handed out again) is refused. The flyweight itself is not checked afterwards: it
+     * is the primitive tier. O(1) plus the wrapper.
      *
      * @param flyweight the flyweight.
      * @param wrapper   how to wrap it, e.g. {@code MyDecoder::wrap}.
      * @param <F>       the flyweight type.
      * @return {@code flyweight}.
-     * @throws StaleHandleException if the droplet is invalid.
+     * @throws StaleHandleException if the droplet is invalid, or the wrapper made it invalid (closed its lake,
+     *                              rewound below its end) while it ran.
      */
     public <F> F wrap(final F flyweight, final FlyweightWrapper<F> wrapper)
     {
         checkValid();
         wrapper.wrap(flyweight, owner.buffer, offset);
+        // the wrapper is user code: it may have closed or rewound the lake, leaving the flyweight over memory that
+        // is freed or someone else's
+        checkValid();
         return flyweight;
     }
 

@@ -1,5 +1,6 @@
 package dev.lake.linear;
 
+import dev.lake.memory.StaleHandleException;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -76,6 +77,47 @@ class FourthReviewLinearTest
                 arena.place(placedAt, 64, 8, (f, b, o) -> arena.close()));
             assertTrue(closed.getMessage().contains("while place() ran"), closed.getMessage());
             assertTrue(arena.isClosed());
+        }
+    }
+
+    /**
+     * Droplet.wrap() checked the droplet before calling the wrapper but not after: a wrapper that closed the lake
+     * or rewound it below the droplet (a reset, a rewind to an older snapshot, then allocating the same bytes
+     * again) and returned got the flyweight back over freed memory (a crash on the first write with Agrona's
+     * checks off) or over bytes another allocation now owns. The same class as Lake.place's third-round fix. Now
+     * refused with StaleHandleException.
+     */
+    @Test
+    void aDropletWrapperThatInvalidatesTheDropletAndReturnsIsRefused()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeSnapshot empty = lake.snapshot();
+            final Droplet droplet = lake.droplet(64);
+            final int[] wrappedAt = {-1};
+            final StaleHandleException rewound = assertThrows(StaleHandleException.class, () ->
+                droplet.wrap(wrappedAt, (f, b, o) ->
+                {
+                    f[0] = o;
+                    lake.rewind(empty);
+                    lake.allocate(64); // the same bytes, now another allocation's
+                }));
+            assertTrue(rewound.getMessage().contains("no longer valid"), rewound.getMessage());
+            assertFalse(droplet.isValid());
+
+            // a wrapper that leaves the droplet alone, or does scratch work above it, is still served
+            final Droplet kept = lake.droplet(32);
+            assertSame(wrappedAt, kept.wrap(wrappedAt, (f, b, o) ->
+            {
+                f[0] = o;
+                lake.mark();
+                lake.droplet(8).putLong(0, 1L);
+                lake.resetToMark();
+            }));
+            assertEquals(kept.offset(), wrappedAt[0]);
+
+            assertThrows(StaleHandleException.class, () -> kept.wrap(wrappedAt, (f, b, o) -> lake.close()));
+            assertFalse(lake.isOpen());
         }
     }
 }
