@@ -131,7 +131,9 @@ public final class ThreadLakes implements AutoCloseable
     /**
      * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
      * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
-     * out reset and with zeroing off, whatever its former owner switched on. Also gives back the lakes of threads
+     * out reset, with no mark and no open sandbox, and with zeroing off, whatever its former owner left (a lake
+     * whose former owner left a sandbox open at its start, which no rewind ends, is closed instead of pooled and
+     * counted in {@link Stats#closed()}). Also gives back the lakes of threads
      * that died without {@link #release()}. A thread that closed its own lake (misuse: it belongs to these thread
      * lakes) gets a new one here; until then {@link #current()} returns the closed lake, whose every use throws.
      *
@@ -167,6 +169,21 @@ public final class ThreadLakes implements AutoCloseable
             lake.confineTo(thread);
         }
         lake.reset(); // a pooled lake was reset when given back; this also undoes a non-strict former owner's misuse
+        while (lake.markDepth() > 0)
+        {
+            lake.resetToMark(); // marks at the start survive a reset
+        }
+        if (lake.openSandboxes() > 0)
+        {
+            // a non-strict former owner opened a sandbox at the start after giving the lake back: no rewind ends it
+            closeLake(lake);
+            lake = Lake.builder(capacity).preTouch(true).build();
+            created.incrementAndGet();
+            if (strict)
+            {
+                lake.confineTo(thread);
+            }
+        }
         lake.setZeroing(false); // as built: a former owner's switch (its reset above wiped under it) is not the next's
         final Lease lease = new Lease(this, thread, lake);
         lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
@@ -423,11 +440,15 @@ public final class ThreadLakes implements AutoCloseable
             lake.resetToMark();
         }
         lake.reset();
+        // A sandbox opened at the lake's start survives every rewind (nothing lies below it) and nothing here holds
+        // its handle or token to end it: pooled, the next owner would inherit it open (openSandboxes() > 0), and the
+        // former owner's handle would still roll the next owner's work back. Such a lake is closed, not pooled.
+        final boolean clean = lake.openSandboxes() == 0;
         if (strict)
         {
             lake.confineTo(POOLED); // while it waits in the pool no thread may use it, its former owner included
         }
-        if (closed || poolBound == 0 || !pool.offer(lake))
+        if (closed || poolBound == 0 || !clean || !pool.offer(lake))
         {
             closeLake(lake);
         }
