@@ -385,7 +385,10 @@ public final class Droplet implements AutoCloseable
      * Gives the droplet's bytes (and the alignment padding before them) back to its allocator if it is the
      * last allocation there and no mark or sandbox was opened after it; the droplet then becomes invalid.
      * Otherwise does nothing: the droplet stays valid and its bytes come back with the next rewind below it.
-     * Closing an invalid droplet, or closing twice, does nothing. O(1).
+     * Closing an invalid droplet, or closing twice, does nothing. O(1). The give-back is a rewind: a snapshot
+     * taken after the droplet (at or above its end) is stale afterwards, and rewinding to it throws
+     * {@link StaleHandleException} (it would move the position forward over given-back memory). Take a mark or
+     * open a sandbox instead to keep a point above a droplet that may be closed: either blocks the give-back.
      */
     @Override
     public void close()

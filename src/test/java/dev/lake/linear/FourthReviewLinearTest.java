@@ -120,4 +120,32 @@ class FourthReviewLinearTest
             assertFalse(lake.isOpen());
         }
     }
+
+    /**
+     * Closing the last droplet gives its bytes back with a rewind, so a snapshot taken after it is stale (it would
+     * move the position forward over given-back memory) and rewinding to it is refused; a mark taken after the
+     * droplet instead blocks the give-back. Documented on Droplet.close(); found by the fourth review.
+     */
+    @Test
+    void closingTheLastDropletMakesALaterSnapshotStaleButAMarkBlocksTheGiveBack()
+    {
+        try (Lake lake = Lake.builder(256).build())
+        {
+            final Droplet first = lake.droplet(8);
+            final LakeSnapshot after = lake.snapshot();
+            first.close();
+            assertFalse(first.isValid());
+            assertEquals(0, lake.used());
+            assertThrows(StaleHandleException.class, () -> lake.rewind(after));
+            assertEquals(0, lake.used(), "the refused rewind changed nothing");
+
+            final Droplet second = lake.droplet(8);
+            lake.mark();
+            second.close();
+            assertTrue(second.isValid(), "a mark above the droplet blocks its give-back");
+            assertEquals(8, lake.used());
+            lake.resetToMark();
+            assertTrue(second.isValid());
+        }
+    }
 }
