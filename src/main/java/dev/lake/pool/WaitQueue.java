@@ -233,10 +233,15 @@ final class WaitQueue
         {
             Waiter oldest = null;
             int from = -1;
+            long empty = 0; // classes found empty (bit c; see below for classes from 64 on)
             for (int c = 0; c < queues.length; c++)
             {
                 final Waiter head = head(c);
-                if (head != null && (oldest == null || head.ticket < oldest.ticket))
+                if (head == null)
+                {
+                    empty |= c < 64 ? 1L << c : 0;
+                }
+                else if (oldest == null || head.ticket < oldest.ticket)
                 {
                     oldest = head;
                     from = c;
@@ -244,7 +249,27 @@ final class WaitQueue
             }
             if (oldest == null)
             {
-                return;
+                return; // a request queued meanwhile raised a signal: its pass finds it
+            }
+            if (queues.length > 1)
+            {
+                final int first = from; // a class past 64 is looked at again unless it gave the oldest
+                // A class found empty may have been given a request since, before one that the pass found in a
+                // later class was queued (by the same thread: allocateAsync(small), then allocateAsync(big)).
+                // Look at those classes again: the older request is at their head now. A class that had a head
+                // needs no second look: whatever is queued behind its head came after the head.
+                for (int c = 0; c < queues.length; c++)
+                {
+                    if (c < 64 ? (empty & 1L << c) != 0 : c != first)
+                    {
+                        final Waiter head = head(c);
+                        if (head != null && head.ticket < oldest.ticket)
+                        {
+                            oldest = head;
+                            from = c;
+                        }
+                    }
+                }
             }
             if (closed)
             {
