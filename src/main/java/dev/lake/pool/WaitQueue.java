@@ -362,6 +362,12 @@ final class WaitQueue
         }
     }
 
+    /** @return requests ever queued (tickets taken), for tests: once quiet, every one ended in exactly one outcome. */
+    long requests()
+    {
+        return tickets.get();
+    }
+
     /** @return entries held (live requests and tombstones), for the compaction trigger and tests. */
     long queued()
     {

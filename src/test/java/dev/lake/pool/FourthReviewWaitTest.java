@@ -95,4 +95,246 @@ class FourthReviewWaitTest
             assertEquals(0, queue.queued());
         }
     }
+
+    /**
+     * More threads than cores mixing every way to wait and give up (allocate with a timeout, allocateAsync with
+     * cancel, orTimeout, completeOnTimeout, complete(null), completeExceptionally), immediate allocations and
+     * releases, and in half the runs a close() in the middle, on a fixed arena and a buddy arena with and without
+     * its cache, with and without a completion executor. Once quiet: no buffer served to two owners, nothing lost
+     * (every slot or block back, the region freed once closed), every request ended in exactly one outcome and the
+     * wait and arena counters exact.
+     */
+    @Test
+    void waitingGivingUpReleasingAndClosingUnderContentionKeepEveryInvariant() throws Exception
+    {
+        for (int config = 0; config < 12; config++)
+        {
+            final int kind = config % 3; // 0 fixed, 1 buddy with cache, 2 buddy without
+            final boolean withExecutor = (config / 3) % 2 == 1;
+            final boolean closeMidway = config >= 6;
+            final ExecutorService executor = withExecutor ? Executors.newFixedThreadPool(3) : null;
+            try
+            {
+                hammer(kind, executor, closeMidway, config);
+            }
+            finally
+            {
+                if (executor != null)
+                {
+                    executor.shutdown();
+                    assertTrue(executor.awaitTermination(10, TimeUnit.SECONDS));
+                }
+            }
+        }
+    }
+
+    private static void hammer(final int kind, final ExecutorService executor, final boolean closeMidway,
+        final int seed) throws Exception
+    {
+        final SlotArena arena;
+        final int maxSize;
+        if (kind == 0)
+        {
+            final FixedArena.Builder b = FixedArena.builder(4, 64).name("hammer-fixed-" + seed);
+            arena = (executor == null ? b : b.completionExecutor(executor)).build();
+            maxSize = 64;
+        }
+        else
+        {
+            final BuddyArena.Builder b = BuddyArena.builder(1024, 64).freeBlockCache(kind == 1)
+                .name("hammer-buddy-" + seed);
+            arena = (executor == null ? b : b.completionExecutor(executor)).build();
+            maxSize = 1024;
+        }
+        final AtomicLong ids = new AtomicLong(1);
+        final LongAdder refused = new LongAdder();
+        final LongAdder owned = new LongAdder();
+        final AtomicInteger wrongOwner = new AtomicInteger();
+        final AtomicInteger unexpected = new AtomicInteger();
+        final List<CompletableFuture<Buffer>> futures = Collections.synchronizedList(new ArrayList<>());
+        final int threads = 8;
+        final int rounds = 1_500;
+        final AtomicInteger progress = new AtomicInteger();
+        final java.util.function.Consumer<Buffer> use = b ->
+        {
+            final long id = ids.getAndIncrement();
+            b.mutableBuffer().putLong(0, id);
+            Thread.yield();
+            if (b.mutableBuffer().getLong(0) != id)
+            {
+                wrongOwner.incrementAndGet();
+            }
+            owned.increment();
+            b.close();
+        };
+        Workers.run(threads, id ->
+        {
+            final Random random = new Random(seed * 31L + id);
+            for (int i = 0; i < rounds; i++)
+            {
+                if (closeMidway && id == 0 && i == rounds / 3)
+                {
+                    arena.close();
+                }
+                progress.incrementAndGet();
+                final int size = 1 + random.nextInt(random.nextInt(4) == 0 ? maxSize : Math.min(maxSize, 256));
+                try
+                {
+                    switch (random.nextInt(8))
+                    {
+                        case 0:
+                        {
+                            final Buffer b = kind == 0 ? ((FixedArena)arena).tryAllocate(size) :
+                                ((BuddyArena)arena).tryAllocate(size);
+                            if (b == null)
+                            {
+                                refused.increment();
+                            }
+                            else
+                            {
+                                use.accept(b);
+                            }
+                            break;
+                        }
+                        case 1:
+                        case 2:
+                            use.accept(arena.allocate(size, Duration.ofNanos(random.nextInt(200_000))));
+                            break;
+                        default:
+                        {
+                            final CompletableFuture<Buffer> f = arena.allocateAsync(size);
+                            futures.add(f);
+                            f.whenComplete((b, t) ->
+                            {
+                                if (b != null)
+                                {
+                                    use.accept(b);
+                                }
+                            });
+                            switch (random.nextInt(6))
+                            {
+                                case 0:
+                                    f.cancel(random.nextBoolean());
+                                    break;
+                                case 1:
+                                    f.orTimeout(random.nextInt(100), TimeUnit.MICROSECONDS);
+                                    break;
+                                case 2:
+                                    f.completeOnTimeout(null, random.nextInt(100), TimeUnit.MICROSECONDS);
+                                    break;
+                                case 3:
+                                    Thread.yield();
+                                    f.complete(null);
+                                    break;
+                                case 4:
+                                    Thread.yield();
+                                    f.completeExceptionally(new IllegalStateException("given up"));
+                                    break;
+                                default:
+                                    f.orTimeout(50, TimeUnit.MILLISECONDS);
+                                    break;
+                            }
+                            break;
+                        }
+                    }
+                }
+                catch (final AllocationTimeoutException | ArenaClosedException ex)
+                {
+                    // expected outcomes
+                }
+                catch (final RuntimeException ex)
+                {
+                    unexpected.incrementAndGet();
+                    throw ex;
+                }
+            }
+        });
+        await().atMost(Duration.ofSeconds(30)).until(() -> futures.stream().allMatch(CompletableFuture::isDone));
+        if (executor != null)
+        {
+            // the delivered buffers' stages run on the executor: wait for them to close what they got
+            await().atMost(Duration.ofSeconds(30)).until(() -> liveOf(arena) == 0);
+        }
+        assertEquals(0, wrongOwner.get(), "buffers served to two owners");
+        assertEquals(0, unexpected.get());
+        // every future's own outcome
+        long completed = 0;
+        long timedOut = 0;
+        long cancelled = 0;
+        long failed = 0;
+        long queuedFutures = 0;
+        for (final CompletableFuture<Buffer> f : futures)
+        {
+            if (!(f instanceof WaitQueue.Waiter))
+            {
+                continue; // served at once, never queued
+            }
+            queuedFutures++;
+            try
+            {
+                if (f.join() != null)
+                {
+                    completed++;
+                }
+                else
+                {
+                    cancelled++;
+                }
+            }
+            catch (final CancellationException ex)
+            {
+                cancelled++;
+            }
+            catch (final CompletionException ex)
+            {
+                if (ex.getCause() instanceof TimeoutException)
+                {
+                    timedOut++;
+                }
+                else
+                {
+                    failed++;
+                }
+            }
+        }
+        final WaitMetrics waits = waitsOf(arena);
+        final String where = arena.name() + " executor=" + (executor != null) + " close=" + closeMidway + ": " + waits;
+        assertEquals(0, waits.waiters(), where);
+        assertEquals(arena.waits.requests(), waits.completed() + waits.timedOut() + waits.cancelled() + waits.failed(),
+            where + ": every queued request ended in exactly one outcome");
+        assertTrue(waits.completed() >= completed, where);
+        assertTrue(waits.cancelled() == cancelled, where + " cancelled: futures say " + cancelled);
+        assertTrue(waits.timedOut() >= timedOut, where);
+        assertTrue(waits.failed() >= failed, where);
+        assertTrue(arena.waits.requests() >= queuedFutures, where);
+        await().atMost(Duration.ofSeconds(10)).until(() -> arena.waits.queued() == 0);
+        assertEquals(0, liveOf(arena), where);
+        if (arena instanceof FixedArena)
+        {
+            final FixedArenaMetrics m = ((FixedArena)arena).metrics();
+            assertEquals(m.allocations(), m.frees(), where);
+            assertEquals(refused.sum(), m.failedAllocations(), where);
+            assertTrue(m.allocations() >= owned.sum(), where);
+        }
+        else
+        {
+            final BuddyArenaMetrics m = ((BuddyArena)arena).metrics();
+            assertEquals(m.allocations(), m.frees(), where);
+            assertEquals(refused.sum(), m.failedAllocations(), where);
+            assertTrue(m.allocations() >= owned.sum(), where);
+            assertTrue(closeMidway || m.fullyCoalesced(), where);
+        }
+        arena.close();
+        assertTrue(arena.isRegionFreed(), where);
+    }
+
+    private static long liveOf(final SlotArena arena)
+    {
+        return arena instanceof FixedArena ? ((FixedArena)arena).liveSlots() : ((BuddyArena)arena).metrics().liveBlocks();
+    }
+
+    private static WaitMetrics waitsOf(final SlotArena arena)
+    {
+        return arena instanceof FixedArena ? ((FixedArena)arena).metrics().waits() : ((BuddyArena)arena).metrics().waits();
+    }
 }
