@@ -5,6 +5,7 @@ import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -14,6 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 /**
  * Requests waiting for capacity, shared by both arena kinds.
@@ -476,10 +478,11 @@ final class WaitQueue
             this.since = since;
         }
 
-        // The caller's ways to end the request (cancel, orTimeout, completeOnTimeout, complete(x)) stop it counting
-        // before the future completes, so before its dependent stages run: a stage registered after enqueue runs
-        // before ended() (a future runs its stages last registered first) and must already see the gate open. If
-        // the completion then loses, whoever won stopped the count already (the dispatcher before its hand-over).
+        // The caller's ways to end the request (cancel, orTimeout, completeOnTimeout, complete(x), completeAsync)
+        // stop it counting before the future completes, so before its dependent stages run: a stage registered after
+        // enqueue runs before ended() (a future runs its stages last registered first) and must already see the gate
+        // open. If the completion then loses, whoever won stopped the count already (the dispatcher before its
+        // hand-over).
 
         @Override
         public boolean cancel(final boolean mayInterruptIfRunning)
@@ -500,6 +503,29 @@ final class WaitQueue
         {
             queue.uncount(this);
             return super.complete(value);
+        }
+
+        /**
+         * {@code completeAsync} completes through the future's internals, not through {@link #complete}: the
+         * request stops counting once the supplier has run (before the completion, so before the stages), as for
+         * the other ways to end it. Not called when the future is already done (whoever ended it uncounted it).
+         */
+        @Override
+        public CompletableFuture<Buffer> completeAsync(final Supplier<? extends Buffer> supplier,
+            final Executor executor)
+        {
+            Objects.requireNonNull(supplier, "supplier");
+            return super.completeAsync(() ->
+            {
+                try
+                {
+                    return supplier.get();
+                }
+                finally
+                {
+                    queue.uncount(this);
+                }
+            }, executor);
         }
 
         /** @return true for the one caller that stops this request counting. */

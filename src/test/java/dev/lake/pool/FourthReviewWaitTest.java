@@ -337,4 +337,42 @@ class FourthReviewWaitTest
     {
         return arena instanceof FixedArena ? ((FixedArena)arena).metrics().waits() : ((BuddyArena)arena).metrics().waits();
     }
+
+    /**
+     * completeAsync is a standard way to end a future, and it completes through CompletableFuture's internals,
+     * not through complete(): the third round's uncount-first override missed it, so a stage registered on the
+     * request ran while its own dead request still counted as waiting, and "no big buffer, take a small one"
+     * was refused (null, counted as a failed allocation) with half the arena free and nobody else waiting.
+     */
+    @Test
+    void aStageOnAWaiterEndedByCompleteAsyncCanAllocateWhatIsFree()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).build())
+        {
+            final Buffer half = arena.allocate(512);
+            final CompletableFuture<Buffer> whole = arena.allocateAsync(1024);
+            assertEquals(1, arena.waiters());
+            assertThrows(NullPointerException.class, () -> whole.completeAsync(null, Runnable::run));
+            assertEquals(1, arena.waiters(), "a refused completeAsync changed nothing");
+            final AtomicReference<Runnable> task = new AtomicReference<>();
+            assertSame(whole, whole.completeAsync(() -> null, task::set));
+            final AtomicReference<Buffer> fallback = new AtomicReference<>();
+            final AtomicInteger seen = new AtomicInteger(-1);
+            whole.thenAccept(b ->
+            {
+                seen.set(arena.waiters());
+                fallback.set(b != null ? b : arena.tryAllocate(256));
+            });
+            task.get().run();
+            assertEquals(0, seen.get(), "the stage saw its own dead request waiting");
+            assertNotNull(fallback.get(), "the fallback was refused with half the arena free");
+            fallback.get().close();
+            half.close();
+            final BuddyArenaMetrics m = arena.metrics();
+            assertEquals(0, m.waits().waiters());
+            assertEquals(1, m.waits().cancelled());
+            assertEquals(0, m.failedAllocations());
+            assertEquals(0, m.liveBlocks());
+        }
+    }
 }
