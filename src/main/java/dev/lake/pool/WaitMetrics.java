@@ -8,10 +8,14 @@ package dev.lake.pool;
  *                       tombstone is still queued).
  * @param completed      waits that ended with a buffer.
  * @param timedOut       waits that ended in a timeout ({@link AllocationTimeoutException}, or a
- *                       {@link java.util.concurrent.TimeoutException} from {@code orTimeout}).
- * @param cancelled      waits whose future was cancelled.
+ *                       {@link java.util.concurrent.TimeoutException} from {@code orTimeout} or passed to
+ *                       {@code completeExceptionally}).
+ * @param cancelled      waits the caller gave up without an exception: its future was cancelled (also by an
+ *                       interrupt of {@code allocate(size, timeout)}), or completed by the caller with a value the
+ *                       arena never delivered ({@code complete(x)}, {@code completeOnTimeout}, {@code completeAsync}).
  * @param failed         waits failed otherwise: closed arena ({@link ArenaClosedException}), a future completed
- *                       exceptionally by its caller.
+ *                       exceptionally by its caller with anything but a timeout, an error while capacity was
+ *                       claimed for it.
  * @param totalWaitNanos nanoseconds waited, summed over the completed waits (from enqueue to hand-over), so
  *                       {@code totalWaitNanos / completed} is the mean wait.
  */
