@@ -18,6 +18,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -373,6 +374,98 @@ class FourthReviewWaitTest
             assertEquals(1, m.waits().cancelled());
             assertEquals(0, m.failedAllocations());
             assertEquals(0, m.liveBlocks());
+        }
+    }
+
+    /**
+     * Producers (more threads than cores) queue requests of four sizes on a full buddy arena and cancel some, so
+     * that the dispatcher drops tombstones (compacting them when they pile up) while they queue; capacity comes
+     * back a block at a time.
+     * Every request a thread queued and got delivered was delivered after the ones that thread queued before it
+     * (the dispatcher serves the oldest live request over all classes first), and nothing is lost.
+     */
+    @Test
+    void eachThreadsDeliveredRequestsAreServedInTheOrderItQueuedThemWhileTombstonesAreCompacted() throws Exception
+    {
+        for (final boolean cache : new boolean[] {true, false})
+        {
+            final BuddyArena arena = BuddyArena.builder(1024, 64).freeBlockCache(cache).build();
+            final List<Buffer> held = new ArrayList<>();
+            for (int i = 0; i < 16; i++)
+            {
+                held.add(arena.allocate(64));
+            }
+            final int producers = 6;
+            final int each = 400;
+            final AtomicLong order = new AtomicLong();
+            final AtomicLongArray[] servedAt = new AtomicLongArray[producers];
+            for (int p = 0; p < producers; p++)
+            {
+                servedAt[p] = new AtomicLongArray(each);
+            }
+            final boolean[][] queued = new boolean[producers][each];
+            final List<CompletableFuture<Buffer>> futures = Collections.synchronizedList(new ArrayList<>());
+            final Thread releaser = new Thread(() ->
+            {
+                // one block back at a time while the producers queue, the rest at the end
+                for (final Buffer b : held)
+                {
+                    Thread.yield();
+                    b.close();
+                }
+            });
+            Workers.run(producers, id ->
+            {
+                if (id == 0)
+                {
+                    releaser.start();
+                }
+                final Random random = new Random(id * 7919L + (cache ? 1 : 2));
+                for (int i = 0; i < each; i++)
+                {
+                    servedAt[id].set(i, -1);
+                    final int index = i;
+                    final CompletableFuture<Buffer> f = arena.allocateAsync(1 + random.nextInt(64 << random.nextInt(4)));
+                    queued[id][i] = f instanceof WaitQueue.Waiter;
+                    futures.add(f);
+                    f.thenAccept(b ->
+                    {
+                        servedAt[id].set(index, order.getAndIncrement());
+                        b.close();
+                    });
+                    if (random.nextInt(3) == 0)
+                    {
+                        f.cancel(false);
+                    }
+                }
+            });
+            releaser.join();
+            await().atMost(Duration.ofSeconds(30)).until(() -> futures.stream().allMatch(CompletableFuture::isDone));
+            int compared = 0;
+            for (int p = 0; p < producers; p++)
+            {
+                long last = -1;
+                for (int i = 0; i < each; i++)
+                {
+                    final long at = servedAt[p].get(i);
+                    if (queued[p][i] && at >= 0)
+                    {
+                        assertTrue(at > last, "cache=" + cache + " thread " + p + ": request " + i
+                            + " was served before one the thread queued earlier");
+                        last = at;
+                        compared++;
+                    }
+                }
+            }
+            assertTrue(compared > 100, "queued requests delivered: " + compared);
+            final BuddyArenaMetrics m = arena.metrics();
+            assertEquals(0, m.waits().waiters());
+            assertEquals(arena.waits.requests(), m.waits().completed() + m.waits().cancelled(), m.toString());
+            assertEquals(0, m.liveBlocks());
+            assertTrue(m.fullyCoalesced());
+            assertEquals(0, arena.waits.queued());
+            arena.close();
+            assertTrue(arena.isRegionFreed());
         }
     }
 }
