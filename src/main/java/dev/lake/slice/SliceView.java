@@ -329,13 +329,23 @@ final class SliceView implements DirectBuffer
         dstBuffer.putBytes(dstIndex, this, index, length);
     }
 
-    /** {@inheritDoc} */
+    /**
+     * Copies {@code length} bytes into {@code dstBuffer} at its position, advancing it. The bytes must fit between
+     * its position and its limit: checked first, so a longer copy throws {@link IndexOutOfBoundsException} with
+     * nothing written (Agrona's copy wrote past the limit, then failed to move the position there).
+     *
+     * @throws java.nio.ReadOnlyBufferException if {@code dstBuffer} is read-only; nothing is written.
+     * @throws IndexOutOfBoundsException        if either range is out of bounds; nothing is written.
+     */
     @Override
     public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
     {
         check(index, length);
-        Region.checkDestination(dstBuffer, dstBuffer.position(), length);
-        delegate.getBytes(index, dstBuffer, length);
+        final int position = dstBuffer.position();
+        Region.checkDestination(dstBuffer, position, length);
+        Objects.checkFromIndexSize(position, length, dstBuffer.limit());
+        delegate.getBytes(index, dstBuffer, position, length);
+        dstBuffer.position(position + length);
         Reference.reachabilityFence(handle); // a copy may reach a safepoint: the handle's chunk stays
     }
 
