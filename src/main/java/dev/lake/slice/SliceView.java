@@ -45,6 +45,21 @@ final class SliceView implements DirectBuffer
         }
     }
 
+    /**
+     * Checks a string of {@code length} bytes after its 4-byte length at {@code index}: a negative length (stored, or
+     * passed) is refused on its own, since {@code 4 + length} of -1 to -4 would pass the range check.
+     */
+    private void checkString(final int index, final int length)
+    {
+        if (length < 0)
+        {
+            handle.checkLive();
+            throw new IndexOutOfBoundsException(
+                "index=" + index + " string length=" + length + " is negative, in " + handle + " (" + capacity + " B)");
+        }
+        check(index, STR_HEADER_LEN + (long)length);
+    }
+
     private UnsupportedOperationException readOnly()
     {
         return new UnsupportedOperationException("the view of " + handle + " is read-only and cannot be re-wrapped");
@@ -389,7 +404,7 @@ final class SliceView implements DirectBuffer
     @Override
     public String getStringAscii(final int index, final int length)
     {
-        check(index, STR_HEADER_LEN + (long)length);
+        checkString(index, length);
         return delegate.getStringAscii(index, length);
     }
 
@@ -397,7 +412,7 @@ final class SliceView implements DirectBuffer
     @Override
     public int getStringAscii(final int index, final int length, final Appendable appendable)
     {
-        check(index, STR_HEADER_LEN + (long)length);
+        checkString(index, length);
         return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
@@ -421,7 +436,7 @@ final class SliceView implements DirectBuffer
     @Override
     public String getStringUtf8(final int index, final int length)
     {
-        check(index, STR_HEADER_LEN + (long)length);
+        checkString(index, length);
         return delegate.getStringUtf8(index, length);
     }
 
@@ -438,7 +453,7 @@ final class SliceView implements DirectBuffer
     public String getStringAscii(final int index)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
+        checkString(index, delegate.getInt(index));
         return delegate.getStringAscii(index);
     }
 
@@ -448,7 +463,7 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         final int length = delegate.getInt(index);
-        check(index, STR_HEADER_LEN + (long)length);
+        checkString(index, length);
         return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
@@ -457,7 +472,7 @@ final class SliceView implements DirectBuffer
     public String getStringAscii(final int index, final ByteOrder byteOrder)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
+        checkString(index, delegate.getInt(index, byteOrder));
         return delegate.getStringAscii(index, byteOrder);
     }
 
@@ -467,7 +482,7 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         final int length = delegate.getInt(index, byteOrder);
-        check(index, STR_HEADER_LEN + (long)length);
+        checkString(index, length);
         return appendAscii(index + STR_HEADER_LEN, length, appendable);
     }
 
@@ -476,7 +491,7 @@ final class SliceView implements DirectBuffer
     public String getStringUtf8(final int index)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index));
+        checkString(index, delegate.getInt(index));
         return delegate.getStringUtf8(index);
     }
 
@@ -485,7 +500,7 @@ final class SliceView implements DirectBuffer
     public String getStringUtf8(final int index, final ByteOrder byteOrder)
     {
         check(index, STR_HEADER_LEN);
-        check(index, STR_HEADER_LEN + (long)delegate.getInt(index, byteOrder));
+        checkString(index, delegate.getInt(index, byteOrder));
         return delegate.getStringUtf8(index, byteOrder);
     }
 

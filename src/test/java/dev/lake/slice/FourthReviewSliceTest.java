@@ -49,4 +49,42 @@ class FourthReviewSliceTest extends NativeBaselineTest
             slice.release();
         }
     }
+
+    /**
+     * The string reads with an explicit or stored length accepted a negative length of -1 to -4: the view's range
+     * check covered {@code 4 + length} bytes (0 to 3), which passed, and Agrona then failed to make a
+     * {@code byte[length]} ({@link NegativeArraySizeException}), where the pool's view and Agrona's contract say
+     * {@link IndexOutOfBoundsException}; the {@code Appendable} overloads returned the negative length as if read.
+     */
+    @Test
+    void stringReadsWithANegativeLengthAreRefusedAsOutOfBounds()
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build())
+        {
+            final SharedSlice slice = alloc.allocateBytes(16, i -> (byte)(i < 4 ? 0xFF : 'a'));
+            final DirectBuffer view = slice.buffer();
+            assertEquals(-1, view.getInt(0)); // a stored length of -1
+            final StringBuilder out = new StringBuilder();
+            assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(0));
+            assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(0, java.nio.ByteOrder.nativeOrder()));
+            assertThrows(IndexOutOfBoundsException.class, () -> view.getStringUtf8(0));
+            assertThrows(IndexOutOfBoundsException.class, () -> view.getStringUtf8(0, java.nio.ByteOrder.nativeOrder()));
+            assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(0, out));
+            assertThrows(IndexOutOfBoundsException.class,
+                () -> view.getStringAscii(0, out, java.nio.ByteOrder.nativeOrder()));
+            for (int length = -4; length < 0; length++)
+            {
+                final int l = length;
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(4, l));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringUtf8(4, l));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringAscii(4, l, out));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringWithoutLengthAscii(4, l));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringWithoutLengthAscii(4, l, out));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.getStringWithoutLengthUtf8(4, l));
+            }
+            assertEquals("", out.toString());
+            assertEquals("aaaa", view.getStringWithoutLengthAscii(4, 4));
+            slice.release();
+        }
+    }
 }
