@@ -475,7 +475,9 @@ public final class Region implements AutoCloseable
          * checked to be still open, then the byte is written. Same bytes, return value and checks as Agrona's otherwise;
          * one compare per char more for a sequence other than {@code String}, no allocation.
          *
-         * @throws IndexOutOfBoundsException as Agrona's, or if the sequence's own methods closed the region.
+         * @throws IndexOutOfBoundsException as Agrona's, if the sequence's own methods closed the region, or if it
+         *                                   reports a negative {@code length()} (nothing is written; Agrona's wrote the
+         *                                   4-byte length into a range checked for {@code 4 + length} bytes).
          */
         @Override
         public int putStringAscii(final int index, final CharSequence value)
@@ -500,7 +502,7 @@ public final class Region implements AutoCloseable
 
         private int putAsciiWithLength(final int index, final CharSequence value, final ByteOrder byteOrder)
         {
-            final int length = value.length();
+            final int length = checkedLength(value);
             ensureCapacity(index, length + STR_HEADER_LEN);
             checkNotClosedMidCall();
             UnsafeApi.putInt(byteArray(), addressOffset() + index,
@@ -517,7 +519,7 @@ public final class Region implements AutoCloseable
             {
                 return super.putStringWithoutLengthAscii(index, value);
             }
-            final int length = value.length();
+            final int length = checkedLength(value);
             ensureCapacity(index, length);
             putAsciiChars(index, value, 0, length);
             return length;
@@ -536,6 +538,21 @@ public final class Region implements AutoCloseable
             ensureCapacity(index, count);
             putAsciiChars(index, value, valueOffset, count);
             return count;
+        }
+
+        /**
+         * The length of a sequence Lake may not know, refused when negative: {@code 4 + length} bytes of -1 to -4 would
+         * pass the range check while the 4-byte prefix is written (past the region's end, at its end).
+         */
+        private static int checkedLength(final CharSequence value)
+        {
+            final int length = value.length();
+            if (length < 0)
+            {
+                throw new IndexOutOfBoundsException("the CharSequence reports a negative length: " + length +
+                    ": nothing is written");
+            }
+            return length;
         }
 
         /** Writes chars of a sequence Lake may not know: each one asked for, then this view checked, then written. */
