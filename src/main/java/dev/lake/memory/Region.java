@@ -449,6 +449,42 @@ public final class Region implements AutoCloseable
         }
 
         /**
+         * Copies {@code length} bytes into {@code dstBuffer} at its position, advancing it. The bytes must fit between
+         * its position and its limit: checked first, whatever Agrona's setting, so a longer copy throws
+         * {@link IndexOutOfBoundsException} with nothing written (Agrona's wrote the bytes past the limit, over the
+         * caller's, then failed to move the position there with an {@link IllegalArgumentException}). One compare more
+         * per copy.
+         *
+         * @throws ReadOnlyBufferException   if {@code dstBuffer} is read-only (nothing is written).
+         * @throws IndexOutOfBoundsException as Agrona's, or if the bytes do not fit before the limit.
+         */
+        @Override
+        public void getBytes(final int index, final ByteBuffer dstBuffer, final int length)
+        {
+            final int position = dstBuffer.position();
+            Objects.checkFromIndexSize(position, length, dstBuffer.limit());
+            getBytes(index, dstBuffer, position, length);
+            dstBuffer.position(position + length);
+        }
+
+        /**
+         * Copies {@code length} bytes from {@code srcBuffer}'s position, advancing it. The bytes must lie between its
+         * position and its limit: checked first, whatever Agrona's setting, so a longer copy throws
+         * {@link IndexOutOfBoundsException} with nothing written (Agrona's copied the source's bytes past its limit
+         * into this view, then failed to move the position there). One compare more per copy.
+         *
+         * @throws IndexOutOfBoundsException as Agrona's, or if the bytes do not lie before the source's limit.
+         */
+        @Override
+        public void putBytes(final int index, final ByteBuffer srcBuffer, final int length)
+        {
+            final int position = srcBuffer.position();
+            Objects.checkFromIndexSize(position, length, srcBuffer.limit());
+            putBytes(index, srcBuffer, position, length);
+            srcBuffer.position(position + length);
+        }
+
+        /**
          * Agrona's, refusing a read-only destination as NIO does: Agrona writes through the buffer's backing array or
          * address whatever the buffer says, so a read-only heap or direct buffer was silently changed and a read-only
          * mapped file crashed the JVM. {@code getBytes(int, ByteBuffer, int)} comes here, as in Agrona. One
