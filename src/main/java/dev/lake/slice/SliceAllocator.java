@@ -1044,14 +1044,32 @@ public final class SliceAllocator implements AutoCloseable
         }
         final Chunk c = target;
         target = null;
-        return new SharedSlice(c, data, length, layout);
+        try
+        {
+            return new SharedSlice(c, data, length, layout);
+        }
+        catch (final Throwable ex)
+        {
+            // the handle comes from the heap after the slice was placed and counted: an OutOfMemoryError here must
+            // not leave a live slice nobody can release (held until the chunk's safety net reports a leak)
+            releaseSlice(c, data, (long)length * stride);
+            throw ex;
+        }
     }
 
     private SharedSingle single(final int data)
     {
         final Chunk c = target;
         target = null;
-        return new SharedSingle(c, data, layout);
+        try
+        {
+            return new SharedSingle(c, data, layout);
+        }
+        catch (final Throwable ex)
+        {
+            releaseSlice(c, data, stride); // as in handle(): no live slice without a handle
+            throw ex;
+        }
     }
 
     private SliceReader local(final SliceReader reader, final int data, final int length)
@@ -1572,11 +1590,28 @@ public final class SliceAllocator implements AutoCloseable
     private Chunk newChunk(final int bytes)
     {
         final Region region = Region.builder(bytes).alignment(Math.max(Region.DEFAULT_ALIGNMENT, dataAlign)).build();
-        final String description = "SliceAllocator chunk[" + bytes + " B, " + layout + "]";
-        final ChunkMemory memory = new ChunkMemory(region, counters, slotPool, stride, dataAlign, description,
-            NativeMemory.allocationSite(description));
-        counters.chunkCreated(bytes);
-        return new Chunk(memory, NativeMemory.cleaner());
+        boolean counted = false;
+        try
+        {
+            final String description = "SliceAllocator chunk[" + bytes + " B, " + layout + "]";
+            final ChunkMemory memory = new ChunkMemory(region, counters, slotPool, stride, dataAlign, description,
+                NativeMemory.allocationSite(description));
+            counters.chunkCreated(bytes);
+            counted = true;
+            return new Chunk(memory, NativeMemory.cleaner()); // last: its cleaner owns the region from here
+        }
+        catch (final Throwable ex)
+        {
+            // the description, allocation site, chunk and cleaner registration come from the heap: an
+            // OutOfMemoryError there must not leave the region to its own safety net (a false leak report, the bytes
+            // held until a GC) nor the chunk counted live for good
+            if (counted)
+            {
+                counters.chunkFreed(bytes, 0);
+            }
+            region.close();
+            throw ex;
+        }
     }
 
     /** Gives a chunk a slot in the primitive tier's table, so references can find it. Allocating thread only. */

@@ -87,4 +87,119 @@ class FourthReviewSliceTest extends NativeBaselineTest
             slice.release();
         }
     }
+
+    /**
+     * A new chunk's region (native memory, counted) was built first, then its description, allocation site,
+     * {@code ChunkMemory} and {@code Chunk} with its cleaner registration came from the heap: an
+     * {@code OutOfMemoryError} there (a full heap) left the region to its own safety net (freed only at a later GC,
+     * reported as a leak the caller never made) and, once the chunk was counted, the allocator's live chunks and
+     * reserved bytes raised for good. Likewise the handle object, made after the slice was placed and counted: an
+     * {@code OutOfMemoryError} there left a live slice nobody could release (the chunk held, then a leak report).
+     * The third round fixed this class in {@code Region}'s constructor only. A child JVM
+     * with a small, nearly full heap allocates dedicated chunks until the heap refuses them at every step.
+     */
+    @Test
+    void aChunkWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing() throws Exception
+    {
+        final java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
+        command.addAll(java.util.List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-Xshare:auto", "-cp",
+            System.getProperty("java.class.path"), ChunkHeapExhaustionProbe.class.getName()));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
+        assertEquals(0, process.exitValue(), out);
+        assertTrue(out.contains("probe: chunks 0 reserved 0 native 0 leaks 0 after"), out);
+        assertFalse(out.contains(" after 0 refusals"), out); // the heap did refuse some chunks
+    }
+
+    /** The child JVM of {@link #aChunkWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing()}. */
+    public static final class ChunkHeapExhaustionProbe
+    {
+        private ChunkHeapExhaustionProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final ByteInit init = i -> (byte)i;
+            final long reserved = dev.lake.memory.NativeMemory.reservedBytes();
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+            alloc.allocateBytes(4096, init).release(); // links the paths before the heap is full
+            final long leaks = dev.lake.memory.NativeMemory.leaks();
+            final long baseChunks = alloc.stats().liveChunks();
+            final long baseBytes = alloc.stats().reservedBytes();
+            int count = 0;
+            int refused = 0;
+            Object[] fillers = new Object[1 << 21];
+            int n = 0;
+            try
+            {
+                while (n < fillers.length)
+                {
+                    fillers[n] = new byte[16];
+                    n++;
+                }
+            }
+            catch (final OutOfMemoryError full)
+            {
+                // the heap is full for 32-byte objects: fill what is left with the smallest ones
+            }
+            try
+            {
+                while (n < fillers.length)
+                {
+                    fillers[n] = new Object();
+                    n++;
+                }
+            }
+            catch (final OutOfMemoryError full)
+            {
+                // the heap is full: now free it a filler at a time, so each step of a chunk's making meets the error
+            }
+            for (int pass = 0; pass < 3; pass++)
+            {
+                try
+                {
+                    while (n < fillers.length)
+                    {
+                        fillers[n] = new Object();
+                        n++;
+                    }
+                }
+                catch (final OutOfMemoryError full)
+                {
+                    // again: a refusal may have come from the GC's overhead limit, with room left
+                }
+            }
+            for (int k = n - 1; k >= 0 && count < 4 && refused < 4000; k--)
+            {
+                fillers[k] = null;
+                try
+                {
+                    alloc.allocateBytes(4096, init).release(); // a dedicated chunk each time
+                    count++;
+                }
+                catch (final OutOfMemoryError ex)
+                {
+                    refused++;
+                }
+            }
+            fillers = null;
+            for (int i = 0; i < 20; i++)
+            {
+                System.gc();
+                Thread.sleep(20); // the cleaner of any region left to its safety net runs
+            }
+            final long chunks = alloc.stats().liveChunks() - baseChunks;
+            final long bytes = alloc.stats().reservedBytes() - baseBytes;
+            alloc.close();
+            System.out.println("probe: chunks " + chunks + " reserved " + bytes + " native " +
+                (dev.lake.memory.NativeMemory.reservedBytes() - reserved) + " leaks " +
+                (dev.lake.memory.NativeMemory.leaks() - leaks) + " after " + refused + " refusals and " + count +
+                " chunks (" + n + " fillers)");
+            System.out.flush();
+        }
+    }
 }
