@@ -421,14 +421,19 @@ public final class Buffer implements AutoCloseable
     public Bytes freeze()
     {
         checkWritable("freeze");
+        // the handle first: an OutOfMemoryError after the buffer froze would leave its slot held by nobody (a frozen
+        // buffer's close() does nothing) and the freeze counted
+        final Bytes bytes = spilled ? new Bytes(null, mem, 0, highWater) : new Bytes(this, mem, base, highWater);
         state = FROZEN;
         if (spilled)
         {
             source.frozenOnHeap();
-            return new Bytes(null, mem, 0, highWater);
         }
-        source.frozen(slot);
-        return new Bytes(this, mem, base, highWater);
+        else
+        {
+            source.frozen(slot);
+        }
+        return bytes;
     }
 
     /**

@@ -129,11 +129,13 @@ public final class Bytes extends CheckedReads implements AutoCloseable
     public Bytes retain()
     {
         checkLive("retain");
+        // the object first: an OutOfMemoryError after the slot's count rose would leave a reference nobody holds
+        final Bytes copy = new Bytes(lease, mem, base, length);
         if (lease != null)
         {
             lease.source.retain(lease.slot, lease.generation);
         }
-        return new Bytes(lease, mem, base, length);
+        return copy;
     }
 
     /**
@@ -154,11 +156,12 @@ public final class Bytes extends CheckedReads implements AutoCloseable
         {
             throw new IndexOutOfBoundsException(this + ": cannot slice offset=" + offset + " length=" + length);
         }
+        final Bytes slice = new Bytes(lease, mem, base + offset, length); // first, as in retain()
         if (lease != null)
         {
             lease.source.retain(lease.slot, lease.generation);
         }
-        return new Bytes(lease, mem, base + offset, length);
+        return slice;
     }
 
     /**
