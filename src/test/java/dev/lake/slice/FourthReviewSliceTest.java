@@ -1,10 +1,13 @@
 package dev.lake.slice;
 
 import org.agrona.DirectBuffer;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
+import java.time.Duration;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -187,10 +190,20 @@ class FourthReviewSliceTest extends NativeBaselineTest
                 }
             }
             fillers = null;
-            for (int i = 0; i < 20; i++)
+            try
             {
-                System.gc();
-                Thread.sleep(20); // the cleaner of any region left to its safety net runs
+                // give the safety net's cleaner time to free (and count) any region left to it: a leak then shows
+                // in the counts printed below, which the test reads
+                await().during(Duration.ofMillis(400)).atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
+                    .until(() ->
+                    {
+                        System.gc();
+                        return dev.lake.memory.NativeMemory.leaks() == leaks;
+                    });
+            }
+            catch (final ConditionTimeoutException leaked)
+            {
+                // a leak was counted: reported below
             }
             final long chunks = alloc.stats().liveChunks() - baseChunks;
             final long bytes = alloc.stats().reservedBytes() - baseBytes;
