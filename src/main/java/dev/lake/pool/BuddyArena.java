@@ -106,15 +106,10 @@ public final class BuddyArena extends SlotArena
     /** Parked block + 1 (0 = empty) per cell; cell {@code c} of order {@code k} at {@code (k * CELLS + c + 1) * PAD}. */
     private final int[] cells;
 
-    private BuddyArena(final Builder builder, final String name, final int totalBytes, final int minBlock)
+    private BuddyArena(final Builder builder, final String name, final Region region, final int totalBytes,
+        final int minBlock)
     {
-        super(name,
-            Region.builder(totalBytes)
-                .alignment(Math.max(Region.DEFAULT_ALIGNMENT, Math.min(minBlock, Memory.pageSize())))
-                .zeroed(builder.initPolicy == InitPolicy.ZERO)
-                .preTouch(builder.preFault)
-                .build(),
-            totalBytes / minBlock, builder.initPolicy, builder.autoSpill, builder.leakDetection,
+        super(name, region, totalBytes / minBlock, builder.initPolicy, builder.autoSpill, builder.leakDetection,
             Integer.numberOfTrailingZeros(totalBytes / minBlock) + 1, builder.executor);
         this.totalBytes = totalBytes;
         this.minBlock = minBlock;
@@ -794,7 +789,9 @@ public final class BuddyArena extends SlotArena
          *                                  minimum block is below {@value #MIN_MIN_BLOCK}, the total is below the
          *                                  minimum block, or there are more than {@value #MAX_MIN_BLOCKS}
          *                                  minimum blocks.
-         * @throws OutOfMemoryError         if the operating system refuses the memory.
+         * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room
+         *                                  for the block tables (about 70 bytes a minimum block); the region is
+         *                                  then freed at once and nothing stays reserved or counted.
          */
         public BuddyArena build()
         {
@@ -835,7 +832,22 @@ public final class BuddyArena extends SlotArena
                     MAX_MIN_BLOCKS + "): raise the minimum block above " + block);
             }
             final String arenaName = name != null ? name : "BuddyArena@" + Integer.toHexString(System.identityHashCode(this));
-            return new BuddyArena(this, arenaName, (int)total, block);
+            final Region region = Region.builder(total)
+                .alignment(Math.max(Region.DEFAULT_ALIGNMENT, Math.min(block, Memory.pageSize())))
+                .zeroed(initPolicy == InitPolicy.ZERO)
+                .preTouch(preFault)
+                .build();
+            try
+            {
+                return new BuddyArena(this, arenaName, region, (int)total, block);
+            }
+            catch (final Throwable ex)
+            {
+                // the slot table, block lists and wait queues come from the Java heap (about 70 bytes a minimum
+                // block): an OutOfMemoryError there left the region reserved until a GC, then reported as a leak
+                region.close();
+                throw ex;
+            }
         }
     }
 }

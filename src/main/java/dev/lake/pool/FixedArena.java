@@ -90,15 +90,10 @@ public final class FixedArena extends SlotArena
     /** Whether a released slot may park: it needs no zeroing ({@link InitPolicy#UNINIT}). */
     private final boolean parkOnRelease;
 
-    private FixedArena(final Builder builder, final String name, final int slotCount, final int slotCapacity)
+    private FixedArena(final Builder builder, final String name, final Region region, final int slotCount,
+        final int slotCapacity)
     {
-        super(name,
-            Region.builder((long)slotCount * slotCapacity)
-                .alignment(Math.max(Region.DEFAULT_ALIGNMENT, builder.alignment))
-                .zeroed(builder.initPolicy == InitPolicy.ZERO)
-                .preTouch(builder.preFault)
-                .build(),
-            slotCount, builder.initPolicy, builder.autoSpill, builder.leakDetection, 1, builder.executor);
+        super(name, region, slotCount, builder.initPolicy, builder.autoSpill, builder.leakDetection, 1, builder.executor);
         this.slotCount = slotCount;
         this.slotCapacity = slotCapacity;
         this.alignment = builder.alignment;
@@ -744,7 +739,9 @@ public final class FixedArena extends SlotArena
          * @return a new arena; its region is allocated now.
          * @throws IllegalArgumentException naming the value if the slots do not fit in one region (2 GiB), or if a
          *                                  capacity-sized arena cannot hold even one slot.
-         * @throws OutOfMemoryError         if the operating system refuses the memory.
+         * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room
+         *                                  for the slot table (about 60 bytes a slot); the region is then freed
+         *                                  at once and nothing stays reserved or counted.
          */
         public FixedArena build()
         {
@@ -766,7 +763,22 @@ public final class FixedArena extends SlotArena
             }
             Region.checkSize(count * capacity, Region.MAX_SIZE, "arena size (" + count + " slots x " + capacity + " B)");
             final String arenaName = name != null ? name : "FixedArena@" + Integer.toHexString(System.identityHashCode(this));
-            return new FixedArena(this, arenaName, (int)count, (int)capacity);
+            final Region region = Region.builder(count * capacity)
+                .alignment(Math.max(Region.DEFAULT_ALIGNMENT, alignment))
+                .zeroed(initPolicy == InitPolicy.ZERO)
+                .preTouch(preFault)
+                .build();
+            try
+            {
+                return new FixedArena(this, arenaName, region, (int)count, (int)capacity);
+            }
+            catch (final Throwable ex)
+            {
+                // the slot table, bitmap and wait queues come from the Java heap (about 60 bytes a slot): an
+                // OutOfMemoryError there left the region reserved until a GC, then reported as a leak
+                region.close();
+                throw ex;
+            }
         }
     }
 }
