@@ -2,6 +2,7 @@ package dev.lake.pool;
 
 import java.util.Objects;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The options every pool arena shares ({@link FixedArena.Builder}, {@link BuddyArena.Builder}): one home for
@@ -12,6 +13,9 @@ import java.util.concurrent.Executor;
  */
 public abstract class ArenaBuilder<B extends ArenaBuilder<B>>
 {
+    /** Numbers the arenas built without a name, so that no two of them share one. */
+    private static final AtomicLong UNNAMED = new AtomicLong();
+
     InitPolicy initPolicy = InitPolicy.UNINIT;
     boolean preFault;
     boolean autoSpill;
@@ -97,7 +101,9 @@ public abstract class ArenaBuilder<B extends ArenaBuilder<B>>
     }
 
     /**
-     * @param name a name for messages, metrics and JFR events.
+     * @param name a name for messages, metrics and JFR events. Without one, each arena built gets its own,
+     *             {@code FixedArena-N} or {@code BuddyArena-N} ({@code N} unique in the process), even when one
+     *             builder builds several arenas.
      * @return this builder.
      * @throws NullPointerException if {@code name} is null.
      */
@@ -105,5 +111,14 @@ public abstract class ArenaBuilder<B extends ArenaBuilder<B>>
     {
         this.name = Objects.requireNonNull(name, "name");
         return self();
+    }
+
+    /**
+     * @param kind the arena's class name.
+     * @return the name set by {@link #name(String)}, or a fresh one unique in the process.
+     */
+    final String nameOrDefault(final String kind)
+    {
+        return name != null ? name : kind + "-" + UNNAMED.incrementAndGet();
     }
 }

@@ -831,7 +831,7 @@ public final class BuddyArena extends SlotArena
                 throw new IllegalArgumentException("too many minimum blocks: " + total / block + " (at most " +
                     MAX_MIN_BLOCKS + "): raise the minimum block above " + block);
             }
-            final String arenaName = name != null ? name : "BuddyArena@" + Integer.toHexString(System.identityHashCode(this));
+            final String arenaName = nameOrDefault("BuddyArena");
             final Region region = Region.builder(total)
                 .alignment(Math.max(Region.DEFAULT_ALIGNMENT, Math.min(block, Memory.pageSize())))
                 .zeroed(initPolicy == InitPolicy.ZERO)

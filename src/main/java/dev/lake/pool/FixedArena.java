@@ -762,7 +762,7 @@ public final class FixedArena extends SlotArena
                 count = slotCount;
             }
             Region.checkSize(count * capacity, Region.MAX_SIZE, "arena size (" + count + " slots x " + capacity + " B)");
-            final String arenaName = name != null ? name : "FixedArena@" + Integer.toHexString(System.identityHashCode(this));
+            final String arenaName = nameOrDefault("FixedArena");
             final Region region = Region.builder(count * capacity)
                 .alignment(Math.max(Region.DEFAULT_ALIGNMENT, alignment))
                 .zeroed(initPolicy == InitPolicy.ZERO)

@@ -6,6 +6,8 @@ import dev.lake.pool.FixedArena;
 import dev.lake.testing.ChildJvm;
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -31,6 +33,53 @@ class BuilderReviewTest
     {
         final String out = ChildJvm.run(HeapProbe.class, true, "buddy");
         assertTrue(out.contains("REFUSED CLEANLY"), out);
+    }
+
+    /**
+     * An arena built without a name was named after its builder's identity hash: two arenas built by one builder
+     * had the same name in toString(), metrics() and their JFR events, so their figures could not be told apart.
+     */
+    @Test
+    void arenasBuiltByOneUnnamedBuilderHaveDistinctNames()
+    {
+        final FixedArena.Builder fixed = FixedArena.builder(2, 16);
+        try (FixedArena a = fixed.build(); FixedArena b = fixed.build())
+        {
+            assertNotEquals(a.name(), b.name());
+            assertNotEquals(a.metrics().name(), b.metrics().name());
+            assertNotEquals(a.toString(), b.toString());
+            assertTrue(a.name().startsWith("FixedArena"), a.name());
+        }
+        final BuddyArena.Builder buddy = BuddyArena.builder(1024, 64);
+        try (BuddyArena a = buddy.build(); BuddyArena b = buddy.build())
+        {
+            assertNotEquals(a.name(), b.name());
+            assertNotEquals(a.metrics().name(), b.metrics().name());
+            assertTrue(a.name().startsWith("BuddyArena"), a.name());
+        }
+    }
+
+    /** A name set on the builder is used by every arena it builds; changing the builder later changes none. */
+    @Test
+    void namedBuilderNamesEveryArenaAndLaterChangesDoNotLeak()
+    {
+        final FixedArena.Builder builder = FixedArena.builder(2, 16).name("orders");
+        try (FixedArena a = builder.build())
+        {
+            builder.name("other").alignment(64).initPolicy(dev.lake.pool.InitPolicy.ZERO).autoSpill(true);
+            assertEquals("orders", a.name());
+            assertEquals(16, a.metrics().slotCapacity());
+            assertEquals(dev.lake.pool.InitPolicy.UNINIT, a.initPolicy());
+            assertTrue(!a.autoSpill());
+            try (FixedArena b = builder.build())
+            {
+                assertEquals("other", b.name());
+                assertEquals(64, b.metrics().slotCapacity());
+                assertEquals(64, b.alignment());
+                assertEquals(dev.lake.pool.InitPolicy.ZERO, b.initPolicy());
+                assertTrue(b.autoSpill());
+            }
+        }
     }
 
     /** Builds an arena whose bookkeeping cannot fit the child's 64 MiB heap and reports what stays reserved. */
