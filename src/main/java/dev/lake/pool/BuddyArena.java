@@ -792,6 +792,7 @@ public final class BuddyArena extends SlotArena
          * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room
          *                                  for the block tables (about 70 bytes a minimum block); the region is
          *                                  then freed at once and nothing stays reserved or counted.
+         * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
          */
         public BuddyArena build()
         {

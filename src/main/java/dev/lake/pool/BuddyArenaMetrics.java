@@ -15,7 +15,8 @@ package dev.lake.pool;
  * @param frozen            buffers and handles frozen (including spilled buffers frozen on the heap).
  * @param spills            buffers that outgrew their block and moved to the heap (auto-spill).
  * @param leaks             allocations reclaimed by the safety net.
- * @param bytesReserved     native bytes the region holds; 0 once it was freed.
+ * @param bytesReserved     native bytes the region holds (its size; the alignment padding that
+ *                          {@code NativeMemory.reservedBytes()} also counts is not included); 0 once freed.
  * @param bytesLive         bytes in live blocks: {@code totalBytes - freeBytes}.
  * @param liveBlocks        live allocations: {@code allocations - frees}.
  * @param splits            blocks split in two to serve a smaller request.

@@ -742,6 +742,7 @@ public final class FixedArena extends SlotArena
          * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room
          *                                  for the slot table (about 60 bytes a slot); the region is then freed
          *                                  at once and nothing stays reserved or counted.
+         * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
          */
         public FixedArena build()
         {

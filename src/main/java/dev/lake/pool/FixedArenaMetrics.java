@@ -14,7 +14,8 @@ package dev.lake.pool;
  * @param spills             buffers that outgrew their slot and moved to the heap (auto-spill).
  * @param leaks              allocations reclaimed by the safety net because every handle became unreachable
  *                           without release.
- * @param bytesReserved      native bytes the arena's region holds; 0 once the region was freed.
+ * @param bytesReserved      native bytes the arena's region holds (its size; the alignment padding that
+ *                           {@code NativeMemory.reservedBytes()} also counts is not included); 0 once freed.
  * @param bytesLive          capacity held by live slots: {@code liveSlots * slotCapacity}.
  * @param liveSlots          slots in use now: {@code allocations - frees} when quiet.
  * @param waits              requests waiting for a slot, and how past waits ended.
