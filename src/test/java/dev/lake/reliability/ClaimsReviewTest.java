@@ -7,11 +7,20 @@ import dev.lake.linear.LakeSnapshot;
 import dev.lake.linear.LakeView;
 import dev.lake.linear.Sandbox;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.pool.AllocationTimeoutException;
+import dev.lake.pool.ArenaClosedException;
+import dev.lake.pool.BuddyArena;
+import dev.lake.pool.Buffer;
+import dev.lake.pool.FixedArena;
+import dev.lake.pool.RequestTooLargeException;
+import dev.lake.pool.WaitMetrics;
 import dev.lake.slice.ElementLayout;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.slice.SliceStats;
 import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -229,5 +238,71 @@ class ClaimsReviewTest
             assertEquals(8, lake.position(), "a forged position may only take the lake down, never up");
             assertThrows(StaleHandleException.class, () -> lake.rewind(genuine), "the genuine one is below-stale");
         }
+    }
+
+    /**
+     * docs/pool.md, "Misuse added by these features": above the whole arena is {@code RequestTooLargeException}
+     * at once (never a wait), a non-positive size an {@code IllegalArgumentException} naming the value, a null
+     * timeout a {@code NullPointerException} with nothing queued, a zero or negative timeout on a full arena an
+     * {@code AllocationTimeoutException} at once, and any allocation or wait on a closed arena an
+     * {@code ArenaClosedException}; on both arenas, every entry point.
+     */
+    @Test
+    void theWaitingMisuseTableHoldsOnBothArenasForEveryEntryPoint() throws Exception
+    {
+        final FixedArena fixed = FixedArena.builder(1, 64).build();
+        final BuddyArena buddy = BuddyArena.builder(1024, 64).build();
+        final Buffer fixedHeld = fixed.allocate();
+        final Buffer buddyHeld = buddy.allocate(1024);
+        checkWaitingMisuse(64, fixed::allocateAsync, fixed::allocate, () -> fixed.metrics().waits());
+        checkWaitingMisuse(1024, buddy::allocateAsync, buddy::allocate, () -> buddy.metrics().waits());
+        fixedHeld.close();
+        buddyHeld.close();
+        fixed.close();
+        buddy.close();
+        assertThrows(ArenaClosedException.class, fixed::allocate);
+        assertThrows(ArenaClosedException.class, () -> fixed.allocate(8));
+        assertThrows(ArenaClosedException.class, fixed::tryAllocate);
+        assertThrows(ArenaClosedException.class, () -> fixed.tryAllocate(8));
+        assertThrows(ArenaClosedException.class, fixed::allocateHandle);
+        assertThrows(ArenaClosedException.class, fixed::tryAllocateHandle);
+        assertThrows(ArenaClosedException.class, fixed::allocateAsync);
+        assertThrows(ArenaClosedException.class, () -> fixed.allocate(Duration.ofSeconds(1)));
+        assertThrows(ArenaClosedException.class, () -> buddy.allocate(64));
+        assertThrows(ArenaClosedException.class, () -> buddy.tryAllocate(64));
+        assertThrows(ArenaClosedException.class, () -> buddy.allocateHandle(64));
+        assertThrows(ArenaClosedException.class, () -> buddy.tryAllocateHandle(64));
+        assertThrows(ArenaClosedException.class, () -> buddy.allocateAsync(64));
+        assertThrows(ArenaClosedException.class, () -> buddy.allocate(64, Duration.ofSeconds(1)));
+    }
+
+    interface Async
+    {
+        Object allocate(int size) throws Exception;
+    }
+
+    interface Timed
+    {
+        Object allocate(int size, Duration timeout) throws Exception;
+    }
+
+    private static void checkWaitingMisuse(final int whole, final Async async, final Timed timed,
+        final java.util.function.Supplier<WaitMetrics> waits)
+    {
+        assertThrows(RequestTooLargeException.class, () -> async.allocate(whole + 1));
+        assertThrows(RequestTooLargeException.class, () -> timed.allocate(whole + 1, Duration.ofDays(1)));
+        for (final int bad : new int[] {0, -1, Integer.MIN_VALUE})
+        {
+            final IllegalArgumentException refused = assertThrows(IllegalArgumentException.class, () -> async.allocate(bad));
+            assertTrue(refused.getMessage().contains(String.valueOf(bad)), refused.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> timed.allocate(bad, Duration.ofDays(1)));
+        }
+        assertThrows(NullPointerException.class, () -> timed.allocate(64, null));
+        assertEquals(0, waits.get().waiters(), "nothing queued by a refused request");
+        for (final Duration now : new Duration[] {Duration.ZERO, Duration.ofNanos(-1), Duration.ofSeconds(-5)})
+        {
+            assertThrows(AllocationTimeoutException.class, () -> timed.allocate(64, now));
+        }
+        assertEquals(0, waits.get().waiters());
     }
 }
