@@ -11,6 +11,7 @@ import dev.lake.pool.AllocationTimeoutException;
 import dev.lake.pool.ArenaClosedException;
 import dev.lake.pool.BuddyArena;
 import dev.lake.pool.Buffer;
+import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
 import dev.lake.pool.RequestTooLargeException;
 import dev.lake.pool.WaitMetrics;
@@ -304,5 +305,40 @@ class ClaimsReviewTest
             assertThrows(AllocationTimeoutException.class, () -> timed.allocate(64, now));
         }
         assertEquals(0, waits.get().waiters());
+    }
+
+    /**
+     * README, "A taste": the snippet as printed, with what its comments claim asserted (the sandbox's
+     * allocation rolled back; freeze is a read-only view of the slot's bytes with no copy; the slot comes back
+     * on the last release, not before).
+     */
+    @Test
+    void theReadmeTasteRunsAsPrintedAndDoesWhatItsCommentsSay()
+    {
+        try (Lake lake = Lake.builder(1 << 20).preTouch(true).build())
+        {
+            int at = lake.allocate(64, 8);
+            lake.buffer().putLong(at, 42L);
+            final int before = lake.used();
+            try (Sandbox scratch = lake.sandbox()) { lake.allocate(4096); }   // rolled back: not committed
+            assertEquals(before, lake.used(), "rolled back: not committed");
+            assertEquals(42L, lake.buffer().getLong(at));
+        }
+
+        try (FixedArena arena = FixedArena.builder(1024, 4096).build())
+        {
+            Buffer buffer = arena.allocate();
+            final long slotAddress = buffer.mutableBuffer().addressOffset();
+            buffer.putLong(7L);
+            Bytes bytes = buffer.freeze();           // read-only Agrona DirectBuffer, no copy
+            assertFalse(org.agrona.MutableDirectBuffer.class.isInstance(bytes), "read-only");
+            assertEquals(slotAddress, bytes.addressOffset(), "no copy: the slot's own bytes");
+            Bytes forOtherThread = bytes.retain();   // shared, reference counted
+            bytes.release();
+            assertEquals(1, arena.liveSlots(), "the retained reference keeps the slot");
+            assertEquals(7L, forOtherThread.getLong(0));
+            forOtherThread.release();
+            assertEquals(0, arena.liveSlots(), "memory returns on the last release");
+        }
     }
 }
