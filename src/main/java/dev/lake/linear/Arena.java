@@ -1825,7 +1825,7 @@ public final class Arena implements AutoCloseable
         if (!isOpen(depth, serial))
         {
             return new StaleHandleException("cannot " + action + " the transaction at depth " + depth +
-                ": it is already closed (committed or rolled back)");
+                ": it is already closed (committed or rolled back), or the token is another arena's");
         }
         return new IllegalStateException("cannot " + action + " the transaction at depth " + depth +
             ": a savepoint is open inside it at depth " + txDepth + "; commit or close that first");
