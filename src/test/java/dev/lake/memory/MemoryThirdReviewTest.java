@@ -307,36 +307,11 @@ class MemoryThirdReviewTest
             final Region[] made = new Region[64];
             int count = 0;
             int refused = 0;
-            Object[] fillers = new Object[1 << 21];
-            int n = 0;
-            try
+            // full, then freed a filler at a time, so each step of the constructor meets the error
+            final dev.lake.testing.HeapFiller fillers = dev.lake.testing.HeapFiller.fill(1 << 21);
+            final int filled = fillers.count();
+            while (count < 4 && refused < 400 && fillers.freeOne())
             {
-                while (n < fillers.length)
-                {
-                    fillers[n] = new byte[16];
-                    n++;
-                }
-            }
-            catch (final OutOfMemoryError full)
-            {
-                // the heap is full for 32-byte objects: fill what is left with the smallest ones
-            }
-            try
-            {
-                while (n < fillers.length)
-                {
-                    fillers[n] = new Object();
-                    n++;
-                }
-            }
-            catch (final OutOfMemoryError full)
-            {
-                // the heap is full: now free it a filler at a time, so each step of the constructor meets the error
-            }
-            final int filled = n;
-            for (int k = n - 1; k >= 0 && count < 4 && refused < 400; k--)
-            {
-                fillers[k] = null;
                 try
                 {
                     made[count] = Region.allocate(4096);
@@ -347,7 +322,7 @@ class MemoryThirdReviewTest
                     refused++;
                 }
             }
-            fillers = null;
+            fillers.freeAll();
             for (int i = 0; i < count; i++)
             {
                 made[i].close();

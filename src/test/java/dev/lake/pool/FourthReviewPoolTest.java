@@ -79,26 +79,10 @@ class FourthReviewPoolTest
             int next = 1;
             int done = 0;
             int refused = 0;
-            Object[] fillers = new Object[1 << 21];
-            int n = 0;
-            for (int pass = 0; pass < 4; pass++)
+            final dev.lake.testing.HeapFiller fillers = dev.lake.testing.HeapFiller.fill(1 << 21);
+            final int n = fillers.count();
+            for (int k = n - 1; done < 300 && refused < 4000 && next < buffers.length && fillers.freeOne(); k--)
             {
-                try
-                {
-                    while (n < fillers.length)
-                    {
-                        fillers[n] = pass == 0 ? new byte[16] : new Object();
-                        n++;
-                    }
-                }
-                catch (final OutOfMemoryError full)
-                {
-                    // full (or the GC's overhead limit): again, with the smallest objects
-                }
-            }
-            for (int k = n - 1; k >= 0 && done < 300 && refused < 4000 && next < buffers.length; k--)
-            {
-                fillers[k] = null;
                 try
                 {
                     switch (((k - n + 1 + shift) % 3 + 3) % 3)
@@ -119,7 +103,7 @@ class FourthReviewPoolTest
                     refused++;
                 }
             }
-            fillers = null;
+            fillers.freeAll();
             for (final Bytes b : kept)
             {
                 if (b != null)

@@ -135,50 +135,11 @@ class FourthReviewSliceTest extends NativeBaselineTest
             final long baseBytes = alloc.stats().reservedBytes();
             int count = 0;
             int refused = 0;
-            Object[] fillers = new Object[1 << 21];
-            int n = 0;
-            try
+            // full, then freed a filler at a time, so each step of a chunk's making meets the error
+            final dev.lake.testing.HeapFiller fillers = dev.lake.testing.HeapFiller.fill(1 << 21);
+            final int n = fillers.count();
+            while (count < 4 && refused < 4000 && fillers.freeOne())
             {
-                while (n < fillers.length)
-                {
-                    fillers[n] = new byte[16];
-                    n++;
-                }
-            }
-            catch (final OutOfMemoryError full)
-            {
-                // the heap is full for 32-byte objects: fill what is left with the smallest ones
-            }
-            try
-            {
-                while (n < fillers.length)
-                {
-                    fillers[n] = new Object();
-                    n++;
-                }
-            }
-            catch (final OutOfMemoryError full)
-            {
-                // the heap is full: now free it a filler at a time, so each step of a chunk's making meets the error
-            }
-            for (int pass = 0; pass < 3; pass++)
-            {
-                try
-                {
-                    while (n < fillers.length)
-                    {
-                        fillers[n] = new Object();
-                        n++;
-                    }
-                }
-                catch (final OutOfMemoryError full)
-                {
-                    // again: a refusal may have come from the GC's overhead limit, with room left
-                }
-            }
-            for (int k = n - 1; k >= 0 && count < 4 && refused < 4000; k--)
-            {
-                fillers[k] = null;
                 try
                 {
                     alloc.allocateBytes(4096, init).release(); // a dedicated chunk each time
@@ -189,7 +150,7 @@ class FourthReviewSliceTest extends NativeBaselineTest
                     refused++;
                 }
             }
-            fillers = null;
+            fillers.freeAll();
             try
             {
                 // give the safety net's cleaner time to free (and count) any region left to it: a leak then shows
