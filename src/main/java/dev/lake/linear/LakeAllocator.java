@@ -412,13 +412,15 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /**
      * Allocates {@code size} aligned bytes and points {@code flyweight} at them (zero-copy placement of an SBE
      * encoder, an Aeron header flyweight, any type that wraps a buffer at an offset). With a non-capturing
-     * method reference as {@code wrapper} this allocates no Java object. If the wrapper throws, the
-     * allocation is undone by a rewind to where it began (counted in {@link #generation()}): whatever the
-     * wrapper made above that point (droplets, views, snapshots, marks, sandboxes) goes with it. A wrapper that
-     * returns after closing the lake, or after rewinding this allocator below the placement's end, is refused
-     * ({@link IllegalStateException}, the placement undone): the flyweight would point at memory that is freed or
-     * handed out again. Rewinds that stay at or above the end (scratch work above the placement) are allowed;
-     * a wrapper that rewinds below the placement and allocates past it again is not detected.
+     * method reference as {@code wrapper} this allocates no Java object once the allocator's handle stack has
+     * grown to its working depth (the placement is registered there like a droplet, for the check below). If the
+     * wrapper throws, the allocation is undone by a rewind to where it began (counted in {@link #generation()}):
+     * whatever the wrapper made above that point (droplets, views, snapshots, marks, sandboxes) goes with it. A
+     * wrapper that returns after closing the lake, or after rewinding this allocator below the placement's end at
+     * any point while it ran (even if it then allocated past the end again), is refused
+     * ({@link IllegalStateException}, the placement undone the same way): the flyweight would point at memory that
+     * is freed or handed out again. Rewinds that stay at or above the end (scratch work above the placement) are
+     * allowed. Detection is exact and costs nothing unless the wrapper rewound: one generation compare.
      *
      * @param flyweight the flyweight to point at the new memory.
      * @param size      bytes, at least 1.
@@ -430,7 +432,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null.
      * @throws LakeOverflowException    if it does not fit; nothing changes.
      * @throws IllegalStateException    if the lake is closed ({@link StaleHandleException} for a stale view), or
-     *                                  the wrapper closed it or rewound below the placement's end while it ran.
+     *                                  the wrapper closed it or rewound below the placement's end while it ran
+     *                                  (whatever it allocated afterwards).
      */
     public final <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
     {
@@ -438,6 +441,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         Objects.requireNonNull(wrapper, "wrapper");
         final int before = offset;
         final int at = bump(size, checkAlignment(alignment), true);
+        final int end = at + size;
+        // registered like a droplet (no object), so that a wrapper's rewind below the end is seen exactly, even
+        // when the wrapper allocated past the end again before returning
+        final int index = register(end);
+        final long id = epochs[index << 1];
         final long rewinds = generation;
         boolean wrapped = false;
         try
@@ -454,24 +462,26 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         }
         if (generation != rewinds || !alive())
         {
-            checkPlacementKept(before, at + size);
+            checkPlacementKept(before, end, index, id);
         }
         return flyweight;
     }
 
     /**
      * After a wrapper that returned normally but rewound or closed this allocator: refuses to hand back a flyweight
-     * over memory that is no longer the placement's (freed with the lake, or given back and about to be handed out
-     * again). A rewind that stayed at or above the placement's end (scratch work above it) keeps the placement.
+     * over memory that is no longer the placement's (freed with the lake, or given back, whether or not handed out
+     * again since). Exact, through the placement's registration in the epoch stack: a rewind that stayed at or above
+     * the placement's end (scratch work above it) keeps the placement; one below it does not, even when the
+     * wrapper then allocated past the end again.
      */
-    private void checkPlacementKept(final int before, final int end)
+    private void checkPlacementKept(final int before, final int end, final int index, final long id)
     {
         if (!alive())
         {
             throw new IllegalStateException("the wrapper closed " + this + " (or its view's memory was rewound over) " +
                 "while place() ran: the placed memory is gone");
         }
-        if (offset < end)
+        if (!holds(index, id, end))
         {
             undoPlace(before);
             throw new IllegalStateException("the wrapper rewound " + this + " below the placed memory while place() " +

@@ -1,0 +1,137 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Bugs a sixth review of the linear allocators found, each test failing on the code before its fix.
+ */
+class SixthReviewLinearTest
+{
+    /**
+     * Lake.place(): a wrapper that rewound the allocator below the placement's end and then allocated past that end
+     * again before returning got its flyweight back: the placement's bytes had been given back and handed out again
+     * (to a droplet the wrapper made), so two owners aliased the same bytes, silently. place() compared only the
+     * position after the wrapper. The placement is now registered like a droplet and checked exactly: refused
+     * (IllegalStateException, undone by a rewind to where it began, the aliasing droplet with it).
+     */
+    @Test
+    void aPlaceWrapperThatRewindsBelowAndAllocatesPastTheEndAgainIsRefused()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            lake.allocate(16);
+            final int before = lake.position();
+            final LakeSnapshot older = lake.snapshot();
+            final Droplet[] alias = new Droplet[1];
+            final int[] placedAt = {-1};
+
+            // a reset, then a droplet over the placed bytes
+            final IllegalStateException reset = assertThrows(IllegalStateException.class, () ->
+                lake.place(placedAt, 64, 8, (f, b, o) ->
+                {
+                    f[0] = o;
+                    lake.reset();
+                    alias[0] = lake.droplet(256);
+                }));
+            assertTrue(reset.getMessage().contains("while place()"), reset.getMessage());
+            assertFalse(alias[0].isValid(), "the undo gives back what the wrapper allocated above the placement");
+            assertTrue(lake.position() <= before);
+
+            // a rewind to a snapshot from before the placement, then primitive allocations past its end
+            lake.allocate(16);
+            final LakeSnapshot snap = lake.snapshot();
+            final int from = lake.position();
+            assertThrows(IllegalStateException.class, () -> lake.place(placedAt, 64, 8, (f, b, o) ->
+            {
+                lake.rewind(snap);
+                lake.allocate(32);
+                lake.allocate(64);
+            }));
+            assertEquals(from, lake.position(), "undone to where the placement began");
+            lake.rewind(snap); // still valid: the undo went exactly to it
+            assertThrows(StaleHandleException.class, () -> lake.rewind(older));
+
+            // a droplet closed mid-wrapper: a give-back below the end, then the bytes handed out again
+            final Droplet scratchBelow = lake.droplet(8);
+            final int afterScratch = lake.position();
+            assertThrows(IllegalStateException.class, () -> lake.place(placedAt, 64, 8, (f, b, o) ->
+            {
+                lake.mark();
+                lake.resetToMark();
+                scratchBelow.close(); // not the last allocation: does nothing
+                lake.reset();
+                lake.allocate(afterScratch + 128);
+            }));
+            assertFalse(scratchBelow.isValid());
+        }
+    }
+
+    /** The same through a view, and through a view whose own reset comes from inside the wrapper. */
+    @Test
+    void aViewPlaceWrapperThatResetsTheViewAndAllocatesPastTheEndAgainIsRefused()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(1024);
+            view.allocate(8);
+            final Droplet[] alias = new Droplet[1];
+            assertThrows(IllegalStateException.class, () -> view.place(new int[1], 64, 8, (f, b, o) ->
+            {
+                view.reset();
+                alias[0] = view.droplet(512);
+            }));
+            assertFalse(alias[0].isValid());
+            assertTrue(view.isValid());
+            assertEquals(view.start() + 8, view.position(), "undone to where the placement began");
+        }
+    }
+
+    /** Scratch work at or above the placement's end stays allowed, and the check keeps the epoch stack bounded. */
+    @Test
+    void scratchWorkAboveAPlacementIsKeptAndPlacementsDoNotGrowTheEpochStack()
+    {
+        try (Lake lake = Lake.of(1 << 16))
+        {
+            final int[] placedAt = {-1};
+            // a snapshot at the end, a droplet, a rewind to exactly the end: kept
+            assertSame(placedAt, lake.place(placedAt, 64, 8, (f, b, o) ->
+            {
+                f[0] = o;
+                final LakeSnapshot atEnd = lake.snapshot();
+                lake.droplet(100).putLong(0, 1L);
+                lake.rewind(atEnd);
+                lake.allocate(8);
+            }));
+            assertEquals(placedAt[0] + 64 + 8, lake.position());
+            // a droplet made and closed inside the wrapper (its give-back is a rewind to the end): kept
+            assertSame(placedAt, lake.place(placedAt, 32, 8, (f, b, o) ->
+            {
+                f[0] = o;
+                lake.droplet(16).close();
+            }));
+            assertEquals(placedAt[0] + 32, lake.position());
+
+            // steady state: placements in a reset loop and in a mark loop do not grow the epoch stack
+            for (int i = 0; i < 1000; i++)
+            {
+                lake.place(placedAt, 64, 8, (f, b, o) -> f[0] = o);
+                lake.droplet(8);
+                lake.place(placedAt, 8, 8, (f, b, o) -> f[0] = o);
+                lake.reset();
+            }
+            lake.allocate(16);
+            lake.mark();
+            for (int i = 0; i < 1000; i++)
+            {
+                lake.place(placedAt, 64, 8, (f, b, o) -> f[0] = o);
+                lake.snapshot();
+                lake.resetToMark();
+                lake.mark();
+            }
+            assertTrue(lake.epochDepth() <= 3, "epoch depth " + lake.epochDepth());
+        }
+    }
+}
