@@ -1268,7 +1268,13 @@ public abstract class ArenaVec
         }
 
         /**
-         * Wraps a flyweight (an SBE codec) over record {@code index}.
+         * Wraps a flyweight (an SBE codec) over record {@code index}, after checking the vector and the index, and
+         * checks again once the wrapper returned: a wrapper that closed the arena, rewound or reset it below the
+         * vector (the record's memory freed or handed out again) or finished the vector is refused with
+         * {@link StaleHandleException}; one that moved the vector (growth that could not stay in place) or removed
+         * the record is refused with {@link IllegalStateException}, as the flyweight would write to bytes that are
+         * no longer the record. Scratch work (allocations above the vector, growth in place, cleanups) is allowed.
+         * The flyweight itself is not checked afterwards: it is the primitive tier. O(1) plus the wrapper.
          *
          * @param index     0 to {@code size() - 1}.
          * @param flyweight the flyweight.
@@ -1276,11 +1282,23 @@ public abstract class ArenaVec
          * @param <F>       the flyweight type.
          * @return {@code flyweight}.
          * @throws IndexOutOfBoundsException if {@code index} is out of range.
-         * @throws StaleHandleException      if the vector is finished or its memory is gone.
+         * @throws StaleHandleException      if the vector is finished or its memory is gone, also when the wrapper
+         *                                   finished it or closed, rewound or reset the arena below it.
+         * @throws IllegalStateException     if the wrapper moved the vector or removed the record.
          */
         public <F> F wrap(final int index, final F flyweight, final FlyweightWrapper<F> wrapper)
         {
-            wrapper.wrap(flyweight, buffer, checkIndex(index));
+            final int at = checkIndex(index);
+            final UnsafeBuffer records = buffer;
+            wrapper.wrap(flyweight, records, at);
+            // the wrapper is user code: it may have closed, reset or rewound the arena, leaving the flyweight over
+            // memory that is freed or someone else's, or grown the vector out of its storage
+            check();
+            if (buffer != records || start + (long)index * elementSize != at || index >= size)
+            {
+                throw new IllegalStateException("the wrapper moved the " + getClass().getSimpleName() +
+                    " or removed record " + index + " while wrap() ran: the flyweight is not over the record");
+            }
             return flyweight;
         }
 

@@ -134,4 +134,63 @@ class SixthReviewLinearTest
             assertTrue(lake.epochDepth() <= 3, "epoch depth " + lake.epochDepth());
         }
     }
+
+    /**
+     * ArenaVec.OfRecord.wrap: the sibling of Droplet.wrap's fourth-round fix was missed. The record was checked only
+     * before the wrapper, so a wrapper that reset the arena (and allocated the bytes again) or closed it got its
+     * flyweight back over memory another allocation owns or over a freed block (a crash on the first write with
+     * Agrona's checks off); one that grew the vector out of its storage left the flyweight over the abandoned copy
+     * (writes silently lost). Now checked again after the wrapper.
+     */
+    @Test
+    void aRecordVectorWrapperThatGivesTheRecordAwayAndReturnsIsRefused()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(4096).build())
+        {
+            final int[] wrappedAt = {-1};
+            final ArenaVec.OfRecord reset = ArenaVec.ofRecords(arena, 16);
+            reset.pushZeroed();
+            assertThrows(StaleHandleException.class, () -> reset.wrap(0, wrappedAt, (f, b, o) ->
+            {
+                f[0] = o;
+                arena.reset();
+                arena.allocate(64); // the record's bytes, now another allocation's
+            }));
+
+            final ArenaVec.OfRecord moved = ArenaVec.ofRecords(arena, 16, 1);
+            moved.pushZeroed();
+            arena.allocate(8); // the vector is no longer the last allocation: growth moves it
+            final IllegalStateException grown = assertThrows(IllegalStateException.class, () ->
+                moved.wrap(0, wrappedAt, (f, b, o) -> moved.pushZeroed()));
+            assertTrue(grown.getMessage().contains("while wrap() ran"), grown.getMessage());
+            assertEquals(2, moved.size());
+
+            final ArenaVec.OfRecord popped = ArenaVec.ofRecords(arena, 16);
+            popped.pushZeroed();
+            assertThrows(IllegalStateException.class, () -> popped.wrap(0, wrappedAt, (f, b, o) -> popped.pop()));
+
+            // scratch work is still served: in-place growth, a cleanup, a checkpoint rewound to above the vector
+            final ArenaVec.OfRecord kept = ArenaVec.ofRecords(arena, 16);
+            kept.pushZeroed();
+            assertSame(wrappedAt, kept.wrap(0, wrappedAt, (f, b, o) ->
+            {
+                f[0] = o;
+                kept.pushZeroed(); // the last allocation: grows in place
+                arena.defer(() -> { });
+            }));
+            assertEquals(kept.offsetOf(0), wrappedAt[0]);
+            final Checkpoint above = arena.checkpoint();
+            assertSame(wrappedAt, kept.wrap(1, wrappedAt, (f, b, o) ->
+            {
+                arena.allocate(32);
+                arena.rewind(above);
+            }));
+
+            assertThrows(StaleHandleException.class, () -> kept.wrap(0, wrappedAt, (f, b, o) -> kept.finish()));
+            final ArenaVec.OfRecord closed = ArenaVec.ofRecords(arena, 16);
+            closed.pushZeroed();
+            assertThrows(StaleHandleException.class, () -> closed.wrap(0, wrappedAt, (f, b, o) -> arena.close()));
+            assertTrue(arena.isClosed());
+        }
+    }
 }
