@@ -133,7 +133,8 @@ public final class ThreadLakes implements AutoCloseable
      * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
      * out reset, with no mark and no open sandbox, and with zeroing off, whatever its former owner left (a lake
      * whose former owner left a sandbox open at its start, which no rewind ends, is closed instead of pooled and
-     * counted in {@link Stats#closed()}). Also gives back the lakes of threads
+     * counted in {@link Stats#closed()}; a pooled lake a non-strict former owner closed after giving it back is
+     * skipped and counted there too). Also gives back the lakes of threads
      * that died without {@link #release()}. A thread that closed its own lake (misuse: it belongs to these thread
      * lakes) gets a new one here; until then {@link #current()} returns the closed lake, whose every use throws.
      *
@@ -159,6 +160,12 @@ public final class ThreadLakes implements AutoCloseable
         final Thread thread = Thread.currentThread();
         applyAffinity();
         Lake lake = pool.poll();
+        while (lake != null && !lake.isOpen())
+        {
+            // a non-strict former owner closed it after giving it back: count it closed, take the next
+            closedLakes.incrementAndGet();
+            lake = pool.poll();
+        }
         if (lake == null)
         {
             lake = Lake.builder(capacity).preTouch(true).build();

@@ -1,0 +1,40 @@
+package dev.lake.thread;
+
+import dev.lake.linear.Lake;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Bugs a sixth review of the thread lakes found, each test failing on the code before its fix.
+ */
+class SixthReviewThreadTest
+{
+    /**
+     * init() undoes a non-strict former owner's misuse of a pooled lake after release() (marks, sandboxes, zeroing),
+     * but not a close: the next thread's init() polled the closed lake and threw IllegalStateException ("is
+     * closed") from its reset, so 'init() to make sure I have a lake' failed for a thread that did nothing wrong.
+     * init() now skips a closed pooled lake (counted in stats().closed()) and takes or builds another.
+     */
+    @Test
+    void initSkipsAPooledLakeItsFormerOwnerClosedAfterRelease()
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(4096).poolBound(2).build())
+        {
+            final Lake first = lakes.init();
+            lakes.release();
+            first.close(); // misuse after release (non-strict lets it through)
+            assertEquals(1, lakes.stats().pooled());
+
+            final Lake next = lakes.init();
+            assertTrue(next.isOpen());
+            assertNotSame(first, next);
+            next.allocate(64);
+            assertEquals(1, lakes.stats().closed(), "the closed lake is counted");
+            assertEquals(0, lakes.stats().pooled());
+            lakes.release();
+            assertSame(next, lakes.init(), "a clean lake is still pooled and reused");
+            lakes.release();
+        }
+    }
+}
