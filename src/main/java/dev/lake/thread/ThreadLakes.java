@@ -131,10 +131,11 @@ public final class ThreadLakes implements AutoCloseable
     /**
      * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
      * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
-     * out reset, with no mark and no open sandbox, and with zeroing off, whatever its former owner left (a lake
-     * whose former owner left a sandbox open at its start, which no rewind ends, is closed instead of pooled and
-     * counted in {@link Stats#closed()}; a pooled lake a non-strict former owner closed after giving it back is
-     * skipped and counted there too). Also gives back the lakes of threads
+     * out reset, with no mark and no open sandbox, with zeroing off, and confined to the calling thread in strict
+     * mode and to none otherwise, whatever its former owner left (a lake whose former owner left a sandbox open at
+     * its start, which no rewind ends, is closed instead of pooled and counted in {@link Stats#closed()}; a pooled
+     * lake a non-strict former owner closed after giving it back is skipped and counted there too). Also gives
+     * back the lakes of threads
      * that died without {@link #release()}. A thread that closed its own lake (misuse: it belongs to these thread
      * lakes) gets a new one here; until then {@link #current()} returns the closed lake, whose every use throws.
      *
@@ -171,10 +172,9 @@ public final class ThreadLakes implements AutoCloseable
             lake = Lake.builder(capacity).preTouch(true).build();
             created.incrementAndGet();
         }
-        if (strict)
-        {
-            lake.confineTo(thread);
-        }
+        // strict: this thread's; otherwise no thread's, whatever a non-strict former owner confined it to after
+        // giving it back (the reset below would throw, and the polled lake be lost)
+        lake.confineTo(strict ? thread : null);
         lake.reset(); // a pooled lake was reset when given back; this also undoes a non-strict former owner's misuse
         while (lake.markDepth() > 0)
         {

@@ -37,4 +37,30 @@ class SixthReviewThreadTest
             lakes.release();
         }
     }
+
+    /**
+     * The same for a confinement: a non-strict former owner that confined the pooled lake to a thread after release()
+     * made the next owner's init() throw the confinement's IllegalStateException from its reset, and the lake it had
+     * polled was lost (neither leased nor pooled; only the GC safety net freed it, counted as a leak). init() now
+     * lifts any confinement in non-strict mode (and confines to the caller in strict mode, as before).
+     */
+    @Test
+    void initLiftsAConfinementAFormerOwnerSetAfterRelease()
+    {
+        final Thread elsewhere = new Thread(() -> { }, "elsewhere");
+        try (ThreadLakes lakes = ThreadLakes.builder(4096).poolBound(2).build())
+        {
+            final Lake first = lakes.init();
+            lakes.release();
+            first.confineTo(elsewhere); // misuse after release
+
+            final Lake next = lakes.init();
+            assertSame(first, next);
+            assertNull(next.confinedTo(), "handed out confined to no thread, as built");
+            next.allocate(64);
+            lakes.release();
+            assertEquals(1, lakes.stats().pooled());
+            assertEquals(0, lakes.stats().leased());
+        }
+    }
 }
