@@ -420,7 +420,8 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * any point while it ran (even if it then allocated past the end again), is refused
      * ({@link IllegalStateException}, the placement undone the same way): the flyweight would point at memory that
      * is freed or handed out again. Rewinds that stay at or above the end (scratch work above the placement) are
-     * allowed. Detection is exact and costs nothing unless the wrapper rewound: one generation compare.
+     * allowed. Detection is exact: O(1), the registration before the wrapper and one generation compare after it
+     * (plus the epoch check when the wrapper rewound).
      *
      * @param flyweight the flyweight to point at the new memory.
      * @param size      bytes, at least 1.
