@@ -3,6 +3,12 @@ package dev.lake.thread;
 import dev.lake.linear.Lake;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -61,6 +67,80 @@ class SixthReviewThreadTest
             lakes.release();
             assertEquals(1, lakes.stats().pooled());
             assertEquals(0, lakes.stats().leased());
+        }
+    }
+
+    /**
+     * Coverage (no bug found): close() racing with many threads (more than cores) that init, use and release their
+     * lakes, in strict and non-strict mode. Once quiet, no lake is leased or pooled and every lake built was closed
+     * exactly once (created == closed); no thread saw another's bytes; init() after close() throws.
+     */
+    @Test
+    void closeRacingWithInitAndReleaseLeavesExactCounts() throws Exception
+    {
+        for (final boolean strict : new boolean[] {false, true})
+        {
+            final ThreadLakes lakes = ThreadLakes.builder(4096).poolBound(3).strict(strict).build();
+            final int threads = 24;
+            final CountDownLatch warm = new CountDownLatch(threads);
+            final AtomicInteger refused = new AtomicInteger();
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final List<Thread> all = new ArrayList<>();
+            for (int t = 0; t < threads; t++)
+            {
+                final long mine = t;
+                final Thread thread = new Thread(() ->
+                {
+                    try
+                    {
+                        for (int i = 0; ; i++)
+                        {
+                            if (i == 20)
+                            {
+                                warm.countDown();
+                            }
+                            final Lake lake;
+                            try
+                            {
+                                lake = lakes.init();
+                            }
+                            catch (final IllegalStateException closed)
+                            {
+                                refused.incrementAndGet();
+                                return;
+                            }
+                            final int at = lake.allocate(64);
+                            lake.buffer().putLong(at, mine);
+                            Thread.yield();
+                            if (lake.buffer().getLong(at) != mine)
+                            {
+                                throw new AssertionError("another thread wrote into this thread's lake");
+                            }
+                            lakes.release();
+                        }
+                    }
+                    catch (final Throwable ex)
+                    {
+                        failure.compareAndSet(null, ex);
+                        warm.countDown();
+                    }
+                });
+                all.add(thread);
+                thread.start();
+            }
+            warm.await();
+            lakes.close();
+            for (final Thread thread : all)
+            {
+                thread.join();
+            }
+            assertNull(failure.get(), () -> "strict " + strict + ": " + failure.get());
+            assertEquals(threads, refused.get());
+            final ThreadLakes.Stats stats = lakes.stats();
+            assertEquals(0, stats.leased(), "strict " + strict + ": " + stats);
+            assertEquals(0, stats.pooled(), "strict " + strict + ": " + stats);
+            assertEquals(stats.created(), stats.closed(), "strict " + strict + ": " + stats);
+            assertThrows(IllegalStateException.class, lakes::init);
         }
     }
 }
