@@ -132,6 +132,22 @@ class SixthReviewLinearTest
                 lake.mark();
             }
             assertTrue(lake.epochDepth() <= 3, "epoch depth " + lake.epochDepth());
+            for (int i = 0; i < 1000; i++)
+            {
+                final LakeSnapshot snap = lake.snapshot();
+                lake.place(placedAt, 64, 8, (f, b, o) -> f[0] = o);
+                lake.droplet(8).close();
+                lake.rewind(snap);
+            }
+            assertTrue(lake.epochDepth() <= 3, "epoch depth " + lake.epochDepth());
+            final LakeView view = lake.split(4096);
+            for (int i = 0; i < 1000; i++)
+            {
+                view.place(placedAt, 64, 8, (f, b, o) -> f[0] = o);
+                view.place(placedAt, 64, 8, (f, b, o) -> f[0] = o);
+                view.reset();
+            }
+            assertTrue(view.epochDepth() <= 2, "view epoch depth " + view.epochDepth());
         }
     }
 
