@@ -707,7 +707,8 @@ public abstract class ArenaVec
         }
 
         /**
-         * Calls {@code action} with each value in order, without boxing.
+         * Calls {@code action} with each value in order, without boxing. The size is read at every step, like a
+         * work list: elements the action pushes are visited too, elements it pops are not.
          *
          * @param action the action.
          * @throws StaleHandleException if the vector is finished or its memory is gone.
@@ -915,7 +916,8 @@ public abstract class ArenaVec
         }
 
         /**
-         * @param action called with each value in order, without boxing.
+         * @param action called with each value in order, without boxing; the size is read at every step, so elements
+         *               the action pushes are visited too, elements it pops are not.
          * @throws StaleHandleException if the vector is finished or its memory is gone.
          */
         public void forEach(final IntConsumer action)
@@ -1091,7 +1093,8 @@ public abstract class ArenaVec
         }
 
         /**
-         * @param action called with each value in order, without boxing.
+         * @param action called with each value in order, without boxing; the size is read at every step, so elements
+         *               the action pushes are visited too, elements it pops are not.
          * @throws StaleHandleException if the vector is finished or its memory is gone.
          */
         public void forEach(final DoubleConsumer action)
@@ -1303,7 +1306,8 @@ public abstract class ArenaVec
         }
 
         /**
-         * @param action called with the buffer and the offset of each record in order.
+         * @param action called with the buffer and the offset of each record in order; the size is read at every step,
+         *               so records the action pushes are visited too, records it pops are not.
          * @throws StaleHandleException if the vector is finished or its memory is gone.
          */
         public void forEach(final ObjIntConsumer<UnsafeBuffer> action)

@@ -209,4 +209,41 @@ class SixthReviewLinearTest
             assertTrue(arena.isClosed());
         }
     }
+
+    /**
+     * forEach reads the size at every step, like a work list (documented): elements the action pushes are visited,
+     * elements it pops are not, and a push that moves the vector out of its storage is followed.
+     */
+    @Test
+    void forEachVisitsWhatTheActionPushesAndSkipsWhatItPops()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(4096).build())
+        {
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, 2);
+            vec.push(3);
+            arena.allocate(8); // not the last allocation: the pushes below move the vector
+            final java.util.List<Long> seen = new java.util.ArrayList<>();
+            vec.forEach(v ->
+            {
+                seen.add(v);
+                if (v > 0)
+                {
+                    vec.push(v - 1);
+                }
+            });
+            assertEquals(java.util.List.of(3L, 2L, 1L, 0L), seen);
+
+            final ArenaVec.OfLong popping = ArenaVec.ofLongs(arena);
+            popping.push(1);
+            popping.push(2);
+            popping.push(3);
+            seen.clear();
+            popping.forEach(v ->
+            {
+                seen.add(v);
+                popping.pop();
+            });
+            assertEquals(java.util.List.of(1L, 2L), seen);
+        }
+    }
 }
