@@ -29,8 +29,10 @@ import java.util.concurrent.CompletableFuture;
  *   its slot was reused (reads re-check the generation after reading). Trade-off: references are counted per
  *   slot, not per holder, so a holder that keeps using a handle after its own release is detected only once
  *   the last reference is gone; a handle lost without release is not reclaimed by the leak safety net (there
- *   is no object to track); and a handle of another arena is caught only when its slot is out of range or its
- *   generation differs.</li>
+ *   is no object to track); and a handle of another arena is caught by its slot (out of range) or its generation:
+ *   each arena numbers its generations from its own starting point, millions apart from other arenas' (also an
+ *   identical arena built after this one was closed), so another arena's handle matches a live slot here only
+ *   after millions of reuses of that slot.</li>
  * </ul>
  *
  * <h2>Claiming a slot</h2>

@@ -6,6 +6,7 @@ import org.agrona.UnsafeApi;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.lang.ref.ReferenceQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -34,6 +35,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Layout of a meta word: {@code generation << REF_BITS | parked << (REF_BITS - 1) | references}. A slot is
  * free when its references are 0. Freeing bumps the generation, so every handle of the previous owner becomes
  * stale at once. A free slot may be parked (a fixed arena's cheap release, see {@link #PARKED}).
+ *
+ * <p>Every table numbers its generations from its own {@link #origin} (spread over 2^34 values, one per table
+ * built in the process), not from 1: otherwise every arena's first handle of slot 0 is {@code 1 << REF_BITS}, and a
+ * handle of another arena of the same geometry, or of an arena closed and rebuilt, is a live handle here.
  */
 final class SlotTable
 {
@@ -51,6 +56,9 @@ final class SlotTable
      */
     static final long PARKED = 1L << (REF_BITS - 1);
     static final long GEN_MASK = (1L << (64 - REF_BITS)) - 1 >>> 1; // keeps handles and meta words positive
+
+    /** Tables built so far: picks each table's {@link #origin}. */
+    private static final AtomicLong TABLES = new AtomicLong();
 
     /** Counters ({@link #bump}, {@link #sum}). */
     static final int ALLOCS = 0;
@@ -74,6 +82,13 @@ final class SlotTable
 
     private final String name;
     private final int size;
+    /**
+     * The generation every slot starts at: 1 to 2^34, the golden-ratio sequence over the tables of the process, so
+     * that any two of the first thousands of tables start millions of generations apart and a handle of another
+     * table matches a slot here only after that many frees of one of the two slots. Below {@link #GEN_MASK} by at
+     * least 2^34: a slot wraps only after that many frees.
+     */
+    final long origin;
     /** Per slot: meta word, frozen length, allocations, freezes. */
     final long[] slots;
     /** Per slot: frees (counted by the buddy arena; a fixed arena derives them), spills. */
@@ -90,9 +105,10 @@ final class SlotTable
         this.slots = new long[size << SHIFT];
         this.rare = new long[size * 2];
         this.trackers = new Object[size];
+        this.origin = 1 + ((TABLES.incrementAndGet() * 0x9E3779B97F4A7C15L) >>> 30);
         for (int i = 0; i < size; i++)
         {
-            slots[i << SHIFT] = 1L << REF_BITS;
+            slots[i << SHIFT] = origin << REF_BITS;
         }
     }
 
@@ -252,15 +268,16 @@ final class SlotTable
 
     /**
      * Frees counted from the generations, for a fixed arena (which counts no allocation or free on its hot path):
-     * every free moves its slot's generation on by exactly one (claims that are undone restore it), from 1, and
-     * wraps are counted. Exact once the threads are quiet. O(slots).
+     * every free moves its slot's generation on by exactly one (claims that are undone restore it), from
+     * {@link #origin}, and wraps (each from {@link #GEN_MASK} to 1: {@code GEN_MASK - origin + 1} frees to the first,
+     * then {@code GEN_MASK} each) are counted. Exact once the threads are quiet. O(slots).
      */
     long frees()
     {
         long total = wraps.sum() * GEN_MASK;
         for (int at = 0; at < slots.length; at += 1 << SHIFT)
         {
-            total += ((long)LONGS.getOpaque(slots, at) >>> REF_BITS) - 1;
+            total += ((long)LONGS.getOpaque(slots, at) >>> REF_BITS) - origin;
         }
         return total;
     }

@@ -276,10 +276,11 @@ class ParkingTest
     {
         try (FixedArena arena = FixedArena.builder(1, 64).build())
         {
-            // move the free slot's generation to two short of the wrap: as if GEN_MASK - 2 frees had happened
+            // move the free slot's generation to two short of the wrap: as if GEN_MASK - 1 - origin frees had
+            // happened (generations start at the table's own origin)
             arena.slots[0] = (SlotTable.GEN_MASK - 1) << SlotTable.REF_BITS;
             final long before = arena.metrics().frees();
-            assertEquals(SlotTable.GEN_MASK - 2, before);
+            assertEquals(SlotTable.GEN_MASK - 1 - arena.table.origin, before);
             arena.release(arena.allocateHandle());   // bitmap claim, parks at GEN_MASK
             final long last = arena.allocateHandle(); // from the hint, at GEN_MASK
             assertEquals(SlotTable.GEN_MASK, SlotTable.generationOf(last));
