@@ -30,6 +30,16 @@ class ForgedTokenTest
         }
     }
 
+    @Test
+    void sliceReferencesForgedForeignStaleAndGarbageAreRefusedWithoutHarm() throws Exception
+    {
+        for (final boolean checks : new boolean[] {true, false})
+        {
+            final String out = ChildJvm.run(ForgedRefProbe.class, checks, Long.toString(SEED), "3000");
+            assertTrue(out.contains("PROBE OK"), "seed " + SEED + " (-Dlake.forged.seed=" + SEED + "): " + out);
+        }
+    }
+
     // ---- Finding 1: every arena numbered its slots' generations from 1, so a handle of another arena of the same
     // geometry (or of an arena closed and rebuilt) was a live handle of this one ----
 
