@@ -15,7 +15,8 @@ package dev.lake.pool;
  *                       arena never delivered ({@code complete(x)}, {@code completeOnTimeout}, {@code completeAsync}).
  * @param failed         waits failed otherwise: closed arena ({@link ArenaClosedException}), a future completed
  *                       exceptionally by its caller with anything but a timeout, an error while capacity was
- *                       claimed for it.
+ *                       claimed for it, a request the queue could not take (an {@code OutOfMemoryError}, thrown to
+ *                       its caller).
  * @param totalWaitNanos nanoseconds waited, summed over the completed waits (from enqueue to hand-over), so
  *                       {@code totalWaitNanos / completed} is the mean wait.
  */

@@ -133,10 +133,24 @@ final class WaitQueue
      */
     CompletableFuture<Buffer> enqueue(final int sizeClass, final int size)
     {
-        final Waiter waiter = new Waiter(this, sizeClass, size, tickets.getAndIncrement(), System.nanoTime());
+        // The request and its completion stage come from the heap before it takes a ticket or counts: an
+        // OutOfMemoryError there leaves nothing behind.
+        final Waiter waiter = new Waiter(this, sizeClass, size, System.nanoTime());
         waiter.whenComplete((buffer, error) -> ended(waiter, buffer, error));
+        waiter.ticket = tickets.getAndIncrement(); // published to the dispatcher by the queue's offer
         WAITERS.getAndAdd(this, 1);
-        queues[sizeClass].offer(waiter);
+        try
+        {
+            // allocates the queue's next chunk every CHUNK requests; refused (OutOfMemoryError), it publishes nothing
+            queues[sizeClass].offer(waiter);
+        }
+        catch (final Throwable t)
+        {
+            // never queued, so nobody would ever end it: it must not count as waiting (the gate would stay shut)
+            uncount(waiter);
+            failed.increment(); // its ticket ended: once quiet, every request still has exactly one outcome
+            throw t;
+        }
         drain();
         return waiter;
     }
@@ -222,11 +236,50 @@ final class WaitQueue
             catch (final Throwable t)
             {
                 // never leave the dispatcher wedged with wip != 0: every later signal would be lost
-                System.getLogger("dev.lake").log(System.Logger.Level.ERROR, name + ": wait-queue dispatch failed", t);
+                log(t);
             }
             missed = wip.addAndGet(-missed);
         }
         while (missed != 0);
+    }
+
+    /**
+     * Reports a failure the dispatcher survives. Never throws: the message comes from the heap, which an
+     * {@code OutOfMemoryError} that reached the dispatcher has just found full, and a throw out of {@link #drain()}
+     * would leave it wedged (no waiter ever served again).
+     */
+    private void log(final Throwable t)
+    {
+        try
+        {
+            System.getLogger("dev.lake").log(System.Logger.Level.ERROR, name + ": wait-queue dispatch failed", t);
+        }
+        catch (final Throwable ignored)
+        {
+            // no heap for the report: the dispatcher goes on regardless
+        }
+    }
+
+    /**
+     * Ends the oldest request with {@code error}, then removes it from the head of class {@code from}. Completion
+     * first: an {@code OutOfMemoryError} before the future is done leaves the request queued (the next pass tries
+     * again) instead of removed and never completed, its caller waiting for ever.
+     */
+    private void fail(final Waiter oldest, final int from, final Throwable error)
+    {
+        try
+        {
+            oldest.completeExceptionally(error);
+        }
+        catch (final Throwable t)
+        {
+            if (!oldest.isDone())
+            {
+                throw t; // not ended: it stays at its head, and this pass stops
+            }
+            log(t); // ended; what failed ran after (a stage of its future): the queue keeps moving
+        }
+        removeHead(from);
     }
 
     private void serve()
@@ -275,8 +328,7 @@ final class WaitQueue
             }
             if (closed)
             {
-                removeHead(from);
-                oldest.completeExceptionally(new ArenaClosedException(
+                fail(oldest, from, new ArenaClosedException(
                     name + " was closed while a request for " + oldest.size + " bytes waited for capacity"));
                 continue;
             }
@@ -287,8 +339,7 @@ final class WaitQueue
             }
             catch (final Throwable t)
             {
-                removeHead(from);
-                oldest.completeExceptionally(t); // this request fails, the queue keeps moving
+                fail(oldest, from, t); // this request fails, the queue keeps moving
                 continue;
             }
             if (buffer == null)
@@ -297,7 +348,15 @@ final class WaitQueue
                 return; // head-of-line: nobody younger is served before the oldest
             }
             removeHead(from);
-            handOver(oldest, buffer);
+            try
+            {
+                handOver(oldest, buffer);
+            }
+            catch (final Throwable t)
+            {
+                // the future holds the buffer already (completed before its stages run): what failed ran after it
+                log(t);
+            }
         }
     }
 
@@ -351,16 +410,50 @@ final class WaitQueue
         for (int c = 0; c < queues.length; c++)
         {
             final ArrayDeque<Waiter> aside = compacted[c];
-            aside.removeIf(Waiter::isDone);
             final MpscUnboundedAtomicArrayQueue<Waiter> queue = queues[c];
+            // what is queued now is moved; requests queued meanwhile stay queued, younger than all of these
+            final int moving = queue.size();
+            if (moving == 0 && aside.isEmpty())
+            {
+                continue;
+            }
+            // Room for every entry is taken before the first one moves: a deque that grew while the requests were
+            // moved (or an OutOfMemoryError polling them out) lost a live request that still counted as waiting
+            // (never served, never failed, the gate shut for good). Refused here, nothing has moved.
+            final ArrayDeque<Waiter> kept = new ArrayDeque<>(aside.size() + moving);
             Waiter w;
-            while ((w = queue.poll()) != null)
+            while ((w = aside.pollFirst()) != null)
             {
                 if (!w.isDone())
                 {
-                    aside.addLast(w);
+                    kept.addLast(w);
                 }
             }
+            for (int i = 0; i < moving && (w = queue.poll()) != null; i++)
+            {
+                if (!w.isDone())
+                {
+                    kept.addLast(w);
+                }
+            }
+            compacted[c] = trimmed(kept, aside.size() + moving);
+        }
+    }
+
+    /** A deque of the live requests without the room their tombstones took, if the heap has it; else as it is. */
+    private static ArrayDeque<Waiter> trimmed(final ArrayDeque<Waiter> kept, final int room)
+    {
+        if (kept.size() > room / 2)
+        {
+            return kept;
+        }
+        try
+        {
+            return new ArrayDeque<>(kept);
+        }
+        catch (final OutOfMemoryError ex)
+        {
+            return kept; // correct, only larger: the next compaction trims it
         }
     }
 
@@ -387,17 +480,26 @@ final class WaitQueue
         uncount(waiter);
         if (executor != null)
         {
-            final HandOver task = new HandOver(waiter, buffer);
+            HandOver task = null;
             try
             {
+                task = new HandOver(waiter, buffer);
                 executor.execute(task);
                 return;
             }
             catch (final RuntimeException | Error ex)
             {
-                // rejected or broken executor: complete here rather than lose the capacity (unless the executor
-                // queued the task before it threw and has run it since: a hand-over runs once)
-                task.run();
+                // no heap for the task, or a rejected or broken executor: complete here rather than lose the
+                // capacity (unless the executor queued the task before it threw and has run it since: a hand-over
+                // runs once)
+                if (task == null)
+                {
+                    complete(waiter, buffer);
+                }
+                else
+                {
+                    task.run();
+                }
                 return;
             }
         }
@@ -459,7 +561,8 @@ final class WaitQueue
 
         final int sizeClass;
         final int size;
-        final long ticket;
+        /** Its place in arrival order: set before it is queued, read by the dispatcher only after. */
+        long ticket;
         final long since;
         /** The buffer the dispatcher claimed for this request, set before it completes the future with it. */
         volatile Buffer granted;
@@ -469,12 +572,11 @@ final class WaitQueue
 
         private final WaitQueue queue;
 
-        Waiter(final WaitQueue queue, final int sizeClass, final int size, final long ticket, final long since)
+        Waiter(final WaitQueue queue, final int sizeClass, final int size, final long since)
         {
             this.queue = queue;
             this.sizeClass = sizeClass;
             this.size = size;
-            this.ticket = ticket;
             this.since = since;
         }
 

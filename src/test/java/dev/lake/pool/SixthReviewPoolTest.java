@@ -1,0 +1,204 @@
+package dev.lake.pool;
+
+import dev.lake.memory.Memory;
+import dev.lake.testing.HeapFiller;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Findings of the sixth hostile review of the pool's waiting, buffers and bytes: each test fails on the code before
+ * its fix.
+ */
+class SixthReviewPoolTest
+{
+    /**
+     * The wait queue counted a request as waiting and then offered it to its class's queue, whose offer allocates the
+     * queue's next chunk every 64 requests; its compaction polled live requests out of the queue and then added them
+     * to a deque that grows; its dispatcher removed a request from its queue and then made the exception that ends it;
+     * and its dispatch loop's last-resort handler logged with a message built on the heap. An
+     * {@code OutOfMemoryError} at any of those steps stranded a request that still counted as waiting (the arena's
+     * immediate paths refused for good, the metrics off for good, the caller's future never completed) or left the
+     * dispatcher wedged (no waiter ever served again). A child JVM with a small, nearly full heap queues, cancels and
+     * serves requests until the heap refuses them, then frees the heap, cancels every future and releases every
+     * buffer: nothing may wait, every outcome must be counted once, every slot must be allocatable and the dispatcher
+     * must still serve a waiter.
+     */
+    @Test
+    void waitingRequestsThatRunOutOfHeapAreNeverStrandedNorWedgeTheDispatcher() throws Exception
+    {
+        for (final String kind : new String[] {"fixed", "buddy"})
+        {
+            final String out = probe(WaitHeapExhaustionProbe.class, kind);
+            assertTrue(out.contains("probe: ok"), out);
+            assertFalse(out.contains(" 0 refusals"), out); // the heap did refuse some
+        }
+    }
+
+    static String probe(final Class<?> probe, final String... args) throws Exception
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
+        command.addAll(List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-XX:-UseGCOverheadLimit", "-Xshare:auto",
+            "-cp", System.getProperty("java.class.path"), probe.getName()));
+        command.addAll(Arrays.asList(args));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "probe timed out");
+        assertEquals(0, process.exitValue(), out);
+        return out;
+    }
+
+    /** The child JVM of {@link #waitingRequestsThatRunOutOfHeapAreNeverStrandedNorWedgeTheDispatcher()}. */
+    public static final class WaitHeapExhaustionProbe
+    {
+        private WaitHeapExhaustionProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final boolean buddy = args[0].equals("buddy");
+            final SlotArena arena = buddy ?
+                BuddyArena.builder(1024, 64).leakDetection(false).build() :
+                FixedArena.builder(16, 64).leakDetection(false).build();
+            final int slots = 16;
+            final Buffer[] held = new Buffer[slots];
+            for (int i = 0; i < slots; i++)
+            {
+                held[i] = arena.allocateAsync(64).join();
+            }
+            @SuppressWarnings("unchecked")
+            final CompletableFuture<Buffer>[] futures = new CompletableFuture[1500];
+            // links the paths before the heap is full: queue, cancel, serve, compact
+            for (int i = 0; i < 200; i++)
+            {
+                arena.allocateAsync(64).cancel(false);
+            }
+            final CompletableFuture<Buffer> first = arena.allocateAsync(64);
+            held[0].close();
+            held[0] = first.join();
+            int n = 0;
+            int refused = 0;
+            int released = 0;
+            final HeapFiller fillers = HeapFiller.fill(1 << 21);
+            final int fillerCount = fillers.count();
+            boolean more = true;
+            for (int k = 0; more && n < futures.length && refused < 600; k++)
+            {
+                for (int i = 0; i < 3 && more; i++)
+                {
+                    more = fillers.freeOne(); // a few dozen bytes at a time: each step of a request meets the refusal
+                }
+                try
+                {
+                    final int size = buddy ? 64 << (n % 3) : 64;
+                    final CompletableFuture<Buffer> f = arena.allocateAsync(size);
+                    futures[n++] = f;
+                    if (n % 8 != 0)
+                    {
+                        f.complete(null); // most give up (no exception to make): tombstones behind the live ones
+                    }
+                }
+                catch (final OutOfMemoryError ex)
+                {
+                    refused++;
+                }
+                if (k % 32 == 31)
+                {
+                    final int i = released++ % slots;
+                    if (held[i] != null)
+                    {
+                        final Buffer b = held[i];
+                        held[i] = null;
+                        try
+                        {
+                            b.close(); // capacity for the oldest live waiter: the dispatcher serves it on the full heap
+                        }
+                        catch (final OutOfMemoryError ex)
+                        {
+                            refused++;
+                        }
+                    }
+                }
+            }
+            fillers.freeAll();
+            System.gc();
+            int delivered = 0;
+            for (int i = 0; i < n; i++)
+            {
+                final CompletableFuture<Buffer> f = futures[i];
+                if (!f.cancel(false) && !f.isCompletedExceptionally() && f.join() != null)
+                {
+                    f.join().close();
+                    delivered++;
+                }
+            }
+            for (final Buffer b : held)
+            {
+                if (b != null)
+                {
+                    b.close();
+                }
+            }
+            final StringBuilder problems = new StringBuilder();
+            final WaitMetrics m = arena.waits.metrics();
+            if (arena.waiters() != 0)
+            {
+                problems.append(" waiters ").append(arena.waiters());
+            }
+            final long outcomes = m.completed() + m.timedOut() + m.cancelled() + m.failed();
+            if (arena.waits.requests() != outcomes)
+            {
+                problems.append(" requests ").append(arena.waits.requests()).append(" but outcomes ").append(outcomes);
+            }
+            // every slot allocatable at once
+            int got = 0;
+            for (int i = 0; i < slots; i++)
+            {
+                final Buffer b = buddy ? ((BuddyArena)arena).tryAllocate(64) : ((FixedArena)arena).tryAllocate();
+                if (b != null)
+                {
+                    held[got++] = b;
+                }
+            }
+            if (got != slots)
+            {
+                problems.append(" allocatable ").append(got).append(" of ").append(slots);
+            }
+            // the dispatcher still serves a waiter
+            final CompletableFuture<Buffer> last = arena.allocateAsync(64);
+            if (got > 0)
+            {
+                held[--got].close();
+                try
+                {
+                    last.get(5, TimeUnit.SECONDS).close();
+                }
+                catch (final Exception ex)
+                {
+                    problems.append(" last waiter not served (").append(ex).append(')');
+                    last.cancel(false);
+                }
+            }
+            for (int i = 0; i < got; i++)
+            {
+                held[i].close();
+            }
+            System.out.println("probe: " + (problems.length() == 0 ? "ok" : "FAILED" + problems) + " after " +
+                refused + " refusals, " + n + " requests, " + delivered + " delivered, " + fillerCount + " fillers, " +
+                m);
+            System.out.flush();
+            arena.close();
+        }
+    }
+}
