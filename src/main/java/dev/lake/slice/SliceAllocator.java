@@ -279,6 +279,19 @@ public final class SliceAllocator implements AutoCloseable
         return (Thread)OWNER.getVolatile(this) == caller;
     }
 
+    /**
+     * {@link #claimOwner} for {@link #close()}: the same CAS, without giving the closer a counter cell (which comes
+     * from the heap: on a full heap the close failed with an {@code OutOfMemoryError} after the CAS, the allocator
+     * stayed open and bound to the closer, and once dropped its chunk went to the safety net as a leak). A closed
+     * allocator allocates no more; releases on the closer's thread count through the shared adder.
+     *
+     * @return whether {@code caller} owns the allocator now.
+     */
+    private boolean claimOwnerToClose(final Thread caller)
+    {
+        return OWNER.compareAndSet(this, (Thread)null, caller) || (Thread)OWNER.getVolatile(this) == caller;
+    }
+
     private void bindOwner(final Thread thread)
     {
         owner = thread;
@@ -288,7 +301,8 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Drops the allocator's reference to its current chunk (freed now if no slice uses it) and refuses further
      * allocation. Handles and references already handed out stay valid until released, and so do local slices
-     * until their readers close. Idempotent: closing a closed allocator does nothing, from any thread.
+     * until their readers close. Idempotent: closing a closed allocator does nothing, from any thread. Allocates
+     * nothing on the heap, so a full heap does not make it fail.
      *
      * @throws IllegalStateException (nothing changes) if called from inside an initializer, or, in strict mode, from
      *                               a thread other than the allocating one (a strict allocator nobody has bound yet
@@ -308,7 +322,7 @@ public final class SliceAllocator implements AutoCloseable
         // a strict allocator that nobody has bound yet is bound by its closer, with the same CAS as a first
         // allocation: a thread racing its first allocation against this close is then refused, instead of
         // allocating into the chunk this close frees
-        if (strict && owner != Thread.currentThread() && !claimOwner(Thread.currentThread()))
+        if (strict && owner != Thread.currentThread() && !claimOwnerToClose(Thread.currentThread()))
         {
             // the allocating thread may be handing out the spare references close() would give back
             throw new IllegalStateException(this + " is confined to " + owner.getName() + ": cannot close it from " +
