@@ -192,10 +192,24 @@ abstract class SlotArena implements AutoCloseable
             final Buffer buffer = claimBuffer(sizeClass, size);
             if (buffer != null)
             {
-                return CompletableFuture.completedFuture(buffer);
+                return completed(buffer);
             }
         }
         return waits.enqueue(sizeClass, size);
+    }
+
+    /** The future of a buffer claimed at once; on a full heap the buffer goes back rather than to nobody. */
+    private static CompletableFuture<Buffer> completed(final Buffer buffer)
+    {
+        try
+        {
+            return CompletableFuture.completedFuture(buffer);
+        }
+        catch (final Throwable t)
+        {
+            buffer.close();
+            throw t;
+        }
     }
 
     /**
@@ -210,6 +224,8 @@ abstract class SlotArena implements AutoCloseable
      * @throws IllegalArgumentException   if {@code size} is not positive.
      * @throws RequestTooLargeException   if no allocation can ever hold {@code size} bytes (never a wait).
      * @throws ArenaClosedException       if the arena is closed, or was closed while waiting.
+     * @throws OutOfMemoryError           if the heap refused the wait's own objects: the request ends first (counted
+     *                                    as cancelled; a buffer granted at that moment goes back), nothing is held.
      */
     public final Buffer allocate(final int size, final Duration timeout) throws InterruptedException
     {
@@ -218,28 +234,56 @@ abstract class SlotArena implements AutoCloseable
         final CompletableFuture<Buffer> future = allocateAsync(size);
         try
         {
-            return future.get(nanos, TimeUnit.NANOSECONDS);
-        }
-        catch (final TimeoutException ex)
-        {
-            final AllocationTimeoutException timedOut = new AllocationTimeoutException(name, size, timeout);
-            if (future.completeExceptionally(timedOut))
+            try
             {
-                throw timedOut;
+                return future.get(nanos, TimeUnit.NANOSECONDS);
             }
-            return outcome(future); // completed at the same moment: a buffer (ours) or the close error
-        }
-        catch (final InterruptedException ex)
-        {
-            if (!future.cancel(false) && !future.isCompletedExceptionally())
+            catch (final TimeoutException ex)
             {
-                future.join().close(); // granted at the same moment: give it back
+                final AllocationTimeoutException timedOut = new AllocationTimeoutException(name, size, timeout);
+                if (future.completeExceptionally(timedOut))
+                {
+                    throw timedOut;
+                }
+                return outcome(future); // completed at the same moment: a buffer (ours) or the close error
             }
-            throw ex;
+            catch (final ExecutionException ex)
+            {
+                throw unwrap(ex.getCause());
+            }
         }
-        catch (final ExecutionException ex)
+        catch (final Throwable t)
         {
-            throw unwrap(ex.getCause());
+            // Interrupted, or an error while waiting or making the timeout's exception (an OutOfMemoryError on a full
+            // heap): nobody else holds the future, so end the request here, or it keeps counting as waiting (the gate
+            // shut for good) and a buffer granted to it is lost. A no-op after the outcomes thrown above, which
+            // ended it already.
+            giveUp(future);
+            throw t;
+        }
+    }
+
+    /**
+     * Ends a request its caller no longer waits for, giving back a buffer granted at the same moment. Best effort and
+     * allocation-free: {@code complete(null)} stores a shared constant (it ends the request as cancelled), where
+     * {@code cancel} would need two objects from a heap that may just have refused one.
+     */
+    private static void giveUp(final CompletableFuture<Buffer> future)
+    {
+        try
+        {
+            if (!future.complete(null) && !future.isCompletedExceptionally())
+            {
+                final Buffer granted = future.getNow(null);
+                if (granted != null)
+                {
+                    granted.close();
+                }
+            }
+        }
+        catch (final Throwable ignored)
+        {
+            // the caller's own exception matters more; a failure here has no further way out
         }
     }
 

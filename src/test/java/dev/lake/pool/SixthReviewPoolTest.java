@@ -51,11 +51,23 @@ class SixthReviewPoolTest
         command.addAll(List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-XX:-UseGCOverheadLimit", "-Xshare:auto",
             "-cp", System.getProperty("java.class.path"), probe.getName()));
         command.addAll(Arrays.asList(args));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, process.exitValue(), out);
-        return out;
+        final java.io.File log = java.io.File.createTempFile("lake-probe", ".log");
+        try
+        {
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+            if (!process.waitFor(120, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly().waitFor(); // a probe that hangs fails the test instead of holding the suite
+            }
+            final String out = java.nio.file.Files.readString(log.toPath(), StandardCharsets.UTF_8);
+            assertFalse(process.isAlive(), out);
+            assertEquals(0, process.exitValue(), "probe failed or timed out:\n" + out);
+            return out;
+        }
+        finally
+        {
+            assertTrue(log.delete() || !log.exists());
+        }
     }
 
     /** The child JVM of {@link #waitingRequestsThatRunOutOfHeapAreNeverStrandedNorWedgeTheDispatcher()}. */
@@ -197,6 +209,127 @@ class SixthReviewPoolTest
             System.out.println("probe: " + (problems.length() == 0 ? "ok" : "FAILED" + problems) + " after " +
                 refused + " refusals, " + n + " requests, " + delivered + " delivered, " + fillerCount + " fillers, " +
                 m);
+            System.out.flush();
+            arena.close();
+        }
+    }
+
+    /**
+     * {@code allocate(size, timeout)} waited on its future, and the wait, its {@code TimeoutException} and the
+     * {@code AllocationTimeoutException} it then made all come from the heap. On a full heap their
+     * {@code OutOfMemoryError} left the method while the request was still queued and counted, and nobody held its
+     * future: the arena counted it as waiting for ever (its immediate paths refused with the capacity free), and a
+     * buffer freed later was granted to the dropped future and lost. The same held for the future of a buffer
+     * claimed at once. A child JVM with a nearly full heap makes timed requests on an arena whose only slot is held
+     * until the heap refuses some, then frees the heap and the slot: nothing may wait, every request must have one
+     * outcome, and the slot must be allocatable again.
+     */
+    @Test
+    void timedAllocationsThatRunOutOfHeapEndTheirRequests() throws Exception
+    {
+        for (final String kind : new String[] {"fixed", "buddy"})
+        {
+            final String out = probe(TimedWaitHeapExhaustionProbe.class, kind);
+            assertTrue(out.contains("probe: ok"), out);
+            assertFalse(out.contains(" 0 refusals"), out); // the heap did refuse some
+        }
+    }
+
+    /** The child JVM of {@link #timedAllocationsThatRunOutOfHeapEndTheirRequests()}. */
+    public static final class TimedWaitHeapExhaustionProbe
+    {
+        private TimedWaitHeapExhaustionProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final boolean buddy = args[0].equals("buddy");
+            final SlotArena arena = buddy ?
+                BuddyArena.builder(64, 64).leakDetection(false).build() :
+                FixedArena.builder(1, 64).leakDetection(false).build();
+            final java.time.Duration timeout = java.time.Duration.ofNanos(1_000);
+            Buffer held = arena.allocate(64, timeout);
+            for (int i = 0; i < 200; i++) // links the timed path before the heap is full
+            {
+                try
+                {
+                    arena.allocate(64, timeout).close();
+                }
+                catch (final AllocationTimeoutException expected)
+                {
+                    // the slot is held
+                }
+            }
+            int refused = 0;
+            int timedOut = 0;
+            final HeapFiller fillers = HeapFiller.fill(1 << 21);
+            boolean more = true;
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); // a stranded gate makes it crawl
+            for (int k = 0; more && refused < 300 && k < 20_000 && System.nanoTime() < deadline; k++)
+            {
+                for (int i = 0; i < 2 && more; i++)
+                {
+                    more = fillers.freeOne();
+                }
+                try
+                {
+                    arena.allocate(64, timeout).close();
+                }
+                catch (final OutOfMemoryError ex)
+                {
+                    refused++;
+                }
+                catch (final AllocationTimeoutException ex)
+                {
+                    timedOut++;
+                }
+                if (k % 16 == 15)
+                {
+                    // the slot comes and goes: an immediate claim meets the full heap too
+                    try
+                    {
+                        if (held != null)
+                        {
+                            held.close();
+                            held = null;
+                        }
+                        held = arena.allocate(64, timeout);
+                    }
+                    catch (final OutOfMemoryError | AllocationTimeoutException ex)
+                    {
+                        refused++;
+                    }
+                }
+            }
+            fillers.freeAll();
+            System.gc();
+            if (held != null)
+            {
+                held.close();
+            }
+            final StringBuilder problems = new StringBuilder();
+            if (arena.waiters() != 0)
+            {
+                problems.append(" waiters ").append(arena.waiters());
+            }
+            final WaitMetrics m = arena.waits.metrics();
+            final long outcomes = m.completed() + m.timedOut() + m.cancelled() + m.failed();
+            if (arena.waits.requests() != outcomes)
+            {
+                problems.append(" requests ").append(arena.waits.requests()).append(" but outcomes ").append(outcomes);
+            }
+            final Buffer again = buddy ? ((BuddyArena)arena).tryAllocate(64) : ((FixedArena)arena).tryAllocate();
+            if (again == null)
+            {
+                problems.append(" the slot is not allocatable");
+            }
+            else
+            {
+                again.close();
+            }
+            System.out.println("probe: " + (problems.length() == 0 ? "ok" : "FAILED" + problems) + " after " +
+                refused + " refusals, " + timedOut + " timeouts, " + m);
             System.out.flush();
             arena.close();
         }
