@@ -280,15 +280,7 @@ class MemoryThirdReviewTest
     @Test
     void aRegionWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing() throws Exception
     {
-        final java.util.List<String> command = new java.util.ArrayList<>();
-        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(java.util.Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        command.addAll(java.util.List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-Xshare:auto", "-cp",
-            System.getProperty("java.class.path"), HeapExhaustionProbe.class.getName()));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, process.exitValue(), out);
+        final String out = dev.lake.testing.ChildJvm.runOnSmallHeap(HeapExhaustionProbe.class);
         assertTrue(out.contains("probe: reserved 0 live 0 after"), out);
     }
 

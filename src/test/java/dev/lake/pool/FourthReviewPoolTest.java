@@ -40,16 +40,7 @@ class FourthReviewPoolTest
 
     private static String probe(final String first) throws Exception
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        command.addAll(List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-XX:-UseGCOverheadLimit", "-Xshare:auto", "-cp",
-            System.getProperty("java.class.path"), HeapExhaustionProbe.class.getName(), first));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, process.exitValue(), out);
-        return out;
+        return dev.lake.testing.ChildJvm.runOnSmallHeap(HeapExhaustionProbe.class, first);
     }
 
     /** The child JVM of {@link #retainSliceAndFreezeThatRunOutOfHeapLoseNoSlot()}. */

@@ -1,6 +1,7 @@
 package dev.lake.pool;
 
 import dev.lake.memory.Memory;
+import dev.lake.testing.ChildJvm;
 import dev.lake.testing.HeapFiller;
 import org.junit.jupiter.api.Test;
 
@@ -45,29 +46,7 @@ class SixthReviewPoolTest
 
     static String probe(final Class<?> probe, final String... args) throws Exception
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        command.addAll(List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-XX:-UseGCOverheadLimit", "-Xshare:auto",
-            "-cp", System.getProperty("java.class.path"), probe.getName()));
-        command.addAll(Arrays.asList(args));
-        final java.io.File log = java.io.File.createTempFile("lake-probe", ".log");
-        try
-        {
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
-            if (!process.waitFor(120, TimeUnit.SECONDS))
-            {
-                process.destroyForcibly().waitFor(); // a probe that hangs fails the test instead of holding the suite
-            }
-            final String out = java.nio.file.Files.readString(log.toPath(), StandardCharsets.UTF_8);
-            assertFalse(process.isAlive(), out);
-            assertEquals(0, process.exitValue(), "probe failed or timed out:\n" + out);
-            return out;
-        }
-        finally
-        {
-            assertTrue(log.delete() || !log.exists());
-        }
+        return ChildJvm.runOnSmallHeap(probe, args);
     }
 
     /** The child JVM of {@link #waitingRequestsThatRunOutOfHeapAreNeverStrandedNorWedgeTheDispatcher()}. */

@@ -104,15 +104,7 @@ class FourthReviewSliceTest extends NativeBaselineTest
     @Test
     void aChunkWhoseConstructionRunsOutOfHeapHoldsAndCountsNothing() throws Exception
     {
-        final java.util.List<String> command = new java.util.ArrayList<>();
-        command.add(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(java.util.Arrays.asList(dev.lake.memory.Memory.REQUIRED_FLAG.split(" ")));
-        command.addAll(java.util.List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-Xshare:auto", "-cp",
-            System.getProperty("java.class.path"), ChunkHeapExhaustionProbe.class.getName()));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, process.exitValue(), out);
+        final String out = dev.lake.testing.ChildJvm.runOnSmallHeap(ChunkHeapExhaustionProbe.class);
         assertTrue(out.contains("probe: chunks 0 reserved 0 native 0 leaks 0 after"), out);
         assertFalse(out.contains(" after 0 refusals"), out); // the heap did refuse some chunks
     }

@@ -49,16 +49,7 @@ class SixthReviewSliceTest
 
     private static String run(final Class<?> probe) throws Exception
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        command.addAll(List.of("-Xmx24m", "-XX:+UseSerialGC", "-XX:-UseTLAB", "-XX:-UseGCOverheadLimit", "-Xshare:auto",
-            "-cp", System.getProperty("java.class.path"), probe.getName()));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, process.exitValue(), out);
-        return out;
+        return dev.lake.testing.ChildJvm.runOnSmallHeap(probe);
     }
 
     /** The child JVM of {@link #closingAnUnboundAllocatorOnAFullHeapNeverFailsNorLeaks()}. */
