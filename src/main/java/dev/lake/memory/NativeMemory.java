@@ -109,8 +109,9 @@ public final class NativeMemory
     }
 
     /**
-     * Counts one leak: something was reclaimed by the safety net instead of being released. Never throws
-     * because of logging: a failing logging backend is ignored.
+     * Counts one leak: something was reclaimed by the safety net instead of being released. Never throws: the count
+     * comes first and stands; the report and the log line are best effort (a failing logging backend is ignored, and
+     * on a full heap the report, not the count, may be lost).
      *
      * @param what  what leaked (for example {@code "Region[1024 B]"}).
      * @param bytes how many bytes it held.
@@ -119,23 +120,25 @@ public final class NativeMemory
     public static void recordLeak(final String what, final long bytes, final Throwable site)
     {
         LEAKS.incrementAndGet();
-        synchronized (REPORTS)
-        {
-            if (REPORTS.size() == MAX_REPORTS)
-            {
-                REPORTS.removeFirst();
-            }
-            REPORTS.addLast(new LeakReport(what, bytes, site));
-        }
         try
         {
+            final LeakReport report = new LeakReport(what, bytes, site);
+            synchronized (REPORTS)
+            {
+                if (REPORTS.size() == MAX_REPORTS)
+                {
+                    REPORTS.removeFirst();
+                }
+                REPORTS.addLast(report);
+            }
             System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
                 "Lake leak: " + what + " was not closed; the safety net freed it" +
                 (site == null ? " (run with -Dlake.leakTracking=true to see where it was allocated)" : ""), site);
         }
-        catch (final RuntimeException | LinkageError ex)
+        catch (final RuntimeException | LinkageError | OutOfMemoryError ex)
         {
-            // a failing logging backend must not break the cleaner or an allocator's reclaim: the count stands
+            // a failing logging backend or a full heap must not break the cleaner or an allocator's reclaim (its
+            // caller frees or returns the memory after this): the count stands
         }
     }
 
