@@ -443,14 +443,17 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int before = offset;
         final int at = bump(size, checkAlignment(alignment), true);
         final int end = at + size;
-        // registered like a droplet (no object), so that a wrapper's rewind below the end is seen exactly, even
-        // when the wrapper allocated past the end again before returning
-        final int index = register(end);
-        final long id = epochs[index << 1];
+        final int index;
+        final long id;
         final long rewinds = generation;
         boolean wrapped = false;
         try
         {
+            // registered like a droplet (no object), so that a wrapper's rewind below the end is seen exactly, even
+            // when the wrapper allocated past the end again before returning; inside the try, so that a registration
+            // refused by a full heap (the stack's first growth) undoes the placement too
+            index = register(end);
+            id = epochs[index << 1];
             wrapper.wrap(flyweight, buffer, at);
             wrapped = true;
         }

@@ -246,4 +246,78 @@ class SixthReviewLinearTest
             assertEquals(java.util.List.of(1L, 2L), seen);
         }
     }
+
+    /**
+     * place() registered its placement after the bump and outside the block that undoes a failed placement, so when
+     * the registration's first growth of the handle stack was refused by a full heap, the {@code OutOfMemoryError}
+     * left the placement's bytes allocated: a failed call that changed the lake. A child JVM with a nearly full heap
+     * makes the first placement of many fresh lakes: each either succeeds or leaves its lake as it was.
+     */
+    @Test
+    void aPlacementWhoseRegistrationRunsOutOfHeapIsUndone() throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.runOnSmallHeap(PlaceOnFullHeapProbe.class);
+        assertTrue(out.contains("probe: changed by a refusal 0 "), out);
+        assertFalse(out.contains(" after 0 refusals"), out); // the heap did refuse some
+    }
+
+    /** The child JVM of {@link #aPlacementWhoseRegistrationRunsOutOfHeapIsUndone()}. */
+    public static final class PlaceOnFullHeapProbe
+    {
+        private PlaceOnFullHeapProbe()
+        {
+        }
+
+        static void wrapAt(final int[] flyweight, final org.agrona.MutableDirectBuffer buffer, final int offset)
+        {
+            flyweight[0] = offset;
+        }
+
+        public static void main(final String[] args)
+        {
+            final int[] flyweight = new int[1];
+            final FlyweightWrapper<int[]> wrapper = PlaceOnFullHeapProbe::wrapAt;
+            try (Lake warm = Lake.of(4096))
+            {
+                warm.place(flyweight, 64, 8, wrapper); // links place and its registration before the heap is full
+            }
+            final Lake[] lakes = new Lake[400];
+            for (int i = 0; i < lakes.length; i++)
+            {
+                lakes[i] = Lake.of(4096); // fresh: no handle stack yet, so the first placement must grow it
+            }
+            int refused = 0;
+            int placed = 0;
+            int changed = 0;
+            final dev.lake.testing.HeapFiller fillers = dev.lake.testing.HeapFiller.fill(1 << 21);
+            for (int i = 0; i < lakes.length; i++)
+            {
+                if (i % 2 == 1 && !fillers.freeOne())
+                {
+                    break;
+                }
+                try
+                {
+                    lakes[i].place(flyweight, 64, 8, wrapper);
+                    placed++;
+                }
+                catch (final OutOfMemoryError ex)
+                {
+                    refused++;
+                    if (lakes[i].used() != 0)
+                    {
+                        changed++;
+                    }
+                }
+            }
+            fillers.freeAll();
+            for (final Lake lake : lakes)
+            {
+                lake.close();
+            }
+            System.out.println("probe: changed by a refusal " + changed + " after " + refused + " refusals, " + placed +
+                " placed");
+            System.out.flush();
+        }
+    }
 }
