@@ -353,6 +353,7 @@ class DocSnippetsReviewTest
     void poolMdBuddyArenaExample()
     {
         final byte[] payload = new byte[100];
+        final long before = NativeMemory.reservedBytes();
         try (BuddyArena arena = BuddyArena.builder(64 << 20, 64)  // 64 MiB region, blocks of 64 B and up
                 .roundUp(false)                                  // default: a non-power-of-two geometry is an error
                 .initPolicy(InitPolicy.ZERO).autoSpill(true).jfrEvents(true)   // as FixedArena
@@ -366,7 +367,34 @@ class DocSnippetsReviewTest
             long h = arena.allocateHandle(4000);                 // zero-garbage tier; handleCapacity(h) == 4096
             assertEquals(4096, arena.handleCapacity(h));
             assertEquals(100, bytes.length());
+            bytes.release(); arena.release(h);                   // else close() leaves the region to the last release
+            assertEquals(0, arena.metrics().liveBlocks());
         }
+        assertEquals(before, NativeMemory.reservedBytes(), "close freed the 64 MiB region");
+    }
+
+    /**
+     * Why the BuddyArena snippet now releases what it allocated: as first written it kept {@code bytes} and the
+     * handle, and {@code close()} then leaves the whole region to the last release ("Bytes (and handles) outlive
+     * arena.close()"), so a copy of it held 64 MiB of native memory after its try block.
+     */
+    @Test
+    void poolMdBuddyArenaExampleAsFirstWrittenHeldItsRegionPastClose()
+    {
+        final BuddyArena escaped;
+        final Bytes bytes;
+        final long h;
+        try (BuddyArena arena = BuddyArena.builder(64 << 20, 64).build())
+        {
+            Buffer buf = arena.allocate(300);
+            bytes = buf.putBytes(new byte[100]).freeze();
+            h = arena.allocateHandle(4000);
+            escaped = arena;
+        }
+        assertFalse(escaped.isRegionFreed(), "64 MiB still held after close");
+        bytes.release();
+        escaped.release(h);
+        assertTrue(escaped.isRegionFreed(), "the last release freed it");
     }
 
     /** docs/pool.md, "Waiting for capacity": the future completes, the timed allocation times out holding nothing. */
