@@ -56,13 +56,16 @@ public final class MarketDataPipeline
         long rate = 250_000;
         for (int i = 0; i < args.length; i++)
         {
+            if (i + 1 >= args.length)
+            {
+                throw new IllegalArgumentException(args[i] + " needs a value; " + USAGE);
+            }
             switch (args[i])
             {
                 case "--baseline" -> baseline = args[++i];
-                case "--messages" -> messages = Long.parseLong(args[++i]);
-                case "--rate" -> rate = Long.parseLong(args[++i]);
-                default -> throw new IllegalArgumentException(
-                    "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC]");
+                case "--messages" -> messages = positive(args[i], args[++i]);
+                case "--rate" -> rate = positive(args[i], args[++i]);
+                default -> throw new IllegalArgumentException(USAGE);
             }
         }
 
@@ -84,6 +87,28 @@ public final class MarketDataPipeline
         }
         System.out.printf(Locale.ROOT, "(max heap %,d MB; B/msg and GCs over the measured phases; latency at %,d msgs/s)%n",
             Runtime.getRuntime().maxMemory() >> 20, rate);
+    }
+
+    private static final String USAGE =
+        "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC] "
+            + "(N and MSGS_PER_SEC whole numbers of at least 1)";
+
+    private static long positive(final String option, final String value)
+    {
+        final long parsed;
+        try
+        {
+            parsed = Long.parseLong(value);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(option + " " + value + ": not a whole number; " + USAGE, ex);
+        }
+        if (parsed < 1)
+        {
+            throw new IllegalArgumentException(option + " " + value + ": must be at least 1; " + USAGE);
+        }
+        return parsed;
     }
 
     static Transport<?> transport(final String variant)

@@ -895,4 +895,30 @@ class DocSnippetsReviewTest
             assertEquals(0, arena.stats().bytesAllocated(), "the rewind completed");
         }
     }
+    // ---------------------------------------------------------------- examples/
+
+    /**
+     * The flagship's usage line promises {@code --messages N} and {@code --rate MSGS_PER_SEC}. A count or a rate
+     * below 1 used to run anyway and print nonsense as a measurement: {@code --messages -5} reported -1,535,627
+     * msgs/s and -89,680 B/msg, {@code --rate 0} measured unthrottled and printed "latency at 0 msgs/s"; an
+     * option without its value died with ArrayIndexOutOfBoundsException. Each is now refused with the usage
+     * line, before anything runs.
+     */
+    @Test
+    void flagshipRefusesCountsAndRatesBelowOneAndOptionsWithoutAValue()
+    {
+        for (final String[] args : new String[][] {
+            {"--baseline", "heap", "--messages", "-5"},
+            {"--baseline", "heap", "--messages", "0"},
+            {"--baseline", "heap", "--rate", "0"},
+            {"--baseline", "heap", "--rate", "-250000"},
+            {"--baseline", "heap", "--messages", "many"},
+            {"--messages"},
+        })
+        {
+            final IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> dev.lake.examples.flagship.MarketDataPipeline.main(args), String.join(" ", args));
+            assertTrue(e.getMessage().contains("usage: MarketDataPipeline"), e.getMessage());
+        }
+    }
 }
