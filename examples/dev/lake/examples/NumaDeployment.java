@@ -19,8 +19,9 @@ import java.util.stream.Stream;
 
 /**
  * The NUMA deployment pattern of the arena-alligator seed, on Lake's API: one {@link FixedArena} and one
- * {@link ThreadLakes} per NUMA node, worker threads pinned to their node's CPUs (an {@link AffinityHint} applied
- * when the thread takes its lake, before the lake is first touched), allocation from the local node's arena
+ * {@link ThreadLakes} per NUMA node, each arena built and pre-faulted by a thread pinned to its node, worker
+ * threads pinned to their node's CPUs (an {@link AffinityHint} applied when the thread takes its lake, before the
+ * lake is first touched), allocation from the local node's arena
  * first, then a bounded fallback to the other nodes, then a timed wait on the local arena. Nodes are read from
  * {@code /sys/devices/system/node}; on a single-node machine (or elsewhere) the example runs with one node of
  * all CPUs, and the same code is correct on a multi-node machine. See docs/threads.md.
@@ -47,7 +48,7 @@ public final class NumaDeployment
         final List<Node> deployment = new ArrayList<>();
         for (int n = 0; n < nodes.size(); n++)
         {
-            deployment.add(new Node(n, nodes.get(n)));
+            deployment.add(Node.buildOnItsNode(n, nodes.get(n)));
         }
         final AtomicLong local = new AtomicLong();
         final AtomicLong remote = new AtomicLong();
@@ -183,12 +184,42 @@ public final class NumaDeployment
         final FixedArena arena;
         final ThreadLakes lakes;
 
-        Node(final int id, final BitSet cpus)
+        private Node(final int id, final AffinityHint hint)
         {
             this.id = id;
-            this.arena = FixedArena.builder(64, 1024).name("node-" + id).build();
-            this.lakes = ThreadLakes.builder(64 * 1024).poolBound(WORKERS_PER_NODE)
-                .affinity(AffinityHint.anyOf(cpus, "node " + id)).build();
+            // built on a thread pinned to the node, every page touched at build: the slots are node-local
+            this.arena = FixedArena.builder(64, 1024).name("node-" + id).preFault(true).build();
+            this.lakes = ThreadLakes.builder(64 * 1024).poolBound(WORKERS_PER_NODE).affinity(hint).build();
+        }
+
+        /**
+         * Step 2 of the guide in docs/threads.md: the node's arena is built (and pre-faulted) by a thread the
+         * node's hint pinned first, so the kernel's first-touch policy places its pages on that node.
+         */
+        static Node buildOnItsNode(final int id, final BitSet cpus) throws InterruptedException
+        {
+            final AffinityHint hint = AffinityHint.anyOf(cpus, "node " + id);
+            final Node[] built = new Node[1];
+            final RuntimeException[] failed = new RuntimeException[1];
+            final Thread builder = new Thread(() ->
+            {
+                try
+                {
+                    hint.applyToCurrentThread();   // a hint: without OpenHFT's affinity library it is logged and ignored
+                    built[0] = new Node(id, hint);
+                }
+                catch (final RuntimeException ex)
+                {
+                    failed[0] = ex;
+                }
+            }, "node" + id + "-builder");
+            builder.start();
+            builder.join();
+            if (failed[0] != null)
+            {
+                throw failed[0];
+            }
+            return built[0];
         }
 
         @Override
