@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 
 /**
@@ -54,6 +55,7 @@ public final class NumaDeployment
         final AtomicLong remote = new AtomicLong();
         final AtomicLong waited = new AtomicLong();
         final List<Thread> workers = new ArrayList<>();
+        final AtomicReference<Throwable> workerFailure = new AtomicReference<>();
         for (final Node node : deployment)
         {
             for (int w = 0; w < WORKERS_PER_NODE; w++)
@@ -71,6 +73,7 @@ public final class NumaDeployment
                     }
                     node.lakes.release();
                 }, "node" + node.id + "-worker" + w);
+                worker.setUncaughtExceptionHandler((t, ex) -> workerFailure.compareAndSet(null, ex));
                 workers.add(worker);
                 worker.start();
             }
@@ -78,6 +81,11 @@ public final class NumaDeployment
         for (final Thread worker : workers)
         {
             worker.join();
+        }
+        if (workerFailure.get() != null)
+        {
+            deployment.forEach(Node::close);
+            throw new IllegalStateException("a worker failed", workerFailure.get());
         }
         System.out.printf("allocations: %,d node-local, %,d cross-node fallback, %,d after a wait%n",
             local.get(), remote.get(), waited.get());
