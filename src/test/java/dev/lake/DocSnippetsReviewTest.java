@@ -8,7 +8,6 @@ import dev.lake.linear.Lake;
 import dev.lake.linear.LakeView;
 import dev.lake.linear.Sandbox;
 import dev.lake.linear.Transaction;
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
 import dev.lake.pool.AllocationTimeoutException;
 import dev.lake.pool.BuddyArena;
@@ -75,7 +74,6 @@ class DocSnippetsReviewTest
     @Test
     void readmeTasteLake()
     {
-        final long before = NativeMemory.reservedBytes();
         int used;
         int at;
         try (Lake lake = Lake.builder(1 << 20).preTouch(true).build())
@@ -88,7 +86,6 @@ class DocSnippetsReviewTest
             assertEquals(0, (lake.buffer().addressOffset() + at) % 8);
         }
         assertEquals(64, used, "the sandbox's allocation was rolled back");
-        assertEquals(before, NativeMemory.reservedBytes());
     }
 
     /** README "A taste", the FixedArena half: memory returns on the last release. */
@@ -353,7 +350,7 @@ class DocSnippetsReviewTest
     void poolMdBuddyArenaExample()
     {
         final byte[] payload = new byte[100];
-        final long before = NativeMemory.reservedBytes();
+        final BuddyArena[] closed = new BuddyArena[1];
         try (BuddyArena arena = BuddyArena.builder(64 << 20, 64)  // 64 MiB region, blocks of 64 B and up
                 .roundUp(false)                                  // default: a non-power-of-two geometry is an error
                 .initPolicy(InitPolicy.ZERO).autoSpill(true).jfrEvents(true)   // as FixedArena
@@ -369,8 +366,9 @@ class DocSnippetsReviewTest
             assertEquals(100, bytes.length());
             bytes.release(); arena.release(h);                   // else close() leaves the region to the last release
             assertEquals(0, arena.metrics().liveBlocks());
+            closed[0] = arena;
         }
-        assertEquals(before, NativeMemory.reservedBytes(), "close freed the 64 MiB region");
+        assertTrue(closed[0].isRegionFreed(), "close freed the 64 MiB region");
     }
 
     /**
@@ -895,6 +893,49 @@ class DocSnippetsReviewTest
             assertEquals(0, arena.stats().bytesAllocated(), "the rewind completed");
         }
     }
+    /** pool.md opening example: alignment is a power of two and rounds the slot capacity up; slots start aligned. */
+    @Test
+    void poolMdAlignmentRoundsTheSlotCapacityUpAndAlignsEverySlot()
+    {
+        try (FixedArena arena = FixedArena.builder(4, 100).alignment(64).build())
+        {
+            assertEquals(128, arena.slotCapacity());
+            for (int i = 0; i < 4; i++)
+            {
+                final long h = arena.allocateHandle();
+                assertEquals(0, (arena.uncheckedBuffer().addressOffset() + arena.offset(h)) % 64);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(4, 100).alignment(48));
+        try (FixedArena byRegion = FixedArena.builderForCapacity(4096, 1000).build())
+        {
+            assertEquals(1000, byRegion.slotCapacity(), "a multiple of the default alignment, 8");
+            assertEquals(4, byRegion.slotCount(), "as many slots as fit in the region");
+        }
+    }
+
+    /** threads.md "Lifecycle": poolBound 0 closes every lake given back; Integer.MAX_VALUE is "no bound". */
+    @Test
+    void threadsMdPoolBoundZeroClosesAndMaxValueKeeps() throws Exception
+    {
+        for (final int bound : new int[] {0, Integer.MAX_VALUE})
+        {
+            try (ThreadLakes lakes = ThreadLakes.builder(4096).poolBound(bound).build())
+            {
+                final Thread t = new Thread(() ->
+                {
+                    lakes.init();
+                    lakes.release();
+                });
+                t.start();
+                t.join(10_000);
+                assertEquals(bound == 0 ? 0 : 1, lakes.stats().pooled(), "bound " + bound);
+                assertEquals(bound == 0 ? 1 : 0, lakes.stats().closed(), "bound " + bound);
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> ThreadLakes.builder(4096).poolBound(-1));
+    }
+
     // ---------------------------------------------------------------- examples/
 
     /**
