@@ -936,6 +936,29 @@ class DocSnippetsReviewTest
         assertThrows(IllegalArgumentException.class, () -> ThreadLakes.builder(4096).poolBound(-1));
     }
 
+    /**
+     * lake.md, Droplet.wrap: Droplet#wrap's Javadoc offers {@code MyDecoder::wrap} as the wrapper, which does not
+     * compile for an SBE message decoder (its wrap takes four arguments); the lambda lake.md now gives does, and
+     * decodes in place what a placed encoder wrote.
+     */
+    @Test
+    void lakeMdDropletWrapOfAnSbeMessageDecoderTakesALambda()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final Droplet droplet = lake.droplet(64);
+            droplet.wrap(new dev.lake.examples.sbe.NewOrderEncoder(), dev.lake.examples.sbe.NewOrderEncoder::wrap)
+                .orderId(42).price(10_125).quantity(300);
+            final dev.lake.examples.sbe.NewOrderDecoder decoder = droplet.wrap(
+                new dev.lake.examples.sbe.NewOrderDecoder(), (d, buffer, offset) -> d.wrap(buffer, offset,
+                    dev.lake.examples.sbe.NewOrderDecoder.BLOCK_LENGTH,
+                    dev.lake.examples.sbe.NewOrderDecoder.SCHEMA_VERSION));
+            assertEquals(42, decoder.orderId());
+            assertEquals(10_125, decoder.price());
+            assertEquals(300, decoder.quantity());
+        }
+    }
+
     // ---------------------------------------------------------------- examples/
 
     /**
