@@ -105,7 +105,9 @@ public final class Droplet implements AutoCloseable
      * is the primitive tier. O(1) plus the wrapper.
      *
      * @param flyweight the flyweight.
-     * @param wrapper   how to wrap it, e.g. {@code MyDecoder::wrap}.
+     * @param wrapper   how to wrap it, e.g. {@code MyEncoder::wrap}, or for an SBE message decoder, whose
+     *                  {@code wrap} also takes the acting block length and version,
+     *                  {@code (d, b, o) -> d.wrap(b, o, MyDecoder.BLOCK_LENGTH, MyDecoder.SCHEMA_VERSION)}.
      * @param <F>       the flyweight type.
      * @return {@code flyweight}.
      * @throws StaleHandleException if the droplet is invalid, or the wrapper made it invalid (closed its lake,
