@@ -1,0 +1,393 @@
+package dev.lake.pool;
+
+import dev.lake.memory.StaleHandleException;
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The seventh hostile review of the pool: arithmetic and long-run extremes (reference counts at their limit,
+ * generation wraps, the largest and smallest geometries, extreme indexes and lengths), the Javadoc's
+ * {@code @throws} contracts, and references released on other threads while their arena closes. Tests that pin a
+ * contract the code already kept say so; the others fail on the code before their fix.
+ */
+class SeventhReviewPoolTest
+{
+    private static int at(final int slot)
+    {
+        return slot << SlotTable.SHIFT;
+    }
+
+    /** Pin: a handle's reference count stops at 2^27 - 1 with an IllegalStateException, never wrapping into PARKED. */
+    @Test
+    void handleRetainAtTheCountLimitIsRefusedAndChangesNothing()
+    {
+        final FixedArena arena = FixedArena.builder(4, 64).build();
+        final long h = arena.allocateHandle();
+        arena.freezeHandle(h, 8);
+        final int slot = SlotTable.slotOf(h);
+        final long gen = SlotTable.generationOf(h);
+        arena.slots[at(slot)] = gen << SlotTable.REF_BITS | (SlotTable.COUNT_MASK - 1);
+        arena.retain(h);
+        final long before = arena.slots[at(slot)];
+        assertEquals(SlotTable.COUNT_MASK, before & SlotTable.COUNT_MASK);
+        assertThrows(IllegalStateException.class, () -> arena.retain(h));
+        assertEquals(before, arena.slots[at(slot)]);
+        assertTrue(arena.isLive(h));
+        assertEquals(8, arena.length(h));
+        arena.slots[at(slot)] = gen << SlotTable.REF_BITS | 1;
+        arena.release(h);
+        assertFalse(arena.isLive(h));
+        assertEquals(0, arena.liveSlots());
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
+
+    /** Pin: Bytes.retain and slice at the count limit are refused and change nothing; the counters stay exact. */
+    @Test
+    void bytesRetainAndSliceAtTheCountLimitAreRefused()
+    {
+        final FixedArena arena = FixedArena.builder(4, 64).build();
+        final Buffer b = arena.allocate();
+        b.putLong(7);
+        final Bytes bytes = b.freeze();
+        final int slot = b.slot;
+        final long gen = b.generation;
+        arena.slots[at(slot)] = gen << SlotTable.REF_BITS | SlotTable.COUNT_MASK;
+        assertThrows(IllegalStateException.class, bytes::retain);
+        assertThrows(IllegalStateException.class, () -> bytes.slice(0, 4));
+        assertEquals(gen << SlotTable.REF_BITS | SlotTable.COUNT_MASK, arena.slots[at(slot)]);
+        arena.slots[at(slot)] = gen << SlotTable.REF_BITS | 1;
+        bytes.release();
+        assertEquals(0, arena.liveSlots());
+        final FixedArenaMetrics m = arena.metrics();
+        assertEquals(1, m.allocations());
+        assertEquals(1, m.frees());
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
+
+    /** Pin: a slot whose generation wraps keeps working, its old handle stays stale and frees stay exact. */
+    @Test
+    void generationWrapFixedHandles()
+    {
+        for (final InitPolicy p : InitPolicy.values())
+        {
+            final FixedArena arena = FixedArena.builder(1, 64).initPolicy(p).build();
+            arena.slots[0] = SlotTable.GEN_MASK << SlotTable.REF_BITS;
+            final FixedArenaMetrics m0 = arena.metrics();
+            final long h = arena.allocateHandle();
+            assertEquals(SlotTable.GEN_MASK, SlotTable.generationOf(h));
+            arena.putLong(h, 0, 5);
+            arena.freezeHandle(h, 8);
+            assertEquals(5, arena.getLong(h, 0));
+            arena.release(h);
+            assertFalse(arena.isLive(h));
+            final long h2 = arena.allocateHandle();
+            assertNotEquals(h, h2);
+            assertTrue(arena.isLive(h2));
+            assertThrows(StaleHandleException.class, () -> arena.getLong(h, 0));
+            arena.release(h2);
+            final FixedArenaMetrics m1 = arena.metrics();
+            assertEquals(m0.frees() + 2, m1.frees(), p.toString());
+            assertEquals(m0.allocations() + 2, m1.allocations(), p.toString());
+            assertEquals(0, m1.liveSlots());
+            arena.close();
+            assertTrue(arena.isRegionFreed());
+        }
+    }
+
+    /** Pin: the same for a buddy arena, whose frees are counted, not derived from generations. */
+    @Test
+    void generationWrapBuddy()
+    {
+        final BuddyArena arena = BuddyArena.builder(64, 64).build();
+        arena.slots[0] = SlotTable.GEN_MASK << SlotTable.REF_BITS;
+        final long h = arena.allocateHandle(64);
+        assertEquals(SlotTable.GEN_MASK, SlotTable.generationOf(h));
+        arena.release(h);
+        final Buffer b = arena.allocate(8);
+        b.putLong(1);
+        final Bytes bytes = b.freeze();
+        assertFalse(arena.isLive(h));
+        bytes.release();
+        final BuddyArenaMetrics m = arena.metrics();
+        assertEquals(2, m.allocations());
+        assertEquals(2, m.frees());
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
+
+    /** Pin: extreme cursor positions throw and change nothing (no spill, no length). */
+    @Test
+    void bufferPositionExtremes()
+    {
+        final FixedArena arena = FixedArena.builder(2, 64).autoSpill(true).build();
+        final Buffer b = arena.allocate();
+        assertThrows(IndexOutOfBoundsException.class, () -> b.position(Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> b.position(-1));
+        assertThrows(IndexOutOfBoundsException.class, () -> b.position(Integer.MIN_VALUE));
+        assertFalse(b.isSpilled());
+        assertEquals(0, b.length());
+        b.close();
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
+
+    /** Pin: index + length overflows never pass a Bytes bounds check; a refused NIO copy moves no position. */
+    @Test
+    void bytesExtremeReads()
+    {
+        final FixedArena arena = FixedArena.builder(2, 64).build();
+        final Buffer b = arena.allocate();
+        b.putLong(1).putLong(2);
+        final Bytes bytes = b.freeze();
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getLong(Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getLong(Integer.MIN_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.slice(Integer.MAX_VALUE, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.slice(1, Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getBytes(8, new byte[16], 0, Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getBytes(8, ByteBuffer.allocate(100), Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getBytes(0, ByteBuffer.allocate(100), Integer.MAX_VALUE, 8));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getStringAscii(Integer.MAX_VALUE - 2));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getStringWithoutLengthAscii(4, Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getStringAscii(4, Integer.MAX_VALUE - 3));
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.boundsCheck(Integer.MAX_VALUE, Integer.MAX_VALUE));
+        final ByteBuffer bb = ByteBuffer.allocate(100);
+        bb.position(99);
+        assertThrows(IndexOutOfBoundsException.class, () -> bytes.getBytes(0, bb, 8));
+        assertEquals(99, bb.position());
+        bytes.release();
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
+
+    /** Pin: the handle tier's documented exceptions for extreme indexes, lengths and forged longs. */
+    @Test
+    void handleExtremes()
+    {
+        final FixedArena arena = FixedArena.builder(2, 64).build();
+        final long h = arena.allocateHandle();
+        assertThrows(IndexOutOfBoundsException.class, () -> arena.putLong(h, Integer.MAX_VALUE, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> arena.putLong(h, Integer.MIN_VALUE, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> arena.putBytes(h, 8, new byte[8], 0, Integer.MAX_VALUE));
+        assertThrows(IndexOutOfBoundsException.class, () -> arena.putBytes(h, Integer.MAX_VALUE, new byte[8], 0, 8));
+        assertThrows(IllegalArgumentException.class, () -> arena.freezeHandle(h, Integer.MAX_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> arena.freezeHandle(h, -1));
+        assertEquals(-1, arena.length(h));
+        assertThrows(StaleHandleException.class, () -> arena.release(Long.MAX_VALUE));
+        assertThrows(StaleHandleException.class, () -> arena.release(Long.MIN_VALUE));
+        assertThrows(StaleHandleException.class, () -> arena.release(-1));
+        assertThrows(StaleHandleException.class, () -> arena.retain(Long.MIN_VALUE));
+        assertThrows(StaleHandleException.class, () -> arena.offset(Long.MIN_VALUE));
+        assertThrows(StaleHandleException.class, () -> arena.getLong(Long.MIN_VALUE, 0));
+        assertThrows(StaleHandleException.class, () -> arena.putLong(Long.MIN_VALUE, 0, 0));
+        assertThrows(StaleHandleException.class, () -> arena.freezeHandle(Long.MIN_VALUE, 0));
+        assertThrows(StaleHandleException.class, () -> arena.length(Long.MIN_VALUE));
+        assertFalse(arena.isLive(Long.MIN_VALUE));
+        arena.release(h);
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+        final BuddyArena buddy = BuddyArena.builder(1024, 64).build();
+        assertThrows(StaleHandleException.class, () -> buddy.handleCapacity(Long.MIN_VALUE));
+        assertThrows(StaleHandleException.class, () -> buddy.handleCapacity(-1));
+        assertThrows(StaleHandleException.class, () -> buddy.release(Long.MIN_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> buddy.allocateHandle(0));
+        assertThrows(IllegalArgumentException.class, () -> buddy.allocateHandle(Integer.MIN_VALUE));
+        assertThrows(RequestTooLargeException.class, () -> buddy.allocateHandle(Integer.MAX_VALUE));
+        assertThrows(RequestTooLargeException.class, () -> buddy.blockSizeFor(Integer.MAX_VALUE));
+        assertThrows(RequestTooLargeException.class, () -> buddy.allocateAsync(1025));
+        assertEquals(0, buddy.metrics().failedAllocations());
+        buddy.close();
+    }
+
+    /** Pin: both builders refuse out-of-range geometries with IllegalArgumentException. */
+    @Test
+    void builderExtremes()
+    {
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder(1L << 31, 8));
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder(Long.MAX_VALUE, 8));
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder(1024, 1).build());
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder((1 << 30) + 1, 8).roundUp(true).build());
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder(1 << 30, 8).build());
+        assertThrows(IllegalArgumentException.class, () -> BuddyArena.builder(1024, Integer.MAX_VALUE).roundUp(true).build());
+        final BuddyArena one = BuddyArena.builder(1, 1).roundUp(true).build();
+        assertEquals(8, one.totalBytes());
+        one.close();
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(0, 8));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, 0));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, Integer.MAX_VALUE).build());
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, Integer.MAX_VALUE - 3).alignment(8).build());
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, 8).alignment(3));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, 8).alignment(0));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1, 8).alignment(Integer.MIN_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(1 << 20, 4096).build());
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builderForCapacity(7, 8).build());
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builderForCapacity(0, 8));
+        assertThrows(IllegalArgumentException.class, () -> FixedArena.builderForCapacity(1L << 31, 8));
+    }
+
+    /**
+     * Pin: Bytes (retained, sliced) and shared handles released by 8 threads while the arena closes: every release
+     * succeeds, the region is freed once nothing is live, and the final metrics are exact.
+     */
+    @Test
+    void bytesAndHandlesReleasedOnOtherThreadsWhileTheArenaClosesFreeTheRegionOnceWithExactMetrics() throws Exception
+    {
+        final int threads = 8;
+        for (int round = 0; round < 60; round++)
+        {
+            final int kind = round % 4;
+            final SlotArena arena = kind == 0 ? FixedArena.builder(64, 64).leakDetection(false).build() :
+                kind == 1 ? FixedArena.builder(64, 64).initPolicy(InitPolicy.ZERO).build() :
+                kind == 2 ? BuddyArena.builder(64 * 64, 64).build() :
+                BuddyArena.builder(64 * 64, 64).freeBlockCache(false).leakDetection(false).build();
+            final ConcurrentLinkedQueue<Object> refs = new ConcurrentLinkedQueue<>();
+            for (int i = 0; i < 32; i++)
+            {
+                final Buffer b = arena instanceof FixedArena ? ((FixedArena)arena).allocate() : ((BuddyArena)arena).allocate(64);
+                b.putLong(i);
+                final Bytes bytes = b.freeze();
+                refs.add(bytes);
+                refs.add(bytes.retain());
+                refs.add(bytes.slice(0, 4));
+                final long h = arena instanceof FixedArena ? ((FixedArena)arena).allocateHandle() :
+                    ((BuddyArena)arena).allocateHandle(64);
+                arena.putLong(h, 0, i);
+                arena.freezeHandle(h, 8);
+                arena.retain(h);
+                refs.add(h);
+                refs.add(h);
+            }
+            final int total = refs.size();
+            final AtomicInteger released = new AtomicInteger();
+            final CountDownLatch go = new CountDownLatch(1);
+            final List<Thread> workers = new ArrayList<>();
+            final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            for (int t = 0; t < threads; t++)
+            {
+                final Thread th = new Thread(() ->
+                {
+                    try
+                    {
+                        go.await();
+                        Object r;
+                        while ((r = refs.poll()) != null)
+                        {
+                            if (r instanceof Bytes)
+                            {
+                                ((Bytes)r).getInt(0);
+                                ((Bytes)r).release();
+                            }
+                            else
+                            {
+                                arena.getInt((Long)r, 0);
+                                arena.release((Long)r);
+                            }
+                            released.incrementAndGet();
+                            if ((released.get() & 7) == 0)
+                            {
+                                if (arena instanceof FixedArena)
+                                {
+                                    ((FixedArena)arena).metrics();
+                                }
+                                else
+                                {
+                                    ((BuddyArena)arena).metrics();
+                                }
+                            }
+                        }
+                    }
+                    catch (final Throwable ex)
+                    {
+                        errors.add(ex);
+                    }
+                });
+                workers.add(th);
+                th.start();
+            }
+            go.countDown();
+            arena.close();
+            for (final Thread th : workers)
+            {
+                th.join();
+            }
+            assertTrue(errors.isEmpty(), errors.toString());
+            assertEquals(total, released.get());
+            assertTrue(arena.isRegionFreed(), "round " + round);
+            if (arena instanceof FixedArena)
+            {
+                final FixedArenaMetrics m = ((FixedArena)arena).metrics();
+                assertEquals(64, m.allocations(), m.toString());
+                assertEquals(64, m.frees(), m.toString());
+                assertEquals(0, m.liveSlots());
+                assertEquals(0, m.bytesReserved());
+                assertEquals(0, m.bytesLive());
+            }
+            else
+            {
+                final BuddyArenaMetrics m = ((BuddyArena)arena).metrics();
+                assertEquals(64, m.allocations(), m.toString());
+                assertEquals(64, m.frees(), m.toString());
+                assertEquals(0, m.liveBlocks());
+                assertEquals(0, m.bytesLive(), m.toString());
+                assertEquals(0, m.bytesReserved());
+            }
+        }
+    }
+
+    /** Pin: buddy geometries of order 0 to 20 (the swap of slot indexes included) give disjoint, aligned blocks. */
+    @Test
+    void buddyGeometryExtremesGiveDisjointBlocksInsideTheRegion()
+    {
+        for (final int maxOrder : new int[] {0, 1, 7, 8, 9, 20})
+        {
+            final BuddyArena arena = BuddyArena.builder(8L << maxOrder, 8).leakDetection(false).build();
+            assertEquals(maxOrder, arena.maxOrder());
+            final int n = 1 << maxOrder;
+            final long[] handles = new long[n];
+            final java.util.BitSet seen = new java.util.BitSet(n);
+            for (int i = 0; i < n; i++)
+            {
+                handles[i] = arena.allocateHandle(1);
+                final int off = arena.offset(handles[i]);
+                assertEquals(0, off % 8);
+                assertTrue(off >= 0 && off < arena.totalBytes());
+                assertFalse(seen.get(off >> 3), "offset " + off + " twice, maxOrder " + maxOrder);
+                seen.set(off >> 3);
+                assertEquals(8, arena.handleCapacity(handles[i]));
+            }
+            assertEquals(BuddyArena.NO_HANDLE, arena.tryAllocateHandle(1));
+            for (int i = 0; i < n; i++)
+            {
+                arena.release(handles[i]);
+            }
+            final BuddyArenaMetrics m = arena.metrics();
+            assertTrue(m.fullyCoalesced(), m.toString());
+            if (maxOrder > 0)
+            {
+                final int half = arena.totalBytes() / 2;
+                assertEquals(arena.totalBytes(), arena.blockSizeFor(half + 1));
+                final Buffer whole = arena.allocate(half + 1);
+                assertEquals(arena.totalBytes(), whole.capacity());
+                whole.close();
+                final Buffer justHalf = arena.allocate(half);
+                assertEquals(half, justHalf.capacity());
+                final long other = arena.allocateHandle(half);
+                assertEquals(half, Math.abs(arena.offset(other) - justHalf.base));
+                arena.release(other);
+                justHalf.close();
+            }
+            arena.close();
+            assertTrue(arena.isRegionFreed());
+        }
+    }
+}
