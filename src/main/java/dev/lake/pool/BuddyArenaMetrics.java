@@ -1,5 +1,8 @@
 package dev.lake.pool;
 
+import java.util.Arrays;
+import java.util.Objects;
+
 /**
  * A snapshot of a {@link BuddyArena}, taken after flushing its free-block cache, so the free figures describe
  * fully coalesced memory. Every figure is exact once the threads using the arena are quiet; while they run, each
@@ -80,6 +83,61 @@ public record BuddyArenaMetrics(
     public long[] freeBytesPerOrder()
     {
         return freeBytesPerOrder.clone();
+    }
+
+    /**
+     * Value equality, as for any record, with {@link #freeBytesPerOrder()} compared by its contents: a record
+     * compares an array field by identity, and every snapshot holds its own copy, so two snapshots with the same
+     * figures were never equal.
+     *
+     * @param other another object.
+     * @return whether it is a {@code BuddyArenaMetrics} with the same figures.
+     */
+    @Override
+    public boolean equals(final Object other)
+    {
+        if (this == other)
+        {
+            return true;
+        }
+        if (!(other instanceof BuddyArenaMetrics))
+        {
+            return false;
+        }
+        final BuddyArenaMetrics m = (BuddyArenaMetrics)other;
+        return totalBytes == m.totalBytes && minBlock == m.minBlock && maxOrder == m.maxOrder &&
+            allocations == m.allocations && failedAllocations == m.failedAllocations && frees == m.frees &&
+            frozen == m.frozen && spills == m.spills && leaks == m.leaks && bytesReserved == m.bytesReserved &&
+            bytesLive == m.bytesLive && liveBlocks == m.liveBlocks && splits == m.splits &&
+            coalesces == m.coalesces && largestFreeBlock == m.largestFreeBlock && freeBytes == m.freeBytes &&
+            Objects.equals(name, m.name) && Arrays.equals(freeBytesPerOrder, m.freeBytesPerOrder) &&
+            Objects.equals(waits, m.waits);
+    }
+
+    /**
+     * @return a hash consistent with {@link #equals(Object)} (the per-order figures by their contents).
+     */
+    @Override
+    public int hashCode()
+    {
+        return 31 * Objects.hash(name, totalBytes, minBlock, maxOrder, allocations, failedAllocations, frees, frozen,
+            spills, leaks, bytesReserved, bytesLive, liveBlocks, splits, coalesces, largestFreeBlock, freeBytes,
+            waits) + Arrays.hashCode(freeBytesPerOrder);
+    }
+
+    /**
+     * @return every figure, the per-order free bytes as a list of numbers (not an array's identity).
+     */
+    @Override
+    public String toString()
+    {
+        return "BuddyArenaMetrics[name=" + name + ", totalBytes=" + totalBytes + ", minBlock=" + minBlock +
+            ", maxOrder=" + maxOrder + ", allocations=" + allocations + ", failedAllocations=" + failedAllocations +
+            ", frees=" + frees + ", frozen=" + frozen + ", spills=" + spills + ", leaks=" + leaks +
+            ", bytesReserved=" + bytesReserved + ", bytesLive=" + bytesLive + ", liveBlocks=" + liveBlocks +
+            ", splits=" + splits + ", coalesces=" + coalesces + ", largestFreeBlock=" + largestFreeBlock +
+            ", freeBytes=" + freeBytes + ", freeBytesPerOrder=" + Arrays.toString(freeBytesPerOrder) +
+            ", waits=" + waits + "]";
     }
 
     /**

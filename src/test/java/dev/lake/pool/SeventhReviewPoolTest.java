@@ -390,4 +390,27 @@ class SeventhReviewPoolTest
             assertTrue(arena.isRegionFreed());
         }
     }
+
+    /**
+     * {@code BuddyArenaMetrics} is a record with a {@code long[]} component: a record compares, hashes and prints an
+     * array by identity, and each snapshot holds its own copy (the compact constructor clones it), so two snapshots
+     * of a quiet arena with the same figures were never equal, hashed apart, and printed {@code [J@1b2c3d} for the
+     * per-order figures.
+     */
+    @Test
+    void buddyMetricsSnapshotsWithTheSameFiguresAreEqual()
+    {
+        final BuddyArena arena = BuddyArena.builder(1024, 64).name("eq").build();
+        final long h = arena.allocateHandle(100);
+        final BuddyArenaMetrics a = arena.metrics();
+        final BuddyArenaMetrics b = arena.metrics();
+        assertEquals(a, b);
+        assertEquals(a.hashCode(), b.hashCode());
+        assertTrue(a.toString().contains("freeBytesPerOrder=[0, 128, 256, 512, 0]"), a.toString());
+        arena.release(h);
+        final BuddyArenaMetrics c = arena.metrics();
+        assertNotEquals(a, c);
+        assertNotEquals(a, null);
+        arena.close();
+    }
 }
