@@ -721,7 +721,9 @@ abstract class SlotArena implements AutoCloseable
      *
      * @param handle a live, frozen handle.
      * @throws StaleHandleException  if the handle is no longer live.
-     * @throws IllegalStateException if it is not frozen yet (a writing slot has one owner).
+     * @throws IllegalStateException if it is not frozen yet (a writing slot has one owner), or if its slot already
+     *                               holds the most references one slot can count (2<sup>27</sup> - 1, as for
+     *                               {@link Bytes#retain()}); nothing changes.
      */
     public final void retain(final long handle)
     {

@@ -413,4 +413,139 @@ class SeventhReviewPoolTest
         assertNotEquals(a, null);
         arena.close();
     }
+
+    /**
+     * Pin: under {@link InitPolicy#ZERO} every allocation, of either tier and either arena, reads zeros over its whole
+     * capacity, whatever the previous owners wrote (cursor, view at any index, cursor skips, spills, freezes with
+     * slices and retains released in any order, handles frozen shorter than what they wrote).
+     */
+    @Test
+    void zeroPolicyHoldsUnderRandomWritesAndReleases()
+    {
+        final java.util.Random random = new java.util.Random(7);
+        for (final boolean buddy : new boolean[] {false, true})
+        {
+            final SlotArena arena = buddy ?
+                BuddyArena.builder(4096, 16).initPolicy(InitPolicy.ZERO).autoSpill(true).leakDetection(false).build() :
+                FixedArena.builder(16, 256).initPolicy(InitPolicy.ZERO).autoSpill(true).leakDetection(false).build();
+            final List<Object> held = new ArrayList<>();
+            for (int op = 0; op < 20_000; op++)
+            {
+                if (held.size() > 6 || (random.nextInt(3) == 0 && !held.isEmpty()))
+                {
+                    final Object o = held.remove(random.nextInt(held.size()));
+                    if (o instanceof Bytes)
+                    {
+                        ((Bytes)o).release();
+                    }
+                    else if (o instanceof Buffer)
+                    {
+                        ((Buffer)o).close();
+                    }
+                    else
+                    {
+                        arena.release((Long)o);
+                    }
+                    continue;
+                }
+                final int size = 1 + random.nextInt(256);
+                if (random.nextBoolean())
+                {
+                    final Buffer buf = buddy ? ((BuddyArena)arena).tryAllocate(size) : ((FixedArena)arena).tryAllocate(size);
+                    if (buf == null)
+                    {
+                        continue;
+                    }
+                    final org.agrona.MutableDirectBuffer view = buf.mutableBuffer();
+                    for (int i = 0; i < buf.capacity(); i++)
+                    {
+                        assertEquals(0, view.getByte(i), "buffer byte " + i + " at op " + op);
+                    }
+                    final int writes = random.nextInt(4);
+                    for (int w = 0; w < writes && !buf.isSpilled(); w++)
+                    {
+                        switch (random.nextInt(4))
+                        {
+                            case 0:
+                                if (buf.remaining() >= 8)
+                                {
+                                    buf.putLong(-1L);
+                                }
+                                break;
+                            case 1:
+                                final int at = random.nextInt(buf.capacity());
+                                view.putByte(at, (byte)-1);
+                                break;
+                            case 2:
+                                buf.position(random.nextInt(buf.capacity() + 1));
+                                buf.putByte((byte)-1);
+                                break;
+                            default:
+                                view.setMemory(0, random.nextInt(buf.capacity() + 1), (byte)-1);
+                                break;
+                        }
+                    }
+                    if (random.nextBoolean())
+                    {
+                        final Bytes bytes = buf.freeze();
+                        held.add(bytes);
+                        if (bytes.length() > 2 && random.nextBoolean())
+                        {
+                            held.add(bytes.slice(1, bytes.length() - 2));
+                        }
+                        if (random.nextBoolean())
+                        {
+                            held.add(bytes.retain());
+                        }
+                    }
+                    else
+                    {
+                        held.add(buf);
+                    }
+                }
+                else
+                {
+                    final long h = buddy ? ((BuddyArena)arena).tryAllocateHandle(size) : ((FixedArena)arena).tryAllocateHandle();
+                    if (h == FixedArena.NO_HANDLE)
+                    {
+                        continue;
+                    }
+                    final int capacity = buddy ? ((BuddyArena)arena).handleCapacity(h) : ((FixedArena)arena).slotCapacity();
+                    for (int i = 0; i < capacity; i++)
+                    {
+                        assertEquals(0, arena.getByte(h, i), "handle byte " + i + " at op " + op);
+                    }
+                    arena.putByte(h, random.nextInt(capacity), (byte)-1);
+                    arena.uncheckedBuffer().putByte(arena.offset(h) + capacity - 1, (byte)-1);
+                    if (random.nextBoolean())
+                    {
+                        arena.freezeHandle(h, random.nextInt(capacity + 1));
+                        if (random.nextBoolean())
+                        {
+                            arena.retain(h);
+                            held.add(h);
+                        }
+                    }
+                    held.add(h);
+                }
+            }
+            for (final Object o : held)
+            {
+                if (o instanceof Bytes)
+                {
+                    ((Bytes)o).release();
+                }
+                else if (o instanceof Buffer)
+                {
+                    ((Buffer)o).close();
+                }
+                else
+                {
+                    arena.release((Long)o);
+                }
+            }
+            arena.close();
+            assertTrue(arena.isRegionFreed());
+        }
+    }
 }
