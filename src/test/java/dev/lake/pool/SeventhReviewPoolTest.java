@@ -548,4 +548,99 @@ class SeventhReviewPoolTest
             assertTrue(arena.isRegionFreed());
         }
     }
+
+    /**
+     * Pin: waiters queued on a full arena while 8 threads release Bytes and handles and the main thread closes it:
+     * every request ends exactly once (served or failed with ArenaClosedException), a delivered buffer released by
+     * its callback on whatever thread serves it still counts, and the region is freed once with exact metrics.
+     */
+    @Test
+    void waitersServedOrFailedWhileReleasesRaceCloseEndOnceWithExactMetrics() throws Exception
+    {
+        for (int round = 0; round < 40; round++)
+        {
+            final boolean buddy = round % 2 == 1;
+            final SlotArena arena = buddy ? BuddyArena.builder(16 * 64, 64).leakDetection(round % 4 == 1).build() :
+                FixedArena.builder(16, 64).leakDetection(round % 4 == 0).build();
+            final ConcurrentLinkedQueue<Bytes> refs = new ConcurrentLinkedQueue<>();
+            for (int i = 0; i < 16; i++)
+            {
+                final Buffer b = arena.allocateAsync(64).join();
+                b.putLong(i);
+                final Bytes bytes = b.freeze();
+                refs.add(bytes);
+                refs.add(bytes.retain());
+            }
+            final AtomicInteger served = new AtomicInteger();
+            final AtomicInteger closedFailures = new AtomicInteger();
+            final List<java.util.concurrent.CompletableFuture<Void>> waiters = new ArrayList<>();
+            for (int i = 0; i < 24; i++)
+            {
+                waiters.add(arena.allocateAsync(1 + i % 64).handle((buf, error) ->
+                {
+                    if (buf != null)
+                    {
+                        served.incrementAndGet();
+                        buf.putLong(1);
+                        buf.freeze().release();
+                    }
+                    else if (error instanceof ArenaClosedException ||
+                        error instanceof java.util.concurrent.CompletionException && error.getCause() instanceof ArenaClosedException)
+                    {
+                        closedFailures.incrementAndGet();
+                    }
+                    return null;
+                }));
+            }
+            final CountDownLatch go = new CountDownLatch(1);
+            final List<Thread> workers = new ArrayList<>();
+            final List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+            for (int t = 0; t < 8; t++)
+            {
+                final Thread th = new Thread(() ->
+                {
+                    try
+                    {
+                        go.await();
+                        Bytes r;
+                        while ((r = refs.poll()) != null)
+                        {
+                            r.release();
+                        }
+                    }
+                    catch (final Throwable ex)
+                    {
+                        errors.add(ex);
+                    }
+                });
+                workers.add(th);
+                th.start();
+            }
+            go.countDown();
+            if (round % 3 != 0)
+            {
+                Thread.onSpinWait();
+            }
+            arena.close();
+            for (final Thread th : workers)
+            {
+                th.join();
+            }
+            for (final java.util.concurrent.CompletableFuture<Void> w : waiters)
+            {
+                w.join();
+            }
+            assertTrue(errors.isEmpty(), errors.toString());
+            assertEquals(24, served.get() + closedFailures.get(), "round " + round);
+            assertTrue(arena.isRegionFreed(), "round " + round);
+            final WaitMetrics waits = buddy ? ((BuddyArena)arena).metrics().waits() : ((FixedArena)arena).metrics().waits();
+            assertEquals(0, waits.waiters());
+            assertEquals(served.get(), waits.completed(), waits.toString());
+            assertEquals(closedFailures.get(), waits.failed(), waits.toString());
+            final long allocations = buddy ? ((BuddyArena)arena).metrics().allocations() : ((FixedArena)arena).metrics().allocations();
+            final long frees = buddy ? ((BuddyArena)arena).metrics().frees() : ((FixedArena)arena).metrics().frees();
+            assertEquals(16 + served.get(), allocations, "round " + round);
+            assertEquals(allocations, frees, "round " + round);
+        }
+    }
 }
