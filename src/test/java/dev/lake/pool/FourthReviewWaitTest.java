@@ -405,9 +405,12 @@ class FourthReviewWaitTest
             }
             final boolean[][] queued = new boolean[producers][each];
             final List<CompletableFuture<Buffer>> futures = Collections.synchronizedList(new ArrayList<>());
+            final AtomicInteger queuedSoFar = new AtomicInteger();
             final Thread releaser = new Thread(() ->
             {
-                // one block back at a time while the producers queue, the rest at the end
+                // one block back at a time once the producers queue: on loaded cores a releaser that did not
+                // wait could give all 16 back before the first request, and then nothing would queue
+                await().atMost(Duration.ofSeconds(30)).until(() -> queuedSoFar.get() >= 200);
                 for (final Buffer b : held)
                 {
                     Thread.yield();
@@ -427,6 +430,10 @@ class FourthReviewWaitTest
                     final int index = i;
                     final CompletableFuture<Buffer> f = arena.allocateAsync(1 + random.nextInt(64 << random.nextInt(4)));
                     queued[id][i] = f instanceof WaitQueue.Waiter;
+                    if (queued[id][i])
+                    {
+                        queuedSoFar.incrementAndGet();
+                    }
                     futures.add(f);
                     f.thenAccept(b ->
                     {
