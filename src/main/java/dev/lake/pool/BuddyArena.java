@@ -399,7 +399,7 @@ public final class BuddyArena extends SlotArena
         {
             unlockArena();
         }
-        return new ArenaFullException(name, totalBytes, totalBytes - free, "bytes");
+        return new ArenaFullException(name, totalBytes, totalBytes - free, "bytes", waits.waiters());
     }
 
     @Override

@@ -418,7 +418,7 @@ public final class FixedArena extends SlotArena
     @Override
     ArenaFullException full()
     {
-        return new ArenaFullException(name, slotCount, liveSlots(), "slots");
+        return new ArenaFullException(name, slotCount, liveSlots(), "slots", waits.waiters());
     }
 
     @Override

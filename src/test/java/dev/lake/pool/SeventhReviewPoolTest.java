@@ -643,4 +643,25 @@ class SeventhReviewPoolTest
             assertEquals(allocations, frees, "round " + round);
         }
     }
+
+    @Test
+    void aRequestRefusedBecauseOthersWaitSaysSoAndNotThatTheArenaIsFull()
+    {
+        final BuddyArena arena = BuddyArena.builder(1024, 64).build();
+        final Buffer first = arena.allocate(512);
+        final Buffer second = arena.allocate(512);
+        final java.util.concurrent.CompletableFuture<Buffer> whole = arena.allocateAsync(1024);
+        second.close(); // 512 bytes free, but the waiting request for 1024 is served first
+        assertFalse(whole.isDone());
+        final ArenaFullException refused = assertThrows(ArenaFullException.class, () -> arena.allocate(64));
+        assertTrue(refused.getMessage().contains("1 waiting request(s), served first"), refused.getMessage());
+        assertEquals(512, refused.live(), refused.getMessage());
+        assertEquals(1024, refused.capacity());
+        first.close();
+        final ArenaFullException full = assertThrows(ArenaFullException.class, () -> arena.allocate(64));
+        assertTrue(full.getMessage().contains("is full: 1024 of 1024 bytes in use"), full.getMessage());
+        whole.join().close();
+        arena.close();
+        assertTrue(arena.isRegionFreed());
+    }
 }
