@@ -1127,8 +1127,8 @@ public final class Arena implements AutoCloseable
 
     /**
      * Registers a resource to close when the arena frees what is allocated from now on (see
-     * {@link #defer(Runnable)}). A checked exception from {@code close()} reaches the caller of the rewind
-     * wrapped in a {@link CleanupException}.
+     * {@link #defer(Runnable)}). Its {@code close()} is what runs, also when it is a {@link Runnable} too. A
+     * checked exception from {@code close()} reaches the caller of the rewind wrapped in a {@link CleanupException}.
      *
      * @param resource the resource.
      * @throws NullPointerException  if {@code resource} is null.
@@ -1136,7 +1136,27 @@ public final class Arena implements AutoCloseable
      */
     public void deferClose(final AutoCloseable resource)
     {
-        pushCleanup(Objects.requireNonNull(resource, "resource"));
+        Objects.requireNonNull(resource, "resource");
+        // actions are told apart by type when they run (a Runnable is run): a resource that is also a Runnable would
+        // be run instead of closed, so it is registered behind a wrapper that can only close it
+        pushCleanup(resource instanceof Runnable ? new CloseOnly(resource) : resource);
+    }
+
+    /** A {@link #deferClose(AutoCloseable)} resource that is also a {@link Runnable}: closed, never run. */
+    private static final class CloseOnly implements AutoCloseable
+    {
+        private final AutoCloseable resource;
+
+        CloseOnly(final AutoCloseable resource)
+        {
+            this.resource = resource;
+        }
+
+        @Override
+        public void close() throws Exception
+        {
+            resource.close();
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------
