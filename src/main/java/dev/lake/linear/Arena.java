@@ -1584,6 +1584,18 @@ public final class Arena implements AutoCloseable
                 throw new OutOfMemoryError(this + ": a new block of " + blockSize + " bytes would exceed the reserve limit of " +
                     maxReserved + " bytes");
             }
+            if (blockCount == blocks.length)
+            {
+                // before the region exists, and all three or none: a full heap refusing one of these copies must
+                // neither leave the region unreferenced (a leak) nor the arrays of different lengths (every later
+                // new block failing on an index)
+                final Region[] moreBlocks = Arrays.copyOf(blocks, blockCount * 2);
+                final UnsafeBuffer[] moreBuffers = Arrays.copyOf(buffers, blockCount * 2);
+                final long[] moreUsedBefore = Arrays.copyOf(usedBefore, blockCount * 2);
+                blocks = moreBlocks;
+                buffers = moreBuffers;
+                usedBefore = moreUsedBefore;
+            }
             final Region region;
             try
             {
@@ -1596,12 +1608,6 @@ public final class Arena implements AutoCloseable
                     throw ex;
                 }
                 return NULL;
-            }
-            if (blockCount == blocks.length)
-            {
-                blocks = Arrays.copyOf(blocks, blockCount * 2);
-                buffers = Arrays.copyOf(buffers, blockCount * 2);
-                usedBefore = Arrays.copyOf(usedBefore, blockCount * 2);
             }
             blocks[blockCount] = region;
             buffers[blockCount] = region.buffer();
@@ -1703,16 +1709,10 @@ public final class Arena implements AutoCloseable
     /** Records that everything at or above {@code target} is discarded now. */
     private void cut(final long target)
     {
-        final long tick = ++clock;
-        if (lastCheckpoint > target)
-        {
-            // the newest checkpoint, if above, is stale now; an older one at the target may still be valid
-            lastCheckpoint = target;
-        }
         if (target == 0)
         {
             // every cut is at or above the start: the stack empties, and this one is kept aside
-            startCutClock = tick;
+            startCutClock = tick(target);
             cuts = 0;
             return;
         }
@@ -1723,12 +1723,27 @@ public final class Arena implements AutoCloseable
         }
         if (n == cutPosition.length)
         {
-            cutPosition = Arrays.copyOf(cutPosition, n * 2);
-            cutClock = Arrays.copyOf(cutClock, n * 2);
+            // before anything changes, and both or neither: a full heap refusing a copy leaves the arena as it was
+            // (arrays of different lengths made every later cut fail on an index)
+            final long[] morePositions = Arrays.copyOf(cutPosition, n * 2);
+            final long[] moreClocks = Arrays.copyOf(cutClock, n * 2);
+            cutPosition = morePositions;
+            cutClock = moreClocks;
         }
         cutPosition[n] = target;
-        cutClock[n] = tick;
+        cutClock[n] = tick(target);
         cuts = n + 1;
+    }
+
+    /** Ticks the clock for a cut at {@code target}; returns the tick. */
+    private long tick(final long target)
+    {
+        if (lastCheckpoint > target)
+        {
+            // the newest checkpoint, if above, is stale now; an older one at the target may still be valid
+            lastCheckpoint = target;
+        }
+        return ++clock;
     }
 
     private void pushCleanup(final Object action)
@@ -1739,15 +1754,16 @@ public final class Arena implements AutoCloseable
             // it would run in the same pass, and one that registers another each time would never end
             throw new IllegalStateException("cannot register a cleanup on " + this + " from inside a cleanup action");
         }
-        if (cleanupActions == null)
+        if (cleanupActions == null || cleanups == cleanupActions.length)
         {
-            cleanupActions = new Object[8];
-            cleanupClock = new long[8];
-        }
-        else if (cleanups == cleanupActions.length)
-        {
-            cleanupActions = Arrays.copyOf(cleanupActions, cleanups * 2);
-            cleanupClock = Arrays.copyOf(cleanupClock, cleanups * 2);
+            // both or neither: a full heap refusing the second left the arrays of different lengths, and every later
+            // registration failing on an index (the action not registered)
+            final int length = cleanupActions == null ? 8 : cleanups * 2;
+            final Object[] moreActions = cleanupActions == null ? new Object[length] :
+                Arrays.copyOf(cleanupActions, length);
+            final long[] moreClocks = cleanupClock == null ? new long[length] : Arrays.copyOf(cleanupClock, length);
+            cleanupActions = moreActions;
+            cleanupClock = moreClocks;
         }
         cleanupActions[cleanups] = action;
         cleanupClock[cleanups] = ++clock;

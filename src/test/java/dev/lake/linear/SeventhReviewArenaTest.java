@@ -73,4 +73,44 @@ class SeventhReviewArenaTest
         }
         assertEquals(List.of("close", "close", "close", "run"), log);
     }
+
+    private static void assertFullHeapProbe(final String mode) throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.runOnSmallHeap(SeventhArenaFullHeapProbe.class, mode);
+        assertTrue(out.contains("probe " + mode + ": changed by a refusal 0, broken 0, regions left 0 after "), out);
+        assertFalse(out.contains(" after 0 refusals"), out); // the heap did refuse some
+    }
+
+    /**
+     * The chain's three arrays (blocks, buffers, bytes before each block) grew one after the other, after the new
+     * block's region was made: a full heap refusing a copy left that region unreferenced (native memory held until
+     * the leak net found it) and, when the first copy had succeeded, arrays of different lengths, so that every later
+     * new block of that arena failed with ArrayIndexOutOfBoundsException (and leaked its region too).
+     */
+    @Test
+    void aNewBlockRefusedByAFullHeapLeaksNothingAndLeavesTheArenaWorking() throws Exception
+    {
+        assertFullHeapProbe("block");
+    }
+
+    /**
+     * The cleanup arrays grew one after the other: a full heap refusing the second left them of different lengths,
+     * and every later defer() of that arena failed with ArrayIndexOutOfBoundsException without registering its action.
+     */
+    @Test
+    void aCleanupRegistrationRefusedByAFullHeapLeavesTheArenaWorking() throws Exception
+    {
+        assertFullHeapProbe("cleanup");
+    }
+
+    /**
+     * The cut stack's two arrays grew one after the other, after the clock had ticked: a full heap refusing the second
+     * left them of different lengths, and every later rewind that needed the stack's growth failed with
+     * ArrayIndexOutOfBoundsException, its checkpoint unusable.
+     */
+    @Test
+    void aRewindRefusedByAFullHeapLeavesTheArenaAndItsCheckpointWorking() throws Exception
+    {
+        assertFullHeapProbe("cut");
+    }
 }
