@@ -960,11 +960,22 @@ public final class Arena implements AutoCloseable
      *
      * @return the open transaction.
      * @throws IllegalStateException if the arena is closed or this is called from a cleanup action.
+     * @throws OutOfMemoryError      if the heap refuses the handle; no transaction is left open then.
      */
     public Transaction transaction()
     {
         final long serial = open();
-        return new Transaction(this, txDepth, serial);
+        try
+        {
+            return new Transaction(this, txDepth, serial);
+        }
+        catch (final OutOfMemoryError ex)
+        {
+            // a full heap refused the handle: without it nobody could end the transaction just opened (reset refused
+            // for good), so it is closed again, as a commit of nothing does (open wrote no budget slot)
+            commit(txDepth, serial);
+            throw ex;
+        }
     }
 
     /**

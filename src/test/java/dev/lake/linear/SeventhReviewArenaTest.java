@@ -113,4 +113,15 @@ class SeventhReviewArenaTest
     {
         assertFullHeapProbe("cut");
     }
+
+    /**
+     * transaction() opened the transaction and then made its handle: a full heap refusing the handle left a
+     * transaction open that nothing could end (no handle, no token), so the arena refused reset() for good and every
+     * later allocation belonged to it. The open is now undone when the handle is refused.
+     */
+    @Test
+    void aTransactionWhoseHandleIsRefusedByAFullHeapIsNotLeftOpen() throws Exception
+    {
+        assertFullHeapProbe("transaction");
+    }
 }
