@@ -1062,15 +1062,36 @@ public final class Arena implements AutoCloseable
      */
     public <T, E extends Exception> T withTransaction(final TransactionBody<T, E> body) throws E
     {
-        try (Transaction tx = transaction())
+        // not try-with-resources: it adds the close's failure to the body's as suppressed without comparing them, and
+        // a preallocated exception thrown by both (the body and a cleanup action) cannot suppress itself: the caller
+        // got an IllegalArgumentException instead of the body's exception
+        final Transaction tx = transaction();
+        final T result;
+        try
         {
-            final T result = body.run(tx);
+            result = body.run(tx);
             if (tx.isOpen())
             {
                 tx.commit();
             }
-            return result;
         }
+        catch (final Throwable ex)
+        {
+            try
+            {
+                tx.close();
+            }
+            catch (final Throwable closeFailure)
+            {
+                if (closeFailure != ex)
+                {
+                    ex.addSuppressed(closeFailure);
+                }
+            }
+            throw ex;
+        }
+        tx.close();
+        return result;
     }
 
     /**
@@ -1101,7 +1122,10 @@ public final class Arena implements AutoCloseable
             }
             catch (final Throwable suppressed)
             {
-                ex.addSuppressed(suppressed);
+                if (suppressed != ex) // a preallocated exception thrown again by a cleanup cannot suppress itself
+                {
+                    ex.addSuppressed(suppressed);
+                }
             }
             throw ex;
         }

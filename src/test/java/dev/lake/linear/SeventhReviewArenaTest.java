@@ -124,4 +124,66 @@ class SeventhReviewArenaTest
     {
         assertFullHeapProbe("transaction");
     }
+
+    /**
+     * withTransaction closed its transaction with try-with-resources, which adds the rollback's failure to the body's
+     * exception without comparing them: a preallocated exception (the allocation-free kind low-latency code throws)
+     * thrown by the body and again by a cleanup action of the transaction reached the caller as
+     * IllegalArgumentException("Self-suppression not permitted"); withTransactionInfallible did the same.
+     */
+    @Test
+    void aPreallocatedExceptionThrownByTheBodyAndACleanupReachesTheCaller()
+    {
+        final RuntimeException preallocated = new RuntimeException("preallocated", null, false, false)
+        {
+            private static final long serialVersionUID = 1L;
+        };
+        try (Arena arena = new Arena())
+        {
+            final RuntimeException thrown = assertThrows(RuntimeException.class, () -> arena.withTransaction(tx ->
+            {
+                tx.allocate(64);
+                tx.defer(() ->
+                {
+                    throw preallocated;
+                });
+                throw preallocated;
+            }));
+            assertSame(preallocated, thrown);
+            assertEquals(0, arena.transactionDepth());
+            assertEquals(0, arena.bytesAllocated(), "rolled back");
+
+            final RuntimeException infallible = assertThrows(RuntimeException.class, () ->
+                arena.withTransactionInfallible(tx ->
+                {
+                    tx.allocate(64);
+                    final Transaction left = tx.savepoint(); // left open: rolled back before the commit
+                    left.allocate(32);
+                    left.defer(() ->
+                    {
+                        throw preallocated;
+                    });
+                    throw preallocated;
+                }));
+            assertSame(preallocated, infallible);
+            assertEquals(0, arena.transactionDepth());
+            assertEquals(64, arena.bytesAllocated(), "committed, the savepoint rolled back");
+
+            // a different exception from the cleanup is still kept as suppressed
+            final RuntimeException other = new IllegalStateException("cleanup");
+            final RuntimeException body = new IllegalArgumentException("body");
+            final RuntimeException both = assertThrows(RuntimeException.class, () -> arena.withTransaction(tx ->
+            {
+                tx.defer(() ->
+                {
+                    throw other;
+                });
+                throw body;
+            }));
+            assertSame(body, both);
+            assertArrayEquals(new Throwable[] {other}, both.getSuppressed());
+            assertEquals(Integer.valueOf(42), arena.<Integer, RuntimeException>withTransaction(tx -> 42));
+            assertEquals(0, arena.transactionDepth());
+        }
+    }
 }
