@@ -1,6 +1,9 @@
 package dev.lake.linear;
 
+import dev.lake.memory.StaleHandleException;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
 
 import java.io.IOException;
 import java.util.ArrayList;
@@ -183,6 +186,133 @@ class SeventhReviewArenaTest
             assertSame(body, both);
             assertArrayEquals(new Throwable[] {other}, both.getSuppressed());
             assertEquals(Integer.valueOf(42), arena.<Integer, RuntimeException>withTransaction(tx -> 42));
+            assertEquals(0, arena.transactionDepth());
+        }
+    }
+
+    private static void assertRefusedAndUnchanged(final Arena arena, final Class<? extends Throwable> type,
+        final Executable misuse)
+    {
+        final ArenaStats before = arena.stats();
+        final int depth = arena.transactionDepth();
+        assertThrows(type, misuse);
+        assertEquals(before, arena.stats(), "a refused call changes nothing");
+        assertEquals(depth, arena.transactionDepth());
+    }
+
+    /** Contract: every documented misuse throws its documented type and leaves the arena exactly as it was. */
+    @Test
+    void documentedMisuseThrowsItsTypeAndChangesNothing()
+    {
+        try (Arena arena = Arena.withCapacity(1024); Arena other = new Arena())
+        {
+            arena.allocate(24);
+            final Checkpoint early = arena.checkpoint();
+            arena.allocate(8);
+            final Checkpoint late = arena.checkpoint();
+            arena.allocate(8);
+            arena.rewind(early);
+            arena.allocate(40);
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocate(0));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocate(Integer.MIN_VALUE));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocate(8, 3));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocate(8, 8192));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.tryAllocate(8, -8));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class,
+                () -> arena.allocateArray(Integer.MAX_VALUE, 8));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocateArray(1 << 29, 4));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocateArray(0, 8));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.allocateArray(4, 12));
+            assertRefusedAndUnchanged(arena, IndexOutOfBoundsException.class,
+                () -> arena.copyOf(new byte[4], 2, Integer.MAX_VALUE));
+            assertRefusedAndUnchanged(arena, IndexOutOfBoundsException.class,
+                () -> arena.tryCopyOf(new UnsafeBuffer(new byte[4]), -1, 2));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> arena.rewind(other.checkpoint()));
+            assertRefusedAndUnchanged(arena, StaleHandleException.class, () -> arena.rewind(late));
+            assertRefusedAndUnchanged(arena, NullPointerException.class, () -> arena.defer(null));
+            assertRefusedAndUnchanged(arena, NullPointerException.class, () -> arena.deferClose(null));
+            assertRefusedAndUnchanged(arena, IllegalStateException.class, () -> arena.commitTransaction(0));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class,
+                () -> ArenaVec.ofLongs(arena).reserve(Integer.MAX_VALUE));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> ArenaVec.ofLongs(arena, -1));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class,
+                () -> ArenaVec.ofRecords(arena, 1 << 20, 1 << 12));
+            assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, 0));
+
+            try (Transaction tx = arena.transaction())
+            {
+                tx.allocate(8);
+                final Transaction sp = tx.savepoint();
+                sp.allocate(8);
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, arena::reset);
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, () -> arena.rewind(early));
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, () -> arena.rewind(tx.checkpoint()));
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, tx::commit);
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, () -> tx.allocate(8));
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, () -> tx.defer(() -> { }));
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, tx::savepoint);
+                assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> sp.setLimit(-1));
+                assertRefusedAndUnchanged(arena, IllegalArgumentException.class, () -> sp.setLimit(Long.MIN_VALUE));
+                sp.setLimit(16);
+                assertRefusedAndUnchanged(arena, BudgetExceededException.class, () -> sp.allocate(16));
+                assertEquals(Arena.NULL, sp.tryAllocate(16, 8));
+                assertRefusedAndUnchanged(arena, BudgetExceededException.class, () -> arena.allocate(2048));
+                assertEquals(8, sp.budgetRemaining());
+                sp.commit();
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, sp::commit);
+                assertRefusedAndUnchanged(arena, IllegalStateException.class, sp::rollback);
+                assertRefusedAndUnchanged(arena, StaleHandleException.class, () -> sp.allocate(8));
+                assertRefusedAndUnchanged(arena, StaleHandleException.class, sp::savepoint);
+                assertRefusedAndUnchanged(arena, StaleHandleException.class, sp::bytesUsed);
+                assertEquals(Arena.UNLIMITED, tx.budgetRemaining(), "the savepoint's budget ended with it");
+                assertEquals(new TxnDiff(16, 1, 2), tx.diff());
+            }
+            assertEquals(64, arena.bytesAllocated(), "the transaction rolled back");
+            final long next = arena.allocate(8);
+            assertEquals(64, Arena.offset(next), "the next allocation lands where it would have");
+        }
+    }
+
+    /** Contract: 10,000 nested savepoints keep budgets, tokens and rollbacks exact. */
+    @Test
+    void tenThousandNestedSavepointsStayExact()
+    {
+        try (Arena arena = new Arena())
+        {
+            final Transaction[] txs = new Transaction[10_000];
+            txs[0] = arena.transaction();
+            txs[0].allocate(8);
+            for (int i = 1; i < txs.length; i++)
+            {
+                txs[i] = txs[i - 1].savepoint();
+                txs[i].allocate(8);
+            }
+            assertEquals(10_000, arena.transactionDepth());
+            txs[0].setLimit(80_000 + 64);
+            final BudgetExceededException ex =
+                assertThrows(BudgetExceededException.class, () -> txs[9_999].allocate(128));
+            assertEquals(1, ex.depth());
+            assertEquals(80_064, ex.limit());
+            assertEquals(80_000, ex.used());
+            final long token = arena.beginTransaction();
+            assertEquals(10_001, (int)(token & Arena.MAX_TOKEN_DEPTH));
+            arena.allocate(64);
+            assertEquals(0, txs[0].budgetRemaining());
+            arena.endTransaction(token);
+            assertEquals(64, txs[0].budgetRemaining());
+            txs[5_000].close();
+            assertEquals(5_000, arena.transactionDepth());
+            assertEquals(40_000, arena.bytesAllocated());
+            assertFalse(txs[5_001].isOpen());
+            assertThrows(StaleHandleException.class, txs[9_999]::commit);
+            for (int i = 4_999; i >= 1; i--)
+            {
+                txs[i].commit();
+            }
+            // every allocation made counts, undone ones too; the refused one does not
+            assertEquals(new TxnDiff(40_000, 1, 10_001), txs[0].diff());
+            txs[0].rollback();
+            assertEquals(0, arena.bytesAllocated());
             assertEquals(0, arena.transactionDepth());
         }
     }
