@@ -1009,8 +1009,9 @@ public final class Arena implements AutoCloseable
      * O(1).
      *
      * @param token the transaction's token.
-     * @throws IllegalStateException if a savepoint inside it is still open, or the token is zero or its depth
-     *                               bits do not match its transaction (a corrupted token); nothing changes.
+     * @throws IllegalStateException if a savepoint inside it is still open, the token is zero or its depth bits do
+     *                               not match its transaction (a corrupted token), or called from a cleanup action;
+     *                               nothing changes.
      * @throws StaleHandleException  if the token's transaction was already committed or rolled back, or the arena
      *                               is closed.
      */
@@ -1025,7 +1026,8 @@ public final class Arena implements AutoCloseable
      *
      * @param token the transaction's token.
      * @throws IllegalStateException if the token's serial is the innermost transaction's but its depth bits are
-     *                               not (a corrupted token); nothing changes.
+     *                               not (a corrupted token), or if it would roll back from a cleanup action;
+     *                               nothing changes.
      * @throws RuntimeException      the first failure of a cleanup action, after the rollback completed.
      */
     public void endTransaction(final long token)

@@ -316,4 +316,29 @@ class SeventhReviewArenaTest
             assertEquals(0, arena.transactionDepth());
         }
     }
+
+    /** Contract (Javadoc made explicit): token calls from a cleanup action are refused and change nothing. */
+    @Test
+    void tokenCallsFromACleanupActionAreRefused()
+    {
+        try (Arena arena = new Arena())
+        {
+            final long outer = arena.beginTransaction();
+            final long inner = arena.beginTransaction();
+            final List<Class<?>> refused = new ArrayList<>();
+            arena.defer(() ->
+            {
+                refused.add(assertThrows(IllegalStateException.class, () -> arena.commitTransaction(inner)).getClass());
+                refused.add(assertThrows(IllegalStateException.class, () -> arena.endTransaction(outer)).getClass());
+                assertEquals(2, arena.transactionDepth());
+            });
+            arena.allocate(16);
+            arena.endTransaction(inner);
+            assertEquals(2, refused.size());
+            assertEquals(1, arena.transactionDepth());
+            arena.commitTransaction(outer);
+            assertEquals(0, arena.transactionDepth());
+            assertEquals(0, arena.bytesAllocated());
+        }
+    }
 }
