@@ -773,8 +773,8 @@ public final class Arena implements AutoCloseable
      * @throws IllegalStateException            if the arena is closed.
      * @throws ConcurrentModificationException  if {@code value} changed while it was copied (it is read twice: to
      *                                          measure, then to encode, and no write ever passes the measured
-     *                                          length), or its {@code charAt} rewound or closed this arena; the
-     *                                          allocation is taken back.
+     *                                          length), or its {@code charAt} rewound, reset or closed this arena or
+     *                                          registered a cleanup action on it; the allocation is taken back.
      */
     public long copyOfUtf8(final CharSequence value)
     {
@@ -807,10 +807,10 @@ public final class Arena implements AutoCloseable
      * @throws BudgetExceededException         if the request would exceed a transaction budget.
      * @throws OutOfMemoryError                if the reserve limit or the OS refuses a new block.
      * @throws IllegalStateException           if the arena is closed.
-     * @throws ConcurrentModificationException if {@code value}'s {@code charAt} rewound or closed this arena (its
-     *                                         {@code length()} is read once: a sequence that grows meanwhile is cut
-     *                                         there, one that shrinks throws from {@code charAt}); the allocation is
-     *                                         taken back.
+     * @throws ConcurrentModificationException if {@code value}'s {@code charAt} rewound, reset or closed this
+     *                                         arena, or registered a cleanup action on it (its {@code length()} is
+     *                                         read once: a sequence that grows meanwhile is cut there, one that
+     *                                         shrinks throws from {@code charAt}); the allocation is taken back.
      */
     public long copyOfAscii(final CharSequence value)
     {
@@ -2102,9 +2102,10 @@ public final class Arena implements AutoCloseable
     }
 
     /**
-     * A copy runs user code ({@code charAt}) between its writes: if that code rewound, reset or closed this arena,
-     * the memory the copy writes to may be someone else's or gone, so it stops before the next write. Two field
-     * loads per char, hoisted by the JIT when {@code charAt} inlines (a {@code String}, a {@code StringBuilder}).
+     * A copy runs user code ({@code charAt}) between its writes: if that code rewound, reset or closed this arena
+     * (or registered a cleanup action, which ticks the same clock), the memory the copy writes to may be someone
+     * else's or gone, so it stops before the next write. Two field loads per char, hoisted by the JIT when
+     * {@code charAt} inlines (a {@code String}, a {@code StringBuilder}).
      */
     private void checkUnchangedBy(final CharSequence value, final long stamp)
     {
@@ -2112,7 +2113,7 @@ public final class Arena implements AutoCloseable
         {
             throw new ConcurrentModificationException(
                 "copying a " + value.getClass().getName() + " into " + this + ": its charAt() rewound, reset or " +
-                "closed the arena");
+                "closed the arena, or registered a cleanup action on it");
         }
     }
 

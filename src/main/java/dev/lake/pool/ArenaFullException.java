@@ -2,7 +2,8 @@ package dev.lake.pool;
 
 /**
  * Thrown when an arena has no free capacity right now, or other requests wait for capacity and are served
- * first (the message says which): the request could succeed later, once buffers are released. Distinct from {@link RequestTooLargeException}, which no amount of waiting can cure.
+ * first (the message says which): the request could succeed later, once buffers are released. Distinct from
+ * {@link RequestTooLargeException}, which no amount of waiting can cure.
  *
  * <p>Creating this exception captures a stack trace; callers that poll a full arena in a loop should use the
  * {@code tryAllocate} forms, which return {@code null} (or {@link FixedArena#NO_HANDLE}) instead.

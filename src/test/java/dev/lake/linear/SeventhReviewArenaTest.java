@@ -341,4 +341,41 @@ class SeventhReviewArenaTest
             assertEquals(0, arena.bytesAllocated());
         }
     }
+
+    @Test
+    void aCopyWhoseCharAtRegistersACleanupActionSaysSo()
+    {
+        try (Arena arena = Arena.builder().build())
+        {
+            final long before = arena.position();
+            final CharSequence defersOnRead = new CharSequence()
+            {
+                @Override
+                public int length()
+                {
+                    return 4;
+                }
+
+                @Override
+                public char charAt(final int index)
+                {
+                    if (index == 2)
+                    {
+                        arena.defer(() -> { });
+                    }
+                    return 'a';
+                }
+
+                @Override
+                public CharSequence subSequence(final int start, final int end)
+                {
+                    throw new UnsupportedOperationException();
+                }
+            };
+            final java.util.ConcurrentModificationException refused =
+                assertThrows(java.util.ConcurrentModificationException.class, () -> arena.copyOfAscii(defersOnRead));
+            assertTrue(refused.getMessage().contains("registered a cleanup action"), refused.getMessage());
+            assertEquals(before, arena.position(), "the allocation is taken back");
+        }
+    }
 }
