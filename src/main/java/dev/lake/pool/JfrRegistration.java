@@ -28,8 +28,20 @@ final class JfrRegistration
     JfrRegistration(final Object arena, final Class<? extends Event> type, final Runnable hook)
     {
         this.hook = hook;
+        final Removal removal = new Removal(hook);
         FlightRecorder.addPeriodicEvent(type, hook);
-        this.cleanable = NativeMemory.cleaner().register(arena, new Removal(hook));
+        final Cleaner.Cleanable registered;
+        try
+        {
+            registered = NativeMemory.cleaner().register(arena, removal);
+        }
+        catch (final Throwable t)
+        {
+            // a full heap refused the cleaner's entry: nothing would ever remove the hook, so take it back now
+            FlightRecorder.removePeriodicEvent(hook);
+            throw t;
+        }
+        this.cleanable = registered;
     }
 
     /** Removes the hook now; at most once, whether close or the cleaner comes first. */
