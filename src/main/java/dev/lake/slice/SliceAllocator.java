@@ -1502,8 +1502,10 @@ public final class SliceAllocator implements AutoCloseable
         {
             pin(target);
         }
-        catch (final RuntimeException ex)
+        catch (final Throwable ex)
         {
+            // a full table, or an OutOfMemoryError growing it: the allocation in progress is undone (a chunk started
+            // for it freed), or the allocator stayed "inside an initializer" for good
             abort();
             throw ex;
         }
@@ -1648,12 +1650,16 @@ public final class SliceAllocator implements AutoCloseable
                 throw new IllegalStateException("the primitive tier tracks at most " + MAX_PINNED_CHUNKS +
                     " chunks with live references: release references or use handles");
             }
-            node = new SlotPool.Node(nextSlot++);
-            node.generation = generationSeed;
-            if (node.slot == slots.length)
+            // the table grows and the node is made before the slot number is spent: an OutOfMemoryError in either
+            // changes nothing (spent first, the slot was never in the table and every later new slot out of its bounds)
+            final int slot = nextSlot;
+            if (slot == slots.length)
             {
                 slots = Arrays.copyOf(slots, Math.min(MAX_PINNED_CHUNKS, slots.length * 2));
             }
+            node = new SlotPool.Node(slot);
+            node.generation = generationSeed;
+            nextSlot = slot + 1;
         }
         final int generation = nextGeneration(node.generation);
         node.generation = generation;
