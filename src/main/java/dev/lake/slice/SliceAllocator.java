@@ -144,6 +144,10 @@ public final class SliceAllocator implements AutoCloseable
     // to the wrong allocator matches one of its chunks only by a 16-bit coincidence, not always (every
     // allocator's first reference would otherwise be slot 0, generation 1).
     private final int generationSeed = (GENERATION_SEEDS.getAndIncrement() * 0x9E3B) & 0x7FFF;
+    // The last generation a slot may take: its generations run from the seed's next, past 65,535 to 1, up to the seed
+    // itself (all 65,535 values once each); the next would be its first again and revive references released long
+    // ago, so the slot is retired there. Retired at 65,535 instead, a slot lasted 65,535 - seed reuses, not 65,535.
+    private final int lastGeneration = generationSeed == 0 ? GENERATION_MASK : generationSeed;
     private final UnsafeBuffer window = new UnsafeBuffer(EMPTY);
 
     private Chunk[] slots = new Chunk[16];
@@ -1466,7 +1470,7 @@ public final class SliceAllocator implements AutoCloseable
             // Stale references into it must fail from now on, whether or not this allocation succeeds.
             if (m.node != null)
             {
-                if (cur.generation == GENERATION_MASK)
+                if (cur.generation == lastGeneration)
                 {
                     // The generation would wrap and revive references released long ago: retire the slot for
                     // good and give the chunk a fresh one (a slot lasts 65,535 reuses; the table holds 2^20).
@@ -1639,7 +1643,7 @@ public final class SliceAllocator implements AutoCloseable
             return;
         }
         SlotPool.Node node = slotPool.pop();
-        while (node != null && node.generation == GENERATION_MASK)
+        while (node != null && node.generation == lastGeneration)
         {
             node = slotPool.pop(); // exhausted: its next generation would revive old references; retired for good
         }

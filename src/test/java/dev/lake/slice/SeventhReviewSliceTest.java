@@ -140,4 +140,61 @@ class SeventhReviewSliceTest
             System.out.flush();
         }
     }
+
+    /**
+     * The class and docs/slices.md promise that a table slot serves 65,535 reuses of its chunk before it is retired
+     * (its 16-bit generation would otherwise come back to a value that stale references still carry). Each
+     * allocator starts its slots' generations at its own seed, up to 32,767, and the slot was retired when its
+     * generation reached 65,535: an allocator with a seed of 30,000 retired every slot after 35,535 reuses, spending
+     * its table of 2^20 slots (and the primitive tier's whole life: past it every new chunk is refused) up to twice
+     * as fast. Now the generation wraps past 65,535 to 1 and the slot is retired when it would come back to its
+     * first value: 65,535 generations, each used once, whatever the seed.
+     */
+    @Test
+    void aSlotServes65535GenerationsWhateverTheAllocatorsSeed()
+    {
+        final LongInit init = i -> i;
+        SliceAllocator alloc;
+        long ref;
+        while (true)
+        {
+            alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(4).build();
+            ref = alloc.allocateLongsRef(4, init);
+            if (SliceAllocator.generationOf(ref) > 0x4000)
+            {
+                break; // a seed of 16K or more
+            }
+            alloc.release(ref);
+            alloc.close();
+        }
+        final long first = ref;
+        final long slot = slotOf(ref);
+        int generations = 1;
+        while (true)
+        {
+            alloc.release(ref);
+            ref = alloc.allocateLongsRef(4, init); // the chunk is full and empty: reset in place, a new generation
+            if (slotOf(ref) != slot)
+            {
+                break;
+            }
+            generations++;
+            assertTrue(generations <= 65_535, "a slot never serves more generations than 16 bits hold");
+            assertNotEquals(SliceAllocator.generationOf(first), SliceAllocator.generationOf(ref));
+        }
+        assertEquals(65_535, generations, "generations of slot " + slot + " from " +
+            SliceAllocator.generationOf(first));
+        assertFalse(alloc.isLive(first));
+        final SliceAllocator a = alloc;
+        assertThrows(dev.lake.memory.StaleHandleException.class, () -> a.getLong(first, 0));
+        assertEquals(3, a.getLong(ref, 3));
+        a.release(ref);
+        a.close();
+        assertEquals(0, a.stats().liveChunks());
+    }
+
+    private static long slotOf(final long ref)
+    {
+        return (ref >>> 28) & (SliceAllocator.MAX_PINNED_CHUNKS - 1);
+    }
 }
