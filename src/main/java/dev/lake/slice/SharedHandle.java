@@ -130,7 +130,9 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
      * the slice's reference count and one small object.
      *
      * @return the new handle, to be released on its own.
-     * @throws StaleHandleException if this handle was released.
+     * @throws StaleHandleException  if this handle was released.
+     * @throws IllegalStateException if the slice already has {@link Integer#MAX_VALUE} holders (handles, references
+     *                               and bound readers together): the count never wraps, nothing changes.
      */
     public abstract SharedHandle share();
 

@@ -926,7 +926,9 @@ public final class SliceAllocator implements AutoCloseable
      * CAS. Any thread that holds a count.
      *
      * @param ref a live reference; {@link #EMPTY_REF} is accepted and ignored.
-     * @throws StaleHandleException if the reference was released or its chunk freed or reused.
+     * @throws StaleHandleException  if the reference was released or its chunk freed or reused.
+     * @throws IllegalStateException if the slice already has {@link Integer#MAX_VALUE} holders: the count never
+     *                               wraps, nothing changes.
      */
     public void retain(final long ref)
     {

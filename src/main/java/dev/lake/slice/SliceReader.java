@@ -105,7 +105,9 @@ public final class SliceReader implements AutoCloseable
      * @param ref       a reference the caller holds a count on, or {@link SliceAllocator#EMPTY_REF}; the caller
      *                  keeps its count and releases it as usual.
      * @return this reader, for try-with-resources.
-     * @throws IllegalStateException if this reader is bound (nothing changes).
+     * @throws IllegalStateException if this reader is bound (nothing changes), or the slice already has
+     *                               {@link Integer#MAX_VALUE} holders (the count never wraps; the reader stays
+     *                               unbound).
      * @throws StaleHandleException  if the reference was released or its chunk freed or reused; the reader stays
      *                               unbound.
      */

@@ -197,4 +197,139 @@ class SeventhReviewSliceTest
     {
         return (ref >>> 28) & (SliceAllocator.MAX_PINNED_CHUNKS - 1);
     }
+
+    /**
+     * A slice's header count never wraps: the handle tier's {@code share()}, the primitive tier's {@code retain(ref)}
+     * and {@code SliceReader.bind} all refuse a slice that already has {@code Integer.MAX_VALUE} holders with
+     * {@code IllegalStateException} (now in their Javadoc), changing nothing; a wrap would let a later release free
+     * the chunk under its holders. The count is driven to the limit by writing the header (2^31 real shares would
+     * take 64 GiB of handles).
+     */
+    @Test
+    void aSliceAtIntegerMaxValueHoldersRefusesOneMoreInEveryTier()
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+        final long ref = alloc.allocateLongsRef(2, i -> 40 + i);
+        final SharedSlice handle = alloc.allocateLongs(2, i -> 50 + i);
+        final long refCount = alloc.lookup(ref).memory.address + SliceAllocator.dataOf(ref) - Integer.BYTES;
+        final long handleCount = handle.chunk.memory.address + handle.offset - Integer.BYTES;
+        dev.lake.memory.Memory.putInt(refCount, Integer.MAX_VALUE - 1);
+        dev.lake.memory.Memory.putInt(handleCount, Integer.MAX_VALUE);
+        final SliceStats before = alloc.stats();
+
+        alloc.retain(ref); // the last one that fits
+        assertEquals(Integer.MAX_VALUE, dev.lake.memory.Memory.getInt(refCount));
+        assertThrows(IllegalStateException.class, () -> alloc.retain(ref));
+        final SliceReader reader = new SliceReader();
+        assertThrows(IllegalStateException.class, () -> reader.bind(alloc, ref));
+        assertFalse(reader.isBound());
+        assertThrows(IllegalStateException.class, handle::share);
+        assertEquals(Integer.MAX_VALUE, dev.lake.memory.Memory.getInt(refCount), "never wrapped");
+        assertEquals(Integer.MAX_VALUE, dev.lake.memory.Memory.getInt(handleCount), "never wrapped");
+        assertEquals(before, alloc.stats());
+        assertFalse(handle.isReleased());
+        assertEquals(41, alloc.getLong(ref, 1));
+        assertEquals(51, handle.getLong(1));
+
+        // back to one holder each, then released as usual: everything comes back
+        dev.lake.memory.Memory.putInt(refCount, 1);
+        dev.lake.memory.Memory.putInt(handleCount, 1);
+        alloc.release(ref);
+        handle.release();
+        alloc.close();
+        assertEquals(new SliceStats(0, 0, 0, 0, 2), alloc.stats());
+    }
+
+    /**
+     * Sizes at and past the limits are refused with {@code IllegalArgumentException} before anything is allocated:
+     * {@code length * stride} overflowing an {@code int} (record layouts), a slice one byte too large for the largest
+     * chunk, negative lengths, in every tier (handles, references, local slices into a reader). Nothing changes: the
+     * stats, the native memory, the reader (unbound) and the allocator (still usable).
+     */
+    @Test
+    void sizesPastTheLimitsAreRefusedBeforeAnythingIsAllocated()
+    {
+        final long reserved = NativeMemory.reservedBytes();
+        final ElementLayout big = ElementLayout.record(1 << 20, 8);
+        final SliceAllocator records = SliceAllocator.builder(big).chunkCapacity(1).build();
+        final SliceAllocator bytes = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+        final SliceAllocator longs = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+        final ElementInit none = (b, o, i) -> fail("never called");
+        final SliceStats recordsBefore = records.stats();
+        final SliceStats bytesBefore = bytes.stats();
+        final SliceStats longsBefore = longs.stats();
+        final long afterBuild = NativeMemory.reservedBytes();
+        final SliceReader reader = new SliceReader();
+
+        // (1 << 12) records of 1 MiB: 2^32 bytes, 0 as an int
+        assertThrows(IllegalArgumentException.class, () -> records.allocate(1 << 12, none));
+        assertThrows(IllegalArgumentException.class, () -> records.allocateRef(1 << 12, none));
+        assertThrows(IllegalArgumentException.class, () -> records.allocateLocal(1 << 12, none, reader));
+        assertThrows(IllegalArgumentException.class, () -> records.tryAllocate(1 << 12, (b, o, i) -> fail("never")));
+        assertThrows(IllegalArgumentException.class, () -> records.allocate(2048, none)); // 2^31 bytes
+        assertThrows(IllegalArgumentException.class, () -> records.allocate(Integer.MAX_VALUE, none));
+        // one byte past the largest chunk (Region.MAX_SIZE with the 8-byte header)
+        final int tooLong = Integer.MAX_VALUE - 7 + 1;
+        assertThrows(IllegalArgumentException.class, () -> bytes.allocateBytes(tooLong, i -> (byte)1));
+        assertThrows(IllegalArgumentException.class, () -> bytes.allocateBytesRef(tooLong, i -> (byte)1));
+        assertThrows(IllegalArgumentException.class, () -> bytes.allocateLocalBytes(tooLong, i -> (byte)1, reader));
+        assertThrows(IllegalArgumentException.class, () -> longs.allocateLongs(Integer.MAX_VALUE / 8, i -> 1));
+        assertThrows(IllegalArgumentException.class, () -> longs.allocateLocalLongs(Integer.MAX_VALUE, i -> 1, reader));
+        assertThrows(IllegalArgumentException.class, () -> longs.allocateLocalLongs(Integer.MIN_VALUE, i -> 1, reader));
+        assertThrows(IllegalArgumentException.class, () -> longs.allocateLongsRef(-1, i -> 1));
+        assertThrows(IllegalArgumentException.class, () -> longs.tryAllocateLongs(-1, i -> 1));
+        assertFalse(reader.isBound());
+        assertEquals(recordsBefore, records.stats());
+        assertEquals(bytesBefore, bytes.stats());
+        assertEquals(longsBefore, longs.stats());
+        assertEquals(afterBuild, NativeMemory.reservedBytes());
+
+        // still usable
+        final SharedSlice r = records.allocate(1, (b, o, i) -> b.putLong(o + (1 << 20) - 8, 77));
+        assertEquals(77, r.buffer().getLong((1 << 20) - 8));
+        r.release();
+        try (SliceReader local = longs.allocateLocalLongs(3, i -> i * 2, reader))
+        {
+            assertEquals(4, local.getLong(2));
+        }
+        records.close();
+        bytes.close();
+        longs.close();
+        assertEquals(reserved, NativeMemory.reservedBytes());
+    }
+
+    /**
+     * The primitive tier's table limit: with {@value SliceAllocator#MAX_PINNED_CHUNKS} slots handed out, a reference
+     * that needs a new chunk is refused with {@code IllegalStateException} and the chunk started for it is freed:
+     * stats and native memory unchanged, references into pinned chunks and the handle tier still work. The table is
+     * driven to its limit by setting the slot counter (a million live chunks would not fit a test).
+     */
+    @Test
+    void aFullTableRefusesANewChunkCleanly() throws Exception
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(8).build();
+        final long pinned = alloc.allocateLongsRef(2, i -> 5 + i);
+        final java.lang.reflect.Field next = SliceAllocator.class.getDeclaredField("nextSlot");
+        next.setAccessible(true);
+        next.setInt(alloc, SliceAllocator.MAX_PINNED_CHUNKS);
+        final SliceStats before = alloc.stats();
+        final long reserved = NativeMemory.reservedBytes();
+
+        final IllegalStateException refused =
+            assertThrows(IllegalStateException.class, () -> alloc.allocateLongsRef(8, i -> i)); // a fresh chunk
+        assertTrue(refused.getMessage().contains("1048576"), refused.getMessage());
+        assertEquals(before, alloc.stats());
+        assertEquals(reserved, NativeMemory.reservedBytes());
+
+        final long sameChunk = alloc.allocateLongsRef(2, i -> 9); // the pinned chunk still has room
+        assertEquals(9, alloc.getLong(sameChunk, 1));
+        final SharedSlice handle = alloc.allocateLongs(8, i -> 3); // a fresh chunk: the handle tier needs no slot
+        assertEquals(3, handle.getLong(7));
+        handle.release();
+        alloc.release(sameChunk);
+        alloc.release(pinned);
+        alloc.close();
+        assertEquals(0, alloc.stats().liveChunks());
+        assertEquals(0, alloc.stats().reservedBytes());
+    }
 }
