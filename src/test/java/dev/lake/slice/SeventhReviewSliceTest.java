@@ -332,4 +332,100 @@ class SeventhReviewSliceTest
         assertEquals(0, alloc.stats().liveChunks());
         assertEquals(0, alloc.stats().reservedBytes());
     }
+
+    /**
+     * A slice's view used as a plain Agrona {@code DirectBuffer} by foreign code after its handle was released and
+     * its chunk freed (a 1 MiB dedicated chunk: given back to the operating system, so a read of it crashes): every
+     * method of the interface, called with valid arguments, throws ({@code StaleHandleException}, or
+     * {@code UnsupportedOperationException} for {@code wrap}) and none reads the freed chunk, with Agrona's bounds
+     * checks on and off. Run in a child JVM: a read would crash it.
+     */
+    @Test
+    void everyDirectBufferMethodOfAReleasedViewThrowsAndNeverReads() throws Exception
+    {
+        for (final boolean checks : new boolean[] {true, false})
+        {
+            final String out = ChildJvm.run(SeventhSliceViewProbe.class, checks);
+            assertTrue(out.startsWith("exit 0"), out);
+            assertTrue(out.contains("probe: methods 52 read 0 "), out);
+        }
+    }
+
+    /** The child JVM of {@link #everyDirectBufferMethodOfAReleasedViewThrowsAndNeverReads()}. */
+    public static final class SeventhSliceViewProbe
+    {
+        private SeventhSliceViewProbe()
+        {
+        }
+
+        public static void main(final String[] args) throws Exception
+        {
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build();
+            final SharedSlice slice = alloc.allocateBytes(1 << 20, i -> (byte)'7'); // a dedicated chunk
+            final org.agrona.DirectBuffer view = slice.buffer();
+            final long reserved = NativeMemory.reservedBytes();
+            slice.release(); // its last holder: the chunk is freed now
+            alloc.close();
+            if (NativeMemory.reservedBytes() >= reserved)
+            {
+                throw new AssertionError("the chunk was not freed");
+            }
+            int methods = 0;
+            int read = 0;
+            final StringBuilder outcomes = new StringBuilder();
+            for (final java.lang.reflect.Method m : org.agrona.DirectBuffer.class.getMethods())
+            {
+                if (java.lang.reflect.Modifier.isStatic(m.getModifiers()))
+                {
+                    continue;
+                }
+                final Class<?>[] types = m.getParameterTypes();
+                final Object[] values = new Object[types.length];
+                int ints = 0;
+                for (int i = 0; i < types.length; i++)
+                {
+                    final Class<?> t = types[i];
+                    values[i] = t == int.class ? (ints++ == 0 ? 4 : 8) : t == long.class ? 0L :
+                        t == byte[].class ? new byte[16] : t == java.nio.ByteBuffer.class ? java.nio.ByteBuffer.allocate(16) :
+                        t == org.agrona.MutableDirectBuffer.class ? new org.agrona.concurrent.UnsafeBuffer(new byte[16]) :
+                        t == org.agrona.DirectBuffer.class ? new org.agrona.concurrent.UnsafeBuffer(new byte[16]) :
+                        t == Appendable.class ? new StringBuilder() : t == java.nio.ByteOrder.class ?
+                        java.nio.ByteOrder.LITTLE_ENDIAN : t == Object.class ? view : null;
+                }
+                methods++;
+                String outcome;
+                try
+                {
+                    m.invoke(view, values);
+                    outcome = m.getName().equals("isExpandable") ? "ok" : "READ";
+                }
+                catch (final java.lang.reflect.InvocationTargetException ex)
+                {
+                    outcome = ex.getCause().getClass().getSimpleName();
+                }
+                if (!outcome.equals("StaleHandleException") && !outcome.equals("ok") &&
+                    !(m.getName().equals("wrap") && outcome.equals("UnsupportedOperationException")))
+                {
+                    read++;
+                    outcomes.append(' ').append(m).append('=').append(outcome);
+                }
+            }
+            for (final Runnable r : new Runnable[] {view::hashCode, () -> view.equals(view), () -> view.compareTo(view)})
+            {
+                methods++;
+                try
+                {
+                    r.run();
+                    read++;
+                    outcomes.append(" an Object method read");
+                }
+                catch (final dev.lake.memory.StaleHandleException ex)
+                {
+                    // refused
+                }
+            }
+            System.out.println("probe: methods " + methods + " read " + read + " " + outcomes);
+            System.out.flush();
+        }
+    }
 }
