@@ -1813,8 +1813,14 @@ public final class SliceAllocator implements AutoCloseable
                 return;
             }
         }
-        m.counters.sliceReleased(bytes);
-        chunk.releaseReference();
+        try
+        {
+            m.counters.sliceReleased(bytes);
+        }
+        finally
+        {
+            chunk.releaseReference(); // the slice's count is gone: its chunk reference must go with it, whatever
+        }
     }
 
     /**

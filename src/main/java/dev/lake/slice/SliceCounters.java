@@ -41,7 +41,14 @@ final class SliceCounters
     private final AtomicLong liveChunks = new AtomicLong();
     private final AtomicLong reservedBytes = new AtomicLong();
     private final AtomicLong wastedBytes = new AtomicLong();
-    private final LongAdder releasedBytes = new LongAdder();
+    private final LongAdder releasedBytes;
+    /**
+     * Released bytes the adder refused: its first contended add grows its cells from the heap, and on a full heap
+     * that add throws (counting nothing, and leaving the adder consistent). The release must still complete (the
+     * slice's count is already gone and cannot be taken again), so its bytes land here, in a counter that needs no
+     * heap.
+     */
+    private final AtomicLong refusedByAdder = new AtomicLong();
     /** Released bytes of the cells of threads that terminated (folded in when their cells were dropped). */
     private final AtomicLong retiredCells = new AtomicLong();
     @SuppressWarnings("unused") // through ALLOCATED_BYTES
@@ -52,6 +59,17 @@ final class SliceCounters
     private volatile Cell ownerCell;
     /** Every live cell, for the snapshot: replaced (copy on write) by the allocating thread only. */
     private volatile Cell[] cells = NO_CELLS;
+
+    SliceCounters()
+    {
+        this(new LongAdder());
+    }
+
+    /** @param releasedBytes the adder of releases on other threads (a test hands one that throws). */
+    SliceCounters(final LongAdder releasedBytes)
+    {
+        this.releasedBytes = releasedBytes;
+    }
 
     /** Allocating thread only. */
     void sliceAllocated(final long bytes)
@@ -74,7 +92,14 @@ final class SliceCounters
         }
         else
         {
-            releasedBytes.add(bytes);
+            try
+            {
+                releasedBytes.add(bytes);
+            }
+            catch (final OutOfMemoryError full)
+            {
+                refusedByAdder.addAndGet(bytes);
+            }
         }
     }
 
@@ -148,7 +173,7 @@ final class SliceCounters
     SliceStats snapshot()
     {
         // Releases are read before allocations: every release counted was preceded by its allocation.
-        long released = releasedBytes.sum() + retiredCells.get();
+        long released = releasedBytes.sum() + refusedByAdder.get() + retiredCells.get();
         for (final Cell cell : cells)
         {
             released += (long)RELEASED.getAcquire(cell);

@@ -428,4 +428,49 @@ class SeventhReviewSliceTest
             System.out.flush();
         }
     }
+
+    /**
+     * Releases on threads other than the allocating one count their bytes in a {@code LongAdder}, whose first
+     * contended add grows its cells from the heap. On a full heap that {@code OutOfMemoryError} came out of the
+     * release after the slice's count was gone: its bytes were never counted released (the stats' live bytes wrong
+     * for good), the chunk's reference was never dropped (the chunk held until a GC reported it as a leak), and the
+     * caller could not retry (a second release is a double release). An adder that throws as the full heap's does
+     * stands in for it here: the release completes and its bytes are counted.
+     */
+    @Test
+    void aReleaseOnAnotherThreadThatTheFullHeapRefusesTheAdderIsStillCounted() throws Exception
+    {
+        final SliceCounters counters = new SliceCounters(new java.util.concurrent.atomic.LongAdder()
+        {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            public void add(final long x)
+            {
+                throw new OutOfMemoryError("the adder's first contended add, on a full heap");
+            }
+        });
+        counters.bindOwner(Thread.currentThread());
+        counters.sliceAllocated(64);
+        counters.sliceAllocated(32);
+        final java.util.concurrent.atomic.AtomicReference<Throwable> thrown =
+            new java.util.concurrent.atomic.AtomicReference<>();
+        final Thread other = new Thread(() ->
+        {
+            try
+            {
+                counters.sliceReleased(64);
+            }
+            catch (final Throwable t)
+            {
+                thrown.set(t);
+            }
+        });
+        other.start();
+        other.join();
+        assertNull(thrown.get(), "the release completes");
+        assertEquals(32, counters.snapshot().liveSliceBytes(), "the 64 released bytes are counted");
+        counters.sliceReleased(32); // on the allocating thread: its own cell, no adder
+        assertEquals(0, counters.snapshot().liveSliceBytes());
+    }
 }
