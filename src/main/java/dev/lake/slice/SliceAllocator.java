@@ -1653,8 +1653,9 @@ public final class SliceAllocator implements AutoCloseable
         {
             if (nextSlot == MAX_PINNED_CHUNKS)
             {
-                throw new IllegalStateException("the primitive tier tracks at most " + MAX_PINNED_CHUNKS +
-                    " chunks with live references: release references or use handles");
+                throw new IllegalStateException("the primitive tier's table of " + MAX_PINNED_CHUNKS + " slots is " +
+                    "spent (each held by a chunk with live references, or retired after 65,535 reuses): release " +
+                    "references or use handles");
             }
             // the table grows and the node is made before the slot number is spent: an OutOfMemoryError in either
             // changes nothing (spent first, the slot was never in the table and every later new slot out of its bounds)

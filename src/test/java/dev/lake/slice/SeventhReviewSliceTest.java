@@ -318,6 +318,7 @@ class SeventhReviewSliceTest
         final IllegalStateException refused =
             assertThrows(IllegalStateException.class, () -> alloc.allocateLongsRef(8, i -> i)); // a fresh chunk
         assertTrue(refused.getMessage().contains("1048576"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("retired after 65,535 reuses"), refused.getMessage());
         assertEquals(before, alloc.stats());
         assertEquals(reserved, NativeMemory.reservedBytes());
 
