@@ -1,5 +1,6 @@
 package dev.lake.examples;
 
+import dev.lake.linear.Lake;
 import dev.lake.memory.NativeMemory;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
@@ -68,7 +69,10 @@ public final class NumaDeployment
                         final Buffer buffer = allocate(node, deployment, local, remote, waited);
                         buffer.putLong(i);
                         final Bytes bytes = buffer.freeze();
-                        node.lakes.with(lake -> lake.allocate(64)); // per-message scratch on the node-local lake
+                        final Lake scratch = node.lakes.current(); // per-message scratch on the node-local lake
+                        scratch.mark();
+                        scratch.buffer().putLong(scratch.allocate(64), i); // with(...) would box the offset it returns
+                        scratch.resetToMark();
                         bytes.release();
                     }
                     node.lakes.release();
