@@ -507,21 +507,58 @@ class DocSnippetsReviewTest
     @Test
     void threadsMdDefaultsOneLiner() throws Exception
     {
+        final long[] r = onNewThread(() ->
+        {
+            long sum = ThreadLakes.defaults().with(lake -> {      // auto-initialised 1 MiB lake, restored after
+                int at = lake.allocateLongs(16);
+                long result = 0;
+                for (int i = 0; i < 16; i++) { lake.buffer().putLong(at + 8 * i, i); }
+                for (int i = 0; i < 16; i++) { result += lake.buffer().getLong(at + 8 * i); }
+                return result;
+            });
+            final Lake lake = ThreadLakes.defaults().current();
+            final long[] seen = {sum, lake.used(), lake.capacity()};
+            ThreadLakes.defaults().release();
+            return seen;
+        });
+        assertEquals(120L, r[0]);
+        assertEquals(0L, r[1], "position restored");
+        assertEquals(1 << 20, r[2], "a 1 MiB lake");
+    }
+
+    /** Javadoc of {@code ThreadLakes}: the class example. */
+    @Test
+    void threadLakesJavadocClassExample() throws Exception
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(1 << 20).poolBound(8).build())
+        {
+            final long[] r = onNewThread(() ->
+            {
+                lakes.init();                                  // this thread's lake, first-touched here
+                long sum = lakes.with(lake -> {                // scoped: the position is restored afterwards
+                    int at = lake.allocateLongs(16);
+                    lake.buffer().putLong(at, 3L);
+                    return lake.buffer().getLong(at);
+                });
+                final int used = lakes.current().used();
+                lakes.release();                               // back to the pool
+                return new long[] {sum, used};
+            });
+            assertEquals(3L, r[0]);
+            assertEquals(0L, r[1]);
+            assertEquals(1, lakes.stats().pooled(), "released: back to the pool");
+        }
+    }
+
+    /** Runs a snippet that needs a thread of its own (thread lakes), and hands back what it saw or rethrows. */
+    private static long[] onNewThread(final java.util.concurrent.Callable<long[]> snippet) throws InterruptedException
+    {
         final AtomicReference<Object> outcome = new AtomicReference<>();
         final Thread t = new Thread(() ->
         {
             try
             {
-                long sum = ThreadLakes.defaults().with(lake -> {      // auto-initialised 1 MiB lake, restored after
-                    int at = lake.allocateLongs(16);
-                    long result = 0;
-                    for (int i = 0; i < 16; i++) { lake.buffer().putLong(at + 8 * i, i); }
-                    for (int i = 0; i < 16; i++) { result += lake.buffer().getLong(at + 8 * i); }
-                    return result;
-                });
-                final Lake lake = ThreadLakes.defaults().current();
-                outcome.set(new long[] {sum, lake.used(), lake.capacity()});
-                ThreadLakes.defaults().release();
+                outcome.set(snippet.call());
             }
             catch (final Throwable e)
             {
@@ -534,49 +571,9 @@ class DocSnippetsReviewTest
         {
             throw new AssertionError(e);
         }
-        final long[] r = (long[]) outcome.get();
-        assertEquals(120L, r[0]);
-        assertEquals(0L, r[1], "position restored");
-        assertEquals(1 << 20, r[2], "a 1 MiB lake");
+        return (long[]) outcome.get();
     }
 
-    /** Javadoc of {@code ThreadLakes}: the class example. */
-    @Test
-    void threadLakesJavadocClassExample() throws Exception
-    {
-        final AtomicReference<Object> outcome = new AtomicReference<>();
-        try (ThreadLakes lakes = ThreadLakes.builder(1 << 20).poolBound(8).build())
-        {
-            final Thread t = new Thread(() ->
-            {
-                try
-                {
-                    lakes.init();                                  // this thread's lake, first-touched here
-                    long sum = lakes.with(lake -> {                // scoped: the position is restored afterwards
-                        int at = lake.allocateLongs(16);
-                        lake.buffer().putLong(at, 3L);
-                        return lake.buffer().getLong(at);
-                    });
-                    final int used = lakes.current().used();
-                    lakes.release();                               // back to the pool
-                    outcome.set(new long[] {sum, used});
-                }
-                catch (final Throwable e)
-                {
-                    outcome.set(e);
-                }
-            });
-            t.start();
-            t.join(10_000);
-            if (outcome.get() instanceof Throwable e)
-            {
-                throw new AssertionError(e);
-            }
-            assertEquals(3L, ((long[]) outcome.get())[0]);
-            assertEquals(0L, ((long[]) outcome.get())[1]);
-            assertEquals(1, lakes.stats().pooled(), "released: back to the pool");
-        }
-    }
     // ---------------------------------------------------------------- claims of the prose that no test pinned
 
     /** lake.md "Two tiers": tryAllocate returns NO_SPACE = -1; bad arguments and a closed lake still throw. */
