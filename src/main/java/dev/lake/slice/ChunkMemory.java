@@ -26,7 +26,10 @@ final class ChunkMemory implements Runnable
     private final int stride;
     private final int dataAlign;
 
-    /** Next free byte: written by the allocating thread only. */
+    /**
+     * Next free byte: written by the allocating thread only; read by any thread that validates a reference (plain:
+     * a reference holder's own slice always ends at or below every value it can see, see checkHeader).
+     */
     int offset;
     /** Bytes at the tail abandoned by the allocator, counted in the stats until the chunk is freed. */
     int wasted;

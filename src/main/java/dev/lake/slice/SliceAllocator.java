@@ -843,7 +843,8 @@ public final class SliceAllocator implements AutoCloseable
             return false;
         }
         final int data = dataOf(ref);
-        return data >= HEADER && data <= c.memory.capacity && c.memory.buffer.getIntVolatile(data - Integer.BYTES) > 0;
+        final ChunkMemory m = c.memory;
+        return data >= HEADER && data < m.offset && m.buffer.getIntVolatile(data - Integer.BYTES) > 0;
     }
 
     /**
@@ -1739,7 +1740,12 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) + " is released");
         }
-        if (length <= 0 || data + (long)length * stride > m.capacity)
+        // Bounded by the chunk's allocated end, not its capacity: past the last slice put in it lies memory no slice
+        // wrote (whatever the region held before), where a forged reference could find a header-shaped word. A
+        // genuine slice always ends at or below it: the end only moves back over a local slice allocated after it
+        // (or to 0 on a reset, which needs every slice released), and the caller's count was published after its
+        // slice was allocated, so this plain read sees at least that slice's end.
+        if (length <= 0 || data + (long)length * stride > m.offset)
         {
             // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +

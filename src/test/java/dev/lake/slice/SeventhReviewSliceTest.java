@@ -1,6 +1,7 @@
 package dev.lake.slice;
 
 import dev.lake.memory.NativeMemory;
+import dev.lake.memory.StaleHandleException;
 import dev.lake.testing.ChildJvm;
 import dev.lake.testing.HeapFiller;
 import org.junit.jupiter.api.Test;
@@ -473,5 +474,46 @@ class SeventhReviewSliceTest
         assertEquals(32, counters.snapshot().liveSliceBytes(), "the 64 released bytes are counted");
         counters.sliceReleased(32); // on the allocating thread: its own cell, no adder
         assertEquals(0, counters.snapshot().liveSliceBytes());
+    }
+
+    /**
+     * A reference forged into a chunk past its last slice named a header in memory no live slice wrote: here a local
+     * slice, closed and so given back, left a word shaped like a header (length 1, count 1) behind the chunk's
+     * allocated end. isLive answered true, getLong read it, and release took the fake count and then one of the
+     * chunk's own references: the live-byte stats went wrong and the chunk could be freed under the live slice
+     * (a crash once read). A header, and its slice, must now lie below the chunk's allocated end.
+     */
+    @Test
+    void aReferenceForgedPastTheLastSliceOfItsChunkIsRefused()
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+        final long live = alloc.allocateLongsRef(1, i -> 7L);                     // data at byte 8
+        final long headerShaped = (1L << 32) | 1;                                 // [length 1][count 1]
+        try (SliceReader local = alloc.allocateLocalLongs(4, i -> i == 1 ? headerShaped : -1L, new SliceReader()))
+        {
+            assertEquals(headerShaped, local.getLong(1));                         // data at 24: element 1 at 32
+        }                                                                         // given back: the end is 16 again
+        final long forged = live + 4;                                             // data at 40, its "header" at 32
+        final SliceStats before = alloc.stats();
+
+        assertFalse(alloc.isLive(forged));
+        assertThrows(StaleHandleException.class, () -> alloc.getLong(forged, 0));
+        assertThrows(StaleHandleException.class, () -> alloc.length(forged));
+        assertThrows(StaleHandleException.class, () -> alloc.retain(forged));
+        assertThrows(StaleHandleException.class, () -> alloc.release(forged));
+        assertThrows(StaleHandleException.class, () -> alloc.toHandle(forged));
+        final SliceReader reader = new SliceReader();
+        assertThrows(StaleHandleException.class, () -> reader.bind(alloc, forged));
+        assertThrows(StaleHandleException.class, () -> reader.adopt(alloc, forged));
+
+        assertEquals(before, alloc.stats());
+        assertEquals(7L, alloc.getLong(live, 0));
+        final long next = alloc.allocateLongsRef(2, i -> 5L);                     // the given-back bytes are reused
+        assertEquals(5L, alloc.getLong(next, 1));
+        alloc.release(next);
+        alloc.release(live);
+        alloc.close();
+        assertEquals(0, alloc.stats().liveChunks());
+        assertEquals(0, alloc.stats().liveSliceBytes());
     }
 }
