@@ -28,7 +28,7 @@ final class ChunkMemory implements Runnable
 
     /**
      * Next free byte: written by the allocating thread only; read by any thread that validates a reference (plain:
-     * a reference holder's own slice always ends at or below every value it can see, see checkHeader).
+     * a reference holder's own slice always ends at or below every value it can see, see checkCounted).
      */
     int offset;
     /** Bytes at the tail abandoned by the allocator, counted in the stats until the chunk is freed. */

@@ -1713,11 +1713,34 @@ public final class SliceAllocator implements AutoCloseable
         return null;
     }
 
+    /** The chunk of a reference about to change a count (or copy in bulk): validated by {@link #checkCounted}. */
     private Chunk checkedChunk(final long ref)
     {
         final Chunk c = lookup(ref);
-        checkHeader(ref, c);
+        checkCounted(ref, c);
         return c;
+    }
+
+    /**
+     * {@link #checkHeader} for the calls that change a count (release, retain, a handle or reader taking one): the
+     * slice must also end below the chunk's allocated end. Past the last slice put in a chunk lies memory no live
+     * slice wrote (what a given-back local slice left, a freed chunk's bytes, the allocator's own words), where a
+     * forged reference could find a header-shaped word and take a count it names, then one of the chunk's own
+     * references. A genuine slice always ends at or below the end: it moves back only over a local slice allocated
+     * after it (or to 0 on a reset, which needs every slice released), and the caller's count was published after
+     * its slice was allocated, so this plain read of the allocating thread's cursor sees at least that slice's end.
+     * The single-element accessors keep the capacity bound, one field compare cheaper in their loops: a forged
+     * reference can read there (the documented limit), never change a count.
+     */
+    int checkCounted(final long ref, final Chunk c)
+    {
+        final int length = checkHeader(ref, c);
+        if (dataOf(ref) + (long)length * stride > c.memory.offset)
+        {
+            throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
+                " does not point at a slice of its chunk");
+        }
+        return length;
     }
 
     /**
@@ -1740,12 +1763,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) + " is released");
         }
-        // Bounded by the chunk's allocated end, not its capacity: past the last slice put in it lies memory no slice
-        // wrote (whatever the region held before), where a forged reference could find a header-shaped word. A
-        // genuine slice always ends at or below it: the end only moves back over a local slice allocated after it
-        // (or to 0 on a reset, which needs every slice released), and the caller's count was published after its
-        // slice was allocated, so this plain read sees at least that slice's end.
-        if (length <= 0 || data + (long)length * stride > m.offset)
+        if (length <= 0 || data + (long)length * stride > m.capacity)
         {
             // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +

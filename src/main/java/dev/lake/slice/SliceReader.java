@@ -138,7 +138,7 @@ public final class SliceReader implements AutoCloseable
             return bindTo(allocator.layout(), Chunk.NONE, ref, 0);
         }
         final Chunk c = allocator.lookup(ref);
-        return bindTo(allocator.layout(), c, ref, allocator.checkHeader(ref, c));
+        return bindTo(allocator.layout(), c, ref, allocator.checkCounted(ref, c));
     }
 
     /**
