@@ -539,6 +539,20 @@ public final class Buffer implements AutoCloseable
         return base + index;
     }
 
+    /**
+     * Counts the bytes before {@code end} as written, for a write done piece by piece around user code (room made
+     * first with {@link #ensureCapacity}): a piece is counted before it is written, so that a spill caused by the
+     * user code copies it (and under {@link InitPolicy#ZERO} zeroes it in the slot), and a throw leaves the length
+     * at the end of what was written.
+     */
+    void written(final int end)
+    {
+        if (end > highWater)
+        {
+            highWater = end;
+        }
+    }
+
     /** Makes {@code [index, index + length)} writable (spilling if it must) without counting it as written. */
     void ensureCapacity(final int index, final long length)
     {

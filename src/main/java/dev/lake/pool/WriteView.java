@@ -612,10 +612,16 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         {
             final int count = value == null ? 0 : asciiCount(value.length(), valueOffset, length);
             final int header = prefixed ? STR_HEADER_LEN : 0;
-            final int at = at(index, (long)header + count);
+            // room first (spilling now if it must), counted as written byte by byte: charAt is user code, and when
+            // it throws, the length must not cover the chars never written (a freeze would share them: under
+            // UNINIT, a previous owner's bytes), while every byte written before it ran must count (a spill it
+            // causes copies, and under ZERO zeroes, what counts)
+            owner.ensureCapacity(index, (long)header + count);
             final UnsafeBuffer mem = owner.mem;
+            final int at = owner.base + index;
             if (prefixed)
             {
+                owner.written(index + header);
                 if (byteOrder == null)
                 {
                     mem.putInt(at, count);
@@ -634,6 +640,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
                     throw new ConcurrentModificationException(owner + ": charAt() spilled this buffer mid-write");
                 }
                 owner.checkWritable("write");
+                owner.written(index + header + i + 1);
                 mem.putByte(at + header + i, c > 127 ? (byte)'?' : (byte)c);
             }
             return header + count;
