@@ -3,6 +3,13 @@ package dev.lake.pool;
 import org.agrona.MutableDirectBuffer;
 import org.junit.jupiter.api.Test;
 
+import java.lang.ref.WeakReference;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.awaitility.Awaitility.await;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -102,6 +109,138 @@ class EighthReviewPoolTest
                 assertEquals(0, next.mutableBuffer().getByte(i), "byte " + i);
             }
             next.close();
+        }
+    }
+
+    /** Fills a writing buffer's whole capacity with {@link #SECRET} through its view, the cursor left at 0. */
+    private static Buffer secrets(final Buffer buffer)
+    {
+        final MutableDirectBuffer view = buffer.mutableBuffer();
+        for (int i = 0; i + 8 <= buffer.capacity(); i += 8)
+        {
+            view.putLong(i, SECRET);
+        }
+        return buffer;
+    }
+
+    private static void assertZeros(final Buffer buffer, final String path)
+    {
+        final MutableDirectBuffer view = buffer.mutableBuffer();
+        for (int i = 0; i < buffer.capacity(); i++)
+        {
+            assertEquals(0, view.getByte(i), path + ": byte " + i + " of the next allocation");
+        }
+        buffer.close();
+    }
+
+    private static void assertZeros(final SlotArena arena, final long handle, final int capacity, final String path)
+    {
+        for (int i = 0; i < capacity; i++)
+        {
+            assertEquals(0, arena.getByte(handle, i), path + ": byte " + i + " of the next handle");
+        }
+        arena.release(handle);
+    }
+
+    private static WeakReference<Buffer> leakSecrets(final FixedArena arena)
+    {
+        return new WeakReference<>(secrets(arena.allocate()));
+    }
+
+    /**
+     * Pin: under ZERO the next allocation reads zeros after secrets left a slot by every path that makes it
+     * allocatable again: the last Bytes release (after a retain), a slice's release, close() without freeze, an
+     * auto-spill, the handle tier's release, a release on another thread, a hand-off straight to a waiting request
+     * (the waiter's buffer is zeroed before it gets it), and the leak net's reclaim.
+     */
+    @Test
+    void everyPathThatGivesASlotBackZeroesItUnderTheZeroPolicy() throws Exception
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).initPolicy(InitPolicy.ZERO).autoSpill(true).build())
+        {
+            final Bytes frozen = secrets(arena.allocate()).position(64).freeze();
+            final Bytes retained = frozen.retain();
+            frozen.release();
+            retained.release();
+            assertZeros(arena.allocate(), "last Bytes release");
+
+            final Bytes whole = secrets(arena.allocate()).position(64).freeze();
+            final Bytes slice = whole.slice(8, 8);
+            whole.release();
+            slice.release();
+            assertZeros(arena.allocate(), "slice release");
+
+            secrets(arena.allocate()).close();
+            assertZeros(arena.allocate(), "close without freeze");
+
+            final Buffer spilling = secrets(arena.allocate());
+            spilling.position(64).putLong(1L);
+            assertTrue(spilling.isSpilled());
+            assertZeros(arena.allocate(), "auto-spill");
+            spilling.close();
+
+            final long h = arena.allocateHandle();
+            arena.putLong(h, 56, SECRET);
+            arena.freezeHandle(h, 8);
+            arena.release(h);
+            assertZeros(arena, arena.allocateHandle(), 64, "handle release");
+
+            final Bytes elsewhere = secrets(arena.allocate()).position(64).freeze();
+            final Thread other = new Thread(elsewhere::release);
+            other.start();
+            other.join();
+            assertZeros(arena.allocate(), "release on another thread");
+
+            final Bytes held = secrets(arena.allocate()).position(64).freeze();
+            final CompletableFuture<Buffer> waiting = arena.allocateAsync();
+            assertFalse(waiting.isDone());
+            held.release();
+            assertZeros(waiting.get(10, TimeUnit.SECONDS), "hand-off to a waiter");
+
+            final WeakReference<Buffer> leaked = leakSecrets(arena);
+            await().atMost(Duration.ofSeconds(30)).until(() ->
+            {
+                System.gc();
+                return leaked.get() == null && arena.metrics().leaks() == 1;
+            });
+            assertZeros(arena.allocate(), "leak reclaim");
+        }
+    }
+
+    /**
+     * Pin: under ZERO a buddy arena's blocks read zeros whatever size they are carved or merged to: small blocks
+     * carved from a big one its owner filled, and a big block merged from small ones each filled (one of them only
+     * through a handle).
+     */
+    @Test
+    void buddyBlocksReadZerosAfterSplitsAndMergesUnderTheZeroPolicy()
+    {
+        try (BuddyArena arena = BuddyArena.builder(1024, 64).initPolicy(InitPolicy.ZERO).build())
+        {
+            secrets(arena.allocate(1024)).close();
+            final Buffer[] small = new Buffer[16];
+            for (int i = 0; i < small.length; i++)
+            {
+                small[i] = arena.allocate(64);
+                final MutableDirectBuffer view = small[i].mutableBuffer();
+                for (int b = 0; b < 64; b++)
+                {
+                    assertEquals(0, view.getByte(b), "carved block " + i + " byte " + b);
+                }
+                secrets(small[i]);
+            }
+            for (int i = 0; i < small.length; i += 2)
+            {
+                small[i].close();
+            }
+            final long h = arena.allocateHandle(64);
+            arena.putLong(h, 56, SECRET);
+            for (int i = 1; i < small.length; i += 2)
+            {
+                small[i].close();
+            }
+            arena.release(h);
+            assertZeros(arena.allocate(1024), "merged block");
         }
     }
 }
