@@ -1,9 +1,14 @@
 package dev.lake.pool;
 
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
 import java.lang.ref.WeakReference;
+import java.nio.ByteOrder;
+import java.util.Random;
+import java.util.function.Function;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -241,6 +246,180 @@ class EighthReviewPoolTest
             }
             arena.release(h);
             assertZeros(arena.allocate(1024), "merged block");
+        }
+    }
+
+    private static String outcome(final Function<DirectBuffer, Object> op, final DirectBuffer buffer)
+    {
+        try
+        {
+            return String.valueOf(op.apply(buffer));
+        }
+        catch (final RuntimeException ex)
+        {
+            return ex instanceof IndexOutOfBoundsException ? "IndexOutOfBoundsException" : ex.getClass().getSimpleName();
+        }
+    }
+
+    /**
+     * Pin: the codec view of a writing buffer and the frozen Bytes behave as Agrona's own buffer of the same size for
+     * the value-sized writes and reads a codec calls near the end (ASCII numbers, strings with and without a
+     * prefix, UTF-8, fills, copies, parses, prefixed strings whose prefix claims more than was written): the same
+     * results, bytes and failures, a refused write changes nothing, the frozen bytes read only what was written, and
+     * the neighbouring slots are never touched. With Agrona's checks off (-Dagrona.disable.bounds.checks=true) the
+     * comparison with Agrona is skipped (its buffer would write out of bounds) and the rest still holds.
+     */
+    @Test
+    void theCodecViewAndTheFrozenBytesMatchAgronaNearTheirEndAndNeverTouchTheirNeighbours()
+    {
+        final boolean compare = UnsafeBuffer.SHOULD_BOUNDS_CHECK;
+        final Random random = new Random(8);
+        try (FixedArena arena = FixedArena.builder(3, 64).initPolicy(InitPolicy.ZERO).build())
+        {
+            final Buffer left = arena.allocate();
+            final Buffer middle = arena.allocate();
+            final Buffer right = arena.allocate();
+            left.mutableBuffer().setMemory(0, 64, (byte)0x33);
+            right.mutableBuffer().setMemory(0, 64, (byte)0x33);
+            middle.close();
+            for (int round = 0; round < 10_000; round++)
+            {
+                final Buffer buffer = arena.allocate();
+                assertNotSame(left, buffer);
+                final MutableDirectBuffer view = buffer.mutableBuffer(); // zeros: the ZERO policy
+                final int start = random.nextInt(16);
+                buffer.position(start); // the length before the write under test
+                final UnsafeBuffer agrona = new UnsafeBuffer(new byte[64]);
+                final int index = random.nextInt(10) == 0 ? random.nextInt(80) - 8 : 64 - random.nextInt(24);
+                final int intValue = random.nextInt(6) == 0 ? (random.nextBoolean() ? Integer.MIN_VALUE : Integer.MAX_VALUE) :
+                    random.nextInt() >> random.nextInt(32);
+                final long longValue = random.nextInt(6) == 0 ? (random.nextBoolean() ? Long.MIN_VALUE : Long.MAX_VALUE) :
+                    random.nextLong() >> random.nextInt(64);
+                final int natural = intValue & Integer.MAX_VALUE;
+                final long naturalLong = longValue & Long.MAX_VALUE;
+                final int padded = natural >>> random.nextInt(31);
+                final int length = random.nextInt(30) - 3;
+                final String ascii = "abcdefghijklmnopqrstuvwxyz0123456789".substring(0, random.nextInt(30));
+                final String utf8 = ascii.replace('a', '\u00e9').replace('b', '\u4e2d');
+                final byte[] source = new byte[Math.max(0, length)];
+                random.nextBytes(source);
+                final UnsafeBuffer sourceBuffer = new UnsafeBuffer(source);
+                final java.util.List<Function<DirectBuffer, Object>> writes = java.util.List.of(
+                    b -> ((MutableDirectBuffer)b).putIntAscii(index, intValue),
+                    b -> ((MutableDirectBuffer)b).putLongAscii(index, longValue),
+                    b -> ((MutableDirectBuffer)b).putNaturalIntAscii(index, natural),
+                    b -> ((MutableDirectBuffer)b).putNaturalLongAscii(index, naturalLong),
+                    b ->
+                    {
+                        ((MutableDirectBuffer)b).putNaturalPaddedIntAscii(index, length, padded);
+                        return 0;
+                    },
+                    b -> ((MutableDirectBuffer)b).putNaturalIntAsciiFromEnd(natural, index),
+                    b -> ((MutableDirectBuffer)b).putStringAscii(index, ascii),
+                    b -> ((MutableDirectBuffer)b).putStringAscii(index, ascii, ByteOrder.BIG_ENDIAN),
+                    b -> ((MutableDirectBuffer)b).putStringAscii(index, (CharSequence)new StringBuilder(ascii)),
+                    b -> ((MutableDirectBuffer)b).putStringWithoutLengthAscii(index, ascii),
+                    b -> ((MutableDirectBuffer)b).putStringWithoutLengthAscii(index, ascii, Math.max(0, length), 5),
+                    b -> ((MutableDirectBuffer)b).putStringWithoutLengthAscii(index, new StringBuilder(ascii), 1,
+                        Math.max(0, length)),
+                    b -> ((MutableDirectBuffer)b).putStringUtf8(index, utf8),
+                    b -> ((MutableDirectBuffer)b).putStringUtf8(index, utf8, ByteOrder.BIG_ENDIAN, Math.max(0, length)),
+                    b -> ((MutableDirectBuffer)b).putStringWithoutLengthUtf8(index, utf8),
+                    b ->
+                    {
+                        ((MutableDirectBuffer)b).setMemory(index, length, (byte)7);
+                        return 0;
+                    },
+                    b ->
+                    {
+                        ((MutableDirectBuffer)b).putBytes(index, source);
+                        return 0;
+                    },
+                    b ->
+                    {
+                        ((MutableDirectBuffer)b).putBytes(index, sourceBuffer, 0, source.length);
+                        return 0;
+                    },
+                    b ->
+                    {
+                        ((MutableDirectBuffer)b).putLong(index, longValue, ByteOrder.BIG_ENDIAN);
+                        return 0;
+                    });
+                final int which = random.nextInt(writes.size());
+                final String lake = outcome(writes.get(which), view);
+                final boolean failed = buffer.length() == start;
+                if (compare)
+                {
+                    agrona.setMemory(0, start, (byte)0);
+                    final String expected = outcome(writes.get(which), agrona);
+                    final String what = "write " + which + " index " + index + " length " + length + " int " + intValue +
+                        " long " + longValue + " string '" + ascii + "'";
+                    final boolean refused = lake.endsWith("Exception");
+                    if (expected.endsWith("Exception"))
+                    {
+                        assertTrue(refused, what + ": Agrona refuses it, the view wrote " + lake); // the kind may differ
+                    }
+                    else
+                    {
+                        assertEquals(expected, lake, what);
+                    }
+                    for (int i = 0; i < 64; i++)
+                    {
+                        // Agrona may write part of a refused value (a padded number too wide); the view writes none
+                        assertEquals(refused ? 0 : agrona.getByte(i), view.getByte(i), what + ": byte " + i);
+                    }
+                    if (refused)
+                    {
+                        assertEquals(start, buffer.length(), what + ": a refused write counts nothing");
+                        agrona.setMemory(0, 64, (byte)0);
+                    }
+                }
+                else
+                {
+                    assertTrue(!lake.endsWith("Exception") || failed, "a refused write counts nothing");
+                }
+                final int read = index < 0 || index > 64 ? random.nextInt(64) : index;
+                final java.util.List<Function<DirectBuffer, Object>> reads = java.util.List.of(
+                    b -> b.getStringAscii(read),
+                    b -> b.getStringAscii(read, ByteOrder.BIG_ENDIAN),
+                    b -> b.getStringUtf8(read),
+                    b -> b.getStringAscii(read, length),
+                    b -> b.getStringUtf8(read, length),
+                    b -> b.getStringWithoutLengthAscii(read, length),
+                    b -> b.getStringWithoutLengthUtf8(read, length),
+                    b -> b.parseIntAscii(read, length),
+                    b -> b.parseLongAscii(read, length),
+                    b -> b.parseNaturalIntAscii(read, length),
+                    b -> b.getLong(read, ByteOrder.BIG_ENDIAN),
+                    b ->
+                    {
+                        final StringBuilder out = new StringBuilder();
+                        b.getStringAscii(read, out);
+                        return out;
+                    });
+                final int r = random.nextInt(reads.size());
+                final int written = buffer.length();
+                final String what = "read " + r + " at " + read + " length " + length + " of " + written + " bytes";
+                final String fromView = outcome(reads.get(r), view);
+                if (compare)
+                {
+                    assertEquals(outcome(reads.get(r), agrona), fromView, what);
+                }
+                final Bytes bytes = buffer.freeze();
+                final String fromBytes = outcome(reads.get(r), bytes);
+                if (compare)
+                {
+                    assertEquals(outcome(reads.get(r), new UnsafeBuffer(agrona, 0, written)), fromBytes, what + " (frozen)");
+                }
+                bytes.release();
+                for (int i = 0; i < 64; i++)
+                {
+                    assertEquals(0x33, left.mutableBuffer().getByte(i), "left neighbour byte " + i);
+                    assertEquals(0x33, right.mutableBuffer().getByte(i), "right neighbour byte " + i);
+                }
+            }
+            left.close();
+            right.close();
         }
     }
 }
