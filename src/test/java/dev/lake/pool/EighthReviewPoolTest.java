@@ -422,4 +422,37 @@ class EighthReviewPoolTest
             right.close();
         }
     }
+
+    /**
+     * Pin: a thread interrupted before it asks keeps its flag and gets what is free (no wait, so no
+     * InterruptedException); on a full arena it gets InterruptedException at once (the JDK's rule: the flag is then
+     * cleared), holds nothing, leaves no request counted and loses no later release; zero and negative timeouts time
+     * out at once; every outcome is counted once.
+     */
+    @Test
+    void interruptsAndExtremeTimeoutsLoseNothingAndCountEachOutcomeOnce() throws Exception
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            Thread.currentThread().interrupt();
+            final Buffer free = arena.allocate(Duration.ofSeconds(30));
+            assertTrue(Thread.interrupted(), "the flag is kept when nothing waited");
+            Thread.currentThread().interrupt();
+            assertThrows(InterruptedException.class, () -> arena.allocate(Duration.ofSeconds(30)));
+            assertFalse(Thread.currentThread().isInterrupted());
+            assertEquals(0, arena.waiters());
+            assertThrows(AllocationTimeoutException.class, () -> arena.allocate(Duration.ZERO));
+            assertThrows(AllocationTimeoutException.class, () -> arena.allocate(Duration.ofNanos(-1)));
+            assertThrows(AllocationTimeoutException.class, () -> arena.allocate(Duration.ofSeconds(Long.MIN_VALUE)));
+            assertEquals(0, arena.waiters());
+            free.close();
+            final Buffer again = arena.allocate(Duration.ofSeconds(Long.MAX_VALUE, 999_999_999));
+            assertNotNull(again, "the slot came back to the arena, not to a request that gave up");
+            again.close();
+            final FixedArenaMetrics metrics = arena.metrics();
+            assertEquals(2, metrics.allocations());
+            assertEquals(0, metrics.liveSlots());
+            assertEquals(new WaitMetrics(0, 0, 3, 1, 0, 0), metrics.waits());
+        }
+    }
 }
