@@ -21,7 +21,8 @@ import java.util.Objects;
  */
 final class WriteView extends CheckedReads implements MutableDirectBuffer
 {
-    private static final byte[] NO_BYTES = new byte[0];
+    /** What Agrona's own buffers write for a null UTF-8 string: the text "null" (a null ASCII one is empty). */
+    private static final byte[] NULL_UTF8 = "null".getBytes(StandardCharsets.UTF_8);
 
     private final Buffer owner;
 
@@ -678,7 +679,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
 
     private int putUtf8(final int index, final String value, final ByteOrder byteOrder, final int maxEncodedLength)
     {
-        final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
+        final byte[] bytes = value == null ? NULL_UTF8 : value.getBytes(StandardCharsets.UTF_8);
         if (bytes.length > maxEncodedLength)
         {
             throw new IllegalArgumentException("Encoded string larger than maximum size: " + maxEncodedLength);
@@ -709,7 +710,7 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
     {
         try
         {
-            final byte[] bytes = value == null ? NO_BYTES : value.getBytes(StandardCharsets.UTF_8);
+            final byte[] bytes = value == null ? NULL_UTF8 : value.getBytes(StandardCharsets.UTF_8);
             final int at = at(index, bytes.length);
             owner.mem.putBytes(at, bytes);
             return bytes.length;

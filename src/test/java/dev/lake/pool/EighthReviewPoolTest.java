@@ -455,4 +455,37 @@ class EighthReviewPoolTest
             assertEquals(new WaitMetrics(0, 0, 3, 1, 0, 0), metrics.waits());
         }
     }
+
+    /**
+     * A null string is written as Agrona's own buffers write it (and as a lake region's buffer, an
+     * {@code UnsafeBuffer}, does): the UTF-8 writes put the text "null", the ASCII writes an empty string.
+     * The view wrote an empty string for a null UTF-8 value, so a codec moved from an {@code UnsafeBuffer} to a
+     * slot read back "" where it had read "null".
+     */
+    @Test
+    void aNullStringIsWrittenAsAgronaWritesIt()
+    {
+        final UnsafeBuffer agrona = new UnsafeBuffer(new byte[64]);
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer buffer = arena.allocate();
+            final MutableDirectBuffer view = buffer.mutableBuffer();
+            assertEquals(agrona.putStringUtf8(0, null), view.putStringUtf8(0, null));
+            assertEquals(agrona.putStringUtf8(8, null, ByteOrder.BIG_ENDIAN), view.putStringUtf8(8, null, ByteOrder.BIG_ENDIAN));
+            assertEquals(agrona.putStringWithoutLengthUtf8(16, null), view.putStringWithoutLengthUtf8(16, null));
+            assertEquals(agrona.putStringAscii(20, (String)null), view.putStringAscii(20, (String)null));
+            assertEquals(agrona.getStringUtf8(0), view.getStringUtf8(0));
+            assertEquals("null", view.getStringUtf8(0));
+            assertEquals("null", view.getStringWithoutLengthUtf8(16, 4));
+            assertEquals(24, buffer.length());
+            try (Bytes bytes = buffer.freeze())
+            {
+                final byte[] expected = new byte[24];
+                final byte[] actual = new byte[24];
+                agrona.getBytes(0, expected);
+                bytes.getBytes(0, actual);
+                assertArrayEquals(expected, actual);
+            }
+        }
+    }
 }
