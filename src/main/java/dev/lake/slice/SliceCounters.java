@@ -49,15 +49,17 @@ final class SliceCounters
      * heap.
      */
     private final AtomicLong refusedByAdder = new AtomicLong();
-    /** Released bytes of the cells of threads that terminated (folded in when their cells were dropped). */
-    private final AtomicLong retiredCells = new AtomicLong();
     @SuppressWarnings("unused") // through ALLOCATED_BYTES
     private volatile long allocatedBytes;
     @SuppressWarnings("unused") // through SLICES_ALLOCATED
     private volatile long slicesAllocated;
     /** The allocating thread's cell; {@code null} until a thread allocates. */
     private volatile Cell ownerCell;
-    /** Every live cell, for the snapshot: replaced (copy on write) by the allocating thread only. */
+    /**
+     * Every live cell, for the snapshot: replaced (copy on write) by the allocating thread only. The released bytes of
+     * threads that terminated are folded into one cell of no thread in the same array, so that a snapshot, which
+     * reads the array once, sees a dead thread's bytes exactly once: in its own cell or in the folded one.
+     */
     private volatile Cell[] cells = NO_CELLS;
 
     SliceCounters()
@@ -105,8 +107,11 @@ final class SliceCounters
 
     /**
      * Allocating thread only: the calling thread becomes the one whose releases go to its own cell. Cells of
-     * threads that terminated are folded into one counter on the way (their last writes are visible: a thread's
-     * termination happens before another thread sees it dead).
+     * threads that terminated are folded into one cell of no thread on the way (their last writes are visible: a
+     * thread's termination happens before another thread sees it dead). The folded total is published in the same
+     * array write that drops their cells: published apart (a counter added to before the array was replaced), a
+     * snapshot between the two writes counted a dead thread's released bytes twice, and saw live slice bytes below
+     * zero.
      *
      * @param thread the allocating thread.
      */
@@ -121,19 +126,28 @@ final class SliceCounters
                 return;
             }
         }
-        Cell[] kept = Arrays.copyOf(current, current.length + 1);
+        Cell[] kept = new Cell[current.length + 2];
         int n = 0;
         long retired = 0;
+        boolean folded = false;
         for (final Cell cell : current)
         {
-            if (cell.thread.isAlive())
+            if (cell.thread != null && cell.thread.isAlive())
             {
                 kept[n++] = cell;
             }
             else
             {
+                // the folded cell of earlier handovers, or a terminated thread's: neither is written again
                 retired += (long)RELEASED.getAcquire(cell);
+                folded = true;
             }
+        }
+        if (folded)
+        {
+            final Cell dead = new Cell(null);
+            RELEASED.setRelease(dead, retired);
+            kept[n++] = dead;
         }
         final Cell mine = new Cell(thread);
         kept[n++] = mine;
@@ -141,8 +155,7 @@ final class SliceCounters
         {
             kept = Arrays.copyOf(kept, n);
         }
-        retiredCells.addAndGet(retired); // counted before its cells disappear: a racing snapshot may count twice
-        cells = kept;
+        cells = kept; // one write: a snapshot sees the dead cells or the folded one, never both, never neither
         ownerCell = mine;
     }
 
@@ -172,8 +185,9 @@ final class SliceCounters
 
     SliceStats snapshot()
     {
-        // Releases are read before allocations: every release counted was preceded by its allocation.
-        long released = releasedBytes.sum() + refusedByAdder.get() + retiredCells.get();
+        // Releases are read before allocations: every release counted was preceded by its allocation. The cells are
+        // read in one array read, the released bytes of terminated threads included (bindOwner)
+        long released = releasedBytes.sum() + refusedByAdder.get();
         for (final Cell cell : cells)
         {
             released += (long)RELEASED.getAcquire(cell);
@@ -183,7 +197,10 @@ final class SliceCounters
             (long)SLICES_ALLOCATED.getAcquire(this));
     }
 
-    /** Released bytes counted by one thread, written by that thread only. */
+    /**
+     * Released bytes counted by one thread, written by that thread only; or, with no thread, the folded total of
+     * threads that terminated, written once before it is published.
+     */
     static final class Cell
     {
         final Thread thread;
