@@ -37,6 +37,8 @@ final class SliceCounters
     }
 
     private static final Cell[] NO_CELLS = new Cell[0];
+    /** How often a snapshot reads the releases again for a moment without allocation (see {@link #snapshot()}). */
+    private static final int CONSISTENT_TRIES = 32;
 
     private final AtomicLong liveChunks = new AtomicLong();
     private final AtomicLong reservedBytes = new AtomicLong();
@@ -183,18 +185,44 @@ final class SliceCounters
         wastedBytes.addAndGet(bytes);
     }
 
+    /**
+     * Live slice bytes are allocated bytes minus released bytes: two counters, read one after the other. Read at
+     * different moments they made a figure no moment had: a snapshot that read the releases, was preempted while the
+     * owner allocated and released a thousand slices, and then read the allocations counted all of them as live. So
+     * the allocations are read before and after the releases, and the releases again until no allocation came in
+     * between (at most {@value #CONSISTENT_TRIES} tries): the allocations then stand still while the releases are
+     * summed, and the figure lies between the live bytes at the start and at the end of the read. Under an allocation
+     * load that never pauses for so long, the last read is used: releases before allocations, so every release
+     * counted had its allocation counted and the figure is never below zero (it may count a slice released during
+     * the read as live).
+     */
     SliceStats snapshot()
     {
-        // Releases are read before allocations: every release counted was preceded by its allocation. The cells are
-        // read in one array read, the released bytes of terminated threads included (bindOwner)
+        long allocated = (long)ALLOCATED_BYTES.getAcquire(this);
+        long released = 0;
+        for (int tries = 0; tries < CONSISTENT_TRIES; tries++)
+        {
+            released = released();
+            final long after = (long)ALLOCATED_BYTES.getAcquire(this);
+            if (after == allocated)
+            {
+                break;
+            }
+            allocated = after;
+        }
+        return new SliceStats(liveChunks.get(), reservedBytes.get(), allocated - released, wastedBytes.get(),
+            (long)SLICES_ALLOCATED.getAcquire(this));
+    }
+
+    /** Every released byte counted so far: the adder, its overflow, and every cell (one read of the array). */
+    private long released()
+    {
         long released = releasedBytes.sum() + refusedByAdder.get();
         for (final Cell cell : cells)
         {
             released += (long)RELEASED.getAcquire(cell);
         }
-        final long allocated = (long)ALLOCATED_BYTES.getAcquire(this);
-        return new SliceStats(liveChunks.get(), reservedBytes.get(), allocated - released, wastedBytes.get(),
-            (long)SLICES_ALLOCATED.getAcquire(this));
+        return released;
     }
 
     /**

@@ -1,9 +1,12 @@
 package dev.lake.slice;
 
 /**
- * A snapshot of a {@link SliceAllocator}'s memory. Each field is read atomically; while other threads release
- * slices the fields may come from slightly different moments, and they agree exactly whenever the allocator is
- * quiescent.
+ * A snapshot of a {@link SliceAllocator}'s memory. While other threads allocate or release, the fields may come from
+ * slightly different moments, and they agree exactly whenever the allocator is quiescent. Each field on its own is a
+ * figure the allocator had: {@code liveSliceBytes} (allocated bytes minus released bytes, two counters) is read when
+ * no allocation comes in between, so it lies between the live bytes at the start and at the end of the snapshot, and
+ * is never negative; only under an allocation load that gives it no such moment in 32 tries may it count a slice
+ * released during the snapshot as still live.
  *
  * @param liveChunks      chunks not yet freed (current, shared by live slices, or pinned by leaked handles).
  * @param reservedBytes   bytes of those chunks (their region sizes).
