@@ -113,6 +113,7 @@ public final class SliceAllocator implements AutoCloseable
 
     private static final VarHandle LOCAL_OPEN;
     private static final VarHandle OWNER;
+    private static final VarHandle CLOSED;
 
     static
     {
@@ -120,6 +121,7 @@ public final class SliceAllocator implements AutoCloseable
         {
             LOCAL_OPEN = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "localOpen", int.class);
             OWNER = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "owner", Thread.class);
+            CLOSED = MethodHandles.lookup().findVarHandle(SliceAllocator.class, "closed", boolean.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -305,8 +307,9 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Drops the allocator's reference to its current chunk (freed now if no slice uses it) and refuses further
      * allocation. Handles and references already handed out stay valid until released, and so do local slices
-     * until their readers close. Idempotent: closing a closed allocator does nothing, from any thread. Allocates
-     * nothing on the heap, so a full heap does not make it fail.
+     * until their readers close. Idempotent: closing a closed allocator does nothing, from any thread, and of closes
+     * racing each other (possible without strict checks) exactly one gives the allocator's references back (one CAS,
+     * on this cold path only). Allocates nothing on the heap, so a full heap does not make it fail.
      *
      * @throws IllegalStateException (nothing changes) if called from inside an initializer, or, in strict mode, from
      *                               a thread other than the allocating one (a strict allocator nobody has bound yet
@@ -332,7 +335,13 @@ public final class SliceAllocator implements AutoCloseable
             throw new IllegalStateException(this + " is confined to " + owner.getName() + ": cannot close it from " +
                 Thread.currentThread().getName());
         }
-        closed = true;
+        if (!CLOSED.compareAndSet(this, false, true))
+        {
+            // A close racing this one won (possible without strict checks, where any thread may close): it gives
+            // the references back. Both giving them back took references that live slices still hold, and freed
+            // the chunk under them, or threw out of this idempotent call.
+            return;
+        }
         final Chunk c = current;
         current = null;
         final int spare = credit;
