@@ -313,8 +313,12 @@ public final class BuddyArena extends SlotArena
         {
             unlockArena();
         }
-        final long allocations = table.sum(SlotTable.ALLOCS);
+        // Frees before allocations: a free is counted after its allocation, so allocations - frees is never
+        // negative (read the other way round, frees counted meanwhile made it so). While other threads allocate it
+        // may count the allocations made during the read as live; it can never pass the arena's minimum blocks.
         final long frees = table.sum(SlotTable.FREES);
+        final long allocations = table.sum(SlotTable.ALLOCS);
+        final long liveBlocks = Math.min(allocations - frees, totalBytes / minBlock);
         return new BuddyArenaMetrics(
             name,
             totalBytes,
@@ -328,7 +332,7 @@ public final class BuddyArena extends SlotArena
             leaks.get(),
             isRegionFreed() ? 0 : region.size(),
             totalBytes - free,
-            allocations - frees,
+            liveBlocks,
             splitCount,
             coalesceCount,
             largest,

@@ -21,7 +21,9 @@ import java.util.Objects;
  * @param bytesReserved     native bytes the region holds (its size; the alignment padding that
  *                          {@code NativeMemory.reservedBytes()} also counts is not included); 0 once freed.
  * @param bytesLive         bytes in live blocks: {@code totalBytes - freeBytes}.
- * @param liveBlocks        live allocations: {@code allocations - frees}.
+ * @param liveBlocks        live allocations: {@code allocations - frees}, exact when quiet; read while other
+ *                          threads allocate and free, never negative and never above the arena's minimum blocks,
+ *                          but it may count allocations made during the snapshot as live.
  * @param splits            blocks split in two to serve a smaller request.
  * @param coalesces         pairs of free buddies merged into their parent.
  * @param largestFreeBlock  the largest free block in bytes (0 when none): the largest request that succeeds now.

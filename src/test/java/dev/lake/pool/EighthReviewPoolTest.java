@@ -488,4 +488,54 @@ class EighthReviewPoolTest
             }
         }
     }
+
+    /**
+     * A metrics snapshot taken while another thread allocates and frees never shows an impossible live count:
+     * negative, or more blocks than the arena has. liveBlocks was the allocations read first minus the frees read
+     * after, so frees done in between made it negative (-2 and -128 seen with at most one block ever live).
+     */
+    @Test
+    void buddyLiveBlocksReadDuringAllocationAndFreeAreNeverImpossible() throws Exception
+    {
+        try (BuddyArena arena = BuddyArena.builder(64 * 1024, 64).build())
+        {
+            final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            final java.util.concurrent.atomic.AtomicLong impossible = new java.util.concurrent.atomic.AtomicLong(Long.MIN_VALUE);
+            final java.util.concurrent.atomic.AtomicLong snapshots = new java.util.concurrent.atomic.AtomicLong();
+            final Thread[] observers = new Thread[3];
+            for (int t = 0; t < observers.length; t++)
+            {
+                observers[t] = new Thread(() ->
+                {
+                    while (!done.get())
+                    {
+                        final long live = arena.metrics().liveBlocks();
+                        snapshots.incrementAndGet();
+                        if (live < 0 || live > 1024)
+                        {
+                            impossible.set(live);
+                        }
+                    }
+                });
+                observers[t].start();
+            }
+            try
+            {
+                for (int i = 0; i < 2_000_000 || snapshots.get() < 1_000; i++)
+                {
+                    arena.release(arena.allocateHandle(64));
+                }
+            }
+            finally
+            {
+                done.set(true);
+                for (final Thread observer : observers)
+                {
+                    observer.join();
+                }
+            }
+            assertEquals(Long.MIN_VALUE, impossible.get(), "a snapshot showed liveBlocks = " + impossible.get());
+            assertEquals(0, arena.metrics().liveBlocks());
+        }
+    }
 }
