@@ -11,6 +11,24 @@ public final class CleanupException extends RuntimeException
 
     CleanupException(final Throwable cause)
     {
-        super("a cleanup action failed: " + cause, cause);
+        super(describe(cause), cause);
+    }
+
+    /**
+     * The message, naming the cause's own description where it gives one: that is the cause's {@code toString()},
+     * user code run while the arena is inside its cleanup pass, so a failure there must not cut the pass short (the
+     * later actions not run, the rewind not done); its class name stands in then.
+     */
+    private static String describe(final Throwable cause)
+    {
+        try
+        {
+            return "a cleanup action failed: " + cause;
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            return "a cleanup action failed: " + cause.getClass().getName() + " (its toString() threw " +
+                ex.getClass().getName() + ")";
+        }
     }
 }
