@@ -50,6 +50,7 @@ class EighthArenaFuzzTest
     {
         final long baseline = NativeMemory.reservedBytes();
         long steps = 0;
+        SEEN.clear();
         for (int run = 0; run < RUNS; run++)
         {
             final long seed = SEED + run * 0x9E37_79B9_7F4A_7C15L;
@@ -83,7 +84,8 @@ class EighthArenaFuzzTest
         ModelTries.report("EighthArenaFuzzTest", RUNS, steps);
         System.out.println("EighthArenaFuzzTest events: " + SEEN);
         for (final String what : new String[] {"budget refusal", "cleanup failure", "finish give-back", "new block",
-            "vector killed", "view killed", "vector grew in place", "vector moved"})
+            "vector killed", "view killed", "vector grew in place", "vector moved", "forEach action 0", "forEach action 6",
+            "forEach action 7"})
         {
             assertTrue(SEEN.getOrDefault(what, 0) > 0, "the fuzz never saw: " + what);
         }
@@ -190,7 +192,8 @@ class EighthArenaFuzzTest
                 else if (op < 61) defer();
                 else if (op < 65) newVec();
                 else if (op < 82) vecOps();
-                else if (op < 86) finish();
+                else if (op < 84) finish();
+                else if (op < 86) forEachMutating();
                 else if (op < 89) misuse();
                 else if (op == 89 && r.nextInt(8) == 0) close();
                 verify();
@@ -739,6 +742,117 @@ class EighthArenaFuzzTest
             }
         }
 
+        /**
+         * forEach over a vector whose action checks each record against the model, then changes things: pushes
+         * (the vector may grow in place or move), pops, truncates, allocates from the arena (so that the vector is
+         * no longer last), finishes the vector, or throws. The loop reads the size at every step, so the model runs
+         * the same loop over its list.
+         */
+        void forEachMutating()
+        {
+            final Vec v = liveVec();
+            if (v == null)
+            {
+                return;
+            }
+            log.add(step + ": forEach on " + v.records.size() + "/" + v.capacity + (v.dead ? " dead" : "") +
+                (v.finished ? " finished" : ""));
+            if (v.dead || v.finished)
+            {
+                assertThrows(StaleHandleException.class, () -> v.vec.forEach((b, o) -> fail("no record of a stale vector")));
+                return;
+            }
+            final int[] visits = {0};
+            final boolean[] expectStale = {false};
+            final int mutations = r.nextInt(8);
+            final RuntimeException planned = new IllegalStateException("the action fails");
+            try
+            {
+                v.vec.forEach((buffer, offset) ->
+                {
+                    final int i = visits[0]++;
+                    assertFalse(v.finished, "forEach went on after the action finished the vector");
+                    final byte[] expected = v.records.get(i);
+                    for (int j = 0; j < expected.length; j++)
+                    {
+                        if (buffer.getByte(offset + j) != expected[j])
+                        {
+                            fail("forEach record " + i + " byte " + j + " differs");
+                        }
+                    }
+                    if (i >= mutations)
+                    {
+                        return;
+                    }
+                    final int what = r.nextInt(9);
+                    seen("forEach action " + what);
+                    log.add(step + ":   forEach action " + what + " at record " + i + " of " + v.records.size());
+                    if (what <= 2)
+                    {
+                        final int capBefore = v.capacity;
+                        final byte[] record = new byte[v.recordSize];
+                        Arrays.fill(record, (byte)r.nextInt());
+                        try
+                        {
+                            v.vec.push(new UnsafeBuffer(record), 0);
+                        }
+                        catch (final BudgetExceededException ex)
+                        {
+                            assertEquals(capBefore, v.vec.capacity());
+                            return;
+                        }
+                        v.records.add(record);
+                        final int cap = v.vec.capacity();
+                        if (cap != capBefore)
+                        {
+                            v.capacity = cap;
+                            v.end = pos();
+                        }
+                    }
+                    else if (what == 3 && !v.records.isEmpty())
+                    {
+                        v.vec.pop();
+                        v.records.remove(v.records.size() - 1);
+                    }
+                    else if (what == 4)
+                    {
+                        final int n = r.nextInt(v.records.size() + 1);
+                        v.vec.truncate(n);
+                        while (v.records.size() > n)
+                        {
+                            v.records.remove(v.records.size() - 1);
+                        }
+                    }
+                    else if (what == 5)
+                    {
+                        alloc();
+                    }
+                    else if (what == 6)
+                    {
+                        expectStale[0] = i + 1 < v.records.size();
+                        finish(v);
+                    }
+                    else if (what == 7)
+                    {
+                        throw planned;
+                    }
+                });
+                assertFalse(expectStale[0], "forEach went on past a finish without a stale handle exception");
+                if (!v.finished)
+                {
+                    assertTrue(visits[0] >= v.records.size(), "forEach stopped before the end: " + visits[0]);
+                }
+            }
+            catch (final StaleHandleException ex)
+            {
+                assertTrue(expectStale[0], "forEach failed stale: " + ex);
+            }
+            catch (final IllegalStateException ex)
+            {
+                assertSame(planned, ex);
+            }
+        }
+
         /** A tryReserve refusal, told apart from success. */
         static final class BudgetExceededException0 extends RuntimeException
         {
@@ -748,10 +862,14 @@ class EighthArenaFuzzTest
         void finish()
         {
             final Vec v = liveVec();
-            if (v == null)
+            if (v != null)
             {
-                return;
+                finish(v);
             }
+        }
+
+        void finish(final Vec v)
+        {
             log.add(step + ": finish vec " + v.records.size() + "/" + v.capacity + (v.dead ? " dead" : "") +
                 (v.finished ? " finished" : ""));
             if (v.dead || v.finished)
