@@ -1832,14 +1832,7 @@ public final class Arena implements AutoCloseable
                 }
                 catch (final Throwable ex)
                 {
-                    if (failure == null)
-                    {
-                        failure = ex instanceof RuntimeException || ex instanceof Error ? ex : new CleanupException(ex);
-                    }
-                    else if (ex != failure) // a preallocated exception thrown twice cannot suppress itself
-                    {
-                        failure.addSuppressed(ex);
-                    }
+                    failure = addFailure(failure, ex);
                 }
             }
         }
@@ -1849,6 +1842,33 @@ public final class Arena implements AutoCloseable
             guard &= ~GUARD_CLEANING;
         }
         return failure;
+    }
+
+    /**
+     * Records a cleanup action's failure: the first as it is (a checked one wrapped in a {@link CleanupException}),
+     * later ones suppressed on it. Never throws: both the wrapper and the suppressed list are heap objects, and a full
+     * heap refusing one here must not cut the cleanup pass short (the older actions not run, the rewind, rollback or
+     * close not done). The heap's {@code OutOfMemoryError} then stands for a first failure that could not be wrapped;
+     * a later failure that could not be recorded is dropped.
+     */
+    private static Throwable addFailure(final Throwable failure, final Throwable ex)
+    {
+        try
+        {
+            if (failure == null)
+            {
+                return ex instanceof RuntimeException || ex instanceof Error ? ex : new CleanupException(ex);
+            }
+            if (ex != failure) // a preallocated exception thrown twice cannot suppress itself
+            {
+                failure.addSuppressed(ex);
+            }
+            return failure;
+        }
+        catch (final OutOfMemoryError | StackOverflowError refused)
+        {
+            return failure != null ? failure : refused;
+        }
     }
 
     private static void rethrow(final Throwable failure)

@@ -77,4 +77,21 @@ class EighthReviewArenaTest
         assertTrue(arena.isClosed(), "the close completed: its blocks are freed");
         assertEquals(0, arena.stats().bytesReserved());
     }
+
+    /**
+     * A rollback's cleanup pass wrapped a checked failure in a CleanupException and suppressed later failures on it
+     * inside its catch block: a full heap refusing the wrapper or the suppressed list threw out of the pass, so the
+     * older actions never ran and the rollback was not done (the transaction left open, reset() refused for good).
+     */
+    @Test
+    void aCleanupFailureRecordedOnAFullHeapStillCompletesTheRollback() throws Exception
+    {
+        final String out = dev.lake.testing.ChildJvm.runOnSmallHeap(EighthArenaFullHeapProbe.class);
+        assertTrue(out.contains("probe cleanup failures: unfinished rollbacks 0, counting action ran "), out);
+        final java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+            "counting action ran (\\d+) times for (\\d+) rollbacks, regions left 0 after (\\d+) refusals").matcher(out);
+        assertTrue(m.find(), out);
+        assertEquals(m.group(2), m.group(1), "the counting action ran once per rollback: " + out);
+        assertNotEquals("0", m.group(3), "the heap did refuse some: " + out);
+    }
 }
