@@ -740,9 +740,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         checkAlive();
         if (sandboxDepth == sandboxIds.length)
         {
+            // both copies before either store: a full heap refusing the second must not leave the stacks of different
+            // lengths (the next push would then store past the shorter one, and fail so for good)
             final int length = Math.max(4, sandboxDepth * 2);
-            sandboxIds = Arrays.copyOf(sandboxIds, length);
-            sandboxStarts = Arrays.copyOf(sandboxStarts, length);
+            final long[] ids = Arrays.copyOf(sandboxIds, length);
+            final int[] starts = Arrays.copyOf(sandboxStarts, length);
+            sandboxIds = ids;
+            sandboxStarts = starts;
         }
         final int depth = sandboxDepth;
         if (sandboxSequence == sandboxSequenceEnd)
