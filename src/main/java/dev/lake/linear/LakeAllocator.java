@@ -513,7 +513,15 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump8(size, true);
         final int end = at + size;
         final long born = generation;
-        return new Droplet(this, from, at, end, register(end), born);
+        try
+        {
+            return new Droplet(this, from, at, end, register(end), born);
+        }
+        catch (final Throwable refused)
+        {
+            offset = from; // see unbump
+            throw refused;
+        }
     }
 
     /**
@@ -532,8 +540,21 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = bump(size, checkAlignment(alignment), true);
         final int end = at + size;
         final long born = generation;
-        return new Droplet(this, from, at, end, register(end), born);
+        try
+        {
+            return new Droplet(this, from, at, end, register(end), born);
+        }
+        catch (final Throwable refused)
+        {
+            offset = from; // see unbump
+            throw refused;
+        }
     }
+
+    // unbump: droplet() and split() put the position back where it was when the heap refuses the handle (the object,
+    // or the handle stack's growth), so that the call changes nothing, as its other refusals do. A plain store is
+    // exact: no handle was made, the handle stack grows by a copy before any store, and a registration made before
+    // the refusal holds no handle (its epoch entry only lives until the next rewind below it).
 
     /**
      * Lets {@code writer} fill the free space in place and keeps exactly the bytes it reports, as a droplet
@@ -606,9 +627,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
                 throw new LakeOverflowException(length, alignment, capacity, capacity());
             }
             final int end = at + length;
+            // the handle before the position moves: a full heap refusing it (the object, or the handle stack's
+            // growth) then keeps nothing, as the documented refusals do
+            final Droplet droplet = new Droplet(this, before, at, end, register(end), generation);
             offset = end;
-            final long born = generation;
-            final Droplet droplet = new Droplet(this, before, at, end, register(end), born);
             kept = true;
             return droplet;
         }
@@ -654,12 +676,20 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int from = offset;
         final int at = bump(length, checkAlignment(alignment), true);
         final int end = at + length;
-        final int index = register(end);
-        if (index > viewTop)
+        try
         {
-            viewTop = index;
+            final int index = register(end);
+            if (index > viewTop)
+            {
+                viewTop = index; // left raised if the view is refused: it only costs a revalidation
+            }
+            return new LakeView(this, from, at, end, index, epochs[index << 1]);
         }
-        return new LakeView(this, from, at, end, index, epochs[index << 1]);
+        catch (final Throwable refused)
+        {
+            offset = from; // see unbump
+            throw refused;
+        }
     }
 
     /**

@@ -24,4 +24,21 @@ class EighthReviewLakeTest
         assertTrue(out.contains("probe: sandbox changed 0 broken 0 after "), out);
         assertFalse(out.contains(" after 0 refusals"), out); // the heap did refuse some
     }
+
+    /**
+     * droplet(), split() and process() moved the position before making the handle: a full heap refusing the handle
+     * object (or the first growth of the handle stack) threw {@link OutOfMemoryError} with the bytes allocated and no
+     * handle to give them back, so the lake lost them until its next rewind below them (used() and position() off, a
+     * later droplet's close no longer the last allocation). The refused call now changes nothing.
+     */
+    @Test
+    void aHandleRefusedByAFullHeapLeavesThePositionWhereItWas() throws Exception
+    {
+        for (final String mode : new String[] {"droplet", "split", "process"})
+        {
+            final String out = ChildJvm.runOnSmallHeap(EighthFullHeapProbe.class, mode);
+            assertTrue(out.contains("probe: " + mode + " changed 0 broken 0 after "), out);
+            assertFalse(out.contains(" after 0 refusals"), out);
+        }
+    }
 }
