@@ -192,10 +192,7 @@ public final class ThreadLakes implements AutoCloseable
             }
         }
         lake.setZeroing(false); // as built: a former owner's switch (its reset above wiped under it) is not the next's
-        final Lease lease = new Lease(this, thread, lake);
-        lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
-        leases.add(lease);
-        local.set(lease);
+        final Lease lease = newLease(thread, lake);
         if (thread instanceof LakeThread && ((LakeThread)thread).lease == null)
         {
             ((LakeThread)thread).lease = lease; // the fast slot: the first ThreadLakes on this thread takes it
@@ -206,6 +203,42 @@ public final class ThreadLakes implements AutoCloseable
             throw new IllegalStateException(this + " closed while a lake was being handed out");
         }
         return lake;
+    }
+
+    /**
+     * Makes and records the lease of {@code lake} for {@code thread}. Its four heap allocations (the lease, its
+     * {@link Cleaner} entry, its place in the lease set and in the {@link ThreadLocal}) may meet a full heap: the
+     * lake then goes back (pooled, or closed if the lease itself was refused) instead of being lost, leased to no
+     * one, until the leak safety net frees it.
+     */
+    private Lease newLease(final Thread thread, final Lake lake)
+    {
+        Lease lease = null;
+        try
+        {
+            lease = new Lease(this, thread, lake);
+            lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
+            leases.add(lease);
+            local.set(lease);
+            return lease;
+        }
+        catch (final Throwable refused)
+        {
+            local.remove(); // this thread had no lease of ours (init() checked): nothing else is lost
+            if (lease == null)
+            {
+                closeLake(lake);
+            }
+            else if (lease.cleanable != null)
+            {
+                lease.cleanable.clean(); // gives the lake back once, and deregisters
+            }
+            else
+            {
+                lease.giveBack();
+            }
+            throw refused;
+        }
     }
 
     /**
