@@ -283,7 +283,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * every allocation hands out bytes that read zero (free bytes that may hold old data are zeroed when
      * they are handed out, so switching on costs nothing up front). Costs O(bytes) on those paths; off by
      * default. A parent rewinding over a view wipes it only if the parent itself is zeroing: reset or close
-     * a zeroing view before giving it back if its contents are sensitive.
+     * a zeroing view before giving it back if its contents are sensitive. One limit: a {@link #process} writer is
+     * trusted to write only the bytes it keeps; bytes it wrote past them (in free space) are not wiped, and a
+     * later allocation may read them. A writer that handles secrets must clear what it does not keep.
      *
      * @param on whether to zero.
      * @return this allocator.
