@@ -605,9 +605,9 @@ public final class Arena implements AutoCloseable
         if (!closed && !runningCleanups && txDepth == depth && txSerial == serial && !isStale(before, clockBefore))
         {
             final Throwable failure = rewindTo(before, clockBefore);
-            if (failure != null && failure != ex)
+            if (failure != null)
             {
-                ex.addSuppressed(failure);
+                suppress(ex, failure);
             }
         }
     }
@@ -1085,10 +1085,7 @@ public final class Arena implements AutoCloseable
             }
             catch (final Throwable closeFailure)
             {
-                if (closeFailure != ex)
-                {
-                    ex.addSuppressed(closeFailure);
-                }
+                suppress(ex, closeFailure);
             }
             throw ex;
         }
@@ -1122,12 +1119,9 @@ public final class Arena implements AutoCloseable
             {
                 tx.commitClosingInner();
             }
-            catch (final Throwable suppressed)
+            catch (final Throwable commitFailure)
             {
-                if (suppressed != ex) // a preallocated exception thrown again by a cleanup cannot suppress itself
-                {
-                    ex.addSuppressed(suppressed);
-                }
+                suppress(ex, commitFailure);
             }
             throw ex;
         }
@@ -1859,15 +1853,25 @@ public final class Arena implements AutoCloseable
             {
                 return ex instanceof RuntimeException || ex instanceof Error ? ex : new CleanupException(ex);
             }
-            if (ex != failure) // a preallocated exception thrown twice cannot suppress itself
-            {
-                failure.addSuppressed(ex);
-            }
+            suppress(failure, ex);
             return failure;
         }
         catch (final OutOfMemoryError | StackOverflowError refused)
         {
             return failure != null ? failure : refused;
+        }
+    }
+
+    /**
+     * Adds {@code other} to {@code primary}'s suppressed list, unless they are the same object: a preallocated
+     * exception thrown twice (by a body and a cleanup, or by two cleanups) cannot suppress itself, and
+     * {@link Throwable#addSuppressed} would throw {@code IllegalArgumentException} in place of it.
+     */
+    private static void suppress(final Throwable primary, final Throwable other)
+    {
+        if (other != primary)
+        {
+            primary.addSuppressed(other);
         }
     }
 
