@@ -110,8 +110,8 @@ public final class NativeMemory
 
     /**
      * Counts one leak: something was reclaimed by the safety net instead of being released. Never throws: the count
-     * comes first and stands; the report and the log line are best effort (a failing logging backend is ignored, and
-     * on a full heap the report, not the count, may be lost).
+     * comes first and stands; the report and the log line are best effort (a logging backend that fails, with any
+     * exception or error, is ignored, and on a full heap the report, not the count, may be lost).
      *
      * @param what  what leaked (for example {@code "Region[1024 B]"}).
      * @param bytes how many bytes it held.
@@ -135,10 +135,13 @@ public final class NativeMemory
                 "Lake leak: " + what + " was not closed; the safety net freed it" +
                 (site == null ? " (run with -Dlake.leakTracking=true to see where it was allocated)" : ""), site);
         }
-        catch (final RuntimeException | LinkageError | OutOfMemoryError ex)
+        catch (final Throwable ex)
         {
             // a failing logging backend or a full heap must not break the cleaner or an allocator's reclaim (its
-            // caller frees or returns the memory after this): the count stands
+            // caller frees or returns the memory after this): the count stands. Any Throwable, not only the
+            // RuntimeException, LinkageError and OutOfMemoryError it once caught: a StackOverflowError (a logging
+            // call needs far more stack than the allocation that drained the leak) or a handler's AssertionError
+            // escaped, and the pool's leak drain runs on the allocation path, in a loop over the reclaimed handles
         }
     }
 

@@ -752,8 +752,8 @@ public final class Region implements AutoCloseable
         public void run()
         {
             // the leak is counted and recorded before the bytes are released, so whoever waits for them to come
-            // back then finds it; the memory is freed whatever the report does: it runs a logging backend, and an
-            // Error out of it (recordLeak ignores only RuntimeException and LinkageError) must not leave it held
+            // back then finds it; the memory is freed whatever the report does: it runs a logging backend, and
+            // should anything ever escape it (recordLeak swallows every Throwable now) it must not leave it held
             try
             {
                 if (!closedByOwner)

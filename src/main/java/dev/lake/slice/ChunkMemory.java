@@ -102,9 +102,9 @@ final class ChunkMemory implements Runnable
         }
         finally
         {
-            // whatever the report does: it runs a logging backend, and an Error out of it (recordLeak ignores only
-            // RuntimeException and LinkageError) must not leave the chunk counted live and its region to a second
-            // leak report
+            // whatever the report does: it runs a logging backend, and should anything ever escape it (recordLeak
+            // swallows every Throwable now) it must not leave the chunk counted live and its region to a second leak
+            // report
             counters.chunkFreed(capacity, wasted);
             region.close();
             final SlotPool.Node slot = node;
