@@ -873,7 +873,7 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Reads one element through a reference. O(1), any thread, no allocation.
      *
-     * @param ref   a live reference.
+     * @param ref   a live reference, or {@link #EMPTY_REF} (which has no element: every index is out of bounds).
      * @param index element index.
      * @return the element of a LONG slice.
      * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
@@ -888,7 +888,7 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Reads one element through a reference. O(1), any thread, no allocation.
      *
-     * @param ref   a live reference.
+     * @param ref   a live reference, or {@link #EMPTY_REF} (which has no element: every index is out of bounds).
      * @param index element index.
      * @return the element of a DOUBLE slice.
      * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
@@ -904,7 +904,7 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Reads one element through a reference. O(1), any thread, no allocation.
      *
-     * @param ref   a live reference.
+     * @param ref   a live reference, or {@link #EMPTY_REF} (which has no element: every index is out of bounds).
      * @param index element index.
      * @return the element of an INT slice.
      * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
@@ -919,7 +919,7 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * Reads one element through a reference. O(1), any thread, no allocation.
      *
-     * @param ref   a live reference.
+     * @param ref   a live reference, or {@link #EMPTY_REF} (which has no element: every index is out of bounds).
      * @param index element index.
      * @return the element of a BYTE slice.
      * @throws StaleHandleException      if the reference was released or its chunk freed or reused.
@@ -1761,6 +1761,13 @@ public final class SliceAllocator implements AutoCloseable
         final int data = dataOf(ref);
         if (c == null || data < HEADER || data > c.memory.capacity)
         {
+            if (ref == EMPTY_REF)
+            {
+                // the empty slice's reference is valid and has no element: an index into it is out of bounds, as for
+                // the empty handle and a reader bound to it (only the single-element reads get here with it; every
+                // other caller answers EMPTY_REF first). On the failing path only: no cost to a valid read.
+                throw new IndexOutOfBoundsException("the empty slice (EMPTY_REF) has no element to read");
+            }
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " is stale: its chunk was freed or reused, or it is not from this allocator");
         }

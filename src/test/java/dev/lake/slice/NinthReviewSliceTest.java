@@ -1,0 +1,420 @@
+package dev.lake.slice;
+
+import dev.lake.memory.StaleHandleException;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The ninth hostile review of the slice allocator: a contract audit of the handle tier, the reader, the primitive
+ * tier and the {@code buffer()} view, each documented promise checked by a test that fails if it breaks. The class
+ * runs with and without Agrona's bounds checks ({@code -Dagrona.disable.bounds.checks=true}): nothing here relies
+ * on them.
+ */
+class NinthReviewSliceTest
+{
+    /**
+     * {@link SliceAllocator#EMPTY_REF} is the reference of every empty slice ("length 0, owns no chunk"):
+     * {@code length(EMPTY_REF)} is 0 and the bulk {@code getLongs(EMPTY_REF, ...)} refuses one element with
+     * {@link IndexOutOfBoundsException}, like the empty handle and a reader bound to it. The single-element reads
+     * said {@link StaleHandleException} ("stale: its chunk was freed or reused, or it is not from this allocator")
+     * for the same index of the same slice, which was none of those; the Javadoc promises
+     * {@link IndexOutOfBoundsException} for an index out of the slice.
+     */
+    @Test
+    void anElementOfTheEmptyReferenceIsOutOfBoundsNotStale()
+    {
+        try (SliceAllocator longs = SliceAllocator.builder(ElementLayout.LONG).build();
+            SliceAllocator ints = SliceAllocator.builder(ElementLayout.INT).build();
+            SliceAllocator doubles = SliceAllocator.builder(ElementLayout.DOUBLE).build();
+            SliceAllocator bytes = SliceAllocator.builder(ElementLayout.BYTE).build())
+        {
+            final long empty = longs.allocateLongsRef(0, i -> i);
+            assertEquals(SliceAllocator.EMPTY_REF, empty);
+            assertEquals(0, longs.length(empty));
+            assertThrows(IndexOutOfBoundsException.class, () -> longs.getLongs(empty, 0, new long[1], 0, 1));
+            for (final int index : new int[] {-1, 0, 1})
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> longs.getLong(empty, index), "getLong " + index);
+                assertThrows(IndexOutOfBoundsException.class, () -> ints.getInt(empty, index), "getInt " + index);
+                assertThrows(IndexOutOfBoundsException.class, () -> doubles.getDouble(empty, index), "getDouble");
+                assertThrows(IndexOutOfBoundsException.class, () -> bytes.getByte(empty, index), "getByte " + index);
+            }
+            // the layout is still checked: an empty LONG slice read as ints is the wrong accessor or out of bounds,
+            // never stale
+            final Throwable wrong = assertThrows(RuntimeException.class, () -> longs.getInt(empty, 0));
+            assertFalse(wrong instanceof StaleHandleException, wrong.toString());
+            // the other tiers agree for the same empty slice
+            final SharedSlice handle = longs.toHandle(empty);
+            assertThrows(IndexOutOfBoundsException.class, () -> handle.getLong(0));
+            try (SliceReader reader = new SliceReader().adopt(longs, empty))
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> reader.getLong(0));
+            }
+            handle.release();
+            // a made-up reference stays stale
+            assertThrows(StaleHandleException.class, () -> longs.getLong(0x0001_0000_0000_0001L, 0));
+        }
+    }
+
+    /** Every typed accessor of every tier refuses index -1 and index {@code length} with the documented exception. */
+    @Test
+    void everyTypedAccessorRefusesMinusOneAndLengthInEveryTier()
+    {
+        final int n = 5;
+        try (SliceAllocator longs = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
+            SliceAllocator ints = SliceAllocator.builder(ElementLayout.INT).chunkCapacity(64).build();
+            SliceAllocator doubles = SliceAllocator.builder(ElementLayout.DOUBLE).chunkCapacity(64).build();
+            SliceAllocator bytes = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build())
+        {
+            final SharedSlice l = longs.allocateLongs(n, i -> i + 1);
+            final SharedSlice in = ints.allocateInts(n, i -> i + 1);
+            final SharedSlice d = doubles.allocateDoubles(n, i -> i + 1);
+            final SharedSlice b = bytes.allocateBytes(n, i -> (byte)(i + 1));
+            final long lr = longs.allocateLongsRef(n, i -> i + 1);
+            final long ir = ints.allocateIntsRef(n, i -> i + 1);
+            final long dr = doubles.allocateDoublesRef(n, i -> i + 1);
+            final long br = bytes.allocateBytesRef(n, i -> (byte)(i + 1));
+            final SliceReader lReader = new SliceReader().bind(longs, lr);
+            final SliceReader iReader = new SliceReader().bind(ints, ir);
+            final SliceReader dReader = new SliceReader().bind(doubles, dr);
+            final SliceReader bReader = new SliceReader().bind(bytes, br);
+            for (final int bad : new int[] {-1, n, Integer.MIN_VALUE, Integer.MAX_VALUE})
+            {
+                outOfBounds(() -> l.getLong(bad), () -> in.getInt(bad), () -> d.getDouble(bad), () -> b.getByte(bad),
+                    () -> l.elementOffset(bad), () -> longs.getLong(lr, bad), () -> ints.getInt(ir, bad),
+                    () -> doubles.getDouble(dr, bad), () -> bytes.getByte(br, bad), () -> lReader.getLong(bad),
+                    () -> iReader.getInt(bad), () -> dReader.getDouble(bad), () -> bReader.getByte(bad));
+            }
+            // the last element and the first read right in every tier
+            assertEquals(n, l.getLong(n - 1) + in.getInt(0) - 1);
+            assertEquals(n, longs.getLong(lr, n - 1) + ints.getInt(ir, 0) - 1);
+            assertEquals(n, lReader.getLong(n - 1) + iReader.getInt(0) - 1);
+            assertEquals((double)n, dReader.getDouble(n - 1) + d.getDouble(0) - 1 + doubles.getDouble(dr, 0) - 1);
+            assertEquals(n, bReader.getByte(n - 1) + b.getByte(0) - 1 + bytes.getByte(br, 0) - 1);
+            for (final SliceReader r : new SliceReader[] {lReader, iReader, dReader, bReader})
+            {
+                r.close();
+            }
+            longs.release(lr);
+            ints.release(ir);
+            doubles.release(dr);
+            bytes.release(br);
+            for (final SharedSlice s : new SharedSlice[] {l, in, d, b})
+            {
+                s.release();
+            }
+            for (final SliceAllocator a : new SliceAllocator[] {longs, ints, doubles, bytes})
+            {
+                assertEquals(0, a.stats().liveSliceBytes());
+            }
+        }
+    }
+
+    /**
+     * A record slice is read through its view: fields past the record's size but inside the slice read the next
+     * record (the view is the slice's bytes, as documented), and any read that reaches past the slice's last byte is
+     * refused, by the view's own check (with Agrona's checks off too).
+     */
+    @Test
+    void recordFieldsAreBoundedByTheSliceNotByAgrona()
+    {
+        final ElementLayout layout = ElementLayout.record(12, 4);
+        assertEquals(12, layout.stride());
+        try (SliceAllocator records = SliceAllocator.builder(layout).chunkCapacity(16).build())
+        {
+            final SharedSlice slice = records.allocate(3, (buffer, offset, index) ->
+            {
+                buffer.putInt(offset, index);
+                buffer.putLong(offset + 4, 100L + index);
+            });
+            final DirectBuffer view = slice.buffer();
+            assertEquals(36, view.capacity());
+            final int last = slice.elementOffset(2);
+            assertEquals(24, last);
+            assertEquals(102L, view.getLong(last + 4));
+            assertEquals(101L, view.getLong(slice.elementOffset(1) + 4));
+            assertEquals(2, view.getInt(slice.elementOffset(1) + 12), "past record 1 lies record 2");
+            outOfBounds(() -> view.getInt(last + 12), () -> view.getLong(last + 8), () -> view.getLong(last + 5),
+                () -> view.getShort(last + 11), () -> view.getByte(last + 12), () -> view.getInt(-1),
+                () -> view.getByte(-1), () -> view.getDouble(last + 5), () -> view.getFloat(last + 9),
+                () -> view.getChar(last + 11), () -> view.getBytes(last + 1, new byte[12]),
+                () -> view.getStringWithoutLengthAscii(last, 13), () -> view.boundsCheck(last, 13),
+                () -> view.checkLimit(37));
+            view.boundsCheck(last, 12);
+            view.checkLimit(36);
+
+            final SharedSingle single = records.allocateSingle((buffer, offset, index) -> buffer.putInt(offset, 7));
+            final DirectBuffer one = single.buffer();
+            assertEquals(12, one.capacity());
+            assertEquals(7, one.getInt(0));
+            outOfBounds(() -> one.getLong(8), () -> one.getInt(12), () -> one.getInt(9), () -> one.getLong(-8));
+            assertThrows(IllegalStateException.class, single::getLong, "a record is read through its view");
+            single.release();
+            slice.release();
+            assertEquals(0, records.stats().liveSliceBytes());
+        }
+    }
+
+    /**
+     * The view behaves as an Agrona {@code UnsafeBuffer} over the same bytes for every read that lies inside the
+     * slice (both byte orders, signed extremes, strings at the very end), and refuses each one that does not;
+     * {@code hashCode} equals Agrona's for the same bytes, {@code compareTo} is 0 both ways, and {@code equals} is
+     * by content between views and, as for Agrona's buffers, false across buffer classes.
+     */
+    @Test
+    void theViewReadsExactlyWhatAnUnsafeBufferOverTheSameBytesReads()
+    {
+        final byte[] bytes = new byte[29];
+        for (int i = 0; i < bytes.length; i++)
+        {
+            bytes[i] = (byte)(i * 37 - 128);
+        }
+        // an ASCII string of 3 chars ending exactly at the slice's end, prefixed by its length in native order
+        final UnsafeBuffer setUp = new UnsafeBuffer(bytes);
+        setUp.putStringAscii(bytes.length - 7, "end");
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build())
+        {
+            final SharedSlice slice = alloc.allocateBytes(bytes.length, i -> bytes[i]);
+            final DirectBuffer view = slice.buffer();
+            final UnsafeBuffer agrona = new UnsafeBuffer(bytes.clone());
+            final int cap = bytes.length;
+            for (int i = -1; i <= cap; i++)
+            {
+                final int at = i;
+                same(view, agrona, cap, at, 1, () -> view.getByte(at), () -> agrona.getByte(at));
+                same(view, agrona, cap, at, 2, () -> view.getShort(at), () -> agrona.getShort(at));
+                same(view, agrona, cap, at, 2, () -> view.getChar(at, ByteOrder.BIG_ENDIAN),
+                    () -> agrona.getChar(at, ByteOrder.BIG_ENDIAN));
+                same(view, agrona, cap, at, 4, () -> view.getInt(at), () -> agrona.getInt(at));
+                same(view, agrona, cap, at, 4, () -> view.getInt(at, ByteOrder.BIG_ENDIAN),
+                    () -> agrona.getInt(at, ByteOrder.BIG_ENDIAN));
+                same(view, agrona, cap, at, 4, () -> Float.floatToRawIntBits(view.getFloat(at)),
+                    () -> Float.floatToRawIntBits(agrona.getFloat(at)));
+                same(view, agrona, cap, at, 8, () -> view.getLong(at), () -> agrona.getLong(at));
+                same(view, agrona, cap, at, 8, () -> view.getLong(at, ByteOrder.BIG_ENDIAN),
+                    () -> agrona.getLong(at, ByteOrder.BIG_ENDIAN));
+                same(view, agrona, cap, at, 8, () -> Double.doubleToRawLongBits(view.getDouble(at)),
+                    () -> Double.doubleToRawLongBits(agrona.getDouble(at)));
+            }
+            assertEquals("end", view.getStringAscii(cap - 7));
+            assertEquals("end", view.getStringAscii(cap - 7, 3));
+            assertEquals("end", view.getStringUtf8(cap - 7));
+            final StringBuilder appended = new StringBuilder();
+            assertEquals(3, view.getStringAscii(cap - 7, appended));
+            assertEquals("end", appended.toString());
+            assertEquals("nd", view.getStringWithoutLengthAscii(cap - 2, 2));
+            outOfBounds(() -> view.getStringAscii(cap - 6), () -> view.getStringAscii(cap - 7, 4),
+                () -> view.getStringAscii(cap - 3), () -> view.getStringUtf8(cap - 7, 4),
+                () -> view.getStringAscii(cap - 7, new StringBuilder(), ByteOrder.BIG_ENDIAN),
+                () -> view.getStringWithoutLengthAscii(cap - 2, 3),
+                () -> view.getStringWithoutLengthUtf8(cap - 2, 3));
+
+            final byte[] copy = new byte[cap];
+            view.getBytes(0, copy);
+            assertArrayEquals(bytes, copy);
+            assertEquals(agrona.hashCode(), view.hashCode(), "hashCode is Agrona's for the same bytes");
+            assertEquals(0, view.compareTo(agrona));
+            assertEquals(0, agrona.compareTo(view));
+            assertFalse(view.equals(agrona), "equality across buffer classes is false, as Agrona's");
+            assertFalse(agrona.equals(view));
+            final SharedSlice same = alloc.allocateBytes(cap, i -> bytes[i]);
+            assertEquals(view, same.buffer());
+            assertEquals(view.hashCode(), same.buffer().hashCode());
+            final SharedSlice shorter = alloc.allocateBytes(cap - 1, i -> bytes[i]);
+            assertNotEquals(view, shorter.buffer());
+            assertTrue(view.compareTo(shorter.buffer()) > 0);
+
+            // copies out through Agrona land where the view says, and nothing is written past a refused range
+            final ExpandableArrayBuffer grow = new ExpandableArrayBuffer(4);
+            view.getBytes(0, grow, 3, cap);
+            assertEquals(agrona.getLong(5), grow.getLong(8));
+            final UnsafeBuffer small = new UnsafeBuffer(new byte[8]);
+            outOfBounds(() -> view.getBytes(0, small, 1, 8), () -> view.getBytes(cap - 1, small, 0, 2),
+                () -> view.getBytes(0, ByteBuffer.allocate(4), 1, 4), () -> view.getBytes(0, new byte[4], 1, 4));
+            assertEquals(0L, small.getLong(0));
+
+            for (final SharedSlice s : new SharedSlice[] {slice, same, shorter})
+            {
+                s.release();
+            }
+        }
+    }
+
+    /** Every {@code wrap} of the view is refused and changes nothing: the view keeps showing its slice. */
+    @Test
+    void theViewRefusesEveryWrapAndKeepsShowingItsSlice()
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(16).build())
+        {
+            final SharedSlice slice = alloc.allocateLongs(2, i -> 40L + i);
+            final DirectBuffer view = slice.buffer();
+            final UnsafeBuffer other = new UnsafeBuffer(new byte[64]);
+            final Executable[] wraps = {
+                () -> view.wrap(new byte[4]), () -> view.wrap(new byte[4], 0, 4), () -> view.wrap(ByteBuffer.allocate(4)),
+                () -> view.wrap(ByteBuffer.allocateDirect(4), 0, 4), () -> view.wrap(other), () -> view.wrap(other, 0, 8),
+                () -> view.wrap(other.addressOffset(), 8)};
+            for (final Executable wrap : wraps)
+            {
+                assertThrows(UnsupportedOperationException.class, wrap);
+                assertEquals(16, view.capacity());
+                assertEquals(41L, view.getLong(8));
+            }
+            assertSame(view, slice.buffer(), "one view per handle");
+            assertFalse(view instanceof org.agrona.MutableDirectBuffer);
+            slice.release();
+        }
+    }
+
+    /**
+     * Conversions move the handle's count: the converted handle (and its view) is released, the slice's other
+     * handles are untouched, the stats do not move, and the chunk goes with the last holder. A released handle
+     * refuses to convert; a slice of another length refuses and stays live.
+     */
+    @Test
+    void conversionsMoveOneCountAndLeaveSharedHandlesAndTheStatsAlone()
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(4).build())
+        {
+            final SharedSlice first = alloc.allocateLongs(1, i -> 77L);
+            final SharedSlice other = first.share();
+            final DirectBuffer firstView = first.buffer();
+            final SliceStats before = alloc.stats();
+
+            final SharedSingle single = first.toSingle();
+            assertTrue(first.isReleased());
+            assertThrows(StaleHandleException.class, () -> firstView.getLong(0), "the converted handle's view");
+            assertThrows(StaleHandleException.class, first::toSingle);
+            assertThrows(StaleHandleException.class, first::release, "its count moved: nothing left to release");
+            assertEquals(77L, single.getLong());
+            assertEquals(77L, single.buffer().getLong(0));
+            assertNotSame(firstView, single.buffer());
+
+            final SharedSlice back = single.toSlice();
+            assertThrows(StaleHandleException.class, single::toSlice);
+            assertThrows(StaleHandleException.class, single::getLong);
+            final SharedSingle again = back.toSingle();
+            final SharedSingle third = again.share();
+            assertEquals(before, alloc.stats(), "conversions and shares count nothing");
+
+            again.release();
+            other.release();
+            final SharedSlice last = third.toSlice();
+            assertEquals(77L, last.getLong(0), "the last holder still reads after a conversion");
+            assertEquals(8, alloc.stats().liveSliceBytes());
+            last.release();
+            assertEquals(0, alloc.stats().liveSliceBytes());
+
+            final SharedSlice two = alloc.allocateLongs(2, i -> i);
+            final SharedSlice twoShared = two.share();
+            assertThrows(IllegalArgumentException.class, two::toSingle);
+            assertFalse(two.isReleased());
+            two.release();
+            assertThrows(IllegalArgumentException.class, twoShared::toSingle);
+            twoShared.release();
+            assertThrows(StaleHandleException.class, twoShared::toSingle, "released first, then the length");
+
+            final SharedSlice empty = alloc.allocateLongs(0, i -> i);
+            assertThrows(IllegalArgumentException.class, empty::toSingle);
+            empty.release();
+        }
+    }
+
+    /**
+     * Sizes whose byte count overflows an {@code int} ({@code length * stride} of 2^31 and 2^32) are refused naming
+     * the length, in every tier, with nothing allocated or counted; the builder refuses a chunk that would.
+     */
+    @Test
+    void slicesWhoseByteCountOverflowsAnIntAreRefusedWithNothingAllocated()
+    {
+        final ElementLayout big = ElementLayout.record(1 << 20, 8);
+        try (SliceAllocator alloc = SliceAllocator.builder(big).chunkCapacity(1).build())
+        {
+            final SliceStats before = alloc.stats();
+            final ElementInit init = (buffer, offset, index) -> fail("must not be called");
+            for (final int length : new int[] {2048, 4096, 1 << 21, Integer.MAX_VALUE})
+            {
+                final String name = String.valueOf(length);
+                assertTrue(assertThrows(IllegalArgumentException.class, () -> alloc.allocate(length, init))
+                    .getMessage().contains(name));
+                assertThrows(IllegalArgumentException.class, () -> alloc.allocateRef(length, init));
+                assertThrows(IllegalArgumentException.class, () -> alloc.tryAllocate(length, init::init));
+                assertThrows(IllegalArgumentException.class, () -> alloc.allocateLocal(length, init, new SliceReader()));
+            }
+            assertEquals(before, alloc.stats());
+            final SharedSlice ok = alloc.allocate(3, (buffer, offset, index) -> buffer.putInt(offset, index));
+            assertEquals(3 << 20, ok.byteLength());
+            assertEquals(2 << 20, ok.elementOffset(2));
+            assertEquals(2, ok.buffer().getInt(ok.elementOffset(2)));
+            ok.release();
+        }
+        assertThrows(IllegalArgumentException.class,
+            () -> SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(Integer.MAX_VALUE));
+        assertThrows(IllegalArgumentException.class, () -> SliceAllocator.builder(big).chunkCapacity(2048));
+        assertThrows(IllegalArgumentException.class, () -> SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(0));
+    }
+
+    /**
+     * {@code ElementLayout}: the primitive constants equal only themselves (a record of the same size is not
+     * {@code LONG}: the typed accessors compare by identity), records are equal by size and alignment with equal
+     * hash codes, and bad sizes or alignments are refused naming the value.
+     */
+    @Test
+    void layoutsAreEqualByValueOnlyAmongRecords()
+    {
+        assertNotEquals(ElementLayout.LONG, ElementLayout.record(8, 8));
+        assertNotEquals(ElementLayout.record(8, 8), ElementLayout.LONG);
+        assertNotEquals(ElementLayout.LONG, ElementLayout.DOUBLE);
+        assertEquals(ElementLayout.record(6, 2), ElementLayout.record(6, 2));
+        assertEquals(ElementLayout.record(6, 2).hashCode(), ElementLayout.record(6, 2).hashCode());
+        assertNotEquals(ElementLayout.record(6, 2), ElementLayout.record(6, 4));
+        assertEquals(8, ElementLayout.record(6, 4).stride());
+        assertFalse(ElementLayout.INT.isRecord());
+        assertTrue(ElementLayout.record(4, 4).isRecord());
+        for (final int[] bad : new int[][] {{0, 1}, {-1, 1}, {4, 3}, {4, 0}, {4, -8}, {4, 1 << 30}, {Integer.MAX_VALUE, 1}})
+        {
+            final IllegalArgumentException refused =
+                assertThrows(IllegalArgumentException.class, () -> ElementLayout.record(bad[0], bad[1]));
+            assertTrue(refused.getMessage().contains(String.valueOf(bad[0])) ||
+                refused.getMessage().contains(String.valueOf(bad[1])), refused.getMessage());
+        }
+        try (SliceAllocator records = SliceAllocator.builder(ElementLayout.record(8, 8)).chunkCapacity(2).build())
+        {
+            assertThrows(IllegalStateException.class, () -> records.allocateLongs(1, i -> i),
+                "a record of 8 bytes is not a LONG layout");
+            assertThrows(IllegalStateException.class, () -> records.allocateValue(1L));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- helpers
+
+    private static void outOfBounds(final Executable... calls)
+    {
+        for (int i = 0; i < calls.length; i++)
+        {
+            assertThrows(IndexOutOfBoundsException.class, calls[i], "call " + i);
+        }
+    }
+
+    /** Both reads agree inside {@code [0, cap)} and the view refuses the read outside it. */
+    private static void same(
+        final DirectBuffer view, final UnsafeBuffer agrona, final int cap, final int index, final int size,
+        final java.util.function.LongSupplier mine, final java.util.function.LongSupplier theirs)
+    {
+        if (index >= 0 && index + size <= cap)
+        {
+            assertEquals(theirs.getAsLong(), mine.getAsLong(), "read of " + size + " B at " + index);
+        }
+        else
+        {
+            assertThrows(IndexOutOfBoundsException.class, mine::getAsLong, "read of " + size + " B at " + index);
+        }
+    }
+}
