@@ -31,12 +31,14 @@ import java.lang.invoke.VarHandle;
 public abstract sealed class SharedHandle implements AutoCloseable permits SharedSlice, SharedSingle
 {
     private static final VarHandle CHUNK;
+    private static final VarHandle VIEW;
 
     static
     {
         try
         {
             CHUNK = MethodHandles.lookup().findVarHandle(SharedHandle.class, "chunk", Chunk.class);
+            VIEW = MethodHandles.lookup().findVarHandle(SharedHandle.class, "view", SliceView.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -96,7 +98,8 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
      * A read-only Agrona view over the slice's bytes, zero copy: index 0 is element 0, element {@code i} starts
      * at {@link #elementOffset(int)}. SBE decoders and any {@link DirectBuffer} reader work on it directly. It has
      * no write methods (it is not a {@code MutableDirectBuffer}) and refuses {@code wrap}. Every call checks that
-     * this handle is live and bounds-checks against the slice. Created on first call, then the same instance.
+     * this handle is live and bounds-checks against the slice. Created on first call, then the same instance, on every
+     * thread (first calls racing on several threads all get the one that was published first).
      *
      * @return the view.
      * @throws StaleHandleException if this handle was released.
@@ -104,13 +107,21 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     public final DirectBuffer buffer()
     {
         checkLive();
-        SliceView v = view;
-        if (v == null)
-        {
-            v = new SliceView(this);
-            view = v;
-        }
-        return v;
+        final SliceView v = view;
+        return v != null ? v : firstView();
+    }
+
+    /**
+     * Makes the view on the first call, with one CAS: threads reading one handle may make their first calls at the
+     * same moment, and a plain check-then-set gave them two different views of one handle, where the Javadoc promises
+     * the same instance (a view is immutable and its final fields publish it safely, so the plain read above may
+     * return it).
+     */
+    private SliceView firstView()
+    {
+        final SliceView made = new SliceView(this);
+        final SliceView winner = (SliceView)VIEW.compareAndExchange(this, (SliceView)null, made);
+        return winner == null ? made : winner;
     }
 
     /**

@@ -393,6 +393,177 @@ class NinthReviewSliceTest
         }
     }
 
+    /**
+     * {@code buffer()}: "Created on first call, then the same instance", and a handle may be read from any thread.
+     * Two threads asking a fresh handle for its view at once each made one (a plain check-then-set), so they got
+     * two different views of one handle. Several threads (more than cores) race the first call on many handles.
+     */
+    @Test
+    void everyThreadGetsTheSameViewOfAHandleEvenOnItsFirstCall() throws Exception
+    {
+        final int threads = 4;
+        final int handles = 100_000;
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(1024).build())
+        {
+            int different = 0;
+            for (int round = 0; round < 5 && different == 0; round++)
+            {
+                final SharedSlice[] slices = new SharedSlice[handles];
+                for (int i = 0; i < handles; i++)
+                {
+                    slices[i] = alloc.allocateLongs(1, k -> 5L);
+                }
+                final DirectBuffer[][] seen = new DirectBuffer[threads][];
+                final java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+                final Thread[] workers = new Thread[threads];
+                for (int t = 0; t < threads; t++)
+                {
+                    final int me = t;
+                    workers[t] = new Thread(() ->
+                    {
+                        final DirectBuffer[] mine = new DirectBuffer[handles];
+                        try
+                        {
+                            start.await();
+                        }
+                        catch (final Exception ex)
+                        {
+                            return;
+                        }
+                        // all walk the handles in the same order from the same moment: their first calls overlap
+                        for (int i = 0; i < handles; i++)
+                        {
+                            mine[i] = slices[i].buffer();
+                        }
+                        seen[me] = mine;
+                    });
+                    workers[t].start();
+                }
+                for (final Thread worker : workers)
+                {
+                    worker.join(30_000);
+                    assertFalse(worker.isAlive());
+                }
+                for (int i = 0; i < handles; i++)
+                {
+                    final DirectBuffer now = slices[i].buffer();
+                    for (int t = 0; t < threads; t++)
+                    {
+                        if (seen[t][i] != now)
+                        {
+                            different++;
+                            break;
+                        }
+                    }
+                    slices[i].release();
+                }
+            }
+            assertEquals(0, different, "handles whose first callers got different views");
+            assertEquals(0, alloc.stats().liveSliceBytes());
+        }
+    }
+
+    /**
+     * A conversion racing a release of the same handle object, on more threads than cores: exactly one of the two
+     * wins (the handle's count moves or is released once, never both, never neither), the slice's other handle is
+     * untouched, and every chunk is freed once the winners let go.
+     */
+    @Test
+    void aConversionRacingAReleaseOfTheSameHandleMovesOrReleasesItsCountExactlyOnce() throws Exception
+    {
+        final int pairs = 4;
+        final int rounds = 2_000;
+        final long baseline = dev.lake.memory.NativeMemory.reservedBytes();
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).strict(false).build();
+        final SharedSlice[][] contested = new SharedSlice[pairs][rounds];
+        final SharedSlice[][] kept = new SharedSlice[pairs][rounds];
+        for (int p = 0; p < pairs; p++)
+        {
+            for (int r = 0; r < rounds; r++)
+            {
+                contested[p][r] = alloc.allocateLongs(1, k -> 9L);
+                kept[p][r] = contested[p][r].share();
+            }
+        }
+        final java.util.concurrent.atomic.AtomicInteger converted = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger released = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger wrong = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.ConcurrentLinkedQueue<SharedSingle> singles =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2 * pairs);
+        final Thread[] workers = new Thread[2 * pairs];
+        for (int w = 0; w < workers.length; w++)
+        {
+            final int p = w / 2;
+            final boolean converter = w % 2 == 0;
+            workers[w] = new Thread(() ->
+            {
+                try
+                {
+                    start.await();
+                }
+                catch (final Exception ex)
+                {
+                    wrong.incrementAndGet();
+                    return;
+                }
+                for (int r = 0; r < rounds; r++)
+                {
+                    try
+                    {
+                        if (converter)
+                        {
+                            final SharedSingle single = contested[p][r].toSingle();
+                            converted.incrementAndGet();
+                            if (single.getLong() != 9L)
+                            {
+                                wrong.incrementAndGet();
+                            }
+                            singles.add(single);
+                        }
+                        else
+                        {
+                            contested[p][r].release();
+                            released.incrementAndGet();
+                        }
+                    }
+                    catch (final StaleHandleException lost)
+                    {
+                        // the other thread won this handle
+                    }
+                    catch (final RuntimeException ex)
+                    {
+                        wrong.incrementAndGet();
+                    }
+                }
+            });
+            workers[w].start();
+        }
+        for (final Thread worker : workers)
+        {
+            worker.join(30_000);
+            assertFalse(worker.isAlive());
+        }
+        assertEquals(0, wrong.get());
+        assertEquals(pairs * rounds, converted.get() + released.get(), "each handle won exactly once");
+        assertEquals(converted.get(), singles.size());
+        for (int p = 0; p < pairs; p++)
+        {
+            for (int r = 0; r < rounds; r++)
+            {
+                assertTrue(contested[p][r].isReleased());
+                assertEquals(9L, kept[p][r].getLong(0));
+                kept[p][r].release();
+            }
+        }
+        assertEquals(8L * converted.get(), alloc.stats().liveSliceBytes());
+        singles.forEach(SharedSingle::release);
+        alloc.close();
+        assertEquals(0, alloc.stats().liveSliceBytes());
+        assertEquals(0, alloc.stats().liveChunks());
+        assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
+    }
+
     // ------------------------------------------------------------------------------------------------- helpers
 
     private static void outOfBounds(final Executable... calls)
