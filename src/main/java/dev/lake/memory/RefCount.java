@@ -34,6 +34,13 @@ public class RefCount
     private volatile int count = 1;
 
     /**
+     * Creates a count of one: the creator's reference, released with {@link #release()}.
+     */
+    public RefCount()
+    {
+    }
+
+    /**
      * @return the current number of references; 0 once released.
      */
     public final int refCount()

@@ -7,7 +7,8 @@ import dev.lake.memory.StaleHandleException;
  * A handle to a slice of exactly one element: the seed's {@code ArcSingle}, from
  * {@link SliceAllocator#allocateSingle(ElementInit)}, the {@code allocateValue} family or
  * {@link SharedSlice#toSingle()}. Reads the element without an index. See {@link SharedHandle} for the safety
- * and thread rules. Every accessor is O(1) and allocation free.
+ * and thread rules. Every accessor is O(1) and allocation free ({@link #buffer()} makes its view once, on its
+ * first call).
  */
 public final class SharedSingle extends SharedHandle
 {

@@ -7,7 +7,7 @@ import dev.lake.memory.StaleHandleException;
  * A handle to a slice of {@link #length()} elements: the seed's {@code ArcSlice}. Typed accessors match the
  * allocator's {@link ElementLayout} ({@code getLong} on a {@link ElementLayout#LONG} slice...); records are read
  * through {@link #buffer()} at {@link #elementOffset(int)}. See {@link SharedHandle} for the safety and thread
- * rules. Every accessor is O(1) and allocation free.
+ * rules. Every accessor is O(1) and allocation free ({@link #buffer()} makes its view once, on its first call).
  */
 public final class SharedSlice extends SharedHandle
 {

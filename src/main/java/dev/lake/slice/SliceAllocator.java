@@ -472,7 +472,7 @@ public final class SliceAllocator implements AutoCloseable
     /**
      * The seed's {@code alloc_single}: one element written in place.
      *
-     * @param init writes the element (index 0).
+     * @param init writes the element (index 0); if it throws, nothing is allocated and the exception propagates.
      * @return the single-element handle.
      * @throws IllegalStateException if the allocator is closed or (strict) the caller is not the allocating thread.
      */
@@ -556,13 +556,15 @@ public final class SliceAllocator implements AutoCloseable
 
     /**
      * The seed's {@code alloc_value} for any layout: copies one element ({@code layout().size()} bytes) from an
-     * existing value in a buffer.
+     * existing value in a buffer. The bytes of a record's padding, from its size up to its stride, are not written.
      *
      * @param source buffer holding the value.
      * @param offset the value's first byte in {@code source}.
      * @return the single-element handle.
      * @throws IndexOutOfBoundsException if the value does not lie inside {@code source}; nothing is allocated.
      * @throws IllegalStateException     if the allocator is closed or (strict) the caller is not the allocating thread.
+     * @throws RuntimeException          what {@code source} itself throws (a released Lake view throws
+     *                                   {@link StaleHandleException}); nothing is allocated.
      */
     public SharedSingle allocateValue(final DirectBuffer source, final int offset)
     {

@@ -76,6 +76,28 @@ class NinthReviewMemoryTest
     }
 
     /**
+     * {@code RefCount.retain()} at {@link Integer#MAX_VALUE}: {@link IllegalStateException} (not a
+     * {@link StaleHandleException}), "it never wraps; the count is unchanged"; releases still work from there.
+     */
+    @Test
+    void aRefCountAtIntegerMaxValueRefusesOneMoreAndNeverWraps() throws Exception
+    {
+        final RefCount count = new RefCount();
+        final java.lang.invoke.VarHandle raw = java.lang.invoke.MethodHandles
+            .privateLookupIn(RefCount.class, java.lang.invoke.MethodHandles.lookup())
+            .findVarHandle(RefCount.class, "count", int.class);
+        raw.setVolatile(count, Integer.MAX_VALUE - 1);
+        count.retain();
+        assertEquals(Integer.MAX_VALUE, count.refCount());
+        final IllegalStateException refused =
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, count::retain);
+        assertTrue(refused.getMessage().contains("too many"), refused.getMessage());
+        assertEquals(Integer.MAX_VALUE, count.refCount(), "unchanged, never wrapped");
+        assertEquals(false, count.release());
+        assertEquals(Integer.MAX_VALUE - 1, count.refCount());
+    }
+
+    /**
      * {@code Region.checkDestination}: a read-only buffer is refused before its range; a range is checked against the
      * capacity (not the limit, for the absolute copies), negative offsets and lengths included.
      */

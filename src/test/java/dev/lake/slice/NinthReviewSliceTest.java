@@ -564,6 +564,43 @@ class NinthReviewSliceTest
         assertEquals(baseline, dev.lake.memory.NativeMemory.reservedBytes());
     }
 
+    /**
+     * {@code allocateValue(DirectBuffer, offset)}: what the source throws propagates and nothing is allocated (a
+     * released view of another slice, a foreign source whose address is refused); an offset outside the source is
+     * {@link IndexOutOfBoundsException}, also for a source shorter than one record; the allocator stays usable.
+     */
+    @Test
+    void allocateValueFromASourceThatRefusesAllocatesNothing()
+    {
+        final ElementLayout layout = ElementLayout.record(6, 2);
+        try (SliceAllocator records = SliceAllocator.builder(layout).chunkCapacity(8).build())
+        {
+            final SharedSlice from = records.allocate(2, (buffer, offset, index) -> buffer.putShort(offset, (short)index));
+            final DirectBuffer released = from.buffer();
+            from.release();
+            final SliceStats before = records.stats();
+            assertThrows(StaleHandleException.class, () -> records.allocateValue(released, 0));
+            final UnsafeBuffer refusing = new UnsafeBuffer(new byte[16])
+            {
+                @Override
+                public long addressOffset()
+                {
+                    throw new IllegalStateException("simulated: the source refuses");
+                }
+            };
+            assertThrows(IllegalStateException.class, () -> records.allocateValue(refusing, 0));
+            final UnsafeBuffer tiny = new UnsafeBuffer(new byte[5]);
+            outOfBounds(() -> records.allocateValue(tiny, 0), () -> records.allocateValue(new UnsafeBuffer(new byte[16]), 11),
+                () -> records.allocateValue(new UnsafeBuffer(new byte[16]), -1));
+            assertEquals(before, records.stats(), "nothing allocated");
+            final UnsafeBuffer source = new UnsafeBuffer(new byte[16]);
+            source.putShort(10, (short)-3);
+            final SharedSingle value = records.allocateValue(source, 10);
+            assertEquals(-3, value.buffer().getShort(0));
+            value.release();
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------- helpers
 
     private static void outOfBounds(final Executable... calls)
