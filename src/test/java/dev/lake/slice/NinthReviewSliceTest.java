@@ -601,6 +601,48 @@ class NinthReviewSliceTest
         }
     }
 
+    /**
+     * The view handed to Agrona's own utilities (a data input, an input stream, an ASCII sequence view, a hex dump,
+     * a buffer wrapped over it): they read exactly the slice, stop at its end, and fail once the handle is released.
+     */
+    @Test
+    void agronasUtilitiesReadTheViewToItsEndAndNoFurther() throws Exception
+    {
+        try (SliceAllocator alloc = SliceAllocator.builder(ElementLayout.BYTE).chunkCapacity(64).build())
+        {
+            final byte[] text = "0123456789ab".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            final SharedSlice slice = alloc.allocateBytes(text.length, i -> text[i]);
+            final DirectBuffer view = slice.buffer();
+
+            final org.agrona.io.DirectBufferDataInput in = new org.agrona.io.DirectBufferDataInput(view);
+            in.skipBytes(5);
+            assertEquals(new UnsafeBuffer(text).getInt(5, ByteOrder.BIG_ENDIAN), in.readInt());
+            assertThrows(java.io.EOFException.class, in::readLong, "3 bytes left");
+            assertEquals('9', in.readByte());
+
+            final org.agrona.io.DirectBufferInputStream stream = new org.agrona.io.DirectBufferInputStream(view);
+            final byte[] all = stream.readAllBytes();
+            assertArrayEquals(text, all);
+            assertEquals(-1, stream.read());
+
+            final org.agrona.AsciiSequenceView ascii = new org.agrona.AsciiSequenceView(view, 10, 2);
+            assertEquals("ab", ascii.toString());
+            final org.agrona.AsciiSequenceView past = new org.agrona.AsciiSequenceView(view, 11, 2);
+            assertThrows(IndexOutOfBoundsException.class, () -> past.charAt(1));
+
+            assertTrue(org.agrona.PrintBufferUtil.prettyHexDump(view).contains("0123456789ab"));
+            final UnsafeBuffer over = new UnsafeBuffer(view);
+            assertEquals(text.length, over.capacity());
+            assertEquals(0, over.compareTo(new UnsafeBuffer(text)));
+
+            slice.release();
+            final org.agrona.io.DirectBufferInputStream late = new org.agrona.io.DirectBufferInputStream();
+            assertThrows(StaleHandleException.class, () -> late.wrap(view));
+            assertThrows(StaleHandleException.class, ascii::toString);
+            assertThrows(StaleHandleException.class, () -> in.readByte());
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------- helpers
 
     private static void outOfBounds(final Executable... calls)
