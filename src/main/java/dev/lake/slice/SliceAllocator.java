@@ -1763,15 +1763,7 @@ public final class SliceAllocator implements AutoCloseable
         final int data = dataOf(ref);
         if (c == null || data < HEADER || data > c.memory.capacity)
         {
-            if (ref == EMPTY_REF)
-            {
-                // the empty slice's reference is valid and has no element: an index into it is out of bounds, as for
-                // the empty handle and a reader bound to it (only the single-element reads get here with it; every
-                // other caller answers EMPTY_REF first). On the failing path only: no cost to a valid read.
-                throw new IndexOutOfBoundsException("the empty slice (EMPTY_REF) has no element to read");
-            }
-            throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
-                " is stale: its chunk was freed or reused, or it is not from this allocator");
+            throw notFound(ref);
         }
         final ChunkMemory m = c.memory;
         final long header = Memory.getLong(m.address + data - HEADER);
@@ -1788,6 +1780,22 @@ public final class SliceAllocator implements AutoCloseable
                 " does not point at a slice of its chunk");
         }
         return length;
+    }
+
+    /**
+     * Why {@link #checkHeader} found no slice: the empty slice's reference is valid and has no element, so an index into
+     * it is out of bounds, as for the empty handle and a reader bound to it (only the single-element reads get here with
+     * it: every other caller answers {@link #EMPTY_REF} first); any other reference is stale. Out of line, so that the
+     * checks of a valid read stay as small as they were.
+     */
+    private static RuntimeException notFound(final long ref)
+    {
+        if (ref == EMPTY_REF)
+        {
+            return new IndexOutOfBoundsException("the empty slice (EMPTY_REF) has no element to read");
+        }
+        return new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
+            " is stale: its chunk was freed or reused, or it is not from this allocator");
     }
 
     /** Validates a reference, an index into it and the accessor's layout; returns the address of its data. */
