@@ -50,6 +50,64 @@ class NinthReviewMemoryTest
     }
 
     /**
+     * What the broken promise cost: a full {@code FixedArena} drains its leaked buffers on the allocation path and
+     * reports each through {@code recordLeak}; a logging backend failing there with a {@code StackOverflowError} made
+     * {@code tryAllocate()} throw that error instead of handing out the slot it had just reclaimed.
+     */
+    @Test
+    void anAllocationThatReclaimsALeakedSlotSucceedsWhateverTheLoggingBackendThrows()
+    {
+        final String marker = "ninth-review leaked arena";
+        final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+        final Handler throwing = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                if (record.getMessage() != null && record.getMessage().contains(marker) && armed.get())
+                {
+                    throw new StackOverflowError("simulated: the logging call ran out of stack");
+                }
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        LAKE_LOGGER.addHandler(throwing);
+        try (dev.lake.pool.FixedArena arena = dev.lake.pool.FixedArena.builder(1, 64).name(marker).build())
+        {
+            final java.lang.ref.WeakReference<dev.lake.pool.Buffer> probe = leakOne(arena);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() ->
+            {
+                System.gc();
+                return probe.get() == null;
+            });
+            armed.set(true);
+            final dev.lake.pool.Buffer reclaimed = org.awaitility.Awaitility.await()
+                .atMost(java.time.Duration.ofSeconds(30)).until(arena::tryAllocate, b -> b != null);
+            assertEquals(1, arena.metrics().leaks());
+            reclaimed.close();
+            assertEquals(0, arena.metrics().liveSlots());
+        }
+        finally
+        {
+            LAKE_LOGGER.removeHandler(throwing);
+        }
+    }
+
+    private static java.lang.ref.WeakReference<dev.lake.pool.Buffer> leakOne(final dev.lake.pool.FixedArena arena)
+    {
+        return new java.lang.ref.WeakReference<>(arena.allocate().putLong(1L));
+    }
+
+    /**
      * {@code RefCount}: "exactly one release() returns true", and a retain after the last release and a release
      * past zero throw {@link StaleHandleException} without changing the count. Cheap, and the invariants every
      * shared owner relies on.
