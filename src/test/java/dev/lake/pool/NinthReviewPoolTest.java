@@ -1,0 +1,700 @@
+package dev.lake.pool;
+
+import dev.lake.memory.StaleHandleException;
+import jdk.jfr.Recording;
+import jdk.jfr.consumer.RecordedEvent;
+import jdk.jfr.consumer.RecordingFile;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.reflect.RecordComponent;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The ninth hostile review of the pool: a contract audit of the arenas, {@link Buffer}, {@link Bytes}, the metrics
+ * records and the JFR events. Each public promise without a test that would fail if it broke gets one here; tests
+ * that pin a contract the code already kept say "Pin"; the others failed on the code before their fix. Run also
+ * with {@code -Dagrona.disable.bounds.checks=true}: Lake's checked types must stay in bounds on their own.
+ */
+class NinthReviewPoolTest
+{
+    private static final AtomicInteger NAMES = new AtomicInteger();
+
+    private static String uniqueName(final String kind)
+    {
+        return "ninth-" + kind + "-" + NAMES.incrementAndGet() + "-" + ProcessHandle.current().pid();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // JFR: the events carry exactly metrics(), only for arenas that opt in, and stop when the arena closes
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** The events of {@code eventName} for {@code arena} in a dump of {@code recording}, oldest first. */
+    private static List<RecordedEvent> events(final Recording recording, final Path dir, final String eventName,
+        final String arena) throws Exception
+    {
+        final Path file = dir.resolve("dump-" + System.nanoTime() + ".jfr");
+        recording.dump(file);
+        final List<RecordedEvent> out = new ArrayList<>();
+        for (final RecordedEvent e : RecordingFile.readAllEvents(file))
+        {
+            if (e.getEventType().getName().equals(eventName) && arena.equals(e.getString("arena")))
+            {
+                out.add(e);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Every figure of a metrics record, under the event's field names: "arena" for the name, the wait figures
+     * flattened as the events name them, the buddy arena's per-order bytes as its "order:bytes" string.
+     */
+    private static Map<String, Object> figures(final Record metrics) throws Exception
+    {
+        final Map<String, Object> out = new LinkedHashMap<>();
+        for (final RecordComponent c : metrics.getClass().getRecordComponents())
+        {
+            final Object value = c.getAccessor().invoke(metrics);
+            switch (c.getName())
+            {
+                case "name":
+                    out.put("arena", value);
+                    break;
+                case "waits":
+                    final WaitMetrics w = (WaitMetrics)value;
+                    out.put("waiters", w.waiters());
+                    out.put("waitsCompleted", w.completed());
+                    out.put("waitsTimedOut", w.timedOut());
+                    out.put("waitsCancelled", w.cancelled());
+                    out.put("waitsFailed", w.failed());
+                    out.put("totalWaitNanos", w.totalWaitNanos());
+                    break;
+                case "freeBytesPerOrder":
+                    final long[] perOrder = (long[])value;
+                    final StringBuilder s = new StringBuilder();
+                    for (int k = 0; k < perOrder.length; k++)
+                    {
+                        if (perOrder[k] != 0)
+                        {
+                            s.append(s.length() == 0 ? "" : ",").append(k).append(':').append(perOrder[k]);
+                        }
+                    }
+                    out.put(c.getName(), s.toString());
+                    break;
+                default:
+                    out.put(c.getName(), value);
+            }
+        }
+        return out;
+    }
+
+    private static void assertEventEqualsMetrics(final RecordedEvent event, final Record metrics) throws Exception
+    {
+        final Map<String, Object> expected = figures(metrics);
+        final List<String> eventFields = new ArrayList<>();
+        event.getFields().forEach(f -> eventFields.add(f.getName()));
+        eventFields.removeAll(List.of("startTime", "duration", "eventThread", "stackTrace"));
+        assertEquals(new java.util.TreeSet<>(expected.keySet()), new java.util.TreeSet<>(eventFields),
+            "the event carries every figure of the record, and nothing else");
+        for (final Map.Entry<String, Object> e : expected.entrySet())
+        {
+            final Object actual = event.getValue(e.getKey());
+            final Object want = e.getValue();
+            if (want instanceof Number)
+            {
+                assertEquals(((Number)want).longValue(), ((Number)actual).longValue(), e.getKey());
+            }
+            else
+            {
+                assertEquals(want, actual, e.getKey());
+            }
+        }
+    }
+
+    /** Drives every counter of an arena away from zero: frees, frozen, spills, failures and each wait outcome. */
+    private static void exercise(final SlotArena arena, final int size, final int capacity) throws Exception
+    {
+        arena.allocateAsync(size).join().close();                                     // a free, no freeze
+        final Buffer spilling = arena.allocateAsync(size).join();
+        spilling.position(capacity).putLong(1);                                        // a spill
+        spilling.freeze().release();                                                   // frozen on the heap
+        final List<Bytes> held = new ArrayList<>();
+        Buffer next;
+        while ((next = tryAllocate(arena, size)) != null)
+        {
+            held.add(next.putLong(7).freeze());                                        // frozen in the arena
+        }
+        assertNull(tryAllocate(arena, size));                                         // failed (the loop's end: another)
+        final long handleLess = arena instanceof FixedArena ? ((FixedArena)arena).tryAllocateHandle() :
+            ((BuddyArena)arena).tryAllocateHandle(size);
+        assertEquals(FixedArena.NO_HANDLE, handleLess);                                // another one
+        final CompletableFuture<Buffer> cancelled = arena.allocateAsync(size);
+        assertTrue(cancelled.cancel(false));                                           // cancelled
+        final CompletableFuture<Buffer> failed = arena.allocateAsync(size);
+        assertTrue(failed.completeExceptionally(new IllegalStateException("given up"))); // failed
+        assertThrows(AllocationTimeoutException.class, () -> arena.allocate(size, Duration.ofMillis(1))); // timed out
+        final CompletableFuture<Buffer> completed = arena.allocateAsync(size);
+        held.remove(0).release();
+        final Buffer granted = completed.join();                                       // completed
+        granted.close();
+        held.remove(0).release();
+        // one allocation stays live, on each tier's figures
+        held.forEach(Bytes::release);
+        held.clear();
+    }
+
+    private static Buffer tryAllocate(final SlotArena arena, final int size)
+    {
+        return arena instanceof FixedArena ? ((FixedArena)arena).tryAllocate() : ((BuddyArena)arena).tryAllocate(size);
+    }
+
+    /**
+     * Pin: a recording of {@code dev.lake.pool.FixedArenaMetrics} and {@code BuddyArenaMetrics}, read back with
+     * {@link RecordingFile}, carries every figure of {@code metrics()} of a quiet arena, field for field (wait
+     * outcomes, spills, frozen, failures included), and nothing for an arena built without {@code jfrEvents(true)}.
+     */
+    @Test
+    void jfrEventsCarryExactlyTheMetricsOfAQuietArenaAndOnlyForArenasThatOptIn(@TempDir final Path dir) throws Exception
+    {
+        final String fixedName = uniqueName("fixed-jfr");
+        final String buddyName = uniqueName("buddy-jfr");
+        final String fixedQuiet = uniqueName("fixed-quiet");
+        final String buddyQuiet = uniqueName("buddy-quiet");
+        try (FixedArena fixed = FixedArena.builder(4, 64).name(fixedName).autoSpill(true).jfrEvents(true).build();
+            BuddyArena buddy = BuddyArena.builder(1024, 64).name(buddyName).autoSpill(true).jfrEvents(true).build();
+            FixedArena fixedOff = FixedArena.builder(4, 64).name(fixedQuiet).build();
+            BuddyArena buddyOff = BuddyArena.builder(1024, 64).name(buddyQuiet).build())
+        {
+            exercise(fixed, 64, 64);
+            exercise(buddy, 100, 128);
+            final Bytes keptFixed = fixed.allocate().putInt(3).freeze();
+            final long keptHandle = buddy.allocateHandle(300);
+            fixedOff.allocate().close();
+            buddyOff.allocate(64).close();
+            final FixedArenaMetrics fixedMetrics = fixed.metrics();
+            final BuddyArenaMetrics buddyMetrics = buddy.metrics();
+            assertTrue(fixedMetrics.spills() == 1 && fixedMetrics.failedAllocations() == 3 &&
+                fixedMetrics.waits().completed() == 1 && fixedMetrics.waits().timedOut() == 1 &&
+                fixedMetrics.waits().cancelled() == 1 && fixedMetrics.waits().failed() == 1, fixedMetrics::toString);
+            assertTrue(buddyMetrics.spills() == 1 && buddyMetrics.splits() > 0 && buddyMetrics.liveBlocks() == 1,
+                buddyMetrics::toString);
+            try (Recording recording = new Recording())
+            {
+                recording.enable(FixedArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(20));
+                recording.enable(BuddyArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(20));
+                recording.start();
+                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    !events(recording, dir, FixedArenaMetricsEvent.NAME, fixedName).isEmpty() &&
+                        !events(recording, dir, BuddyArenaMetricsEvent.NAME, buddyName).isEmpty());
+                recording.stop();
+                final List<RecordedEvent> fixedEvents = events(recording, dir, FixedArenaMetricsEvent.NAME, fixedName);
+                final List<RecordedEvent> buddyEvents = events(recording, dir, BuddyArenaMetricsEvent.NAME, buddyName);
+                assertEventEqualsMetrics(fixedEvents.get(fixedEvents.size() - 1), fixedMetrics);
+                assertEventEqualsMetrics(buddyEvents.get(buddyEvents.size() - 1), buddyMetrics);
+                assertEquals(List.of(), events(recording, dir, FixedArenaMetricsEvent.NAME, fixedQuiet),
+                    "an arena built without jfrEvents(true) publishes nothing");
+                assertEquals(List.of(), events(recording, dir, BuddyArenaMetricsEvent.NAME, buddyQuiet),
+                    "an arena built without jfrEvents(true) publishes nothing");
+            }
+            // quiet: the snapshots the hook took changed nothing
+            assertEquals(fixedMetrics, fixed.metrics());
+            assertEquals(buddyMetrics, buddy.metrics());
+            keptFixed.release();
+            buddy.release(keptHandle);
+        }
+    }
+
+    /**
+     * Pin: once {@code close()} returned, the arena's hook is gone: a recording started afterwards gets no event for
+     * it, while an open arena's events keep coming (so periods did pass).
+     */
+    @Test
+    void aClosedArenaPublishesNoMoreEvents(@TempDir final Path dir) throws Exception
+    {
+        final String closedFixed = uniqueName("fixed-closed");
+        final String closedBuddy = uniqueName("buddy-closed");
+        final String open = uniqueName("fixed-open");
+        final Bytes outliving;
+        try (FixedArena alive = FixedArena.builder(2, 64).name(open).jfrEvents(true).build())
+        {
+            final FixedArena fixed = FixedArena.builder(2, 64).name(closedFixed).jfrEvents(true).build();
+            final BuddyArena buddy = BuddyArena.builder(1024, 64).name(closedBuddy).jfrEvents(true).build();
+            outliving = fixed.allocate().putLong(5).freeze(); // the region stays: close() alone removes the hook
+            fixed.close();
+            buddy.close();
+            try (Recording recording = new Recording())
+            {
+                recording.enable(FixedArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(10));
+                recording.enable(BuddyArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(10));
+                recording.start();
+                await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> events(recording, dir, FixedArenaMetricsEvent.NAME, open).size() >= 5);
+                recording.stop();
+                assertEquals(List.of(), events(recording, dir, FixedArenaMetricsEvent.NAME, closedFixed));
+                assertEquals(List.of(), events(recording, dir, BuddyArenaMetricsEvent.NAME, closedBuddy));
+            }
+            assertFalse(fixed.isRegionFreed());
+            outliving.release();
+            assertTrue(fixed.isRegionFreed());
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Every accessor at the edges: -1, limit - width + 1, limit, Integer.MAX_VALUE, Integer.MIN_VALUE
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** One accessor of the read half of Agrona's buffer, and how many bytes it touches at its index. */
+    private record Read(String name, int width, boolean fixedWidth, ReadCall call)
+    {
+    }
+
+    @FunctionalInterface
+    private interface ReadCall
+    {
+        Object read(DirectBuffer b, int index) throws Exception;
+    }
+
+    private static List<Read> reads()
+    {
+        final List<Read> r = new ArrayList<>();
+        r.add(new Read("getLong", 8, true, DirectBuffer::getLong));
+        r.add(new Read("getLong(order)", 8, true, (b, i) -> b.getLong(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getInt", 4, true, DirectBuffer::getInt));
+        r.add(new Read("getInt(order)", 4, true, (b, i) -> b.getInt(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getDouble", 8, true, DirectBuffer::getDouble));
+        r.add(new Read("getDouble(order)", 8, true, (b, i) -> b.getDouble(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getFloat", 4, true, DirectBuffer::getFloat));
+        r.add(new Read("getFloat(order)", 4, true, (b, i) -> b.getFloat(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getShort", 2, true, DirectBuffer::getShort));
+        r.add(new Read("getShort(order)", 2, true, (b, i) -> b.getShort(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getChar", 2, true, DirectBuffer::getChar));
+        r.add(new Read("getChar(order)", 2, true, (b, i) -> b.getChar(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getByte", 1, true, DirectBuffer::getByte));
+        r.add(new Read("getBytes(byte[])", 4, true, (b, i) ->
+        {
+            b.getBytes(i, new byte[4]);
+            return 0;
+        }));
+        r.add(new Read("getBytes(byte[], off, len)", 4, true, (b, i) ->
+        {
+            b.getBytes(i, new byte[6], 2, 4);
+            return 0;
+        }));
+        r.add(new Read("getBytes(MutableDirectBuffer)", 4, true, (b, i) ->
+        {
+            b.getBytes(i, new UnsafeBuffer(new byte[8]), 4, 4);
+            return 0;
+        }));
+        r.add(new Read("getBytes(ByteBuffer, len)", 4, true, (b, i) ->
+        {
+            b.getBytes(i, ByteBuffer.allocateDirect(4), 4);
+            return 0;
+        }));
+        r.add(new Read("getBytes(ByteBuffer, off, len)", 4, true, (b, i) ->
+        {
+            b.getBytes(i, ByteBuffer.allocate(8), 4, 4);
+            return 0;
+        }));
+        r.add(new Read("boundsCheck", 4, true, (b, i) ->
+        {
+            b.boundsCheck(i, 4);
+            return 0;
+        }));
+        r.add(new Read("getStringWithoutLengthAscii", 4, true, (b, i) -> b.getStringWithoutLengthAscii(i, 4)));
+        r.add(new Read("getStringWithoutLengthAscii(appendable)", 4, true,
+            (b, i) -> b.getStringWithoutLengthAscii(i, 4, new StringBuilder())));
+        r.add(new Read("getStringWithoutLengthUtf8", 4, true, (b, i) -> b.getStringWithoutLengthUtf8(i, 4)));
+        r.add(new Read("parseNaturalIntAscii", 1, false, (b, i) -> b.parseNaturalIntAscii(i, 1)));
+        r.add(new Read("parseNaturalLongAscii", 1, false, (b, i) -> b.parseNaturalLongAscii(i, 1)));
+        r.add(new Read("parseIntAscii", 1, false, (b, i) -> b.parseIntAscii(i, 1)));
+        r.add(new Read("parseLongAscii", 1, false, (b, i) -> b.parseLongAscii(i, 1)));
+        r.add(new Read("getStringAscii", 4, false, DirectBuffer::getStringAscii));
+        r.add(new Read("getStringAscii(order)", 4, false, (b, i) -> b.getStringAscii(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getStringAscii(appendable)", 4, false, (b, i) -> b.getStringAscii(i, new StringBuilder())));
+        r.add(new Read("getStringAscii(appendable, order)", 4, false,
+            (b, i) -> b.getStringAscii(i, new StringBuilder(), ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getStringAscii(len)", 6, false, (b, i) -> b.getStringAscii(i, 2)));
+        r.add(new Read("getStringAscii(len, appendable)", 6, false, (b, i) -> b.getStringAscii(i, 2, new StringBuilder())));
+        r.add(new Read("getStringUtf8", 4, false, DirectBuffer::getStringUtf8));
+        r.add(new Read("getStringUtf8(order)", 4, false, (b, i) -> b.getStringUtf8(i, ByteOrder.BIG_ENDIAN)));
+        r.add(new Read("getStringUtf8(len)", 6, false, (b, i) -> b.getStringUtf8(i, 2)));
+        return r;
+    }
+
+    private static int[] edges(final int limit, final int width)
+    {
+        return new int[] {-1, limit - width + 1, limit, limit + 1, Integer.MAX_VALUE, Integer.MIN_VALUE,
+            Integer.MAX_VALUE - width + 1};
+    }
+
+    private static void assertOutOfBounds(final String what, final Executable call)
+    {
+        final Throwable t = assertThrows(Throwable.class, call, what + ": must be refused");
+        assertInstanceOf(IndexOutOfBoundsException.class, t, what + ": refused with " + t);
+    }
+
+    /** Checks every read of {@code b} at its edges: refused out of bounds, served at the last index in bounds. */
+    private static void assertReadsBounded(final String view, final DirectBuffer b, final int limit)
+    {
+        for (final Read read : reads())
+        {
+            for (final int index : edges(limit, read.width()))
+            {
+                if (index >= 0 && index <= limit - read.width())
+                {
+                    continue; // inside (limit - width + 1 is outside only for widths above 0)
+                }
+                assertOutOfBounds(view + " " + read.name() + " at " + index + " of " + limit,
+                    () -> read.call().read(b, index));
+            }
+            if (read.fixedWidth() && limit >= read.width())
+            {
+                final int last = limit - read.width();
+                assertDoesNotThrow(() -> read.call().read(b, last), view + " " + read.name() + " at " + last);
+            }
+        }
+    }
+
+    private static void fill(final Buffer b, final byte value)
+    {
+        b.mutableBuffer().setMemory(0, b.capacity(), value);
+    }
+
+    private static void assertFilled(final Buffer b, final byte value, final String what)
+    {
+        for (int i = 0; i < b.capacity(); i++)
+        {
+            assertEquals(value, b.mutableBuffer().getByte(i), what + ": neighbour byte " + i);
+        }
+    }
+
+    /**
+     * Pin: every read of a frozen {@code Bytes}, of its slices and of a slice of a slice, at -1, at the first index
+     * past its end for the read's width, at its end, past it and at the int extremes, throws
+     * {@link IndexOutOfBoundsException}, with or without Agrona's bounds checks; the last index in bounds reads.
+     * Zero-length slices at either end read nothing and refuse every read.
+     */
+    @Test
+    void everyReadOfBytesAndItsSlicesIsBoundedAtItsEdges()
+    {
+        try (FixedArena arena = FixedArena.builder(3, 64).build())
+        {
+            final Buffer left = arena.allocate();
+            final Buffer middle = arena.allocate();
+            final Buffer right = arena.allocate();
+            fill(left, (byte)0x33);
+            fill(right, (byte)0x33);
+            for (int i = 0; i < 40; i++)
+            {
+                middle.putByte((byte)('0' + i % 10));
+            }
+            final Bytes bytes = middle.freeze();
+            assertReadsBounded("bytes", bytes, 40);
+            final Bytes slice = bytes.slice(8, 24);
+            assertReadsBounded("slice", slice, 24);
+            final Bytes sliceOfSlice = slice.slice(4, 16);
+            assertReadsBounded("slice of a slice", sliceOfSlice, 16);
+            assertEquals(bytes.getByte(12), sliceOfSlice.getByte(0));
+            assertEquals(bytes.getByte(27), sliceOfSlice.getByte(15));
+            final Bytes atStart = slice.slice(0, 0);
+            final Bytes atEnd = slice.slice(24, 0);
+            final Bytes wholeAgain = slice.slice(0, 24);
+            assertReadsBounded("empty slice at the start", atStart, 0);
+            assertReadsBounded("empty slice at the end", atEnd, 0);
+            assertArrayEquals(new byte[0], atEnd.toByteArray());
+            assertArrayEquals(slice.toByteArray(), wholeAgain.toByteArray());
+            for (final int[] bad : new int[][] {{-1, 0}, {0, -1}, {25, 0}, {24, 1}, {1, 24}, {Integer.MAX_VALUE, 1},
+                {1, Integer.MAX_VALUE}, {Integer.MIN_VALUE, 0}, {0, Integer.MIN_VALUE}})
+            {
+                assertOutOfBounds("slice(" + bad[0] + ", " + bad[1] + ") of 24", () -> slice.slice(bad[0], bad[1]));
+            }
+            assertOutOfBounds("slice(1, 0) of an empty slice", () -> atEnd.slice(1, 0));
+            for (final Bytes b : List.of(atStart, atEnd, wholeAgain, sliceOfSlice, slice, bytes))
+            {
+                b.release();
+            }
+            assertFilled(left, (byte)0x33, "left");
+            assertFilled(right, (byte)0x33, "right");
+            left.close();
+            right.close();
+            assertEquals(0, arena.liveSlots());
+        }
+    }
+
+    /** One write of Agrona's mutable buffer, and how many bytes it writes at its index. */
+    private record Write(String name, int width, WriteCall call)
+    {
+    }
+
+    @FunctionalInterface
+    private interface WriteCall
+    {
+        void write(MutableDirectBuffer b, int index) throws Exception;
+    }
+
+    private static List<Write> writes()
+    {
+        final List<Write> w = new ArrayList<>();
+        w.add(new Write("putLong", 8, (b, i) -> b.putLong(i, -1L)));
+        w.add(new Write("putLong(order)", 8, (b, i) -> b.putLong(i, -1L, ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putInt", 4, (b, i) -> b.putInt(i, -1)));
+        w.add(new Write("putInt(order)", 4, (b, i) -> b.putInt(i, -1, ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putDouble", 8, (b, i) -> b.putDouble(i, -1.5)));
+        w.add(new Write("putDouble(order)", 8, (b, i) -> b.putDouble(i, -1.5, ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putFloat", 4, (b, i) -> b.putFloat(i, -1.5f)));
+        w.add(new Write("putFloat(order)", 4, (b, i) -> b.putFloat(i, -1.5f, ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putShort", 2, (b, i) -> b.putShort(i, (short)-1)));
+        w.add(new Write("putShort(order)", 2, (b, i) -> b.putShort(i, (short)-1, ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putChar", 2, (b, i) -> b.putChar(i, '\uffff')));
+        w.add(new Write("putChar(order)", 2, (b, i) -> b.putChar(i, '\uffff', ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putByte", 1, (b, i) -> b.putByte(i, (byte)-1)));
+        w.add(new Write("putBytes(byte[])", 4, (b, i) -> b.putBytes(i, new byte[] {-1, -1, -1, -1})));
+        w.add(new Write("putBytes(byte[], off, len)", 4, (b, i) -> b.putBytes(i, new byte[6], 2, 4)));
+        w.add(new Write("putBytes(ByteBuffer, len)", 4, (b, i) -> b.putBytes(i, ByteBuffer.allocateDirect(4), 4)));
+        w.add(new Write("putBytes(ByteBuffer, off, len)", 4, (b, i) -> b.putBytes(i, ByteBuffer.allocate(8), 4, 4)));
+        w.add(new Write("putBytes(DirectBuffer)", 4, (b, i) -> b.putBytes(i, new UnsafeBuffer(new byte[8]), 4, 4)));
+        w.add(new Write("setMemory", 4, (b, i) -> b.setMemory(i, 4, (byte)-1)));
+        w.add(new Write("putIntAscii", 4, (b, i) -> b.putIntAscii(i, 1234)));
+        w.add(new Write("putNaturalIntAscii", 4, (b, i) -> b.putNaturalIntAscii(i, 1234)));
+        w.add(new Write("putNaturalPaddedIntAscii", 4, (b, i) -> b.putNaturalPaddedIntAscii(i, 4, 12)));
+        w.add(new Write("putNaturalLongAscii", 4, (b, i) -> b.putNaturalLongAscii(i, 1234L)));
+        w.add(new Write("putLongAscii", 4, (b, i) -> b.putLongAscii(i, 1234L)));
+        w.add(new Write("putStringAscii", 6, (b, i) -> b.putStringAscii(i, "ab")));
+        w.add(new Write("putStringAscii(order)", 6, (b, i) -> b.putStringAscii(i, "ab", ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putStringAscii(CharSequence)", 6, (b, i) -> b.putStringAscii(i, new StringBuilder("ab"))));
+        w.add(new Write("putStringAscii(CharSequence, order)", 6,
+            (b, i) -> b.putStringAscii(i, new StringBuilder("ab"), ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putStringWithoutLengthAscii", 4, (b, i) -> b.putStringWithoutLengthAscii(i, "abcd")));
+        w.add(new Write("putStringWithoutLengthAscii(CharSequence)", 4,
+            (b, i) -> b.putStringWithoutLengthAscii(i, new StringBuilder("abcd"))));
+        w.add(new Write("putStringWithoutLengthAscii(pos, len)", 4,
+            (b, i) -> b.putStringWithoutLengthAscii(i, "xabcd", 1, 4)));
+        w.add(new Write("putStringWithoutLengthAscii(CharSequence, pos, len)", 4,
+            (b, i) -> b.putStringWithoutLengthAscii(i, new StringBuilder("xabcd"), 1, 4)));
+        w.add(new Write("putStringUtf8", 6, (b, i) -> b.putStringUtf8(i, "ab")));
+        w.add(new Write("putStringUtf8(order)", 6, (b, i) -> b.putStringUtf8(i, "ab", ByteOrder.BIG_ENDIAN)));
+        w.add(new Write("putStringUtf8(max)", 6, (b, i) -> b.putStringUtf8(i, "ab", 10)));
+        w.add(new Write("putStringUtf8(order, max)", 6, (b, i) -> b.putStringUtf8(i, "ab", ByteOrder.BIG_ENDIAN, 10)));
+        w.add(new Write("putStringWithoutLengthUtf8", 4, (b, i) -> b.putStringWithoutLengthUtf8(i, "abcd")));
+        // its index is the end of what it writes: the first byte is at index - 4
+        w.add(new Write("putNaturalIntAsciiFromEnd", 4, (b, i) -> b.putNaturalIntAsciiFromEnd(1234, i + 4)));
+        return w;
+    }
+
+    private static byte[] snapshot(final Buffer b)
+    {
+        final byte[] out = new byte[b.capacity()];
+        b.mutableBuffer().getBytes(0, out);
+        return out;
+    }
+
+    /**
+     * Pin: every write of a buffer's codec view at -1, one past the last index its width allows, at the capacity,
+     * past it and at the int extremes throws {@link IndexOutOfBoundsException} without auto-spill, writes no byte
+     * (of the slot or its neighbours) and does not move {@code length()}; at the last index in bounds it writes.
+     * The view's reads are bounded by the capacity the same way. With or without Agrona's bounds checks.
+     */
+    @Test
+    void everyWriteAndReadOfTheCodecViewIsBoundedAtItsEdges()
+    {
+        try (FixedArena arena = FixedArena.builder(3, 64).build())
+        {
+            final Buffer left = arena.allocate();
+            final Buffer middle = arena.allocate();
+            final Buffer right = arena.allocate();
+            fill(left, (byte)0x33);
+            fill(right, (byte)0x33);
+            final MutableDirectBuffer view = middle.mutableBuffer();
+            view.setMemory(0, 64, (byte)'7');
+            middle.position(10);
+            assertReadsBounded("view", view, 64);
+            for (final Write write : writes())
+            {
+                for (final int index : edges(64, write.width()))
+                {
+                    final int at = write.name().endsWith("FromEnd") && index > Integer.MAX_VALUE - 4 ? index - 4 : index;
+                    if (at >= 0 && at <= 64 - write.width())
+                    {
+                        continue;
+                    }
+                    final byte[] before = snapshot(middle);
+                    final String what = "view " + write.name() + " at " + at;
+                    assertOutOfBounds(what, () -> write.call().write(view, at));
+                    assertArrayEquals(before, snapshot(middle), what + ": wrote nothing");
+                    assertEquals(64, middle.length(), what + ": length unchanged");
+                    assertEquals(10, middle.position(), what + ": position unchanged");
+                }
+                final int last = 64 - write.width();
+                assertDoesNotThrow(() -> write.call().write(view, last), "view " + write.name() + " at " + last);
+            }
+            assertFilled(left, (byte)0x33, "left");
+            assertFilled(right, (byte)0x33, "right");
+            middle.close();
+            left.close();
+            right.close();
+        }
+    }
+
+    /**
+     * Pin: the cursor writes of a buffer one byte short of room, and {@code position(int)} at -1, past the capacity
+     * and at the int extremes, throw {@link IndexOutOfBoundsException} without auto-spill and change nothing: not
+     * the cursor, not the length, not a byte. With or without Agrona's bounds checks.
+     */
+    @Test
+    void cursorWritesAndPositionAreBoundedAtTheCapacity()
+    {
+        final List<Map.Entry<Integer, java.util.function.Consumer<Buffer>>> puts = List.of(
+            Map.entry(8, b -> b.putLong(-1L)), Map.entry(8, b -> b.putLong(-1L, ByteOrder.BIG_ENDIAN)),
+            Map.entry(4, b -> b.putInt(-1)), Map.entry(4, b -> b.putInt(-1, ByteOrder.BIG_ENDIAN)),
+            Map.entry(8, b -> b.putDouble(-1.5)), Map.entry(4, b -> b.putFloat(-1.5f)),
+            Map.entry(2, b -> b.putShort((short)-1)), Map.entry(2, b -> b.putShort((short)-1, ByteOrder.BIG_ENDIAN)),
+            Map.entry(2, b -> b.putChar('\uffff')), Map.entry(1, b -> b.putByte((byte)-1)),
+            Map.entry(4, b -> b.putBytes(new byte[] {-1, -1, -1, -1})),
+            Map.entry(4, b -> b.putBytes(new byte[6], 2, 4)),
+            Map.entry(4, b -> b.putBytes(new UnsafeBuffer(new byte[8]), 4, 4)),
+            Map.entry(4, b -> b.putBytes(ByteBuffer.allocateDirect(4))));
+        try (FixedArena arena = FixedArena.builder(3, 64).build())
+        {
+            final Buffer left = arena.allocate();
+            final Buffer middle = arena.allocate();
+            final Buffer right = arena.allocate();
+            fill(left, (byte)0x33);
+            fill(right, (byte)0x33);
+            middle.mutableBuffer().setMemory(0, 40, (byte)'7');
+            for (int p = 0; p < puts.size(); p++)
+            {
+                final int width = puts.get(p).getKey();
+                final java.util.function.Consumer<Buffer> put = puts.get(p).getValue();
+                middle.position(64 - width + 1);
+                final byte[] before = snapshot(middle);
+                final int length = middle.length();
+                assertOutOfBounds("put " + p + " of " + width + " bytes at " + (64 - width + 1), () -> put.accept(middle));
+                assertArrayEquals(before, snapshot(middle), "put " + p + ": wrote nothing");
+                assertEquals(64 - width + 1, middle.position(), "put " + p + ": cursor unchanged");
+                assertEquals(length, middle.length(), "put " + p + ": length unchanged");
+                middle.position(64 - width);
+                put.accept(middle);
+                assertEquals(64, middle.position());
+            }
+            for (final int bad : new int[] {-1, 65, Integer.MAX_VALUE, Integer.MIN_VALUE})
+            {
+                assertOutOfBounds("position(" + bad + ")", () -> middle.position(bad));
+                assertEquals(64, middle.position());
+            }
+            assertFilled(left, (byte)0x33, "left");
+            assertFilled(right, (byte)0x33, "right");
+            middle.close();
+            left.close();
+            right.close();
+        }
+    }
+
+    /**
+     * Pin: the handle tier's checked accessors, on a fixed and on a buddy arena, refuse an index of -1, one past
+     * the last the width allows, the end, and the int extremes, with {@link IndexOutOfBoundsException}, while
+     * writing (bounded by the capacity) and once frozen (reads bounded by the frozen length); neighbours untouched.
+     */
+    @Test
+    void handleAccessorsAreBoundedAtTheirEdgesOnBothArenas()
+    {
+        try (FixedArena fixed = FixedArena.builder(3, 64).build();
+            BuddyArena buddy = BuddyArena.builder(256, 64).freeBlockCache(false).build())
+        {
+            for (final SlotArena arena : List.<SlotArena>of(fixed, buddy))
+            {
+                final java.util.function.LongSupplier alloc = arena == fixed ? fixed::allocateHandle :
+                    () -> buddy.allocateHandle(64);
+                final long left = alloc.getAsLong();
+                final long h = alloc.getAsLong();
+                final long right = alloc.getAsLong();
+                for (final long n : new long[] {left, right})
+                {
+                    for (int i = 0; i < 64; i += 8)
+                    {
+                        arena.putLong(n, i, 0x3333333333333333L);
+                    }
+                }
+                final byte[] src = new byte[8];
+                for (final int phase : new int[] {0, 1})
+                {
+                    final int limit = phase == 0 ? 64 : 40;
+                    final List<Map.Entry<Integer, ReadCall>> reads = List.of(
+                        Map.entry(8, (b, i) -> arena.getLong(h, i)), Map.entry(4, (b, i) -> arena.getInt(h, i)),
+                        Map.entry(1, (b, i) -> arena.getByte(h, i)),
+                        Map.entry(4, (b, i) ->
+                        {
+                            arena.getBytes(h, i, new byte[8], 4, 4);
+                            return 0;
+                        }),
+                        Map.entry(4, (b, i) ->
+                        {
+                            arena.getBytes(h, i, new UnsafeBuffer(new byte[8]), 4, 4);
+                            return 0;
+                        }));
+                    for (final Map.Entry<Integer, ReadCall> read : reads)
+                    {
+                        for (final int index : edges(limit, read.getKey()))
+                        {
+                            if (index >= 0 && index <= limit - read.getKey())
+                            {
+                                continue;
+                            }
+                            assertOutOfBounds(arena + " read of " + read.getKey() + " at " + index + " of " + limit,
+                                () -> read.getValue().read(null, index));
+                        }
+                        assertDoesNotThrow(() -> read.getValue().read(null, limit - read.getKey()));
+                    }
+                    if (phase == 0)
+                    {
+                        final List<Map.Entry<Integer, WriteCall>> writes = List.of(
+                            Map.entry(8, (b, i) -> arena.putLong(h, i, -1L)), Map.entry(4, (b, i) -> arena.putInt(h, i, -1)),
+                            Map.entry(1, (b, i) -> arena.putByte(h, i, (byte)-1)),
+                            Map.entry(4, (b, i) -> arena.putBytes(h, i, src, 4, 4)),
+                            Map.entry(4, (b, i) -> arena.putBytes(h, i, new UnsafeBuffer(src), 4, 4)));
+                        for (final Map.Entry<Integer, WriteCall> write : writes)
+                        {
+                            for (final int index : edges(64, write.getKey()))
+                            {
+                                if (index >= 0 && index <= 64 - write.getKey())
+                                {
+                                    continue;
+                                }
+                                assertOutOfBounds(arena + " write of " + write.getKey() + " at " + index,
+                                    () -> write.getValue().write(null, index));
+                            }
+                            assertDoesNotThrow(() -> write.getValue().write(null, 64 - write.getKey()));
+                        }
+                        arena.freezeHandle(h, 40);
+                    }
+                }
+                for (final long n : new long[] {left, right})
+                {
+                    for (int i = 0; i < 64; i += 8)
+                    {
+                        assertEquals(0x3333333333333333L, arena.getLong(n, i), arena + ": neighbour at " + i);
+                    }
+                    arena.release(n);
+                }
+                arena.release(h);
+            }
+        }
+    }
+}
