@@ -203,6 +203,8 @@ public final class Bytes extends CheckedReads implements AutoCloseable
      */
     public byte[] toByteArray()
     {
+        // before the array: a released reference to a large allocation threw OutOfMemoryError (or took the heap)
+        checkLive("copy");
         final byte[] copy = new byte[length];
         try
         {

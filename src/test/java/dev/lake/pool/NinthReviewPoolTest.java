@@ -697,4 +697,86 @@ class NinthReviewPoolTest
             }
         }
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // toByteArray / heapCopy of a released or zero-length Bytes
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Pin: {@code toByteArray()} and {@code heapCopy()} of a zero-length {@code Bytes} (a freeze of nothing, an empty
+     * slice at the end of the last slot) give empty copies; of a released one, zero-length or not, they throw
+     * {@link StaleHandleException}, also while other references keep the slot.
+     */
+    @Test
+    void copiesOfZeroLengthAndReleasedBytes()
+    {
+        try (FixedArena arena = FixedArena.builder(2, 64).build())
+        {
+            final Bytes empty = arena.allocate().freeze();
+            assertArrayEquals(new byte[0], empty.toByteArray());
+            final Bytes emptyCopy = empty.heapCopy();
+            assertTrue(emptyCopy.isHeap());
+            assertEquals(0, emptyCopy.length());
+            final Buffer last = arena.allocate();
+            last.position(64);
+            final Bytes full = last.freeze();
+            final Bytes atRegionEnd = full.slice(64, 0);
+            assertArrayEquals(new byte[0], atRegionEnd.toByteArray());
+            final Bytes other = full.retain();
+            full.release();
+            atRegionEnd.release();
+            empty.release();
+            emptyCopy.release();
+            for (final Bytes released : List.of(full, atRegionEnd, empty, emptyCopy))
+            {
+                assertThrows(StaleHandleException.class, released::toByteArray, released.toString());
+                assertThrows(StaleHandleException.class, released::heapCopy, released.toString());
+            }
+            assertEquals(64, other.toByteArray().length);
+            other.release();
+            assertEquals(0, arena.liveSlots());
+        }
+    }
+
+    /**
+     * {@code toByteArray()} and {@code heapCopy()} promise {@link StaleHandleException} for a released reference, but
+     * made the array first: a released reference to a large allocation threw {@link OutOfMemoryError} where the heap
+     * cannot hold its length (and took that much heap where it could), instead of saying it was released. A child
+     * JVM with a 64 MiB heap copies a released 128 MiB {@code Bytes}.
+     */
+    @Test
+    void aReleasedLargeBytesSaysItWasReleasedInsteadOfFillingTheHeap() throws Exception
+    {
+        final String output = dev.lake.testing.ChildJvm.run(ReleasedCopyProbe.class, true);
+        assertTrue(output.contains("toByteArray: dev.lake.memory.StaleHandleException") &&
+            output.contains("heapCopy: dev.lake.memory.StaleHandleException"), output);
+    }
+
+    /** Releases a 128 MiB {@code Bytes}, then copies it out; prints what each copy threw. */
+    static final class ReleasedCopyProbe
+    {
+        public static void main(final String[] args)
+        {
+            final int size = 128 << 20;
+            try (FixedArena arena = FixedArena.builder(1, size).leakDetection(false).build())
+            {
+                final Buffer buffer = arena.allocate();
+                buffer.position(size); // counted as written; nothing touched
+                final Bytes bytes = buffer.freeze();
+                bytes.release();
+                for (final String which : new String[] {"toByteArray", "heapCopy"})
+                {
+                    try
+                    {
+                        final Object copy = which.equals("toByteArray") ? bytes.toByteArray() : bytes.heapCopy();
+                        System.out.println(which + ": returned " + copy);
+                    }
+                    catch (final Throwable t)
+                    {
+                        System.out.println(which + ": " + t);
+                    }
+                }
+            }
+        }
+    }
 }
