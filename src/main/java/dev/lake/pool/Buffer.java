@@ -25,7 +25,9 @@ import java.util.Objects;
  * <p>Capacity: writing past {@link #capacity()} throws {@link IndexOutOfBoundsException} naming what remained
  * and what was requested, and nothing is written. With auto-spill on, the buffer instead copies what it holds
  * to a heap array (at least twice the capacity), returns its slot to the arena at once, and continues on the
- * heap ({@link #isSpilled()}); {@code freeze()} then gives heap-backed {@code Bytes} with the same API.
+ * heap ({@link #isSpilled()}); {@code freeze()} then gives heap-backed {@code Bytes} with the same API. A spilled
+ * buffer grows to at most {@code Integer.MAX_VALUE - 8} bytes: a write past that throws
+ * {@link IndexOutOfBoundsException} too.
  *
  * <p>Checks: every write, and every access through the view, first checks that the buffer is still writing
  * (not frozen, not closed) and in bounds, with Lake's own checks, so a view that leaked out of a frozen buffer
@@ -88,7 +90,8 @@ public final class Buffer implements AutoCloseable
      * @param position the new cursor, 0 to {@link #capacity()} (beyond, with auto-spill, spills).
      * @return this buffer.
      * @throws StaleHandleException      if the buffer is frozen or closed.
-     * @throws IndexOutOfBoundsException if {@code position} is negative or beyond capacity without auto-spill.
+     * @throws IndexOutOfBoundsException if {@code position} is negative, beyond capacity without auto-spill, or
+     *                                   beyond the largest heap array ({@code Integer.MAX_VALUE - 8}) with it.
      */
     public Buffer position(final int position)
     {

@@ -267,6 +267,7 @@ public final class FixedArena extends SlotArena
      * @throws AllocationTimeoutException if no slot came in time.
      * @throws InterruptedException       if interrupted while waiting.
      * @throws ArenaClosedException       if the arena is or gets closed.
+     * @throws NullPointerException       if {@code timeout} is null; nothing is claimed or queued.
      */
     public Buffer allocate(final Duration timeout) throws InterruptedException
     {

@@ -8,7 +8,8 @@ package dev.lake.pool;
  * @param slotCount          slots in the arena.
  * @param slotCapacity       bytes per slot (after rounding to the alignment).
  * @param allocations        successful allocations (object and handle tier).
- * @param failedAllocations  allocations refused because the arena was full.
+ * @param failedAllocations  immediate allocations refused because the arena was full (or requests were waiting:
+ *                           their slots are reserved); a request that waits is not a failure.
  * @param frees              slots returned (last release, close of an unfrozen buffer, spill, leak reclaim).
  * @param frozen             buffers and handles frozen (including spilled buffers frozen on the heap).
  * @param spills             buffers that outgrew their slot and moved to the heap (auto-spill).

@@ -173,7 +173,8 @@ abstract class SlotArena implements AutoCloseable
      * dependent stages ({@code thenAccept}...) run on that thread unless the arena was built with a completion
      * executor: keep them short and never block in them. Cancel the future, or give it a timeout with
      * {@code orTimeout}, to stop waiting: capacity handed over at that very moment goes back to the arena. A
-     * buffer delivered to a future its caller dropped is reclaimed by the leak safety net. Do not
+     * buffer delivered to a future its caller dropped is reclaimed by the leak safety net (with leak detection on, the
+     * default; without it that capacity stays lost until the arena goes). Do not
      * {@code obtrude} a value. {@link #close()} fails the future with {@link ArenaClosedException}.
      *
      * @param size bytes wanted.
@@ -224,6 +225,7 @@ abstract class SlotArena implements AutoCloseable
      * @throws IllegalArgumentException   if {@code size} is not positive.
      * @throws RequestTooLargeException   if no allocation can ever hold {@code size} bytes (never a wait).
      * @throws ArenaClosedException       if the arena is closed, or was closed while waiting.
+     * @throws NullPointerException       if {@code timeout} is null; nothing is claimed or queued.
      * @throws OutOfMemoryError           if the heap refused the wait's own objects: the request ends first (counted
      *                                    as cancelled; a buffer granted at that moment goes back), nothing is held.
      */

@@ -779,4 +779,83 @@ class NinthReviewPoolTest
             }
         }
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Javadoc promises no test held (the Javadoc of the first three was also made complete)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * Pin: {@code FixedArenaMetrics.failedAllocations} counts immediate refusals while others wait (on both tiers),
+     * not the waits; {@code allocate(null)} throws {@link NullPointerException} and queues nothing; an auto-spill
+     * buffer refuses a cursor past the largest heap array without spilling or moving.
+     */
+    @Test
+    void failuresWhileOthersWaitNullTimeoutsAndTheLargestSpillAreAsDocumented() throws Exception
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).autoSpill(true).build())
+        {
+            final Buffer held = arena.allocate();
+            final CompletableFuture<Buffer> waiting = arena.allocateAsync();
+            assertEquals(1, arena.waiters());
+            assertEquals(0, arena.metrics().failedAllocations(), "a wait is not a failure");
+            assertNull(arena.tryAllocate());
+            assertEquals(FixedArena.NO_HANDLE, arena.tryAllocateHandle());
+            assertThrows(ArenaFullException.class, arena::allocate);
+            assertThrows(NullPointerException.class, () -> arena.allocate((Duration)null));
+            assertThrows(NullPointerException.class, () -> arena.allocate(64, null));
+            assertEquals(1, arena.waiters(), "a null timeout queues nothing");
+            final FixedArenaMetrics m = arena.metrics();
+            assertEquals(3, m.failedAllocations(), m.toString());
+            held.close();
+            final Buffer granted = waiting.join();
+            for (final int beyond : new int[] {Buffer.MAX_HEAP_CAPACITY + 1, Integer.MAX_VALUE})
+            {
+                assertOutOfBounds("position(" + beyond + ") with auto-spill", () -> granted.position(beyond));
+                assertFalse(granted.isSpilled());
+                assertEquals(0, granted.position());
+                assertEquals(0, granted.length());
+            }
+            granted.close();
+            assertEquals(0, arena.liveSlots());
+            assertEquals(0, arena.metrics().spills());
+        }
+    }
+
+    /**
+     * Pin: {@code wrapAdjustment()} follows Agrona's contract for heap bytes (a spilled buffer's, a heap copy, their
+     * slices): index {@code i} is {@code byteArray()[i + wrapAdjustment()]}; off-heap bytes have no array and 0.
+     */
+    @Test
+    void wrapAdjustmentMapsIndexesIntoTheBackingArray()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 16).autoSpill(true).build())
+        {
+            final Buffer buffer = arena.allocate();
+            for (int i = 0; i < 40; i++)
+            {
+                buffer.putByte((byte)i);
+            }
+            assertTrue(buffer.isSpilled());
+            final Bytes heap = buffer.freeze();
+            final Bytes copy = heap.heapCopy();
+            for (final Bytes b : List.of(heap, heap.slice(5, 20), heap.slice(5, 20).slice(3, 10), copy, copy.slice(7, 9)))
+            {
+                final byte[] array = b.byteArray();
+                assertNotNull(array);
+                for (int i = 0; i < b.capacity(); i++)
+                {
+                    assertEquals(b.getByte(i), array[i + b.wrapAdjustment()], b + " byte " + i);
+                }
+            }
+            final Buffer direct = arena.allocate();
+            direct.putLong(1);
+            final Bytes offHeap = direct.freeze();
+            assertNull(offHeap.byteArray());
+            final Bytes offHeapSlice = offHeap.slice(4, 4);
+            assertEquals(0, offHeapSlice.wrapAdjustment());
+            offHeapSlice.release();
+            offHeap.release();
+            assertEquals(0, arena.liveSlots());
+        }
+    }
 }
