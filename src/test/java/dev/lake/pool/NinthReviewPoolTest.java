@@ -858,4 +858,76 @@ class NinthReviewPoolTest
             assertEquals(0, arena.liveSlots());
         }
     }
+
+    private static String outcome(final ReadCall call, final DirectBuffer b, final int index)
+    {
+        try
+        {
+            final Object value = call.read(b, index);
+            return value instanceof CharSequence || value instanceof Number || value instanceof Character ?
+                String.valueOf(value) : "ok";
+        }
+        catch (final Throwable t)
+        {
+            return t instanceof IndexOutOfBoundsException ? "IndexOutOfBoundsException" : t.getClass().getName();
+        }
+    }
+
+    /**
+     * Pin: every read of frozen {@code Bytes}, of a slice and of a slice of a slice returns what Agrona's own buffer
+     * over the same bytes returns, and fails where it fails, at random indexes over random contents (ASCII digits,
+     * signs and length prefixes mixed in so that parses and strings take their real paths). Compared only with
+     * Agrona's checks on (off, Agrona's buffer itself would read out of bounds).
+     */
+    @Test
+    void everyReadMatchesAgronasOwnBufferOverTheSameBytes()
+    {
+        org.junit.jupiter.api.Assumptions.assumeTrue(UnsafeBuffer.SHOULD_BOUNDS_CHECK, "Agrona's checks are off");
+        final java.util.Random random = new java.util.Random(9);
+        final List<Read> reads = reads();
+        try (FixedArena arena = FixedArena.builder(2, 64).build())
+        {
+            for (int round = 0; round < 3_000; round++)
+            {
+                final Buffer buffer = arena.allocate();
+                final int length = random.nextInt(65);
+                final byte[] content = new byte[length];
+                for (int i = 0; i < length; i++)
+                {
+                    final int kind = random.nextInt(4);
+                    content[i] = kind == 0 ? (byte)random.nextInt(256) : kind == 1 ? (byte)('0' + random.nextInt(10)) :
+                        kind == 2 ? (byte)"-+ \u00e9".charAt(random.nextInt(4)) : (byte)random.nextInt(8);
+                }
+                buffer.putBytes(content);
+                final Bytes bytes = buffer.freeze();
+                final int from = random.nextInt(length + 1);
+                final int to = from + random.nextInt(length - from + 1);
+                final Bytes slice = bytes.slice(from, to - from);
+                final int inner = random.nextInt(slice.length() + 1);
+                final Bytes sliceOfSlice = slice.slice(inner, random.nextInt(slice.length() - inner + 1));
+                final Object[][] views = {
+                    {bytes, new UnsafeBuffer(content)},
+                    {slice, new UnsafeBuffer(content, from, to - from)},
+                    {sliceOfSlice, new UnsafeBuffer(content, from + inner, sliceOfSlice.length())}};
+                for (final Object[] pair : views)
+                {
+                    final Bytes lake = (Bytes)pair[0];
+                    final UnsafeBuffer agrona = (UnsafeBuffer)pair[1];
+                    final Read read = reads.get(random.nextInt(reads.size()));
+                    final int index = random.nextInt(lake.length() + 2) - 1;
+                    final String expected = outcome(read.call(), agrona, index);
+                    final String actual = outcome(read.call(), lake, index);
+                    if (index < 0 && actual.equals("IndexOutOfBoundsException"))
+                    {
+                        continue; // Lake is stricter: Agrona's getStringAscii(index, length) skips a header at -1 unchecked
+                    }
+                    assertEquals(expected, actual, read.name() + " at " + index + " of " + lake.length() + " bytes");
+                }
+                sliceOfSlice.release();
+                slice.release();
+                bytes.release();
+            }
+            assertEquals(0, arena.liveSlots());
+        }
+    }
 }
