@@ -930,4 +930,137 @@ class NinthReviewPoolTest
             assertEquals(0, arena.liveSlots());
         }
     }
+
+    /**
+     * Pin: a buffer still writing when its arena closes keeps working; when it spills, its slot (or block) is the
+     * last live one, so the spill frees the region, and the buffer carries on and freezes on the heap with every byte
+     * it wrote; the closed arena's metrics count the spill, the free and the heap freeze, and report 0 reserved.
+     */
+    @Test
+    void aBufferThatSpillsAfterCloseFreesTheRegionAndKeepsItsBytes()
+    {
+        final FixedArena fixed = FixedArena.builder(2, 16).autoSpill(true).build();
+        final BuddyArena buddy = BuddyArena.builder(64, 16).autoSpill(true).build();
+        for (final SlotArena arena : List.<SlotArena>of(fixed, buddy))
+        {
+            final Buffer buffer = arena == fixed ? fixed.allocate() : buddy.allocate(16);
+            buffer.putLong(0x0102030405060708L);
+            arena.close();
+            assertFalse(arena.isRegionFreed());
+            buffer.putLong(0x1112131415161718L).putLong(0x2122232425262728L);
+            assertTrue(buffer.isSpilled());
+            assertTrue(arena.isRegionFreed(), arena + ": the spill returned the last live slot");
+            final Bytes bytes = buffer.freeze();
+            assertTrue(bytes.isHeap());
+            assertEquals(0x0102030405060708L, bytes.getLong(0));
+            assertEquals(0x2122232425262728L, bytes.getLong(16));
+            bytes.release();
+            if (arena == fixed)
+            {
+                final FixedArenaMetrics m = fixed.metrics();
+                assertTrue(m.allocations() == 1 && m.frees() == 1 && m.spills() == 1 && m.frozen() == 1 &&
+                    m.liveSlots() == 0 && m.bytesReserved() == 0 && m.bytesLive() == 0, m.toString());
+                assertEquals(0, fixed.uncheckedBuffer().capacity(), "capacity 0 once the region is freed");
+            }
+            else
+            {
+                final BuddyArenaMetrics m = buddy.metrics();
+                assertTrue(m.allocations() == 1 && m.frees() == 1 && m.spills() == 1 && m.frozen() == 1 &&
+                    m.liveBlocks() == 0 && m.bytesReserved() == 0 && m.bytesLive() == 0 && m.fullyCoalesced(),
+                    m.toString());
+                assertEquals(0, buddy.uncheckedBuffer().capacity(), "capacity 0 once the region is freed");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // "no allocation" promises beyond the round trip ZeroGarbageTest measures
+    // ---------------------------------------------------------------------------------------------------------
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+        (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+    private static long sink;
+
+    private static void assertNoGarbage(final String path, final Runnable op)
+    {
+        THREADS.setThreadAllocatedMemoryEnabled(true);
+        for (int i = 0; i < 20_000; i++)
+        {
+            op.run();
+        }
+        final long id = Thread.currentThread().getId();
+        final long before = THREADS.getThreadAllocatedBytes(id);
+        for (int i = 0; i < 100_000; i++)
+        {
+            op.run();
+        }
+        final long bytes = THREADS.getThreadAllocatedBytes(id) - before;
+        // one-off costs (a JIT recompilation, a lazily built table) fit; one object per call would be 1.6 MB or more
+        assertTrue(bytes < 16_384, () -> path + " allocated " + bytes + " bytes over 100,000 calls: documented as " +
+            "allocation-free");
+    }
+
+    /**
+     * Pin: the whole handle tier allocates nothing in steady state: every checked accessor, the copies into
+     * Agrona's and Lake's own buffers ({@code getBytes(handle, .., MutableDirectBuffer, ..)} is documented "no
+     * allocation into Agrona's and Lake's own buffers"), sharing with {@code retain} (so the last release is not
+     * the parking one), {@code length}, {@code isLive}, {@code offset}; and a full arena's {@code tryAllocate()} /
+     * {@code tryAllocateHandle} return {@code null} / {@code NO_HANDLE} without an exception object (or any other).
+     */
+    @Test
+    void theWholeHandleTierAndTheFullArenasTryPathsAllocateNothing()
+    {
+        try (FixedArena fixed = FixedArena.builder(4, 256).build();
+            FixedArena zeroing = FixedArena.builder(4, 256).initPolicy(InitPolicy.ZERO).build();
+            BuddyArena buddy = BuddyArena.builder(1024, 64).build();
+            FixedArena full = FixedArena.builder(1, 64).build();
+            BuddyArena fullBuddy = BuddyArena.builder(64, 64).build())
+        {
+            final byte[] array = new byte[64];
+            final UnsafeBuffer agrona = new UnsafeBuffer(new byte[64]);
+            final org.agrona.ExpandableArrayBuffer expandable = new org.agrona.ExpandableArrayBuffer(64);
+            final Buffer lakeBuffer = fixed.allocate();
+            final MutableDirectBuffer lakeView = lakeBuffer.mutableBuffer();
+            for (final SlotArena arena : List.<SlotArena>of(fixed, zeroing, buddy))
+            {
+                final java.util.function.LongSupplier alloc = arena == buddy ? () -> buddy.allocateHandle(200) :
+                    ((FixedArena)arena)::allocateHandle;
+                assertNoGarbage(arena + " handle tier, every accessor", () ->
+                {
+                    final long h = alloc.getAsLong();
+                    arena.putLong(h, 0, 42L);
+                    arena.putInt(h, 8, 7);
+                    arena.putByte(h, 12, (byte)1);
+                    arena.putBytes(h, 16, array, 0, 32);
+                    arena.putBytes(h, 48, agrona, 0, 32);
+                    sink += arena.length(h) + arena.offset(h) + (arena.isLive(h) ? 1 : 0);
+                    arena.freezeHandle(h, 80);
+                    arena.retain(h);
+                    sink += arena.getLong(h, 0) + arena.getInt(h, 8) + arena.getByte(h, 12);
+                    arena.getBytes(h, 16, array, 0, 64);
+                    arena.getBytes(h, 16, agrona, 0, 64);
+                    arena.getBytes(h, 16, expandable, 0, 64);
+                    arena.getBytes(h, 16, lakeView, 0, 64);
+                    arena.release(h);
+                    arena.release(h);
+                });
+            }
+            lakeBuffer.close();
+            final long heldFixed = full.allocateHandle();
+            final long heldBuddy = fullBuddy.allocateHandle(64);
+            assertNoGarbage("tryAllocate / tryAllocateHandle of full arenas", () ->
+            {
+                if (full.tryAllocate() != null || full.tryAllocateHandle() != FixedArena.NO_HANDLE ||
+                    fullBuddy.tryAllocate(8) != null || fullBuddy.tryAllocateHandle(8) != BuddyArena.NO_HANDLE)
+                {
+                    throw new AssertionError("a full arena allocated");
+                }
+            });
+            full.release(heldFixed);
+            fullBuddy.release(heldBuddy);
+            assertEquals(0, fixed.liveSlots());
+            assertEquals(0, zeroing.liveSlots());
+            assertEquals(0, buddy.metrics().liveBlocks());
+        }
+    }
 }
