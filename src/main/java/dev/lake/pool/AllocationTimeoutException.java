@@ -14,7 +14,8 @@ public final class AllocationTimeoutException extends IllegalStateException
 
     /** The bytes asked for. */
     private final long requested;
-    private final transient Duration timeout;
+    /** How long the caller waited; {@link Duration} is serializable, so the figure survives as the others do. */
+    private final Duration timeout;
 
     /**
      * @param arena     the arena's name.

@@ -1063,4 +1063,37 @@ class NinthReviewPoolTest
             assertEquals(0, buddy.metrics().liveBlocks());
         }
     }
+
+    /**
+     * {@code AllocationTimeoutException.timeout()} promises "how long the caller waited", but the field was
+     * {@code transient} ({@link Duration} is serializable): an exception serialized (a remote call, a log shipper)
+     * came back with {@code timeout()} null. The pool's other exceptions keep their figures across serialization.
+     */
+    @Test
+    void thePoolsExceptionsKeepTheirFiguresAcrossSerialization() throws Exception
+    {
+        final AllocationTimeoutException timedOut = roundTrip(new AllocationTimeoutException("a", 64, Duration.ofMillis(5)));
+        assertEquals(Duration.ofMillis(5), timedOut.timeout());
+        assertEquals(64, timedOut.requested());
+        final ArenaFullException full = roundTrip(new ArenaFullException("a", 8, 8, "slots"));
+        assertEquals(8, full.capacity());
+        assertEquals(8, full.live());
+        final RequestTooLargeException tooLarge = roundTrip(new RequestTooLargeException("a", 100, 64));
+        assertEquals(100, tooLarge.requested());
+        assertEquals(64, tooLarge.maximum());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends java.io.Serializable> T roundTrip(final T value) throws Exception
+    {
+        final java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes))
+        {
+            out.writeObject(value);
+        }
+        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.ByteArrayInputStream(bytes.toByteArray())))
+        {
+            return (T)in.readObject();
+        }
+    }
 }
