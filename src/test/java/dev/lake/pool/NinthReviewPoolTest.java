@@ -1096,4 +1096,176 @@ class NinthReviewPoolTest
             return (T)in.readObject();
         }
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // metrics() while the arena is hammered (what the JFR hook does every period)
+    // ---------------------------------------------------------------------------------------------------------
+
+    private static void checkSnapshot(final FixedArenaMetrics m)
+    {
+        assertTrue(m.liveSlots() >= 0 && m.liveSlots() <= m.slotCount(), m::toString);
+        assertEquals((long)m.liveSlots() * m.slotCapacity(), m.bytesLive(), m::toString);
+        assertTrue(m.allocations() >= m.frees() && m.frees() >= 0, m::toString);
+        assertTrue(m.waits().waiters() >= 0, m::toString);
+    }
+
+    private static void checkSnapshot(final BuddyArenaMetrics m)
+    {
+        long perOrder = 0;
+        for (final long b : m.freeBytesPerOrder())
+        {
+            perOrder += b;
+        }
+        assertEquals(perOrder, m.freeBytes(), m::toString);
+        assertEquals(m.totalBytes(), m.freeBytes() + m.bytesLive(), m::toString);
+        assertTrue(m.largestFreeBlock() <= m.freeBytes(), m::toString);
+        assertTrue(m.liveBlocks() >= 0 && m.liveBlocks() <= m.totalBytes() / m.minBlock(), m::toString);
+        assertTrue(m.waits().waiters() >= 0, m::toString);
+    }
+
+    /**
+     * Pin: {@code metrics()} called over and over while 6 threads (more than the cores) allocate, write, freeze,
+     * share, release and wait on both tiers of a fixed and a buddy arena (as the JFR hook does each period, also
+     * with a recording running at 10 ms) returns snapshots that are never impossible (live within the arena, live
+     * bytes = live slots x capacity, free + live bytes = total, per-order bytes summing to the free bytes), takes no
+     * capacity, and once quiet the figures are exact: every allocation freed, the buddy arena one free block.
+     */
+    @Test
+    void metricsTakenDuringAHammerAreNeverImpossibleAndExactOnceQuiet(@TempDir final Path dir) throws Exception
+    {
+        final String fixedName = uniqueName("fixed-hammer");
+        final String buddyName = uniqueName("buddy-hammer");
+        try (FixedArena fixed = FixedArena.builder(16, 128).name(fixedName).autoSpill(true).jfrEvents(true).build();
+            BuddyArena buddy = BuddyArena.builder(4096, 32).name(buddyName).autoSpill(true).jfrEvents(true).build();
+            Recording recording = new Recording())
+        {
+            recording.enable(FixedArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(10));
+            recording.enable(BuddyArenaMetricsEvent.NAME).withPeriod(Duration.ofMillis(10));
+            recording.start();
+            final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            final java.util.concurrent.atomic.AtomicLong fixedOps = new java.util.concurrent.atomic.AtomicLong();
+            final java.util.concurrent.atomic.AtomicLong snapshots = new java.util.concurrent.atomic.AtomicLong();
+            final long end = System.nanoTime() + 1_500_000_000L;
+            Workers.run(7, id ->
+            {
+                final java.util.Random random = new java.util.Random(id);
+                if (id == 6)
+                {
+                    while (!done.get())
+                    {
+                        checkSnapshot(fixed.metrics());
+                        checkSnapshot(buddy.metrics());
+                        snapshots.incrementAndGet();
+                    }
+                    return;
+                }
+                try
+                {
+                    while (System.nanoTime() < end)
+                    {
+                        final int size = 1 + random.nextInt(400);
+                        switch (random.nextInt(6))
+                        {
+                            case 0:
+                            {
+                                final Buffer b = fixed.tryAllocate();
+                                if (b != null)
+                                {
+                                    b.putInt(id).putBytes(new byte[random.nextInt(200)]); // may spill
+                                    final Bytes bytes = b.freeze();
+                                    final Bytes slice = bytes.slice(0, 4);
+                                    assertEquals(id, slice.getInt(0));
+                                    bytes.release();
+                                    slice.release();
+                                    fixedOps.incrementAndGet();
+                                }
+                                break;
+                            }
+                            case 1:
+                            {
+                                final long h = fixed.tryAllocateHandle();
+                                if (h != FixedArena.NO_HANDLE)
+                                {
+                                    fixed.putInt(h, 0, id);
+                                    fixed.freezeHandle(h, 4);
+                                    fixed.retain(h);
+                                    assertEquals(id, fixed.getInt(h, 0));
+                                    fixed.release(h);
+                                    fixed.release(h);
+                                }
+                                break;
+                            }
+                            case 2:
+                            {
+                                try
+                                {
+                                    fixed.allocate(Duration.ofMillis(1)).close();
+                                }
+                                catch (final AllocationTimeoutException timedOut)
+                                {
+                                    // counted as a timed-out wait
+                                }
+                                break;
+                            }
+                            case 3:
+                            {
+                                final Buffer b = buddy.tryAllocate(size);
+                                if (b != null)
+                                {
+                                    b.putInt(id).position(Math.min(size + random.nextInt(64), 4096));
+                                    final Bytes bytes = b.freeze();
+                                    final Bytes shared = bytes.retain();
+                                    bytes.release();
+                                    assertEquals(id, shared.getInt(0));
+                                    shared.release();
+                                }
+                                break;
+                            }
+                            case 4:
+                            {
+                                final long h = buddy.tryAllocateHandle(size);
+                                if (h != BuddyArena.NO_HANDLE)
+                                {
+                                    buddy.putInt(h, 0, id);
+                                    buddy.freezeHandle(h, 4);
+                                    assertEquals(id, buddy.getInt(h, 0));
+                                    buddy.release(h);
+                                }
+                                break;
+                            }
+                            default:
+                            {
+                                try
+                                {
+                                    buddy.allocate(size, Duration.ofMillis(1)).close();
+                                }
+                                catch (final AllocationTimeoutException timedOut)
+                                {
+                                    // counted as a timed-out wait
+                                }
+                            }
+                        }
+                    }
+                }
+                finally
+                {
+                    if (id == 0)
+                    {
+                        done.set(true);
+                    }
+                }
+            });
+            recording.stop();
+            assertTrue(snapshots.get() > 0 && fixedOps.get() > 0);
+            final FixedArenaMetrics f = fixed.metrics();
+            assertTrue(f.liveSlots() == 0 && f.allocations() == f.frees() && f.waits().waiters() == 0, f::toString);
+            final BuddyArenaMetrics b = buddy.metrics();
+            assertTrue(b.fullyCoalesced() && b.allocations() == b.frees() && b.bytesLive() == 0 &&
+                b.waits().waiters() == 0, b::toString);
+            for (final RecordedEvent e : events(recording, dir, BuddyArenaMetricsEvent.NAME, buddyName))
+            {
+                assertEquals(e.getInt("totalBytes"), e.getLong("freeBytes") + e.getLong("bytesLive"), e.toString());
+            }
+        }
+    }
 }
