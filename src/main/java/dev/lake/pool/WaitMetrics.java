@@ -12,7 +12,9 @@ package dev.lake.pool;
  *                       {@code completeExceptionally}).
  * @param cancelled      waits the caller gave up without an exception: its future was cancelled (also by an
  *                       interrupt of {@code allocate(size, timeout)}), or completed by the caller with a value the
- *                       arena never delivered ({@code complete(x)}, {@code completeOnTimeout}, {@code completeAsync}).
+ *                       arena never delivered ({@code complete(x)}, {@code completeOnTimeout}, {@code completeAsync}),
+ *                       or ended by {@code allocate(size, timeout)} itself when the heap refused one of the wait's
+ *                       objects (the {@code OutOfMemoryError} reaches its caller).
  * @param failed         waits failed otherwise: closed arena ({@link ArenaClosedException}), a future completed
  *                       exceptionally by its caller with anything but a timeout, an error while capacity was
  *                       claimed for it, a request the queue could not take (an {@code OutOfMemoryError}, thrown to
