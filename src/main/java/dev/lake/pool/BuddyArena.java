@@ -273,9 +273,8 @@ public final class BuddyArena extends SlotArena
      */
     public int handleCapacity(final long handle)
     {
-        final int slot = slotOf(handle);
-        table.check(slot, SlotTable.generationOf(handle), "size");
-        return capacity(slot);
+        // liveSlot's opaque read: a thread polling this for another thread's release must see it
+        return capacity(liveSlot(handle, "size"));
     }
 
     /**

@@ -450,28 +450,23 @@ abstract class SlotArena implements AutoCloseable
     }
 
     /**
+     * Safe from any thread, also polled in a loop: a thread waiting for another thread's release sees it (the read
+     * is opaque, so the JIT cannot hoist it out of the caller's loop).
+     *
      * @param handle any {@code long}.
      * @return whether it is a live handle of this arena (a generation match, see the class comment).
      */
     public final boolean isLive(final long handle)
     {
-        final int slot = (int)(handle & SlotTable.REF_MASK);
-        if (handle <= 0 || slot >= table.size())
-        {
-            return false;
-        }
-        try
-        {
-            table.check(slot, SlotTable.generationOf(handle), "check");
-            return true;
-        }
-        catch (final StaleHandleException ex)
-        {
-            return false;
-        }
+        final long[] s = slots;
+        final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
+        return handle > 0 && at < s.length && isLive(SlotTable.wordOpaque(s, at), handle);
     }
 
     /**
+     * Safe from any thread, also polled in a loop (waiting for the writer's freeze, or a release): the reads are
+     * opaque, so the JIT cannot hoist them out of the caller's loop.
+     *
      * @param handle a live handle.
      * @return its frozen length, or -1 while it is still writing.
      * @throws StaleHandleException if the handle is no longer live.
@@ -864,8 +859,9 @@ abstract class SlotArena implements AutoCloseable
     }
 
     /**
-     * The slot of a live handle: in range, its generation current, referenced. One plain read of the meta word
-     * (see {@link SlotTable}'s memory-order note).
+     * The slot of a live handle: in range, its generation current, referenced. One opaque read of the meta word (see
+     * {@link SlotTable}'s memory-order note): a plain one was hoisted out of a caller's loop by the JIT, so a thread
+     * polling {@link #length(long)} (or {@code handleCapacity}) never saw another thread's release.
      *
      * @throws StaleHandleException if not.
      */
@@ -877,7 +873,7 @@ abstract class SlotArena implements AutoCloseable
         {
             throw notAHandle(handle);
         }
-        final long m = s[at];
+        final long m = SlotTable.wordOpaque(s, at);
         if (!isLive(m, handle))
         {
             throw table.stale(m, at >>> SlotTable.SHIFT, SlotTable.generationOf(handle), action);
@@ -905,10 +901,13 @@ abstract class SlotArena implements AutoCloseable
         return ((x - 1) | (SlotTable.COUNT_MASK - x)) >= 0;
     }
 
-    /** @return the frozen length of a slot, or {@link SlotTable#WRITING}. */
+    /**
+     * @return the frozen length of a live slot (in range), or {@link SlotTable#WRITING}. Opaque, as in
+     *     {@link #liveSlot}: a thread polling {@link #length(long)} for the writer's freeze must see it.
+     */
     private int frozenLength(final int slot)
     {
-        return (int)slots[(slot << SlotTable.SHIFT) + SlotTable.LENGTH];
+        return (int)SlotTable.wordOpaque(slots, (slot << SlotTable.SHIFT) + SlotTable.LENGTH);
     }
 
     /**

@@ -1268,4 +1268,120 @@ class NinthReviewPoolTest
             }
         }
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // the handle tier's queries, polled by one thread while another releases or freezes
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * {@code isLive(handle)}, {@code length(handle)} and the buddy arena's {@code handleCapacity(handle)} are safe
+     * from any thread, but read the slot's words with plain loads: a thread polling one of them in a loop (waiting
+     * for a consumer's release, or for the producer's freeze) had the load hoisted out of the loop by the JIT and never
+     * saw the change (the same class of bug as the stale writer fixed earlier, here a hang). A child JVM polls each
+     * query on its own thread, bounded, while the main thread releases or freezes.
+     */
+    @Test
+    void aThreadPollingAHandleQuerySeesAnotherThreadsReleaseOrFreeze() throws Exception
+    {
+        final String output = dev.lake.testing.ChildJvm.run(PollingProbe.class, true);
+        for (final String query : PollingProbe.QUERIES)
+        {
+            assertTrue(output.contains(query + ": saw it"), query + " never saw the change:\n" + output);
+        }
+    }
+
+    /** Polls each handle query on a thread of its own until it changes; prints which saw the change. */
+    static final class PollingProbe
+    {
+        static final List<String> QUERIES =
+            List.of("isLive until released", "length until released", "length until frozen", "handleCapacity until released");
+
+        public static void main(final String[] args) throws Exception
+        {
+            final FixedArena fixed = FixedArena.builder(8, 64).build();
+            final BuddyArena buddy = BuddyArena.builder(1024, 64).build();
+            final long live = fixed.allocateHandle();
+            fixed.freezeHandle(live, 8);
+            final long frozenLength = fixed.allocateHandle();
+            fixed.freezeHandle(frozenLength, 8);
+            final long writing = fixed.allocateHandle();
+            final long block = buddy.allocateHandle(64);
+            // each poller loops on its query directly (no interface call per iteration), as a caller's loop would
+            final long bound = 4_000_000_000L; // so that a poller that cannot see the change ends by itself
+            final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(QUERIES.size());
+            final String[] outcome = new String[QUERIES.size()];
+            final List<Runnable> loops = List.of(
+                () ->
+                {
+                    long spins = 0;
+                    while (fixed.isLive(live) && spins < bound)
+                    {
+                        spins++;
+                    }
+                    outcome[0] = spins < bound ? "saw it" : "never saw it";
+                },
+                () ->
+                {
+                    long spins = 0;
+                    while (fixed.length(frozenLength) == 8 && spins < bound)
+                    {
+                        spins++;
+                    }
+                    outcome[1] = "never saw it"; // released: length() throws
+                },
+                () ->
+                {
+                    long spins = 0;
+                    while (fixed.length(writing) == -1 && spins < bound)
+                    {
+                        spins++;
+                    }
+                    outcome[2] = spins < bound ? "saw it" : "never saw it";
+                },
+                () ->
+                {
+                    long spins = 0;
+                    while (buddy.handleCapacity(block) == 64 && spins < bound)
+                    {
+                        spins++;
+                    }
+                    outcome[3] = "never saw it"; // released: handleCapacity() throws
+                });
+            final List<Thread> pollers = new ArrayList<>();
+            for (int q = 0; q < QUERIES.size(); q++)
+            {
+                final int which = q;
+                final Thread poller = new Thread(() ->
+                {
+                    started.countDown();
+                    try
+                    {
+                        loops.get(which).run();
+                    }
+                    catch (final StaleHandleException released)
+                    {
+                        outcome[which] = "saw it";
+                    }
+                });
+                poller.setDaemon(true);
+                pollers.add(poller);
+                poller.start();
+            }
+            started.await();
+            final long warm = System.nanoTime() + 500_000_000L; // the pollers' loops get compiled meanwhile
+            while (System.nanoTime() < warm)
+            {
+                Thread.onSpinWait();
+            }
+            fixed.release(live);
+            fixed.release(frozenLength);
+            fixed.freezeHandle(writing, 16);
+            buddy.release(block);
+            for (int q = 0; q < QUERIES.size(); q++)
+            {
+                pollers.get(q).join(10_000);
+                System.out.println(QUERIES.get(q) + ": " + outcome[q]);
+            }
+        }
+    }
 }
