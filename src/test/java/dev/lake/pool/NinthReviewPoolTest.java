@@ -1384,4 +1384,50 @@ class NinthReviewPoolTest
             }
         }
     }
+
+    /**
+     * Pin: {@code BuddyArenaMetrics.largestFreeBlock} is "the largest request that succeeds now": after each
+     * snapshot of a randomly fragmented arena (cache on), a request of exactly that size succeeds and one of twice
+     * that size fails; {@code fullyCoalesced()} holds exactly when nothing is live.
+     */
+    @Test
+    void largestFreeBlockIsTheLargestRequestThatSucceedsNow()
+    {
+        final java.util.Random random = new java.util.Random(99);
+        try (BuddyArena arena = BuddyArena.builder(4096, 16).build())
+        {
+            final List<Long> held = new ArrayList<>();
+            for (int step = 0; step < 2_000; step++)
+            {
+                if (held.isEmpty() || random.nextInt(3) != 0)
+                {
+                    final long h = arena.tryAllocateHandle(1 + random.nextInt(600));
+                    if (h != BuddyArena.NO_HANDLE)
+                    {
+                        held.add(h);
+                    }
+                }
+                else
+                {
+                    arena.release(held.remove(random.nextInt(held.size())));
+                }
+                final BuddyArenaMetrics m = arena.metrics();
+                assertEquals(held.isEmpty(), m.fullyCoalesced(), m.toString());
+                final int largest = m.largestFreeBlock();
+                if (largest > 0)
+                {
+                    final long h = arena.tryAllocateHandle(largest);
+                    assertNotEquals(BuddyArena.NO_HANDLE, h, "a request of the largest free block fails: " + m);
+                    arena.release(h);
+                }
+                if (largest < m.totalBytes())
+                {
+                    final long h = arena.tryAllocateHandle(Math.max(16, 2 * largest));
+                    assertEquals(BuddyArena.NO_HANDLE, h, "a request above the largest free block succeeds: " + m);
+                }
+            }
+            held.forEach(arena::release);
+            assertTrue(arena.metrics().fullyCoalesced());
+        }
+    }
 }
