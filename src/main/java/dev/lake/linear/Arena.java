@@ -158,7 +158,9 @@ public final class Arena implements AutoCloseable
     // of every discarding rewind since (cut), as a checkpoint above that target is stale and one at or below it may
     // not be. A give-back of a finished vector's unused tail (shrinkLast) stops there, so no valid checkpoint in the
     // tail goes stale; when no checkpoint lies there the give-back is at most smaller than it could be, never wrong.
-    // (A reset in the first block, restart(), leaves it above the position: then only checkpoints at 0 are valid.)
+    // (A reset in the first block, restart(), leaves it above the position, to stay small enough to inline: then only
+    // checkpoints at 0 are valid. The position may grow back over it, so whatever reads it must first drop it while it
+    // still lies above the position: forgetStaleCheckpoint() before a vector's storage is allocated.)
     private long lastCheckpoint = -1;
 
     // Cleanup actions, oldest first, each with the clock tick of its registration.
@@ -1518,6 +1520,20 @@ public final class Arena implements AutoCloseable
         }
         pos += extra;
         return true;
+    }
+
+    /**
+     * Before a vector's storage is allocated: drops the checkpoint mark if it lies above the position. Only a reset
+     * in the first block leaves it there (every other discarding rewind lowers it), and no checkpoint above the
+     * position is valid; left in place, it would stop {@link #shrinkLast} inside the tail of a vector that later
+     * grew over it, keeping bytes allocated for a checkpoint that is dead.
+     */
+    void forgetStaleCheckpoint()
+    {
+        if (lastCheckpoint > pos)
+        {
+            lastCheckpoint = pos;
+        }
     }
 
     /** Gives back the tail of the last allocation, ending at {@code end}, from {@code newEnd} on. */

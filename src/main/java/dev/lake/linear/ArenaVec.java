@@ -421,6 +421,9 @@ public abstract class ArenaVec
                 return true;
             }
         }
+        // a checkpoint mark above the position is dead; the new storage may grow over it and must not keep its tail
+        // for it at finish()
+        arena.forgetStaleCheckpoint();
         long ref = arena.tryAllocate((int)(target * elementSize), alignment);
         if (ref == Arena.NULL && target > needed)
         {
