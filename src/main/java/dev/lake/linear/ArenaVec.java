@@ -32,6 +32,11 @@ import java.util.function.ObjIntConsumer;
  * allocation and the old storage stays in the arena as idle bytes until a rewind frees it. Growth counts
  * against the innermost transaction's budget: {@code push}/{@code reserve} throw
  * {@link BudgetExceededException}, {@link #tryReserve(int)} returns {@code false}, and the vector is unchanged.
+ * The same holds when the arena's reserve limit or the operating system refuses a new block: every call that
+ * grows the vector ({@code push}, {@code addAll}, {@code reserve}, the factories that take a capacity) throws
+ * {@link OutOfMemoryError} then. A vector holds at most {@code Arena.MAX_ALLOCATION / elementSize()} elements
+ * (element count times element size never exceeds an {@code int}); a growth past that throws
+ * {@link IllegalArgumentException} naming the figures, and nothing changes.
  *
  * <h2>finish()</h2>
  * {@code finish()} hands the elements to the arena and returns an {@link ArenaView}: a read view that lives
@@ -103,6 +108,7 @@ public abstract class ArenaVec
      * @return an empty vector of longs.
      * @throws IllegalArgumentException if {@code capacity} is negative or too large.
      * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the arena cannot get a block for it.
      * @throws IllegalStateException    if the arena is closed.
      */
     public static OfLong ofLongs(final Arena arena, final int capacity)
@@ -126,6 +132,7 @@ public abstract class ArenaVec
      * @return an empty vector of ints.
      * @throws IllegalArgumentException if {@code capacity} is negative or too large.
      * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the arena cannot get a block for it.
      * @throws IllegalStateException    if the arena is closed.
      */
     public static OfInt ofInts(final Arena arena, final int capacity)
@@ -149,6 +156,7 @@ public abstract class ArenaVec
      * @return an empty vector of doubles.
      * @throws IllegalArgumentException if {@code capacity} is negative or too large.
      * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the arena cannot get a block for it.
      * @throws IllegalStateException    if the arena is closed.
      */
     public static OfDouble ofDoubles(final Arena arena, final int capacity)
@@ -178,6 +186,7 @@ public abstract class ArenaVec
      * @return an empty vector of records.
      * @throws IllegalArgumentException naming the value if an argument is out of range.
      * @throws BudgetExceededException  if the room would exceed a transaction budget.
+     * @throws OutOfMemoryError         if the arena cannot get a block for it.
      * @throws IllegalStateException    if the arena is closed.
      */
     public static OfRecord ofRecords(final Arena arena, final int recordSize, final int capacity)
@@ -669,6 +678,8 @@ public abstract class ArenaVec
          * @param index first byte.
          * @param count longs to append.
          * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws IllegalArgumentException  if the vector would hold more than its largest size (see the class
+         *                                   Javadoc; nothing changes).
          * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException      if the vector is finished or its memory is gone.
          */
@@ -878,6 +889,8 @@ public abstract class ArenaVec
          * @param index first byte.
          * @param count ints to append (native byte order).
          * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws IllegalArgumentException  if the vector would hold more than its largest size (see the class
+         *                                   Javadoc; nothing changes).
          * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException      if the vector is finished or its memory is gone.
          */
@@ -1055,6 +1068,8 @@ public abstract class ArenaVec
          * @param index first byte.
          * @param count doubles to append (native byte order), one copy.
          * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws IllegalArgumentException  if the vector would hold more than its largest size (see the class
+         *                                   Javadoc; nothing changes).
          * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException      if the vector is finished or its memory is gone.
          */
@@ -1190,6 +1205,8 @@ public abstract class ArenaVec
          * @param index first byte.
          * @param count records to append.
          * @throws IndexOutOfBoundsException if the bytes are outside {@code src} (nothing changes).
+         * @throws IllegalArgumentException  if the vector would hold more than its largest size (see the class
+         *                                   Javadoc; nothing changes).
          * @throws BudgetExceededException   if growing would exceed a transaction budget (nothing changes).
          * @throws StaleHandleException      if the vector is finished or its memory is gone.
          */

@@ -7,9 +7,12 @@ package dev.lake.linear;
  * scratch space). It allocates only inside its own range and never moves its parent's position.
  *
  * <p>For its parent the view is one allocation. Rewinding or resetting the parent below the view's end, or
- * closing the lake, invalidates the view for good: every later operation on it, its droplets, snapshots and
- * sandboxes throws {@link dev.lake.memory.StaleHandleException}. The view shares its lake's
- * {@link #buffer()}, and its offsets are absolute in it.
+ * closing the lake, invalidates the view for good: every later call on it that allocates, rewinds, resets or
+ * opens a handle, and every use of its droplets, snapshots and sandboxes, throws
+ * {@link dev.lake.memory.StaleHandleException}; its status queries still answer ({@link #isValid()} false,
+ * {@link #used()}, {@link #remaining()}, {@link #markDepth()} and {@link #openSandboxes()} 0) and
+ * {@link #close()} does nothing. The view shares its lake's {@link #buffer()}, and its offsets are absolute in
+ * it.
  *
  * <p>Cost: a view is one object holding no native memory; its arrays (marks, sandboxes, epochs) start empty
  * and grow only when used. Its validity check is O(1) unless something in the lake rewound since the last
@@ -51,6 +54,9 @@ public final class LakeView extends LakeAllocator implements AutoCloseable
      * gives its bytes back to the parent (the view then becomes invalid). Otherwise the view stays valid and
      * empty, and its bytes come back with the parent's next rewind below it. Does nothing on an invalid view.
      * O(1) (plus O(used) with zeroing).
+     *
+     * @throws IllegalStateException if the lake is {@linkplain Lake#confineTo(Thread) confined} to another thread
+     *                               (nothing changes).
      */
     @Override
     public void close()

@@ -35,8 +35,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <h2>Handles</h2>
  * A transaction is a small handle: its state lives in the arena, so opening one costs one small object
  * (often removed by escape analysis) and no search. Once committed, rolled back (also by an outer rollback)
- * or closed, every use except {@link #close()} and the status queries throws {@link StaleHandleException}.
- * Not thread-safe, like its arena.
+ * or closed, every use except {@link #close()}, {@link #buffer(long)} (a reference the transaction kept stays
+ * readable after its commit; it checks the reference, not the transaction) and the status queries throws
+ * {@link StaleHandleException}, but {@link #commit()} and {@link #rollback()} after a commit throw
+ * {@link IllegalStateException}. From a cleanup action, a transaction can be neither committed, rolled back,
+ * closed, nested nor given another cleanup ({@link IllegalStateException}). Not thread-safe, like its arena.
  */
 public final class Transaction implements AutoCloseable
 {
@@ -60,8 +63,8 @@ public final class Transaction implements AutoCloseable
      * Keeps every allocation made in this transaction; they become part of the enclosing transaction (or of
      * the arena). O(1).
      *
-     * @throws IllegalStateException if already committed, or a savepoint inside is still open (nothing
-     *                               changes then).
+     * @throws IllegalStateException if already committed, a savepoint inside is still open, or called from a
+     *                               cleanup action (nothing changes then).
      * @throws StaleHandleException  if the transaction was rolled back or the arena closed.
      */
     public void commit()
@@ -96,7 +99,9 @@ public final class Transaction implements AutoCloseable
      * Rolls back unless committed; does nothing if already committed, rolled back (also by an outer
      * rollback) or if the arena is closed. Savepoints still open inside are rolled back first.
      *
-     * @throws RuntimeException the first failure of a cleanup action, after the rollback completed.
+     * @throws IllegalStateException if called from a cleanup action while the transaction is open (nothing changes;
+     *                               it stays open, to close again).
+     * @throws RuntimeException      the first failure of a cleanup action, after the rollback completed.
      */
     @Override
     public void close()
@@ -126,8 +131,10 @@ public final class Transaction implements AutoCloseable
      * Opens a savepoint: a transaction nested in this one, committed or rolled back on its own.
      *
      * @return the savepoint, at depth {@code depth() + 1}; it inherits this transaction's budget.
-     * @throws StaleHandleException  if this transaction is closed.
-     * @throws IllegalStateException if a savepoint is already open inside this one.
+     * @throws StaleHandleException  if this transaction is closed (committed, rolled back, or its arena closed).
+     * @throws IllegalStateException if a savepoint is already open inside this one, or called from a cleanup
+     *                               action.
+     * @throws OutOfMemoryError      if the heap refuses the handle; no savepoint is opened then.
      */
     public Transaction savepoint()
     {
@@ -251,6 +258,7 @@ public final class Transaction implements AutoCloseable
      * @throws IllegalStateException    if a savepoint is open inside it.
      * @throws IllegalArgumentException naming the value for a bad size or alignment.
      * @throws BudgetExceededException  if the request would exceed the budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
      */
     public long allocate(final int size, final int alignment)
     {
@@ -261,9 +269,11 @@ public final class Transaction implements AutoCloseable
     /**
      * @param size bytes, aligned to {@link Arena#DEFAULT_ALIGNMENT}.
      * @return a reference, see {@link Arena#allocate(int)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException     if the transaction is closed.
+     * @throws IllegalStateException    if a savepoint is open inside it.
+     * @throws IllegalArgumentException naming the value for a bad size.
+     * @throws BudgetExceededException  if the request would exceed the budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
      */
     public long allocate(final int size)
     {
@@ -289,9 +299,11 @@ public final class Transaction implements AutoCloseable
      * @param size      bytes.
      * @param alignment a power of two.
      * @return a reference to zeroed bytes, see {@link Arena#allocateZeroed(int, int)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException     if the transaction is closed.
+     * @throws IllegalStateException    if a savepoint is open inside it.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws BudgetExceededException  if the request would exceed the budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
      */
     public long allocateZeroed(final int size, final int alignment)
     {
@@ -302,9 +314,11 @@ public final class Transaction implements AutoCloseable
     /**
      * @param size bytes, on a 64-byte cache line.
      * @return a reference, see {@link Arena#allocateCacheAligned(int)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException     if the transaction is closed.
+     * @throws IllegalStateException    if a savepoint is open inside it.
+     * @throws IllegalArgumentException naming the value for a bad size.
+     * @throws BudgetExceededException  if the request would exceed the budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
      */
     public long allocateCacheAligned(final int size)
     {
@@ -318,6 +332,7 @@ public final class Transaction implements AutoCloseable
      * @throws StaleHandleException    if the transaction is closed.
      * @throws IllegalStateException   if a savepoint is open inside it.
      * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws OutOfMemoryError        if the reserve limit or the OS refuses a new block.
      */
     public long copyOf(final byte[] src)
     {
@@ -330,9 +345,11 @@ public final class Transaction implements AutoCloseable
      * @param index  first byte.
      * @param length bytes.
      * @return a reference to the copy, see {@link Arena#copyOf(DirectBuffer, int, int)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException      if the transaction is closed.
+     * @throws IllegalStateException     if a savepoint is open inside it.
+     * @throws IndexOutOfBoundsException if the range is outside {@code src} (nothing allocated).
+     * @throws BudgetExceededException   if the request would exceed the budget.
+     * @throws OutOfMemoryError          if the reserve limit or the OS refuses a new block.
      */
     public long copyOf(final DirectBuffer src, final int index, final int length)
     {
@@ -343,9 +360,13 @@ public final class Transaction implements AutoCloseable
     /**
      * @param value the string.
      * @return a reference to its length-prefixed UTF-8 copy, see {@link Arena#copyOfUtf8(CharSequence)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException            if the transaction is closed.
+     * @throws IllegalStateException           if a savepoint is open inside it.
+     * @throws IllegalArgumentException        if the encoding exceeds {@link Arena#MAX_ALLOCATION} bytes.
+     * @throws BudgetExceededException         if the request would exceed the budget.
+     * @throws OutOfMemoryError                if the reserve limit or the OS refuses a new block.
+     * @throws java.util.ConcurrentModificationException if {@code value} changed while it was copied, see
+     *                                         {@link Arena#copyOfUtf8(CharSequence)} (the allocation is taken back).
      */
     public long copyOfUtf8(final CharSequence value)
     {
@@ -360,10 +381,12 @@ public final class Transaction implements AutoCloseable
      * @param wrapper   how to wrap it.
      * @param <F>       the flyweight type.
      * @return the flyweight over new memory, see {@link Arena#place(Object, int, int, FlyweightWrapper)}.
-     * @throws StaleHandleException    if the transaction is closed.
-     * @throws IllegalStateException   if a savepoint is open inside it, or the wrapper closed the arena or gave the
-     *                                 placed memory back (rolled this transaction back, for one) while it ran.
-     * @throws BudgetExceededException if the request would exceed the budget.
+     * @throws StaleHandleException     if the transaction is closed.
+     * @throws IllegalStateException    if a savepoint is open inside it, or the wrapper closed the arena or gave the
+     *                                  placed memory back (rolled this transaction back, for one) while it ran.
+     * @throws IllegalArgumentException naming the value for a bad size or alignment.
+     * @throws BudgetExceededException  if the request would exceed the budget.
+     * @throws OutOfMemoryError         if the reserve limit or the OS refuses a new block.
      */
     public <F> F place(final F flyweight, final int size, final int alignment, final FlyweightWrapper<F> wrapper)
     {
@@ -387,7 +410,7 @@ public final class Transaction implements AutoCloseable
      *
      * @param action the action.
      * @throws StaleHandleException  if the transaction is closed.
-     * @throws IllegalStateException if a savepoint is open inside it.
+     * @throws IllegalStateException if a savepoint is open inside it, or called from a cleanup action.
      */
     public void defer(final Runnable action)
     {
@@ -401,7 +424,7 @@ public final class Transaction implements AutoCloseable
      *
      * @param resource the resource.
      * @throws StaleHandleException  if the transaction is closed.
-     * @throws IllegalStateException if a savepoint is open inside it.
+     * @throws IllegalStateException if a savepoint is open inside it, or called from a cleanup action.
      */
     public void deferClose(final AutoCloseable resource)
     {

@@ -287,6 +287,51 @@ class NinthReviewLinearTest
         }
     }
 
+    /**
+     * {@code TxnDiff.allocationCount} counts one per allocation through every allocating call of a transaction and
+     * of the arena inside it, a vector growth that moves counts one (also when doubling is refused and the exact
+     * growth is taken), one in place none, and a finish() none.
+     */
+    @Test
+    void theAllocationCountIsOnePerAllocationWhateverTheCall()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(4096).maxBlockSize(4096).build();
+             Transaction tx = arena.transaction())
+        {
+            long expected = 0;
+            final Runnable[] calls = {() -> tx.allocate(8), () -> tx.allocate(8, 16), () -> tx.tryAllocate(8, 1),
+                () -> tx.allocateZeroed(24, 8), () -> tx.allocateCacheAligned(8), () -> tx.copyOf(new byte[3]),
+                () -> tx.copyOf(new UnsafeBuffer(new byte[5]), 1, 3), () -> tx.copyOfUtf8("h\u00e9llo"),
+                () -> tx.place(new UnsafeBuffer(new byte[0]), 16, 8, (f, b, o) -> { }), () -> arena.allocate(8),
+                () -> arena.copyOf(new long[] {1, 2}), () -> arena.copyOfAscii("abc"), () -> arena.copyOf(new int[] {1}),
+                () -> arena.tryAllocateZeroed(8, 8), () -> arena.tryCopyOfUtf8("x")};
+            for (final Runnable call : calls)
+            {
+                call.run();
+                assertEquals(++expected, tx.diff().allocationCount(), "after call " + expected);
+            }
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
+            assertEquals(expected, tx.diff().allocationCount(), "an empty vector allocates nothing");
+            longs.push(1);
+            assertEquals(++expected, tx.diff().allocationCount(), "the first storage");
+            longs.addAll(100, i -> i); // last: grows in place
+            assertEquals(expected, tx.diff().allocationCount(), "growth in place");
+            arena.allocate(8);
+            expected++;
+            longs.reserve(1000); // not last: moves
+            assertEquals(++expected, tx.diff().allocationCount(), "growth that moves");
+            arena.allocate(8);
+            expected++;
+            final int needed = longs.capacity() + 1;
+            tx.setLimit(tx.bytesUsed() + needed * 8L + 8); // doubling refused by the budget, exact growth taken
+            longs.addAll(needed - longs.size(), i -> i);
+            assertEquals(needed, longs.capacity());
+            assertEquals(++expected, tx.diff().allocationCount(), "exact growth after a refused doubling");
+            longs.finish();
+            assertEquals(expected, tx.diff().allocationCount(), "finish");
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------------
     // LakeView
     // ------------------------------------------------------------------------------------------------------
