@@ -180,6 +180,61 @@ class NinthReviewLinearTest
         }
     }
 
+    private static long sink;
+
+    /**
+     * "Amortised O(1), no Java object": the vector's per-element paths (push, get, set, pop, truncate, clear,
+     * {@code forEach} and {@code addAll} with non-capturing lambdas, bulk {@code addAll} from an array, record
+     * {@code pushZeroed} and {@code offsetOf}) allocate nothing on the heap, checked as {@code ZeroGarbageTest} checks
+     * the arena (that class covers no vector).
+     */
+    @Test
+    void aVectorsPerElementPathsAllocateNothing()
+    {
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        assertTrue(threads.isThreadAllocatedMemorySupported());
+        threads.setThreadAllocatedMemoryEnabled(true);
+        final long[] values = {1, 2, 3, 4};
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena, 128);
+            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12, 16);
+            final Runnable op = () ->
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    longs.push(i);
+                }
+                longs.set(3, longs.get(5) + longs.pop());
+                longs.truncate(32);
+                longs.addAll(8, i -> i * 3L);
+                longs.addAll(values);
+                longs.forEach(v -> sink += v);
+                sink += longs.size() + longs.capacity();
+                longs.clear();
+                for (int i = 0; i < 8; i++)
+                {
+                    sink += records.offsetOf(records.pushZeroed());
+                }
+                records.pop();
+                records.clear();
+            };
+            for (int i = 0; i < 20_000; i++)
+            {
+                op.run();
+            }
+            final long id = Thread.currentThread().getId();
+            final long before = threads.getThreadAllocatedBytes(id);
+            for (int i = 0; i < 200_000; i++)
+            {
+                op.run();
+            }
+            final long bytes = threads.getThreadAllocatedBytes(id) - before;
+            assertTrue(bytes < 4096, () -> "the vector paths allocated " + bytes + " bytes over 200,000 operations");
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------------
     // Transaction: what its Javadoc promises beyond the arena's tests
     // ------------------------------------------------------------------------------------------------------
@@ -370,6 +425,53 @@ class NinthReviewLinearTest
             view.close(); // does nothing on an invalid view
             assertEquals(position, view.position());
             assertEquals(0, lake.used());
+        }
+    }
+
+    /**
+     * {@code LakeView.close()}: a mark or a sandbox of the parent opened after the view keeps the view (valid, empty,
+     * its droplets dead), whose bytes come back with the parent's next rewind below it; a zeroing view's bytes are
+     * wiped whether or not they go back; a mark opened before the view does not block the give-back.
+     */
+    @Test
+    void closingAViewThatAParentMarkOrSandboxFollowsKeepsItEmptyAndWipesAZeroingOne()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            lake.allocate(8);
+            lake.mark(); // before the view: no obstacle
+            final LakeView view = lake.split(256);
+            view.setZeroing(true);
+            final int secret = view.allocate(64);
+            lake.buffer().setMemory(secret, 64, (byte)0x7F);
+            final Droplet droplet = view.droplet(16);
+            lake.mark(); // after the view: the close must not give its bytes back across it
+            view.close();
+            assertTrue(view.isValid());
+            assertEquals(0, view.used());
+            assertFalse(droplet.isValid());
+            assertEquals(8 + 256, lake.position());
+            for (int i = 0; i < 64; i++)
+            {
+                assertEquals(0, lake.buffer().getByte(secret + i), "wiped on close");
+            }
+            lake.resetToMark(); // drops the later mark: nothing else moves
+            assertTrue(view.isValid());
+            view.close();
+            assertFalse(view.isValid());
+            assertEquals(8, lake.position(), "the give-back stops at the earlier mark's position, not below");
+
+            final LakeView second = lake.split(128);
+            final Sandbox sandbox = lake.sandbox();
+            second.close();
+            assertTrue(second.isValid(), "a sandbox opened after it keeps it");
+            assertEquals(8 + 128, lake.position());
+            sandbox.rollback();
+            assertTrue(second.isValid(), "the sandbox's rollback does not go below the view");
+            second.close();
+            assertEquals(8, lake.position());
+            lake.resetToMark();
+            assertEquals(8, lake.position());
         }
     }
 
