@@ -43,8 +43,11 @@ import java.util.function.ObjIntConsumer;
  * as long as the arena's memory under it (until a rewind below it, a reset or close). When the vector was
  * the last allocation, the unused capacity goes back to the arena (down to the innermost open transaction's
  * start or the highest checkpoint still valid inside it, {@link Arena#checkpoint()}'s or
- * {@link Transaction#checkpoint()}'s, whichever is higher, so that no valid checkpoint goes stale). The
- * vector itself is dead afterwards: every call throws {@link StaleHandleException}.
+ * {@link Transaction#checkpoint()}'s, whichever is higher, so that no valid checkpoint goes stale). One
+ * conservative case keeps more: a checkpoint taken inside a transaction that started inside that capacity,
+ * stale since the transaction's rollback, still stops the give-back at the transaction's start (where an older
+ * checkpoint could be valid; the arena keeps no list of them). The vector itself is dead afterwards: every call
+ * throws {@link StaleHandleException}.
  *
  * <h2>Checks</h2>
  * Every call checks that the vector is not finished and that the arena has not been rewound below its
