@@ -47,7 +47,7 @@ import java.util.function.ObjIntConsumer;
  * conservative case keeps more: a checkpoint taken inside a transaction that started inside that capacity,
  * stale since the transaction's rollback, still stops the give-back at the transaction's start (where an older
  * checkpoint could be valid; the arena keeps no list of them). The vector itself is dead afterwards: every call
- * throws {@link StaleHandleException}.
+ * but {@link #elementSize()}, {@link #isFinished()} and {@code toString()} throws {@link StaleHandleException}.
  *
  * <h2>Checks</h2>
  * Every call checks that the vector is not finished and that the arena has not been rewound below its

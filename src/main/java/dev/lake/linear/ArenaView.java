@@ -16,9 +16,10 @@ import java.util.function.ObjIntConsumer;
 /**
  * A read view of the elements an {@link ArenaVec} handed to its {@link Arena} with {@code finish()}: it lives
  * as long as the arena's memory under it. A rewind, rollback or reset below its last element, or closing the
- * arena, makes every later call throw {@link StaleHandleException}; the check is one compare of the arena's
- * clock in the common case. Indexes are bounds-checked here, not left to Agrona. Not thread-safe, like its
- * arena.
+ * arena, makes every later call but {@link #elementSize()}, {@link #isValid()} and {@code toString()} throw
+ * {@link StaleHandleException} (an empty view has no element to lose: only closing the arena ends it); the
+ * check is one compare of the arena's clock in the common case. Indexes are bounds-checked here, not left to
+ * Agrona. Not thread-safe, like its arena.
  */
 public abstract class ArenaView
 {

@@ -119,8 +119,18 @@ class NinthReviewLinearTest
             assertArrayEquals(new int[] {4, 5, 6}, view.toArray());
             assertEquals(3L * Integer.BYTES, arena.bytesAllocated(), "the unused capacity went back");
             assertEquals("OfInt[3 x 4 B]", view.toString());
+            final ArenaView.OfLong empty = ArenaVec.ofLongs(arena, 4).finish();
             arena.reset();
             assertEquals("OfInt[3 x 4 B, stale]", view.toString());
+            assertFalse(view.isValid());
+            assertEquals(Integer.BYTES, view.elementSize());
+            assertThrows(StaleHandleException.class, view::size);
+            assertTrue(empty.isValid(), "an empty view has no element a reset could take");
+            assertEquals(0, empty.size());
+            assertEquals(0, empty.toArray().length);
+            arena.close();
+            assertFalse(empty.isValid());
+            assertThrows(StaleHandleException.class, empty::size);
         }
     }
 
