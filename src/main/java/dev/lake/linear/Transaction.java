@@ -382,6 +382,7 @@ public final class Transaction implements AutoCloseable
      * @param <F>       the flyweight type.
      * @return the flyweight over new memory, see {@link Arena#place(Object, int, int, FlyweightWrapper)}.
      * @throws StaleHandleException     if the transaction is closed.
+     * @throws NullPointerException     if {@code flyweight} or {@code wrapper} is null (nothing allocated).
      * @throws IllegalStateException    if a savepoint is open inside it, or the wrapper closed the arena or gave the
      *                                  placed memory back (rolled this transaction back, for one) while it ran.
      * @throws IllegalArgumentException naming the value for a bad size or alignment.

@@ -348,6 +348,8 @@ class NinthReviewLinearTest
                 assertThrows(IllegalArgumentException.class, () -> tx.allocateCacheAligned(bad));
             }
             assertThrows(IndexOutOfBoundsException.class, () -> tx.copyOf(new UnsafeBuffer(new byte[8]), 4, 8));
+            assertThrows(NullPointerException.class, () -> tx.place(null, 8, 8, (f, b, o) -> { }));
+            assertThrows(NullPointerException.class, () -> tx.place(new UnsafeBuffer(new byte[0]), 8, 8, null));
             assertEquals(bytes, arena.bytesAllocated());
         }
     }
