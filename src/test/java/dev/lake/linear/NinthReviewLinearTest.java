@@ -19,6 +19,123 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class NinthReviewLinearTest
 {
+    // ------------------------------------------------------------------------------------------------------
+    // ArenaVec and ArenaView: indexes and sizes at their limits
+    // ------------------------------------------------------------------------------------------------------
+
+    /** Every index-taking call at -1, size() and Integer.MAX_VALUE is refused, naming nothing it changed. */
+    @Test
+    void indexesAtMinusOneSizeAndMaxAreRefusedAndChangeNothing()
+    {
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
+            final ArenaVec.OfInt ints = ArenaVec.ofInts(arena);
+            final ArenaVec.OfDouble doubles = ArenaVec.ofDoubles(arena);
+            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12);
+            final UnsafeBuffer record = new UnsafeBuffer(new byte[12]);
+            for (int i = 0; i < 3; i++)
+            {
+                longs.push(i);
+                ints.push(i);
+                doubles.push(i);
+                record.putInt(0, i);
+                records.push(record, 0);
+            }
+            final long bytes = arena.bytesAllocated();
+            for (final int bad : new int[] {-1, 3, Integer.MAX_VALUE, Integer.MIN_VALUE})
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> longs.get(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> longs.set(bad, 9));
+                assertThrows(IndexOutOfBoundsException.class, () -> ints.get(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> ints.set(bad, 9));
+                assertThrows(IndexOutOfBoundsException.class, () -> doubles.get(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> doubles.set(bad, 9));
+                assertThrows(IndexOutOfBoundsException.class, () -> records.offsetOf(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> records.get(bad, record, 0));
+                assertThrows(IndexOutOfBoundsException.class, () -> records.set(bad, record, 0));
+                assertThrows(IndexOutOfBoundsException.class,
+                    () -> records.wrap(bad, record, (f, b, o) -> fail("wrapper called for index " + bad)));
+            }
+            for (final int bad : new int[] {-1, 4, Integer.MAX_VALUE, Integer.MIN_VALUE})
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> longs.truncate(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> records.truncate(bad));
+            }
+            // a record copy range past the caller's buffer is refused too, at both ends
+            assertThrows(IndexOutOfBoundsException.class, () -> records.get(0, record, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> records.set(0, record, -1));
+            assertThrows(IndexOutOfBoundsException.class, () -> records.push(record, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> records.push(record, Integer.MAX_VALUE));
+            assertEquals(3, longs.size());
+            assertEquals(3, records.size());
+            assertArrayEquals(new long[] {0, 1, 2}, longs.toArray());
+            assertArrayEquals(new int[] {0, 1, 2}, ints.toArray());
+            assertArrayEquals(new double[] {0, 1, 2}, doubles.toArray());
+            for (int i = 0; i < 3; i++)
+            {
+                assertEquals(i, records.buffer().getInt(records.offsetOf(i)));
+            }
+            assertEquals(bytes, arena.bytesAllocated(), "nothing allocated by a refusal");
+
+            final ArenaView.OfLong longView = longs.finish();
+            final ArenaView.OfRecord recordView = records.finish();
+            for (final int bad : new int[] {-1, 3, Integer.MAX_VALUE, Integer.MIN_VALUE})
+            {
+                assertThrows(IndexOutOfBoundsException.class, () -> longView.get(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> recordView.offsetOf(bad));
+                assertThrows(IndexOutOfBoundsException.class, () -> recordView.get(bad, record, 0));
+            }
+            assertThrows(IndexOutOfBoundsException.class, () -> recordView.get(2, record, 1));
+            assertArrayEquals(new long[] {0, 1, 2}, longView.toArray());
+        }
+    }
+
+    /**
+     * Growth past the largest vector ({@code Arena.MAX_ALLOCATION / elementSize()} elements) is refused with
+     * {@code IllegalArgumentException} naming the figures, by every growing call, and changes nothing; the element
+     * count times the element size never wraps around an int.
+     */
+    @Test
+    void growthPastTheLargestVectorIsRefusedNamingTheFiguresAndChangesNothing()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(4096).maxReservedBytes(1 << 20).build())
+        {
+            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofLongs(arena, Integer.MAX_VALUE));
+            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofLongs(arena, -1));
+            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, 3, Integer.MAX_VALUE / 2));
+            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, 0));
+            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, -8));
+            assertEquals(0, arena.bytesAllocated());
+
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
+            longs.push(7);
+            final int capacity = longs.capacity();
+            final long bytes = arena.bytesAllocated();
+            final int most = Arena.MAX_ALLOCATION / Long.BYTES;
+            final IllegalArgumentException reserve = assertThrows(IllegalArgumentException.class,
+                () -> longs.reserve(most));
+            assertTrue(reserve.getMessage().contains(String.valueOf(most)), reserve.getMessage());
+            assertTrue(reserve.getMessage().contains(String.valueOf(most + 1L)), reserve.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> longs.reserveExact(Integer.MAX_VALUE));
+            assertThrows(IllegalArgumentException.class, () -> longs.tryReserve(Integer.MAX_VALUE));
+            assertThrows(IllegalArgumentException.class, () -> longs.reserve(-1));
+            assertThrows(IllegalArgumentException.class, () -> longs.addAll(Integer.MAX_VALUE, i -> i));
+            // a source buffer that claims 2 GiB: refused before a byte of it is read (nor is there room for it)
+            final UnsafeBuffer real = new UnsafeBuffer(ByteBuffer.allocateDirect(16));
+            final UnsafeBuffer claims2GiB = new UnsafeBuffer(real.addressOffset(), Integer.MAX_VALUE - 7);
+            assertThrows(IllegalArgumentException.class, () -> longs.addAll(claims2GiB, 0, most));
+            assertEquals(1, longs.size());
+            assertEquals(capacity, longs.capacity());
+            assertEquals(7, longs.get(0));
+            assertEquals(bytes, arena.bytesAllocated(), "nothing allocated by a refusal");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // ArenaVec: records, refusals of the arena, a second finish(), zero garbage
+    // ------------------------------------------------------------------------------------------------------
+
     /**
      * Records of every size 1 to 40 (and one past a page) are packed and aligned on the absolute address to the
      * largest power of two up to 8 dividing their size, before and after a growth that moves them.
@@ -134,6 +251,61 @@ class NinthReviewLinearTest
         }
     }
 
+    private static long sink;
+
+    /**
+     * "Amortised O(1), no Java object": the vector's per-element paths (push, get, set, pop, truncate, clear,
+     * {@code forEach} and {@code addAll} with non-capturing lambdas, bulk {@code addAll} from an array, record
+     * {@code pushZeroed} and {@code offsetOf}) allocate nothing on the heap, checked as {@code ZeroGarbageTest} checks
+     * the arena (that class covers no vector).
+     */
+    @Test
+    void aVectorsPerElementPathsAllocateNothing()
+    {
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        assertTrue(threads.isThreadAllocatedMemorySupported());
+        threads.setThreadAllocatedMemoryEnabled(true);
+        final long[] values = {1, 2, 3, 4};
+        try (Arena arena = new Arena())
+        {
+            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena, 128);
+            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12, 16);
+            final Runnable op = () ->
+            {
+                for (int i = 0; i < 64; i++)
+                {
+                    longs.push(i);
+                }
+                longs.set(3, longs.get(5) + longs.pop());
+                longs.truncate(32);
+                longs.addAll(8, i -> i * 3L);
+                longs.addAll(values);
+                longs.forEach(v -> sink += v);
+                sink += longs.size() + longs.capacity();
+                longs.clear();
+                for (int i = 0; i < 8; i++)
+                {
+                    sink += records.offsetOf(records.pushZeroed());
+                }
+                records.pop();
+                records.clear();
+            };
+            for (int i = 0; i < 20_000; i++)
+            {
+                op.run();
+            }
+            final long id = Thread.currentThread().getId();
+            final long before = threads.getThreadAllocatedBytes(id);
+            for (int i = 0; i < 200_000; i++)
+            {
+                op.run();
+            }
+            final long bytes = threads.getThreadAllocatedBytes(id) - before;
+            assertTrue(bytes < 4096, () -> "the vector paths allocated " + bytes + " bytes over 200,000 operations");
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------------
     // finish(): the give-back of unused capacity
     // ------------------------------------------------------------------------------------------------------
@@ -187,61 +359,6 @@ class NinthReviewLinearTest
                 assertEquals(4096 - 2L * Long.BYTES, tx.budgetRemaining());
                 tx.commit();
             }
-        }
-    }
-
-    private static long sink;
-
-    /**
-     * "Amortised O(1), no Java object": the vector's per-element paths (push, get, set, pop, truncate, clear,
-     * {@code forEach} and {@code addAll} with non-capturing lambdas, bulk {@code addAll} from an array, record
-     * {@code pushZeroed} and {@code offsetOf}) allocate nothing on the heap, checked as {@code ZeroGarbageTest} checks
-     * the arena (that class covers no vector).
-     */
-    @Test
-    void aVectorsPerElementPathsAllocateNothing()
-    {
-        final com.sun.management.ThreadMXBean threads =
-            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
-        assertTrue(threads.isThreadAllocatedMemorySupported());
-        threads.setThreadAllocatedMemoryEnabled(true);
-        final long[] values = {1, 2, 3, 4};
-        try (Arena arena = new Arena())
-        {
-            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena, 128);
-            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12, 16);
-            final Runnable op = () ->
-            {
-                for (int i = 0; i < 64; i++)
-                {
-                    longs.push(i);
-                }
-                longs.set(3, longs.get(5) + longs.pop());
-                longs.truncate(32);
-                longs.addAll(8, i -> i * 3L);
-                longs.addAll(values);
-                longs.forEach(v -> sink += v);
-                sink += longs.size() + longs.capacity();
-                longs.clear();
-                for (int i = 0; i < 8; i++)
-                {
-                    sink += records.offsetOf(records.pushZeroed());
-                }
-                records.pop();
-                records.clear();
-            };
-            for (int i = 0; i < 20_000; i++)
-            {
-                op.run();
-            }
-            final long id = Thread.currentThread().getId();
-            final long before = threads.getThreadAllocatedBytes(id);
-            for (int i = 0; i < 200_000; i++)
-            {
-                op.run();
-            }
-            final long bytes = threads.getThreadAllocatedBytes(id) - before;
-            assertTrue(bytes < 4096, () -> "the vector paths allocated " + bytes + " bytes over 200,000 operations");
         }
     }
 
@@ -510,14 +627,15 @@ class NinthReviewLinearTest
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // Full heap: a handle refused after the state it names was changed
+    // Full heap: a handle the heap refuses changes nothing
     // ------------------------------------------------------------------------------------------------------
 
     /**
-     * {@code Transaction.savepoint()} opened the savepoint in the arena and then made its handle: a full heap refusing
-     * the handle left a savepoint open that nobody could end, so the outer transaction could no longer allocate,
-     * commit or open a savepoint (all refused: "a savepoint is open inside it"), only roll all its work back.
-     * {@code Arena.transaction()} closes such an orphan again (seventh round); the savepoint path did not.
+     * {@code Transaction.savepoint()} writes {@code new Transaction(arena, depth + 1, arena.begin(depth, serial))}:
+     * the object is allocated before its arguments are evaluated (JLS 15.9.4), so a full heap refuses it before the
+     * savepoint is opened, and no orphan savepoint blocks the outer transaction ({@code Arena.transaction()} needed
+     * an explicit undo for the same refusal in the seventh round, because it opens first). Pinned so that a
+     * refactoring that opens first (a local for the serial) is caught. Passes before and after this round.
      */
     @Test
     void aSavepointRefusedByAFullHeapLeavesNoSavepointOpen() throws Exception
@@ -527,128 +645,15 @@ class NinthReviewLinearTest
     }
 
     /**
-     * {@code finish()} marked the vector finished (and gave its unused capacity back) before it made the view: a full
-     * heap refusing the view left a dead vector and no view, its elements unreachable (a retry said "use the view
-     * finish() returned"). Now nothing changes when the view is refused, and a retry returns it.
+     * {@code finish()} allocates its view before {@code finishStorage()} marks the vector finished and gives its
+     * capacity back (the same evaluation order), so a full heap refusing the view leaves the vector alive and a retry
+     * returns the view with every element. Pinned like the savepoint; passes before and after this round.
      */
     @Test
     void finishRefusedByAFullHeapLeavesTheVectorUsable() throws Exception
     {
         final String out = ChildJvm.runOnSmallHeap(FullHeapProbe.class, "finish");
         assertProbe(out, "finish");
-    }
-
-    // ------------------------------------------------------------------------------------------------------
-    // ArenaVec and ArenaView: indexes and sizes at their limits
-    // ------------------------------------------------------------------------------------------------------
-
-    /** Every index-taking call at -1, size() and Integer.MAX_VALUE is refused, naming nothing it changed. */
-    @Test
-    void indexesAtMinusOneSizeAndMaxAreRefusedAndChangeNothing()
-    {
-        try (Arena arena = new Arena())
-        {
-            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
-            final ArenaVec.OfInt ints = ArenaVec.ofInts(arena);
-            final ArenaVec.OfDouble doubles = ArenaVec.ofDoubles(arena);
-            final ArenaVec.OfRecord records = ArenaVec.ofRecords(arena, 12);
-            final UnsafeBuffer record = new UnsafeBuffer(new byte[12]);
-            for (int i = 0; i < 3; i++)
-            {
-                longs.push(i);
-                ints.push(i);
-                doubles.push(i);
-                record.putInt(0, i);
-                records.push(record, 0);
-            }
-            final long bytes = arena.bytesAllocated();
-            for (final int bad : new int[] {-1, 3, Integer.MAX_VALUE, Integer.MIN_VALUE})
-            {
-                assertThrows(IndexOutOfBoundsException.class, () -> longs.get(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> longs.set(bad, 9));
-                assertThrows(IndexOutOfBoundsException.class, () -> ints.get(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> ints.set(bad, 9));
-                assertThrows(IndexOutOfBoundsException.class, () -> doubles.get(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> doubles.set(bad, 9));
-                assertThrows(IndexOutOfBoundsException.class, () -> records.offsetOf(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> records.get(bad, record, 0));
-                assertThrows(IndexOutOfBoundsException.class, () -> records.set(bad, record, 0));
-                assertThrows(IndexOutOfBoundsException.class,
-                    () -> records.wrap(bad, record, (f, b, o) -> fail("wrapper called for index " + bad)));
-            }
-            for (final int bad : new int[] {-1, 4, Integer.MAX_VALUE, Integer.MIN_VALUE})
-            {
-                assertThrows(IndexOutOfBoundsException.class, () -> longs.truncate(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> records.truncate(bad));
-            }
-            // a record copy range past the caller's buffer is refused too, at both ends
-            assertThrows(IndexOutOfBoundsException.class, () -> records.get(0, record, 1));
-            assertThrows(IndexOutOfBoundsException.class, () -> records.set(0, record, -1));
-            assertThrows(IndexOutOfBoundsException.class, () -> records.push(record, 1));
-            assertThrows(IndexOutOfBoundsException.class, () -> records.push(record, Integer.MAX_VALUE));
-            assertEquals(3, longs.size());
-            assertEquals(3, records.size());
-            assertArrayEquals(new long[] {0, 1, 2}, longs.toArray());
-            assertArrayEquals(new int[] {0, 1, 2}, ints.toArray());
-            assertArrayEquals(new double[] {0, 1, 2}, doubles.toArray());
-            for (int i = 0; i < 3; i++)
-            {
-                assertEquals(i, records.buffer().getInt(records.offsetOf(i)));
-            }
-            assertEquals(bytes, arena.bytesAllocated(), "nothing allocated by a refusal");
-
-            final ArenaView.OfLong longView = longs.finish();
-            final ArenaView.OfRecord recordView = records.finish();
-            for (final int bad : new int[] {-1, 3, Integer.MAX_VALUE, Integer.MIN_VALUE})
-            {
-                assertThrows(IndexOutOfBoundsException.class, () -> longView.get(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> recordView.offsetOf(bad));
-                assertThrows(IndexOutOfBoundsException.class, () -> recordView.get(bad, record, 0));
-            }
-            assertThrows(IndexOutOfBoundsException.class, () -> recordView.get(2, record, 1));
-            assertArrayEquals(new long[] {0, 1, 2}, longView.toArray());
-        }
-    }
-
-    /**
-     * Growth past the largest vector ({@code Arena.MAX_ALLOCATION / elementSize()} elements) is refused with
-     * {@code IllegalArgumentException} naming the figures, by every growing call, and changes nothing; the element
-     * count times the element size never wraps around an int.
-     */
-    @Test
-    void growthPastTheLargestVectorIsRefusedNamingTheFiguresAndChangesNothing()
-    {
-        try (Arena arena = Arena.builder().initialBlockSize(4096).maxReservedBytes(1 << 20).build())
-        {
-            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofLongs(arena, Integer.MAX_VALUE));
-            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofLongs(arena, -1));
-            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, 3, Integer.MAX_VALUE / 2));
-            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, 0));
-            assertThrows(IllegalArgumentException.class, () -> ArenaVec.ofRecords(arena, -8));
-            assertEquals(0, arena.bytesAllocated());
-
-            final ArenaVec.OfLong longs = ArenaVec.ofLongs(arena);
-            longs.push(7);
-            final int capacity = longs.capacity();
-            final long bytes = arena.bytesAllocated();
-            final int most = Arena.MAX_ALLOCATION / Long.BYTES;
-            final IllegalArgumentException reserve = assertThrows(IllegalArgumentException.class,
-                () -> longs.reserve(most));
-            assertTrue(reserve.getMessage().contains(String.valueOf(most)), reserve.getMessage());
-            assertTrue(reserve.getMessage().contains(String.valueOf(most + 1L)), reserve.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> longs.reserveExact(Integer.MAX_VALUE));
-            assertThrows(IllegalArgumentException.class, () -> longs.tryReserve(Integer.MAX_VALUE));
-            assertThrows(IllegalArgumentException.class, () -> longs.reserve(-1));
-            assertThrows(IllegalArgumentException.class, () -> longs.addAll(Integer.MAX_VALUE, i -> i));
-            // a source buffer that claims 2 GiB: refused before a byte of it is read (nor is there room for it)
-            final UnsafeBuffer real = new UnsafeBuffer(ByteBuffer.allocateDirect(16));
-            final UnsafeBuffer claims2GiB = new UnsafeBuffer(real.addressOffset(), Integer.MAX_VALUE - 7);
-            assertThrows(IllegalArgumentException.class, () -> longs.addAll(claims2GiB, 0, most));
-            assertEquals(1, longs.size());
-            assertEquals(capacity, longs.capacity());
-            assertEquals(7, longs.get(0));
-            assertEquals(bytes, arena.bytesAllocated(), "nothing allocated by a refusal");
-        }
     }
 
     private static void assertProbe(final String out, final String mode)
