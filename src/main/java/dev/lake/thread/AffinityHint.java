@@ -8,7 +8,13 @@ import java.util.BitSet;
  * thread's node.
  *
  * <p>A hint is a hint: one that cannot be honoured (no affinity library on the class path, a CPU that does
- * not exist, an operating system that refuses) is logged once per hint and ignored, never an error.
+ * not exist, an operating system that refuses, a virtual thread) is logged once per hint and ignored, never an
+ * error.
+ *
+ * <p>Virtual threads (JDK 21+): the pinning hints ({@link #cpu(int)}, {@link #anyOf(BitSet, String)}) are never
+ * honoured on a virtual thread and touch no operating-system thread: the thread the operating system would pin is
+ * the virtual thread's carrier, which runs other virtual threads too and which this one leaves at its next
+ * blocking call. A custom hint is user code and runs on the virtual thread as it is.
  */
 @FunctionalInterface
 public interface AffinityHint
@@ -16,7 +22,7 @@ public interface AffinityHint
     /**
      * Applies the hint to the calling thread.
      *
-     * @return whether it was honoured.
+     * @return whether it was honoured ({@code false} for a pinning hint on a virtual thread, which pins nothing).
      */
     boolean applyToCurrentThread();
 
@@ -29,7 +35,8 @@ public interface AffinityHint
     }
 
     /**
-     * Pins the thread to one CPU, through OpenHFT's Java-Thread-Affinity when it is on the class path.
+     * Pins the thread to one CPU, through OpenHFT's Java-Thread-Affinity when it is on the class path; not on a
+     * virtual thread (not honoured there, see above).
      *
      * @param cpu the CPU index.
      * @return the hint.
@@ -48,7 +55,7 @@ public interface AffinityHint
 
     /**
      * Lets the thread run on any of a set of CPUs (for example the CPUs of one NUMA node), through OpenHFT's
-     * Java-Thread-Affinity when it is on the class path.
+     * Java-Thread-Affinity when it is on the class path; not on a virtual thread (not honoured there, see above).
      *
      * @param cpus the allowed CPUs; copied.
      * @param name what the set is, for logs (for example {@code "node 1"}).

@@ -1,15 +1,21 @@
 package dev.lake.thread;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * An {@link AffinityHint} backed by OpenHFT's Java-Thread-Affinity, an optional dependency: used only when it
- * is on the class path, otherwise the hint logs once that it cannot be honoured.
+ * is on the class path, otherwise the hint logs once that it cannot be honoured. Never honoured on a virtual
+ * thread (JDK 21+): the operating-system thread under it is its carrier, not its own.
  */
 final class PinningHint implements AffinityHint
 {
     private static final boolean OPENHFT_PRESENT = isPresent("net.openhft.affinity.Affinity");
+    /** {@code Thread.isVirtual()} on JDK 21+; null before (compiled for release 17: no virtual threads there). */
+    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
 
     private final BitSet cpus;
     private final String name;
@@ -24,6 +30,13 @@ final class PinningHint implements AffinityHint
     @Override
     public boolean applyToCurrentThread()
     {
+        if (isVirtual(Thread.currentThread()))
+        {
+            // OpenHFT pins the operating-system thread that makes the call: a virtual thread's carrier, which runs
+            // other virtual threads too (pinned, they all would be) and which this one leaves at its next blocking call
+            warnOnce("the calling thread is virtual: pinning it would pin its carrier thread instead", null);
+            return false;
+        }
         if (!OPENHFT_PRESENT)
         {
             warnOnce("net.openhft:affinity is not on the class path", null);
@@ -54,6 +67,36 @@ final class PinningHint implements AffinityHint
         {
             System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
                 "affinity hint '" + name + "' ignored: " + why, cause);
+        }
+    }
+
+    private static MethodHandle isVirtualHandle()
+    {
+        try
+        {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+                MethodType.methodType(boolean.class));
+        }
+        catch (final ReflectiveOperationException ex)
+        {
+            return null; // before JDK 21 every thread is a platform thread
+        }
+    }
+
+    /** Whether {@code thread} is a virtual thread: never before JDK 21. */
+    static boolean isVirtual(final Thread thread)
+    {
+        if (IS_VIRTUAL == null)
+        {
+            return false;
+        }
+        try
+        {
+            return (boolean)IS_VIRTUAL.invokeExact(thread);
+        }
+        catch (final Throwable unexpected)
+        {
+            return false; // Thread.isVirtual() throws nothing
         }
     }
 
