@@ -479,11 +479,25 @@ public final class ThreadLakes implements AutoCloseable
         }
     }
 
+    /**
+     * Closes a lake and counts it closed. Counted once it is closed even if {@code close()} then throws: on a full
+     * heap the close can fail after the lake is marked closed (its region then goes to the safety net), and the lake,
+     * closed but not counted, broke "created = closed + pooled" once everything is given back.
+     */
     private void closeLake(final Lake lake)
     {
         lake.confineTo(null); // a pooled lake is confined to no running thread: lift it so this thread may close
-        lake.close();
-        closedLakes.incrementAndGet();
+        try
+        {
+            lake.close();
+        }
+        finally
+        {
+            if (!lake.isOpen())
+            {
+                closedLakes.incrementAndGet();
+            }
+        }
     }
 
     private void giveBack(final Lease lease, final Thread owner, final boolean ownerDied)
