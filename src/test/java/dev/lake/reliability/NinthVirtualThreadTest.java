@@ -536,6 +536,51 @@ class NinthVirtualThreadTest
     }
 
     /**
+     * The caller's own {@code synchronized} around a wait: on JDK 24+ a virtual thread parked inside a monitor
+     * unmounts (JEP 491), so 300 of them, each waiting on a one-slot arena inside its own monitor while the holder
+     * yields, are all served, none timing out. (On JDK 21 to 23 the waiters would pin every carrier and the holder
+     * could not run again to release: docs/threads.md says so; this test is skipped there.)
+     */
+    @Test
+    void waitersInsideTheirOwnMonitorsDoNotPinCarriersOnJdk24Plus() throws Exception
+    {
+        assumeVirtualThreads();
+        assumeTrue(Runtime.version().feature() >= 24, "virtual threads pin their carrier inside a monitor before JDK 24");
+        final int total = 300;
+        final AtomicInteger served = new AtomicInteger();
+        final ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final ExecutorService executor = virtualExecutor();
+            for (int i = 0; i < total; i++)
+            {
+                final Object monitor = new Object();
+                executor.execute(() ->
+                {
+                    synchronized (monitor)
+                    {
+                        try (Buffer buffer = arena.allocate(64, Duration.ofSeconds(20)))
+                        {
+                            buffer.putLong(1);
+                            Thread.yield();
+                            served.incrementAndGet();
+                        }
+                        catch (final Throwable t)
+                        {
+                            failures.add(t);
+                        }
+                    }
+                });
+            }
+            finish(executor);
+            assertTrue(failures.isEmpty(), () -> "failures: " + failures);
+            assertEquals(total, served.get());
+            assertEquals(0, arena.metrics().waits().timedOut());
+            assertEquals(0, arena.metrics().liveSlots());
+        }
+    }
+
+    /**
      * {@code total} virtual threads each ask for {@code size.applyAsInt(i)} bytes with a timeout of 1 ms or 2 s, write
      * into what they got, yield while holding it, and close it; half ask through {@code allocateAsync}. Returns
      * served and timed-out counts, which must cover every thread.
