@@ -308,6 +308,60 @@ class NinthVirtualThreadTest
     }
 
     /**
+     * Above 64 leases the scan is amortized, not dropped: 100 virtual threads that took lakes and ended (their
+     * {@code Thread} objects kept reachable here, so that no Cleaner gives the lakes back) are all reclaimed within a
+     * quarter of the leases' inits on other threads.
+     */
+    @Test
+    void aboveSixtyFourLeasesDeadOwnersAreStillReclaimedByInit() throws Exception
+    {
+        assumeVirtualThreads();
+        final int owners = 100;
+        try (ThreadLakes lakes = ThreadLakes.builder(64).poolBound(0).build())
+        {
+            final CountDownLatch taken = new CountDownLatch(owners);
+            final CountDownLatch end = new CountDownLatch(1);
+            final Thread[] dead = new Thread[owners];
+            for (int i = 0; i < owners; i++)
+            {
+                dead[i] = startVirtual(() ->
+                {
+                    lakes.init();
+                    taken.countDown();
+                    try
+                    {
+                        end.await();
+                    }
+                    catch (final InterruptedException e)
+                    {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            taken.await();
+            end.countDown();
+            for (final Thread t : dead)
+            {
+                t.join();
+            }
+            assertEquals(owners, lakes.stats().leased(), "ended, not yet reclaimed");
+            int inits = 0;
+            while (lakes.stats().reclaimed() < owners && inits <= owners / 4 + 1)
+            {
+                onVirtualThread(() ->
+                {
+                    lakes.init();
+                    lakes.release();
+                });
+                inits++;
+            }
+            assertEquals(owners, lakes.stats().reclaimed(), "reclaimed within " + inits + " inits");
+            assertEquals(0, lakes.stats().leased());
+            java.lang.ref.Reference.reachabilityFence(dead); // the owners stayed reachable: only the scan reclaimed them
+        }
+    }
+
+    /**
      * {@code n} virtual threads each take a lake: all holding theirs until every one has, or each giving it back at
      * once. Returns the nanoseconds until every one had taken its lake. Nothing is pooled: every init builds a lake.
      */
