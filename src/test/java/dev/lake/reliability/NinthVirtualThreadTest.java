@@ -289,25 +289,6 @@ class NinthVirtualThreadTest
     }
 
     /**
-     * Virtual threads make tens of thousands of leases at once ordinary. {@code init()} scanned every lease for a
-     * dead owner, so N threads holding lakes at once cost O(N^2): 40,000 virtual threads took 34 s to take a 64-byte
-     * lake each, 0.18 s without the scan. Measured against the same number of inits while few leases are held (each
-     * thread gives its lake back at once; lakes built and closed alike), which costs the same per init when the scan
-     * is amortized, and 20 to 100 times less when it is not.
-     */
-    @Test
-    void initStaysCheapWithTensOfThousandsOfVirtualThreadsHoldingLakes() throws Exception
-    {
-        assumeVirtualThreads();
-        final int n = 30_000;
-        takeLakes(2_000, false); // warm-up: the JIT, the virtual thread scheduler
-        final long few = takeLakes(n, false);
-        final long many = takeLakes(n, true);
-        assertTrue(many < 5 * few + TimeUnit.SECONDS.toNanos(1),
-            "init() with " + n + " leases held: " + many / 1_000_000 + " ms, with few held: " + few / 1_000_000 + " ms");
-    }
-
-    /**
      * Above 64 leases the scan is amortized, not dropped: 100 virtual threads that took lakes and ended (their
      * {@code Thread} objects kept reachable here, so that no Cleaner gives the lakes back) are all reclaimed within a
      * quarter of the leases' inits on other threads.
@@ -358,49 +339,6 @@ class NinthVirtualThreadTest
             assertEquals(owners, lakes.stats().reclaimed(), "reclaimed within " + inits + " inits");
             assertEquals(0, lakes.stats().leased());
             java.lang.ref.Reference.reachabilityFence(dead); // the owners stayed reachable: only the scan reclaimed them
-        }
-    }
-
-    /**
-     * {@code n} virtual threads each take a lake: all holding theirs until every one has, or each giving it back at
-     * once. Returns the nanoseconds until every one had taken its lake. Nothing is pooled: every init builds a lake.
-     */
-    private static long takeLakes(final int n, final boolean hold) throws InterruptedException
-    {
-        try (ThreadLakes lakes = ThreadLakes.builder(64).poolBound(0).build())
-        {
-            final CountDownLatch taken = new CountDownLatch(n);
-            final CountDownLatch go = new CountDownLatch(1);
-            final ExecutorService executor = virtualExecutor();
-            final long start = System.nanoTime();
-            for (int i = 0; i < n; i++)
-            {
-                executor.execute(() ->
-                {
-                    lakes.init();
-                    if (!hold)
-                    {
-                        lakes.release();
-                    }
-                    taken.countDown();
-                    try
-                    {
-                        go.await();
-                    }
-                    catch (final InterruptedException e)
-                    {
-                        Thread.currentThread().interrupt();
-                    }
-                    lakes.release();
-                });
-            }
-            taken.await();
-            final long took = System.nanoTime() - start;
-            go.countDown();
-            finish(executor);
-            assertEquals(0, lakes.stats().leased());
-            assertEquals(lakes.stats().created(), lakes.stats().closed());
-            return took;
         }
     }
 
