@@ -378,6 +378,8 @@ public final class Droplet implements AutoCloseable
      */
     public byte[] toByteArray()
     {
+        // before the array: a stale droplet of a large lake threw OutOfMemoryError (or took the heap) instead
+        checkValid();
         final byte[] copy = new byte[end - offset];
         getBytes(0, copy, 0, copy.length);
         return copy;
