@@ -65,8 +65,17 @@ final class PinningHint implements AffinityHint
     {
         if (warned.compareAndSet(false, true))
         {
-            System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
-                "affinity hint '" + name + "' ignored: " + why, cause);
+            try
+            {
+                System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
+                    "affinity hint '" + name + "' ignored: " + why, cause);
+            }
+            catch (final Throwable ignored)
+            {
+                // a hint that cannot be honoured is never an error, whatever the logging backend throws (an
+                // AssertionError of a handler, a StackOverflowError deep in a stack): it would fail the caller's
+                // ThreadLakes.init() instead of handing out its lake
+            }
         }
     }
 
