@@ -86,12 +86,17 @@ public abstract sealed class SharedHandle implements AutoCloseable permits Share
     }
 
     /**
+     * Safe from any thread, also polled in a loop: a thread waiting for another thread's release of this handle sees
+     * it (the read is opaque, so the JIT cannot hoist it out of the caller's loop).
+     *
      * @return whether this handle was released (or transferred by a conversion); other handles to the same slice
      *     are not affected.
      */
     public final boolean isReleased()
     {
-        return chunk == null;
+        // opaque: a thread polling this in a loop for another thread's release must see it (a plain read was hoisted
+        // out of the caller's loop by the JIT); the accessors' own checks stay plain
+        return (Chunk)CHUNK.getOpaque(this) == null;
     }
 
     /**
