@@ -487,11 +487,12 @@ final class WaitQueue
                 executor.execute(task);
                 return;
             }
-            catch (final RuntimeException | Error ex)
+            catch (final Throwable ex)
             {
                 // no heap for the task, or a rejected or broken executor: complete here rather than lose the
                 // capacity (unless the executor queued the task before it threw and has run it since: a hand-over
-                // runs once)
+                // runs once). Any Throwable: an executor written in Kotlin or Scala (or a sneaky throw) can throw a
+                // checked exception, which left the future never completed and its slot lost
                 if (task == null)
                 {
                     complete(waiter, buffer);
