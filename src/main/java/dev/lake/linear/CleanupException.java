@@ -25,7 +25,7 @@ public final class CleanupException extends RuntimeException
         {
             return "a cleanup action failed: " + cause;
         }
-        catch (final RuntimeException | Error ex)
+        catch (final Throwable ex) // a toString() in Kotlin or Scala (or a sneaky throw) can throw a checked one
         {
             return "a cleanup action failed: " + cause.getClass().getName() + " (its toString() threw " +
                 ex.getClass().getName() + ")";
