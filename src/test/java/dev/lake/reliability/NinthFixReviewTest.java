@@ -18,7 +18,9 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -259,6 +261,99 @@ class NinthFixReviewTest
             slice.release();
             poller.join(10_000);
             System.out.println("isReleased until released: " + outcome[0]);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // user code that throws a checked exception where Lake catches only RuntimeException and Error (a Kotlin or
+    // Scala executor or toString() throws IOException directly; Java code can too, with a sneaky throw): the
+    // siblings of recordLeak's catch of every Throwable (64a45f3)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** Throws {@code t} whatever it is, as code in a language without checked exceptions does. */
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> RuntimeException sneaky(final Throwable t) throws T
+    {
+        throw (T)t;
+    }
+
+    /**
+     * A completion executor that throws from {@code execute} is a "rejected or broken executor": the wait queue
+     * completes the hand-over on the freeing thread "rather than lose the capacity". It caught only
+     * {@code RuntimeException} and {@code Error}, so an executor throwing a checked exception left the future never
+     * completed (its caller waiting for ever) and the slot granted to it lost to the arena; the dispatcher logged it
+     * as a failure after the future was completed, which it was not.
+     */
+    @Test
+    void anExecutorThrowingACheckedExceptionStillHandsTheCapacityOver()
+    {
+        final java.util.concurrent.Executor broken = task ->
+        {
+            throw sneaky(new java.io.IOException("simulated: a broken executor written in Kotlin"));
+        };
+        try (dev.lake.pool.FixedArena arena = dev.lake.pool.FixedArena.builder(1, 64).completionExecutor(broken)
+            .name("ninth fix review broken executor").build())
+        {
+            final dev.lake.pool.Buffer held = arena.allocate();
+            final java.util.concurrent.CompletableFuture<dev.lake.pool.Buffer> waiting = arena.allocateAsync();
+            assertFalse(waiting.isDone());
+            held.close(); // the dispatcher grants the slot to the waiter and hands it over through the executor
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(2)).until(waiting::isDone);
+            final dev.lake.pool.Buffer granted = waiting.join();
+            granted.close();
+            assertEquals(0, arena.liveSlots(), "the slot came back");
+            assertEquals(0, arena.waiters());
+            assertEquals(1, arena.metrics().waits().completed());
+        }
+    }
+
+    /** A checked cleanup failure whose {@code toString()} throws a checked exception. */
+    static final class VeryRude extends Exception
+    {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public String toString()
+        {
+            throw sneaky(new java.io.IOException("simulated: toString of a Kotlin exception"));
+        }
+    }
+
+    /**
+     * The eighth round made a checked cleanup failure whose {@code toString()} throws still complete the rollback
+     * ({@code CleanupException} describes it by class name then), but caught only {@code RuntimeException} and
+     * {@code Error} there: a {@code toString()} throwing a checked exception escaped the cleanup pass, so the older
+     * actions never ran, the rollback was not done, the transaction stayed open and {@code reset()} was refused for
+     * good.
+     */
+    @Test
+    void aCheckedCleanupFailureWhoseToStringThrowsACheckedExceptionStillCompletesTheRollback()
+    {
+        try (dev.lake.linear.Arena arena = new dev.lake.linear.Arena())
+        {
+            final long before = arena.bytesAllocated();
+            final java.util.List<String> ran = new java.util.ArrayList<>();
+            final VeryRude rude = new VeryRude();
+            final Throwable thrown = assertThrows(Throwable.class, () ->
+            {
+                try (dev.lake.linear.Transaction tx = arena.transaction())
+                {
+                    arena.defer(() -> ran.add("first"));
+                    arena.deferClose(() ->
+                    {
+                        ran.add("rude");
+                        throw rude;
+                    });
+                    arena.defer(() -> ran.add("last"));
+                    arena.allocate(64);
+                } // not committed: rolled back here
+            });
+            assertEquals(dev.lake.linear.CleanupException.class, thrown.getClass(), "thrown: " + thrown.getClass());
+            assertSame(rude, thrown.getCause());
+            assertEquals(java.util.List.of("last", "rude", "first"), ran, "every cleanup action ran");
+            assertEquals(0, arena.transactionDepth(), "the rollback completed: no transaction is left open");
+            assertEquals(before, arena.bytesAllocated(), "the rollback gave the bytes back");
+            arena.reset(); // not refused for good by a transaction nobody can end
         }
     }
 }
