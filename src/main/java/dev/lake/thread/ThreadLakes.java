@@ -393,7 +393,11 @@ public final class ThreadLakes implements AutoCloseable
     private void reapIfDue()
     {
         final int held = leases.size();
-        if (held <= SCAN_EVERY_INIT || initsSinceScan.incrementAndGet() >= held >>> 2)
+        if (held <= SCAN_EVERY_INIT)
+        {
+            reap(); // no shared counter written: thread pools' inits pay what they paid before
+        }
+        else if (initsSinceScan.incrementAndGet() >= held >>> 2)
         {
             initsSinceScan.set(0); // racing inits may scan together: each scan is still right, and the total bounded
             reap();
