@@ -155,6 +155,10 @@ public final class Lake extends LakeAllocator implements AutoCloseable
      * confined} to a thread is closed by that thread only (lift the confinement first to close it elsewhere):
      * another thread must not free the memory its owner is using.
      *
+     * <p>It allocates nothing on the heap, so on a full heap it still frees the memory before it returns. The lake is
+     * marked closed once its region is freed, never before: should anything stop the close earlier, the lake is left
+     * open and unchanged and a retry frees it.
+     *
      * @throws IllegalStateException if the lake is open and confined to another thread (nothing changes).
      */
     @Override
@@ -165,11 +169,23 @@ public final class Lake extends LakeAllocator implements AutoCloseable
             return;
         }
         checkConfinement();
-        closed = true;
-        guard |= CLOSED;
-        refreshFastLimit();
-        stamp++;
-        region.close();
+        try
+        {
+            region.close();
+        }
+        finally
+        {
+            // the lake is marked closed once its region is, not before: a close that failed before freeing (the first
+            // Region.close() in a JVM once linked code on the heap) left a closed lake whose retry did nothing and
+            // whose memory waited for the safety net; a close that failed after freeing must still close the lake
+            if (!region.isOpen())
+            {
+                closed = true;
+                guard |= CLOSED;
+                refreshFastLimit();
+                stamp++;
+            }
+        }
     }
 
     @Override

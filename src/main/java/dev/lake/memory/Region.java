@@ -40,14 +40,27 @@ public final class Region implements AutoCloseable
     /** Default base alignment: one cache line. */
     public static final int DEFAULT_ALIGNMENT = Memory.CACHE_LINE;
 
-    private static final VarHandle CLOSED;
+    /**
+     * Offset of {@link #closed}, for close()'s compare-and-set through {@code Unsafe}: a {@code VarHandle} call site is
+     * linked on its first call, which allocates on the heap, so the first close in a JVM on a full heap threw
+     * {@link OutOfMemoryError} before freeing anything (and the lake or arena closing it was already marked closed).
+     */
+    private static final long CLOSED_OFFSET =
+        Memory.isAvailable() ? Memory.fieldOffset(Region.class, "closed") : -1; // no region without the JVM flag
     private static final VarHandle BYTE_BUFFER;
+    /**
+     * Resolved here, not by the first {@code close()}: resolving a JDK class from a class of the application's loader
+     * runs that loader's Java code ({@code loadClass}), which a full heap refuses, so the first close in a JVM threw at
+     * its {@code cleanable.clean()} with the region marked closed and its memory held. Resolving the class entry
+     * leaves the close nothing to load.
+     */
+    @SuppressWarnings("unused") // resolution only
+    private static final Class<?> CLEANABLE = Cleaner.Cleanable.class;
 
     static
     {
         try
         {
-            CLOSED = MethodHandles.lookup().findVarHandle(Region.class, "closed", boolean.class);
             BYTE_BUFFER = MethodHandles.lookup().findVarHandle(Region.class, "byteBuffer", ByteBuffer.class);
         }
         catch (final ReflectiveOperationException ex)
@@ -63,7 +76,7 @@ public final class Region implements AutoCloseable
     private final Deallocator deallocator;
     private final Cleaner.Cleanable cleanable;
     private volatile ByteBuffer byteBuffer;
-    @SuppressWarnings("unused") // accessed through CLOSED
+    @SuppressWarnings("unused") // set through CLOSED_OFFSET
     private volatile boolean closed;
 
     private Region(final Builder builder)
@@ -296,12 +309,14 @@ public final class Region implements AutoCloseable
     }
 
     /**
-     * Frees the memory once; later calls do nothing. Views handed out shrink to capacity 0 first.
+     * Frees the memory once; later calls do nothing. Views handed out shrink to capacity 0 first. Allocates nothing on
+     * the heap and loads or links nothing, so it frees the memory on a full heap too, the first close in a JVM
+     * included.
      */
     @Override
     public void close()
     {
-        if (!CLOSED.compareAndSet(this, false, true))
+        if (!UnsafeApi.compareAndSetBoolean(this, CLOSED_OFFSET, false, true))
         {
             return;
         }
