@@ -68,7 +68,9 @@ public final class Lake extends LakeAllocator implements AutoCloseable
      * @param capacity bytes, 1 to {@link Region#MAX_SIZE}.
      * @return the open lake.
      * @throws IllegalArgumentException if {@code capacity} is out of range.
-     * @throws OutOfMemoryError         if the operating system refuses the memory.
+     * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
+     * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room for the
+     *                                  lake's objects; nothing is then held.
      */
     public static Lake of(final long capacity)
     {
@@ -243,14 +245,24 @@ public final class Lake extends LakeAllocator implements AutoCloseable
         /**
          * @return a new open lake.
          * @throws IllegalStateException if the JVM lacks {@link Memory#REQUIRED_FLAG}.
-         * @throws OutOfMemoryError      if the operating system refuses the memory.
+         * @throws OutOfMemoryError      if the operating system refuses the memory, or the Java heap has no room for
+         *                               the lake's objects; nothing is then held.
          */
         public Lake build()
         {
             // never below 8: the allocation fast path aligns offsets, which aligns addresses only on such a base
             final Region region = Region.builder(capacity).alignment(Math.max(alignment, DEFAULT_ALIGNMENT))
                 .zeroed(zeroing).preTouch(preTouch).build();
-            return new Lake(region, zeroing);
+            try
+            {
+                return new Lake(region, zeroing);
+            }
+            catch (final Throwable ex)
+            {
+                // a full heap refusing the Lake object left the region held by nobody until a GC counted it a leak
+                region.close();
+                throw ex;
+            }
         }
     }
 }
