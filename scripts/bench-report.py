@@ -193,10 +193,23 @@ def svg_chart(results, label):
     return "\n".join(out)
 
 
+def cpu_model():
+    """The processor's name where Linux says it: figures from different CPUs are not comparable."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def report(results, label, command, svg_name):
     any_r = next(iter(results.values()), {})
     lines = [f"## {label}", "",
-             f"Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.machine()}; "
+             f"Machine: {platform.node() or 'unknown'}, {os.cpu_count()} cores, {platform.machine()} "
+             f"({cpu_model()}); "
              f"JVM: {any_r.get('vm', '?')} {any_r.get('jdk', '?')}.", "",
              f"Command: `{command}`", "", f"![chart]({svg_name})", ""]
     listed = set()
