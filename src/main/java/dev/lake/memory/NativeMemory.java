@@ -131,18 +131,16 @@ public final class NativeMemory
                 }
                 REPORTS.addLast(report);
             }
-            System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
-                "Lake leak: " + what + " was not closed; the safety net freed it" +
-                (site == null ? " (run with -Dlake.leakTracking=true to see where it was allocated)" : ""), site);
         }
         catch (final Throwable ex)
         {
-            // a failing logging backend or a full heap must not break the cleaner or an allocator's reclaim (its
-            // caller frees or returns the memory after this): the count stands. Any Throwable, not only the
-            // RuntimeException, LinkageError and OutOfMemoryError it once caught: a StackOverflowError (a logging
-            // call needs far more stack than the allocation that drained the leak) or a handler's AssertionError
-            // escaped, and the pool's leak drain runs on the allocation path, in a loop over the reclaimed handles
+            // a full heap refusing the report must not break the cleaner or an allocator's reclaim (its caller
+            // frees or returns the memory after this): the count stands, and the pool's leak drain runs on the
+            // allocation path, in a loop over the reclaimed handles. Any Throwable, as in LakeLog
         }
+        LakeLog.log(System.Logger.Level.WARNING, "Lake leak: ", what, site != null ?
+            " was not closed; the safety net freed it" :
+            " was not closed; the safety net freed it (-Dlake.leakTracking=true shows where it was made)", site);
     }
 
     static void reserved(final long bytes)

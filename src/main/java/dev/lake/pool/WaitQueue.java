@@ -1,5 +1,7 @@
 package dev.lake.pool;
 
+import dev.lake.memory.LakeLog;
+
 import org.jctools.queues.atomic.MpscUnboundedAtomicArrayQueue;
 
 import java.lang.invoke.MethodHandles;
@@ -250,14 +252,7 @@ final class WaitQueue
      */
     private void log(final Throwable t)
     {
-        try
-        {
-            System.getLogger("dev.lake").log(System.Logger.Level.ERROR, name + ": wait-queue dispatch failed", t);
-        }
-        catch (final Throwable ignored)
-        {
-            // no heap for the report: the dispatcher goes on regardless
-        }
+        LakeLog.log(System.Logger.Level.ERROR, "", name, ": wait-queue dispatch failed", t);
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.lake.thread;
 
+import dev.lake.memory.LakeLog;
+
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
@@ -34,12 +36,12 @@ final class PinningHint implements AffinityHint
         {
             // OpenHFT pins the operating-system thread that makes the call: a virtual thread's carrier, which runs
             // other virtual threads too (pinned, they all would be) and which this one leaves at its next blocking call
-            warnOnce("the calling thread is virtual: pinning it would pin its carrier thread instead", null);
+            warnOnce(" ignored: the calling thread is virtual, and pinning it would pin its carrier thread", null);
             return false;
         }
         if (!OPENHFT_PRESENT)
         {
-            warnOnce("net.openhft:affinity is not on the class path", null);
+            warnOnce(" ignored: net.openhft:affinity is not on the class path", null);
             return false;
         }
         try
@@ -51,31 +53,24 @@ final class PinningHint implements AffinityHint
             {
                 return true;
             }
-            warnOnce("the operating system did not apply it", null);
+            warnOnce(" ignored: the operating system did not apply it", null);
             return false;
         }
         catch (final RuntimeException | LinkageError ex)
         {
-            warnOnce("the affinity library refused", ex);
+            warnOnce(" ignored: the affinity library refused", ex);
             return false;
         }
     }
 
-    private void warnOnce(final String why, final Throwable cause)
+    /** Logs {@code "affinity hint <name>" + tail} the first time a hint is not applied; never throws. */
+    private void warnOnce(final String tail, final Throwable cause)
     {
         if (warned.compareAndSet(false, true))
         {
-            try
-            {
-                System.getLogger("dev.lake").log(System.Logger.Level.WARNING,
-                    "affinity hint '" + name + "' ignored: " + why, cause);
-            }
-            catch (final Throwable ignored)
-            {
-                // a hint that cannot be honoured is never an error, whatever the logging backend throws (an
-                // AssertionError of a handler, a StackOverflowError deep in a stack): it would fail the caller's
-                // ThreadLakes.init() instead of handing out its lake
-            }
+            // a hint that cannot be honoured is never an error, whatever the logging backend throws: it would fail
+            // the caller's ThreadLakes.init() instead of handing out its lake
+            LakeLog.log(System.Logger.Level.WARNING, "affinity hint ", name, tail, cause);
         }
     }
 
