@@ -373,16 +373,33 @@ class NinthReviewPoolTest
         }
     }
 
-    private static void fill(final Buffer b, final byte value)
+    /**
+     * Three slots claimed in a row: the middle one under test, and its neighbours filled with a marker so that a write
+     * past either edge of the middle shows up.
+     */
+    private record Neighbours(Buffer left, Buffer middle, Buffer right)
     {
-        b.mutableBuffer().setMemory(0, b.capacity(), value);
-    }
+        private static final byte MARKER = 0x33;
 
-    private static void assertFilled(final Buffer b, final byte value, final String what)
-    {
-        for (int i = 0; i < b.capacity(); i++)
+        static Neighbours claim(final FixedArena arena)
         {
-            assertEquals(value, b.mutableBuffer().getByte(i), what + ": neighbour byte " + i);
+            final Neighbours n = new Neighbours(arena.allocate(), arena.allocate(), arena.allocate());
+            n.left.mutableBuffer().setMemory(0, n.left.capacity(), MARKER);
+            n.right.mutableBuffer().setMemory(0, n.right.capacity(), MARKER);
+            return n;
+        }
+
+        /** Asserts neither neighbour changed, then gives both back (the middle is the test's to close or freeze). */
+        void assertUntouchedAndCloseThem()
+        {
+            for (final Buffer b : List.of(left, right))
+            {
+                for (int i = 0; i < b.capacity(); i++)
+                {
+                    assertEquals(MARKER, b.mutableBuffer().getByte(i), (b == left ? "left" : "right") + " byte " + i);
+                }
+                b.close();
+            }
         }
     }
 
@@ -397,11 +414,8 @@ class NinthReviewPoolTest
     {
         try (FixedArena arena = FixedArena.builder(3, 64).build())
         {
-            final Buffer left = arena.allocate();
-            final Buffer middle = arena.allocate();
-            final Buffer right = arena.allocate();
-            fill(left, (byte)0x33);
-            fill(right, (byte)0x33);
+            final Neighbours neighbours = Neighbours.claim(arena);
+            final Buffer middle = neighbours.middle();
             for (int i = 0; i < 40; i++)
             {
                 middle.putByte((byte)('0' + i % 10));
@@ -431,10 +445,7 @@ class NinthReviewPoolTest
             {
                 b.release();
             }
-            assertFilled(left, (byte)0x33, "left");
-            assertFilled(right, (byte)0x33, "right");
-            left.close();
-            right.close();
+            neighbours.assertUntouchedAndCloseThem();
             assertEquals(0, arena.liveSlots());
         }
     }
@@ -517,11 +528,8 @@ class NinthReviewPoolTest
     {
         try (FixedArena arena = FixedArena.builder(3, 64).build())
         {
-            final Buffer left = arena.allocate();
-            final Buffer middle = arena.allocate();
-            final Buffer right = arena.allocate();
-            fill(left, (byte)0x33);
-            fill(right, (byte)0x33);
+            final Neighbours neighbours = Neighbours.claim(arena);
+            final Buffer middle = neighbours.middle();
             final MutableDirectBuffer view = middle.mutableBuffer();
             view.setMemory(0, 64, (byte)'7');
             middle.position(10);
@@ -545,11 +553,8 @@ class NinthReviewPoolTest
                 final int last = 64 - write.width();
                 assertDoesNotThrow(() -> write.call().write(view, last), "view " + write.name() + " at " + last);
             }
-            assertFilled(left, (byte)0x33, "left");
-            assertFilled(right, (byte)0x33, "right");
             middle.close();
-            left.close();
-            right.close();
+            neighbours.assertUntouchedAndCloseThem();
         }
     }
 
@@ -573,11 +578,8 @@ class NinthReviewPoolTest
             Map.entry(4, b -> b.putBytes(ByteBuffer.allocateDirect(4))));
         try (FixedArena arena = FixedArena.builder(3, 64).build())
         {
-            final Buffer left = arena.allocate();
-            final Buffer middle = arena.allocate();
-            final Buffer right = arena.allocate();
-            fill(left, (byte)0x33);
-            fill(right, (byte)0x33);
+            final Neighbours neighbours = Neighbours.claim(arena);
+            final Buffer middle = neighbours.middle();
             middle.mutableBuffer().setMemory(0, 40, (byte)'7');
             for (int p = 0; p < puts.size(); p++)
             {
@@ -599,11 +601,8 @@ class NinthReviewPoolTest
                 assertOutOfBounds("position(" + bad + ")", () -> middle.position(bad));
                 assertEquals(64, middle.position());
             }
-            assertFilled(left, (byte)0x33, "left");
-            assertFilled(right, (byte)0x33, "right");
             middle.close();
-            left.close();
-            right.close();
+            neighbours.assertUntouchedAndCloseThem();
         }
     }
 
