@@ -128,6 +128,7 @@ public final class BuddyArena extends SlotArena
         java.util.Arrays.fill(heads, -1);
         this.cells = new int[((maxOrder + 1) * CELLS + 2) * PAD];
         push(0, maxOrder);
+        linkCallSites();
         if (builder.jfrEvents)
         {
             this.jfrHook = new JfrRegistration(this, BuddyArenaMetricsEvent.class, new JfrHook(this));
@@ -588,6 +589,23 @@ public final class BuddyArena extends SlotArena
             }
         }
         return flushed;
+    }
+
+    /**
+     * Calls every {@code VarHandle} access of this class once (each call-site descriptor), on the lock array's padding
+     * and changing nothing, so that they are linked before the arena is handed out. The first call of a call site in
+     * the JVM links it, which allocates on the heap: the first close of a buddy arena that never allocated linked the
+     * unlock's {@code setRelease} after {@code closed} was set, and on a full heap threw {@link OutOfMemoryError} with
+     * the region held (a retry does nothing) and the lock taken for good. Here a full heap fails the build instead,
+     * whose builder frees the region.
+     */
+    private void linkCallSites()
+    {
+        final int[] scratch = lock; // index 0: padding before the lock word, never read or written elsewhere
+        final boolean swapped = INTS.compareAndSet(scratch, 0, 1, 1); // 0 is not 1: no change
+        final int seen = (int)INTS.getAndSet(scratch, 0, 0);
+        final int now = (int)INTS.getVolatile(scratch, 0);
+        INTS.setRelease(scratch, 0, swapped ? 0 : seen | now); // 0, as it was
     }
 
     // ---- the buddy structure (under the lock) ----

@@ -114,6 +114,7 @@ public final class FixedArena extends SlotArena
             // Bits past the last slot are set once and for all, so a claim never finds them free.
             words[index(wordCount - 1)] = -1L << tail;
         }
+        linkCallSites();
         if (builder.jfrEvents)
         {
             this.jfrHook = new JfrRegistration(this, FixedArenaMetricsEvent.class, new JfrHook(this));
@@ -652,6 +653,23 @@ public final class FixedArena extends SlotArena
             raceWithClose(slot);
         }
         waits.signal();
+    }
+
+    /**
+     * Calls every {@code VarHandle} access of this class once (each call-site descriptor), on the bitmap's padding and
+     * changing nothing, so that they are linked before the arena is handed out: the first call of a call site in the
+     * JVM links it, which allocates on the heap, and a full heap must fail the build (whose builder frees the region)
+     * rather than the release that frees a slot's bit after its count dropped, or the close that follows.
+     */
+    private void linkCallSites()
+    {
+        final long[] scratch = words; // index 0: padding before the first word's line, never used otherwise
+        final long seen = (long)WORDS.compareAndExchange(scratch, 0, -1L, -1L); // 0 is not -1: no change
+        final long anded = (long)WORDS.getAndBitwiseAnd(scratch, 0, -1L); // and with all ones: no change
+        if ((seen | anded | (long)WORDS.getOpaque(scratch, 0) | (long)WORDS.getVolatile(scratch, 0)) != 0)
+        {
+            throw new IllegalStateException(name + ": bitmap padding in use (bug)");
+        }
     }
 
     /**

@@ -110,6 +110,34 @@ final class SlotTable
         {
             slots[i << SHIFT] = origin << REF_BITS;
         }
+        linkCallSites();
+    }
+
+    /**
+     * Calls every {@code VarHandle} access of this class once (each call-site descriptor), on this new table and
+     * changing nothing, so that they are linked before its arena is handed out. The first call of a call site in the
+     * JVM links it, which allocates on the heap: on a full heap the first last release in a JVM threw
+     * {@link OutOfMemoryError} from {@link #untrack} after the CAS that freed the slot (the slot lost for good, a closed
+     * arena's region with it), or from the CAS itself after {@code Bytes.release()} had marked its reference released
+     * (the same loss), and the first close of a fixed arena holding a parked slot threw from {@link #unpark} after the
+     * arena was marked closed. Here a full heap fails the build instead, whose builder frees the region.
+     */
+    private void linkCallSites()
+    {
+        final long[] s = slots;
+        final long meta = (long)LONGS.getVolatile(s, 0); // slot 0's meta word: never -1 (a positive generation)
+        final long seen = (long)LONGS.compareAndExchange(s, 0, -1L, -1L); // none of these CASes matches: no change
+        final boolean swapped = LONGS.compareAndSet(s, 0, -1L, -1L) | LONGS.weakCompareAndSet(s, 0, -1L, -1L);
+        final long opaque = (long)LONGS.getOpaque(s, 0);
+        LONGS.setRelease(s, 0, (long)LONGS.getAcquire(s, 0)); // the value it has, on a table nobody else sees yet
+        LONGS.setVolatile(s, 0, meta);
+        final Object tracker = OBJECTS.getAcquire(trackers, 0);
+        OBJECTS.setRelease(trackers, 0, (LeakTracker)null); // track's descriptor
+        OBJECTS.setRelease(trackers, 0, null); // untrack's
+        if (swapped || seen != meta || opaque != meta || tracker != null)
+        {
+            throw new IllegalStateException(name + ": slot table changed while it was being made (bug)");
+        }
     }
 
     static long handle(final int slot, final long generation)
