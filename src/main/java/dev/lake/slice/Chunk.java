@@ -46,6 +46,12 @@ final class Chunk
     Chunk(final ChunkMemory memory, final Cleaner cleaner)
     {
         this.memory = memory;
+        // Links the release's CAS (expecting -1, which the count never is: no change) before the cleaner owns the
+        // region, so a full heap fails here, where newChunk frees the region. The first call of a call site in the JVM
+        // links it, which allocates on the heap: the first release of a chunk reference in a JVM on a full heap threw
+        // OutOfMemoryError there after the slice's count was gone (or after close() marked the allocator closed), and
+        // the chunk kept a reference nobody held: its region waited for a GC and was counted as a leak (JDK 25).
+        COUNT.weakCompareAndSet(this, -1, -1);
         this.cleanable = cleaner.register(this, memory);
     }
 

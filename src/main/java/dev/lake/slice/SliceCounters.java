@@ -73,6 +73,21 @@ final class SliceCounters
     SliceCounters(final LongAdder releasedBytes)
     {
         this.releasedBytes = releasedBytes;
+        linkCallSites();
+    }
+
+    /**
+     * Calls every {@code VarHandle} access of a {@link Cell} once (each call-site descriptor), on a scratch cell, so
+     * that they are linked while the allocator is built. The first call of a call site in the JVM links it, which
+     * allocates on the heap: on a full heap the first last release of a slice on the allocating thread threw
+     * {@link OutOfMemoryError} from {@link #sliceReleased} after the slice's count was gone (its chunk reference was
+     * still given back), so the release threw with its work done (a retry is a double release) and the slice's bytes
+     * stayed counted live for good.
+     */
+    private static void linkCallSites()
+    {
+        final Cell scratch = new Cell(null);
+        RELEASED.setRelease(scratch, (long)RELEASED.getOpaque(scratch) + (long)RELEASED.getAcquire(scratch));
     }
 
     /** Allocating thread only. */

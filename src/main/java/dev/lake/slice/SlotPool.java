@@ -27,6 +27,18 @@ final class SlotPool
     @SuppressWarnings("unused") // through HEAD
     private volatile Node head;
 
+    /**
+     * Links the stack's compare-and-set (null to null on the empty stack: no change) while the allocator is built: the
+     * first call of a call site in the JVM links it, which allocates on the heap, and on a full heap the first
+     * {@link #push} (a freed pinned chunk giving its table slot back, after its region was freed) threw
+     * {@link OutOfMemoryError} out of the release that freed it, its work done (a retry is refused as stale), and the
+     * table slot was lost.
+     */
+    SlotPool()
+    {
+        HEAD.compareAndSet(this, (Node)null, (Node)null);
+    }
+
     /** Any thread. */
     void push(final Node node)
     {

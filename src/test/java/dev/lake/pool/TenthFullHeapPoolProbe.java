@@ -23,11 +23,14 @@ import java.util.Arrays;
  * <p>Modes: {@code KIND-close} (nothing live, the close frees), {@code KIND-release} (a live allocation, the close on
  * the full heap, then its release on the full heap), {@code KIND-closed-release} (the close on a heap with room, then
  * the release on the full heap), for KIND {@code fixed}, {@code fixed-jfr}, {@code fixed-handle}, {@code buddy},
- * {@code buddy-jfr}, {@code buddy-handle}, {@code slice}, {@code slice-ref}. Prints
- * {@code probe: MODE broken B leaks L left-regions N refused R}: {@code broken} counts refusals that left the allocator
- * closed (or the reference released) with its memory held; {@code leaks} the safety net's count meanwhile;
- * {@code left-regions} the regions still held once everything was closed and released (read before the heap is
- * freed, so before any GC the end could trigger).
+ * {@code buddy-jfr}, {@code buddy-handle}, {@code slice}, {@code slice-ref}; and {@code fixed-parked-close} (another
+ * arena closed first on a heap with room, then one holding a parked slot closed on the full heap). Prints
+ * {@code probe: MODE broken B leaks L left-regions N refused R late-throws T live-bytes S}: {@code broken} counts
+ * refusals that left the allocator closed (or the reference released) with its memory held; {@code leaks} the safety
+ * net's count meanwhile; {@code left-regions} the regions still held once everything was closed and released (read
+ * before the heap is freed, so before any GC the end could trigger); {@code late-throws} releases that threw with
+ * their work done (a retry is then a double release); {@code live-bytes} what a slice allocator's stats still count
+ * live at the end.
  */
 public final class TenthFullHeapPoolProbe
 {
@@ -58,6 +61,12 @@ public final class TenthFullHeapPoolProbe
         abstract void release();
 
         abstract boolean isReleased();
+
+        /** @return what the allocator's stats count as live once everything was released, or 0. */
+        long liveBytes()
+        {
+            return 0;
+        }
     }
 
     public static void main(final String[] args)
@@ -110,7 +119,7 @@ public final class TenthFullHeapPoolProbe
         Arrays.fill(TOP_UP, null);
         System.out.println("probe: " + mode + " broken " + broken + " leaks " + leaks + " left-regions " + left +
             " refused " + refused +
-            " late-throws " + lateThrows);
+            " late-throws " + lateThrows + " live-bytes " + subject.liveBytes());
         if (Boolean.getBoolean("probe.verbose"))
         {
             for (int i = 0; i < Math.min(refused, SEEN.length); i++)
@@ -384,6 +393,12 @@ public final class TenthFullHeapPoolProbe
             boolean isReleased()
             {
                 return ref ? !allocator.isLive(reference) : slice.isReleased();
+            }
+
+            @Override
+            long liveBytes()
+            {
+                return allocator.stats().liveSliceBytes();
             }
         };
     }
