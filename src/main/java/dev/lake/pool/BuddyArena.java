@@ -407,12 +407,17 @@ public final class BuddyArena extends SlotArena
     }
 
     @Override
-    void onClose()
+    void removeJfrHook()
     {
         if (jfrHook != null)
         {
             jfrHook.remove();
         }
+    }
+
+    @Override
+    void onClose()
+    {
         lockArena();
         try
         {

@@ -424,12 +424,17 @@ public final class FixedArena extends SlotArena
     }
 
     @Override
-    void onClose()
+    void removeJfrHook()
     {
         if (jfrHook != null)
         {
             jfrHook.remove();
         }
+    }
+
+    @Override
+    void onClose()
+    {
         // Dekker with a release that parks: closed was set first, then we look; it parks first, then looks.
         // Whoever sees the other unparks the slot (one CAS decides), so no parked slot keeps the region alive.
         for (int w = 0; w < wordCount; w++)

@@ -16,6 +16,7 @@ final class JfrRegistration
 {
     /** The hook the Flight Recorder calls. */
     final Runnable hook;
+    private final Removal removal;
     private final Cleaner.Cleanable cleanable;
 
     /**
@@ -29,6 +30,7 @@ final class JfrRegistration
     {
         this.hook = hook;
         final Removal removal = new Removal(hook);
+        this.removal = removal;
         FlightRecorder.addPeriodicEvent(type, hook);
         final Cleaner.Cleanable registered;
         try
@@ -44,16 +46,29 @@ final class JfrRegistration
         this.cleanable = registered;
     }
 
-    /** Removes the hook now; at most once, whether close or the cleaner comes first. */
+    /**
+     * Removes the hook now; at most once, whether close or the cleaner comes first. The recorder's removal allocates
+     * on the heap (an iterator of its hook list): on a full heap it throws {@link OutOfMemoryError} with the hook still
+     * registered and this registration unchanged, so a later call tries again. Through the cleanable, that failure
+     * was final: the cleanable unregisters itself before it runs its action.
+     */
     void remove()
     {
-        cleanable.clean();
+        if (removal.done)
+        {
+            return;
+        }
+        FlightRecorder.removePeriodicEvent(hook);
+        removal.done = true;
+        cleanable.clean(); // leaves the cleaner's list (allocation-free); its action now does nothing
     }
 
     /** The cleaner's action: holds the hook, never the arena. */
     private static final class Removal implements Runnable
     {
         private final Runnable hook;
+        /** Set once {@link #remove()} took the hook out itself. */
+        volatile boolean done;
 
         Removal(final Runnable hook)
         {
@@ -63,7 +78,10 @@ final class JfrRegistration
         @Override
         public void run()
         {
-            FlightRecorder.removePeriodicEvent(hook);
+            if (!done)
+            {
+                FlightRecorder.removePeriodicEvent(hook);
+            }
         }
     }
 }

@@ -773,22 +773,37 @@ abstract class SlotArena implements AutoCloseable
      * Refuses new allocations from now on and fails every waiting request with {@link ArenaClosedException}
      * (no thread stays parked). Live buffers, bytes and handles stay valid; the region is freed now if nothing is
      * live, otherwise when the last allocation is released. Idempotent.
+     *
+     * @throws OutOfMemoryError only if a full heap refused the removal of the arena's JFR hook (JDK code that
+     *                          allocates), the last step: the arena is closed and its region freed as above, and a
+     *                          later {@code close()} removes the hook.
      */
     @Override
     public void close()
     {
         if (!CLOSED.compareAndSet(this, false, true))
         {
+            removeJfrHook(); // a close that the removal failed: this one tries it again (a no-op once it is done)
             return;
         }
         onClose();
         waits.close();
         drainLeaks();
         freeRegionIfEmpty();
+        // Last, after the region is freed: the Flight Recorder's removal is JDK code that allocates on the heap (an
+        // iterator of its hook list), so on a full heap it threw OutOfMemoryError; run first, it left the arena closed
+        // with its region held (a retry did nothing) and the hook registered for good. Now such a close has freed what
+        // it could, and the removal is retried by the next close().
+        removeJfrHook();
     }
 
-    /** Subclass work at close, before waiters are failed (JFR hook removal, cache flush). */
+    /** Subclass work at close, before waiters are failed (cache flush, parked slots). */
     abstract void onClose();
+
+    /**
+     * Removes the arena's periodic JFR hook, if it has one; idempotent, and retried by a later call if it throws.
+     */
+    abstract void removeJfrHook();
 
     /** What Buffer and Bytes call: kept off the public API so that only checked handles reach it. */
     private final class Source implements SlotSource

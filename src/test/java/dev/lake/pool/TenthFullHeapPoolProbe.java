@@ -6,6 +6,7 @@ import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.testing.HeapFiller;
 
+import java.lang.reflect.Field;
 import java.util.Arrays;
 
 /**
@@ -62,6 +63,12 @@ public final class TenthFullHeapPoolProbe
 
         abstract boolean isReleased();
 
+        /** @return "hook-removed B" for an arena with a JFR hook (read by reflection: the recorder does not say). */
+        String hook()
+        {
+            return "";
+        }
+
         /** @return what the allocator's stats count as live once everything was released, or 0. */
         long liveBytes()
         {
@@ -84,7 +91,18 @@ public final class TenthFullHeapPoolProbe
             // only what a close with a parked slot adds
             FixedArena.builder(1, 8).build().close();
         }
-        final Subject subject = subject(parked ? "fixed-handle" : kind);
+        final boolean prelinked = kind.endsWith("-prelinked");
+        if (prelinked)
+        {
+            // an arena of the same kind without the JFR hook allocates, releases and closes on a heap with room
+            final SlotArena other = kind.startsWith("fixed") ?
+                FixedArena.builder(1, 8).build() : BuddyArena.builder(256, 64).build();
+            final Subject warm = bytesOf(other);
+            warm.allocate();
+            warm.release();
+            warm.close();
+        }
+        final Subject subject = subject(parked ? "fixed-handle" : prelinked ? kind.replace("-prelinked", "") : kind);
         final boolean live = !step.equals("close");
         if (live || parked)
         {
@@ -119,7 +137,7 @@ public final class TenthFullHeapPoolProbe
         Arrays.fill(TOP_UP, null);
         System.out.println("probe: " + mode + " broken " + broken + " leaks " + leaks + " left-regions " + left +
             " refused " + refused +
-            " late-throws " + lateThrows + " live-bytes " + subject.liveBytes());
+            " late-throws " + lateThrows + " live-bytes " + subject.liveBytes() + subject.hook());
         if (Boolean.getBoolean("probe.verbose"))
         {
             for (int i = 0; i < Math.min(refused, SEEN.length); i++)
@@ -299,6 +317,31 @@ public final class TenthFullHeapPoolProbe
             boolean isReleased()
             {
                 return bytes.isReleased();
+            }
+
+            @Override
+            String hook()
+            {
+                try
+                {
+                    final Field field = arena.getClass().getDeclaredField("jfrHook");
+                    field.setAccessible(true);
+                    final JfrRegistration registration = (JfrRegistration)field.get(arena);
+                    if (registration == null)
+                    {
+                        return "";
+                    }
+                    final Field removal = JfrRegistration.class.getDeclaredField("removal");
+                    removal.setAccessible(true);
+                    final Object action = removal.get(registration);
+                    final Field done = action.getClass().getDeclaredField("done");
+                    done.setAccessible(true);
+                    return " hook-removed " + done.getBoolean(action);
+                }
+                catch (final ReflectiveOperationException ex)
+                {
+                    return " hook-removed unknown (" + ex + ")";
+                }
             }
         };
     }

@@ -19,9 +19,15 @@ class TenthFullHeapPoolTest
 {
     private static void assertClean(final String mode) throws Exception
     {
+        assertClean(mode, "");
+    }
+
+    private static void assertClean(final String mode, final String more) throws Exception
+    {
         final String out = ChildJvm.runOnSmallHeap(TenthFullHeapPoolProbe.class, mode);
         assertTrue(Pattern.compile("probe: " + mode +
-            " broken 0 leaks 0 left-regions 0 refused \\d+ late-throws 0 live-bytes 0\\R").matcher(out).find(), out);
+            " broken 0 leaks 0 left-regions 0 refused \\d+ late-throws 0 live-bytes 0" + more + "\\R").matcher(out)
+            .find(), out);
     }
 
     /**
@@ -101,5 +107,19 @@ class TenthFullHeapPoolTest
     {
         assertClean("slice-ref-release");
         assertClean("slice-ref-closed-release");
+    }
+
+    /**
+     * An arena with its JFR hook, closed on a full heap after other arenas' closes: removing the hook from the Flight
+     * Recorder allocates (an iterator of its hook list), and it ran first in the close, after {@code closed} was set:
+     * the close threw with the region held (a retry did nothing) and the hook's removal was lost for good (the
+     * cleanable unregisters itself before it runs). Now the hook goes last, after the region is freed, and a later
+     * {@code close()} retries it.
+     */
+    @Test
+    void anArenaWithAJfrHookClosedOnAFullHeapFreesItsRegionAndRemovesItsHook() throws Exception
+    {
+        assertClean("fixed-jfr-prelinked-close", " hook-removed true");
+        assertClean("buddy-jfr-prelinked-close", " hook-removed true");
     }
 }
