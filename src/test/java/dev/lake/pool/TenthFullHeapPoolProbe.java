@@ -25,7 +25,8 @@ import java.util.Arrays;
  * the full heap, then its release on the full heap), {@code KIND-closed-release} (the close on a heap with room, then
  * the release on the full heap), for KIND {@code fixed}, {@code fixed-jfr}, {@code fixed-handle}, {@code buddy},
  * {@code buddy-jfr}, {@code buddy-handle}, {@code slice}, {@code slice-ref}; and {@code fixed-parked-close} (another
- * arena closed first on a heap with room, then one holding a parked slot closed on the full heap). Prints
+ * arena closed first on a heap with room, then one holding a parked slot closed on the full heap); and
+ * {@code fixed-waiter-close}, a reproducer left without a test (see its method). Prints
  * {@code probe: MODE broken B leaks L left-regions N refused R late-throws T live-bytes S}: {@code broken} counts
  * refusals that left the allocator closed (or the reference released) with its memory held; {@code leaks} the safety
  * net's count meanwhile; {@code left-regions} the regions still held once everything was closed and released (read
@@ -79,6 +80,11 @@ public final class TenthFullHeapPoolProbe
     public static void main(final String[] args)
     {
         final String mode = args[0];
+        if (mode.equals("fixed-waiter-close"))
+        {
+            waiterClose();
+            return;
+        }
         final long regions = NativeMemory.liveRegions();
         final long leaksBefore = NativeMemory.leaks();
         final int dash = mode.lastIndexOf('-');
@@ -147,6 +153,49 @@ public final class TenthFullHeapPoolProbe
             }
         }
         System.out.flush();
+    }
+
+    /**
+     * A request waiting for a slot when its arena closes on a full heap (another arena with a waiter closed first on a
+     * heap with room): prints {@code probe: fixed-waiter-close stranded S} where S is 1 if the future was still not
+     * done after a close that returned (its caller would wait until some later release, or for ever). Not fixed: the
+     * close's {@code ArenaClosedException} and the future's exceptional completion both come from the heap (the
+     * dispatcher logs the refusal and leaves the request queued), so a fix needs a design choice (close() reporting
+     * the requests it could not fail, or failing them with no allocation), left to the lead.
+     */
+    private static void waiterClose()
+    {
+        final FixedArena warm = FixedArena.builder(1, 8).build();
+        final Buffer warmHeld = warm.allocate();
+        final java.util.concurrent.CompletableFuture<Buffer> warmWaiter = warm.allocateAsync();
+        warm.close();
+        warmHeld.close();
+        final boolean warmFailed = warmWaiter.isCompletedExceptionally();
+        final FixedArena arena = FixedArena.builder(1, 8).build();
+        final Buffer held = arena.allocate();
+        final java.util.concurrent.CompletableFuture<Buffer> waiter = arena.allocateAsync();
+        final HeapFiller fillers = HeapFiller.fill(1 << 21);
+        while (true)
+        {
+            try
+            {
+                arena.close();
+                break;
+            }
+            catch (final OutOfMemoryError full)
+            {
+                refused++;
+                if (!fillers.freeOne())
+                {
+                    break;
+                }
+            }
+        }
+        final boolean done = waiter.isDone();
+        fillers.freeAll();
+        held.close();
+        System.out.println("probe: fixed-waiter-close stranded " + (done ? 0 : 1) + " refused " + refused +
+            " warm-failed " + warmFailed + " done-after-release " + waiter.isDone());
     }
 
     private static void seen(final OutOfMemoryError full, final boolean done)
