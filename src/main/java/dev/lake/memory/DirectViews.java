@@ -7,10 +7,14 @@ import java.nio.ByteBuffer;
  * Makes {@link ByteBuffer} views over Lake memory without JNI: duplicates a template direct buffer (so the
  * JDK builds a well-formed {@code DirectByteBuffer}) and points the copy at our address. The view's
  * attachment is the owner, so a reachable view keeps its memory reachable.
+ *
+ * <p>The template is made at the first view, not when the class loads: a class whose initializer threw is failed for
+ * good, so a template refused once (the JDK's direct memory spent, or its malloc refused) made every later view of
+ * every region throw {@link NoClassDefFoundError}, long after the memory was back.
  */
 final class DirectViews
 {
-    private static final ByteBuffer TEMPLATE = ByteBuffer.allocateDirect(1);
+    private static volatile ByteBuffer template;
     private static final long ADDRESS;
     private static final long CAPACITY;
     private static final long LIMIT;
@@ -33,9 +37,9 @@ final class DirectViews
             capacity = Memory.fieldOffset(Buffer.class, "capacity");
             limit = Memory.fieldOffset(Buffer.class, "limit");
             position = Memory.fieldOffset(Buffer.class, "position");
-            attachment = Memory.fieldOffset(TEMPLATE.getClass(), "att");
+            attachment = Memory.fieldOffset(Class.forName("java.nio.DirectByteBuffer"), "att");
         }
-        catch (final RuntimeException | Error ex)
+        catch (final ReflectiveOperationException | RuntimeException | Error ex)
         {
             unsupported = "ByteBuffer views are not supported on this JDK: " + ex;
         }
@@ -57,7 +61,14 @@ final class DirectViews
         {
             throw new UnsupportedOperationException(UNSUPPORTED);
         }
-        final ByteBuffer view = TEMPLATE.duplicate();
+        ByteBuffer source = template;
+        if (source == null)
+        {
+            // threads racing the first view may each make one: any of them serves, the others go to the GC
+            source = ByteBuffer.allocateDirect(1);
+            template = source;
+        }
+        final ByteBuffer view = source.duplicate();
         Memory.putLongField(view, ADDRESS, address);
         Memory.putIntField(view, CAPACITY, size);
         Memory.putIntField(view, LIMIT, size);

@@ -266,6 +266,9 @@ public final class Region implements AutoCloseable
      * @return the NIO view.
      * @throws IllegalStateException         if the region is closed.
      * @throws UnsupportedOperationException if this JDK's {@code DirectByteBuffer} layout is unknown.
+     * @throws OutOfMemoryError              at the first view in a JVM, if the JDK refuses the one byte of direct memory
+     *                                       of the template the views copy ({@code -XX:MaxDirectMemorySize} reached, or
+     *                                       malloc refused); no view is made then, and a later call tries again.
      */
     public ByteBuffer byteBuffer()
     {

@@ -1,0 +1,141 @@
+package dev.lake.reliability;
+
+import dev.lake.memory.Memory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Tenth review: the operating system refusing native memory in the middle of a Lake operation. One child JVM
+ * ({@link TenthNativeRefusalProbe}) runs under {@code ulimit -v} with small JVM reservations, fills its address space
+ * with raw mallocs until refused, keeps 48 MiB of room and asks Lake for 64 MiB at each allocator's growth points. The
+ * contract checked in each scenario: the call throws {@link OutOfMemoryError} from {@code Unsafe.allocateMemory} (the
+ * try forms return their "refused" value), the allocator's state is as before (stats, positions, open transactions,
+ * budgets, counts), {@code NativeMemory.reservedBytes()}/{@code liveRegions()} are exact, and the same call succeeds
+ * once the room is back.
+ *
+ * <p>Linux only (it needs {@code bash} and {@code ulimit -v}); JDK 17 and 25.
+ */
+class TenthNativeRefusalTest
+{
+    /** Address space for the child: well above what the JVM needs (about 1.2 GiB here), squeezed by the probe itself. */
+    private static final long ULIMIT_KIB = 6L << 20;
+
+    private static String output;
+
+    @BeforeAll
+    static void runProbe() throws Exception
+    {
+        output = runUnderAddressLimit();
+        assertTrue(output.contains("DONE"), "probe did not finish:\n" + output);
+    }
+
+    /**
+     * {@code DirectViews} made its template {@code ByteBuffer.allocateDirect(1)} in its static initializer, so the first
+     * {@code Region.byteBuffer()} in a JVM, met while the JDK's direct memory was spent (its
+     * {@code -XX:MaxDirectMemorySize} reached, or its malloc refused), failed the class for good: that call threw
+     * {@link OutOfMemoryError}, and every {@code byteBuffer()} of every region, pool {@code Bytes} and slice view
+     * afterwards threw {@link NoClassDefFoundError}, long after the memory was back.
+     */
+    @Test
+    void aByteBufferViewRefusedAtFirstUseWorksOnceMemoryIsBack()
+    {
+        assertPassed("firstByteBufferViewRefused");
+    }
+
+    /** A new arena block refused inside a budgeted transaction and a savepoint: nothing changes, the retry works. */
+    @Test
+    void anArenaBlockRefusedInsideASavepointChangesNothing()
+    {
+        assertPassed("arenaBlockRefusedInsideSavepoint");
+    }
+
+    /** An {@code ArenaVec} whose growth needs a refused block keeps its size, capacity and elements. */
+    @Test
+    void anArenaVecGrowthRefusedKeepsTheVector()
+    {
+        assertPassed("arenaVecGrowthRefused");
+    }
+
+    /** A slice needing a fresh chunk (shared, reference, local) refused: the current chunk and the stats stay. */
+    @Test
+    void aSliceNeedingAFreshChunkRefusedKeepsTheCurrentChunk()
+    {
+        assertPassed("sliceFreshChunkRefused");
+    }
+
+    /** A slice needing a dedicated chunk (shared, reference, local) refused: nothing changes. */
+    @Test
+    void aSliceNeedingADedicatedChunkRefusedChangesNothing()
+    {
+        assertPassed("sliceDedicatedChunkRefused");
+    }
+
+    /** {@code FixedArena} and {@code BuddyArena} builds refused: nothing held, a retry builds. */
+    @Test
+    void poolArenaBuildsRefusedHoldNothing()
+    {
+        assertPassed("poolArenaBuildRefused");
+    }
+
+    /** {@code Lake} build and {@code ThreadLakes.init()} refused: nothing held or counted, a retry works. */
+    @Test
+    void aLakeAndAThreadLakeRefusedHoldNothing()
+    {
+        assertPassed("lakeAndThreadLakeRefused");
+    }
+
+    private static void assertPassed(final String scenario)
+    {
+        assertTrue(output.contains("PASS " + scenario + "\n"), scenario + " did not pass:\n" + output);
+    }
+
+    private static String runUnderAddressLimit() throws Exception
+    {
+        final List<String> java = new ArrayList<>();
+        java.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        java.addAll(List.of(Memory.REQUIRED_FLAG.split(" ")));
+        // small reservations, so the JVM starts well inside the limit and the probe's filler takes the rest
+        java.addAll(List.of("-Xmx48m", "-XX:ReservedCodeCacheSize=32m", "-XX:CompressedClassSpaceSize=32m",
+            "-XX:MaxMetaspaceSize=64m", "-XX:+UseSerialGC", "-Xss512k", "-XX:MaxDirectMemorySize=8m",
+            "-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-probe-%p.log",
+            "-cp", System.getProperty("java.class.path"), TenthNativeRefusalProbe.class.getName()));
+        final StringBuilder command = new StringBuilder("ulimit -v " + ULIMIT_KIB + " && exec");
+        for (final String word : java)
+        {
+            command.append(" '").append(word.replace("'", "'\\''")).append('\'');
+        }
+        final File log = File.createTempFile("lake-native-probe", ".out");
+        try
+        {
+            final ProcessBuilder builder = new ProcessBuilder("bash", "-c", command.toString())
+                .redirectErrorStream(true).redirectOutput(log);
+            // a fixed mmap threshold: every filler step is its own mapping, given back to the OS when freed
+            builder.environment().put("MALLOC_MMAP_THRESHOLD_", "131072");
+            final Process process = builder.start();
+            if (!process.waitFor(60, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly().waitFor();
+                fail("native refusal probe ran past 60 s:\n" + Files.readString(log.toPath(), StandardCharsets.UTF_8));
+            }
+            final String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
+            assertEquals(0, process.exitValue(), "probe failed:\n" + out);
+            return out;
+        }
+        finally
+        {
+            Files.deleteIfExists(log.toPath());
+        }
+    }
+}
