@@ -26,7 +26,13 @@ public final class NativeMemory
     private static final AtomicLong LIVE_REGIONS = new AtomicLong();
     private static final AtomicLong LEAKS = new AtomicLong();
     private static final ArrayDeque<LeakReport> REPORTS = new ArrayDeque<>();
-    private static final Cleaner CLEANER = Cleaner.create();
+    /**
+     * Started by the first {@link #cleaner()} call, not when the class loads: {@code Cleaner.create()} starts a thread,
+     * which the operating system may refuse (no room for its stack, a thread limit), and a class whose initializer
+     * threw is failed for good, so the first region of a JVM met at such a moment leaked its memory and every later
+     * use of Lake threw {@link NoClassDefFoundError}.
+     */
+    private static volatile Cleaner cleaner;
     private static volatile boolean leakTracking = Boolean.getBoolean("lake.leakTracking");
 
     private NativeMemory()
@@ -102,10 +108,24 @@ public final class NativeMemory
      * not reference the object it cleans up after.
      *
      * @return the process-wide cleaner.
+     * @throws OutOfMemoryError if the cleaner's thread, started by the first call, is refused by the operating system;
+     *                          nothing is started then, and a later call tries again.
      */
     public static Cleaner cleaner()
     {
-        return CLEANER;
+        final Cleaner started = cleaner;
+        return started != null ? started : startCleaner();
+    }
+
+    private static synchronized Cleaner startCleaner()
+    {
+        Cleaner started = cleaner;
+        if (started == null)
+        {
+            started = Cleaner.create();
+            cleaner = started;
+        }
+        return started;
     }
 
     /**

@@ -59,6 +59,11 @@ public final class TenthNativeRefusalProbe
         run(only, "sliceDedicatedChunkRefused", TenthNativeRefusalProbe::sliceDedicatedChunkRefused);
         run(only, "poolArenaBuildRefused", TenthNativeRefusalProbe::poolArenaBuildRefused);
         run(only, "lakeAndThreadLakeRefused", TenthNativeRefusalProbe::lakeAndThreadLakeRefused);
+        if (only.contains("firstRegionWithoutRoomForAThread"))
+        {
+            // only alone, in a JVM of its own: it must be the first region of the JVM
+            run(only, "firstRegionWithoutRoomForAThread", TenthNativeRefusalProbe::firstRegionWithoutRoomForAThread);
+        }
         System.out.println("DONE");
     }
 
@@ -316,6 +321,54 @@ public final class TenthNativeRefusalProbe
             lakes.release();
         }
         before.checkSame("after close");
+    }
+
+    /**
+     * The first region of a JVM, made while the address space has room for the region but not for a thread's stack:
+     * the call may fail, but then it must hold nothing, and a retry once memory is back must work and count exactly.
+     */
+    private static void firstRegionWithoutRoomForAThread()
+    {
+        squeeze();
+        squeezeFurther(1L << 20);
+        squeezeFurther(256L << 10);
+        Throwable refused = null;
+        try
+        {
+            Region.allocate(4096).close();
+        }
+        catch (final Throwable ex)
+        {
+            refused = ex;
+        }
+        relax();
+        System.out.println("first region while squeezed: " + (refused == null ? "made" : refused.toString()));
+        try (Region region = Region.allocate(4096))
+        {
+            checkEqual(1L, NativeMemory.liveRegions(), "live regions");
+            check(NativeMemory.reservedBytes() >= 4096 && NativeMemory.reservedBytes() < 4096 + 64,
+                "reserved bytes " + NativeMemory.reservedBytes());
+            region.buffer().putLong(0, 1L);
+        }
+        checkEqual(0L, NativeMemory.liveRegions(), "live regions after close");
+        checkEqual(0L, NativeMemory.reservedBytes(), "reserved bytes after close");
+    }
+
+    /** Takes what is left of the address space in steps of {@code step} bytes, until refused. */
+    private static void squeezeFurther(final long step)
+    {
+        try
+        {
+            while (filled < FILLER.length)
+            {
+                FILLER[filled] = UnsafeApi.allocateMemory(step);
+                filled++;
+            }
+        }
+        catch (final OutOfMemoryError refused)
+        {
+            // full at this step size
+        }
     }
 
     // -------------------------------------------------------------------------------------------------------------

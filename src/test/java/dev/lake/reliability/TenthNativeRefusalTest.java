@@ -96,12 +96,27 @@ class TenthNativeRefusalTest
         assertPassed("lakeAndThreadLakeRefused");
     }
 
+    /**
+     * {@code NativeMemory} started its {@code Cleaner} (a thread) in its static initializer, which the first region of
+     * a JVM runs: met while the operating system refused a thread's stack (the address space nearly spent, or a thread
+     * limit), the initializer threw, so that region's malloc'd memory was neither freed nor counted, and every later
+     * use of Lake in the JVM threw {@link NoClassDefFoundError}. A JVM of its own, as the class must not be loaded yet.
+     */
+    @Test
+    void theFirstRegionRefusedAThreadLeavesLakeUsable() throws Exception
+    {
+        final String out = runUnderAddressLimit("firstRegionWithoutRoomForAThread");
+        assertTrue(out.contains("PASS firstRegionWithoutRoomForAThread\n"), out);
+        // the squeeze did reach the cleaner's thread: otherwise this test shows nothing
+        assertTrue(out.contains("first region while squeezed: java.lang.OutOfMemoryError"), out);
+    }
+
     private static void assertPassed(final String scenario)
     {
         assertTrue(output.contains("PASS " + scenario + "\n"), scenario + " did not pass:\n" + output);
     }
 
-    private static String runUnderAddressLimit() throws Exception
+    private static String runUnderAddressLimit(final String... scenarios) throws Exception
     {
         final List<String> java = new ArrayList<>();
         java.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -111,6 +126,7 @@ class TenthNativeRefusalTest
             "-XX:MaxMetaspaceSize=64m", "-XX:+UseSerialGC", "-Xss512k", "-XX:MaxDirectMemorySize=8m",
             "-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-probe-%p.log",
             "-cp", System.getProperty("java.class.path"), TenthNativeRefusalProbe.class.getName()));
+        java.addAll(List.of(scenarios));
         final StringBuilder command = new StringBuilder("ulimit -v " + ULIMIT_KIB + " && exec");
         for (final String word : java)
         {
