@@ -59,6 +59,7 @@ public final class TenthNativeRefusalProbe
         run(only, "sliceDedicatedChunkRefused", TenthNativeRefusalProbe::sliceDedicatedChunkRefused);
         run(only, "poolArenaBuildRefused", TenthNativeRefusalProbe::poolArenaBuildRefused);
         run(only, "lakeAndThreadLakeRefused", TenthNativeRefusalProbe::lakeAndThreadLakeRefused);
+        run(only, "firstBlocksAndChunksRefused", TenthNativeRefusalProbe::firstBlocksAndChunksRefused);
         if (only.contains("firstRegionWithoutRoomForAThread"))
         {
             // only alone, in a JVM of its own: it must be the first region of the JVM
@@ -319,6 +320,38 @@ public final class TenthNativeRefusalProbe
             final Lake lake = lakes.init();
             lake.allocate(BIG - 64);
             lakes.release();
+        }
+        before.checkSame("after close");
+    }
+
+    /**
+     * An arena's first block, a slice allocator's first chunk and a vector's first storage (the factory with a
+     * capacity) refused: nothing held, the arena under the vector unchanged, and each works once memory is back.
+     */
+    private static void firstBlocksAndChunksRefused()
+    {
+        final Native before = Native.now();
+        try (Arena arena = Arena.builder().initialBlockSize(64 * 1024).build())
+        {
+            arena.allocate(10);
+            final String stats = arena.stats().toString();
+            final Native held = Native.now();
+            squeeze();
+            expectRefused(() -> Arena.builder().initialBlockSize(BIG).build(), "an arena's first block");
+            expectRefused(() -> SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(BIG / 8).build(),
+                "a slice allocator's first chunk");
+            expectRefused(() -> ArenaVec.ofLongs(arena, BIG / 8), "a vector's first storage");
+            relax();
+            checkEqual(stats, arena.stats().toString(), "arena stats under the refused vector");
+            held.checkSame("after the refusals");
+            final ArenaVec.OfLong vec = ArenaVec.ofLongs(arena, BIG / 8);
+            vec.push(5L);
+            checkEqual(5L, vec.get(0), "vector after retry");
+            try (Arena big = Arena.builder().initialBlockSize(BIG).build();
+                 SliceAllocator slices = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(BIG / 8).build())
+            {
+                check(big.stats().bytesReserved() == BIG && slices.chunkCapacity() == BIG / 8, "built after retry");
+            }
         }
         before.checkSame("after close");
     }

@@ -96,6 +96,13 @@ class TenthNativeRefusalTest
         assertPassed("lakeAndThreadLakeRefused");
     }
 
+    /** An arena's first block, a slice allocator's first chunk, a vector's first storage refused: nothing held. */
+    @Test
+    void firstBlocksAndChunksRefusedHoldNothing()
+    {
+        assertPassed("firstBlocksAndChunksRefused");
+    }
+
     /**
      * {@code NativeMemory} started its {@code Cleaner} (a thread) in its static initializer, which the first region of
      * a JVM runs: met while the operating system refused a thread's stack (the address space nearly spent, or a thread
