@@ -362,9 +362,24 @@ public final class TenthNativeRefusalProbe
      */
     private static void firstRegionWithoutRoomForAThread()
     {
+        // Outside the squeeze, whatever the first region loads and links from the JDK and Lake (the cleaner's thread
+        // machinery, string concatenation, the region's classes but not NativeMemory's initializer): inside it the JVM
+        // itself has little room for class loading, and a JVM that cannot malloc there aborts instead of throwing.
+        java.lang.ref.Cleaner.create();
+        System.out.println("warm-up " + "Region[" + BIG + " B, align " + filled + "]" + Region.emptyBuffer().capacity() +
+            Region.builder(1).alignment(64).zeroed(false).preTouch(false));
+        try
+        {
+            Class.forName("dev.lake.memory.NativeMemory", false, Region.class.getClassLoader());
+            Class.forName("dev.lake.memory.Region$Deallocator", false, Region.class.getClassLoader());
+        }
+        catch (final ClassNotFoundException ex)
+        {
+            throw new AssertionError(ex);
+        }
         squeeze();
         squeezeFurther(1L << 20);
-        squeezeFurther(256L << 10);
+        squeezeFurther(512L << 10); // now under one thread stack (-Xss512k)
         Throwable refused = null;
         try
         {
