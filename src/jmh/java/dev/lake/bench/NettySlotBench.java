@@ -8,18 +8,24 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Peer of {@link FixedArenaBench}: Netty's {@link PooledByteBufAllocator} doing the same units of work,
- * {@code directBuffer(size)} + write + {@code release()}. The class-level fork gives every thread a thread cache
- * ({@code useCacheForAllThreads}) and turns leak detection off, Netty's fastest setting; the {@code *Defaults}
- * methods fork with Netty's defaults (no cache for non-Netty threads, simple leak sampling).
+ * {@code directBuffer(size)} + write + {@code release()}. The class-level fork runs the benchmark threads as Netty's
+ * own {@code FastThreadLocalThread}s ({@link NettyThreadExecutor}: the thread cache and the recycler are then an
+ * indexed read, not a {@code ThreadLocal} lookup), gives every thread a thread cache ({@code useCacheForAllThreads})
+ * and turns leak detection off, Netty's fastest setting; the {@code *Defaults} methods fork with Netty's defaults on
+ * plain JMH threads (no cache for non-Netty threads, simple leak sampling).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 3, time = 1)
-@Fork(value = 1, jvmArgsAppend = {
-    "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
-    "-Dio.netty.allocator.useCacheForAllThreads=true",
-    "-Dio.netty.leakDetection.level=disabled"})
+@Fork(value = 1,
+    // Netty's own threads (FastThreadLocalThread), as Netty runs its allocator; prepended, as in
+    // ThreadLakeOnLakeThreadBench, so a command-line -jvmArgsAppend cannot drop it
+    jvmArgsPrepend = {"-Djmh.executor=CUSTOM", "-Djmh.executor.class=dev.lake.bench.NettyThreadExecutor"},
+    jvmArgsAppend = {
+        "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+        "-Dio.netty.allocator.useCacheForAllThreads=true",
+        "-Dio.netty.leakDetection.level=disabled"})
 public class NettySlotBench
 {
     /** Writes of 256 B, 1 KiB and 4 KiB into 4 KiB buffers. */
@@ -61,7 +67,7 @@ public class NettySlotBench
         return value;
     }
 
-    /** 4 KiB direct buffer, writeLong, release: 1 thread, thread cache on. */
+    /** 4 KiB direct buffer, writeLong, release: 1 Netty thread, thread cache on. */
     @Benchmark
     @Threads(1)
     public long write8()
