@@ -1,5 +1,7 @@
 package dev.lake.memory;
 
+import dev.lake.testing.LogHandlers;
+
 import org.junit.jupiter.api.Test;
 
 import java.lang.System.Logger.Level;
@@ -105,26 +107,6 @@ class LakeLogTest
     /** A handler that passes on this test's records only (other tests of the JVM log to dev.lake too). */
     private static Handler handler(final java.util.function.Consumer<LogRecord> onPublish)
     {
-        return new Handler()
-        {
-            @Override
-            public void publish(final LogRecord record)
-            {
-                if (record.getMessage() != null && record.getMessage().startsWith("lake-log-test"))
-                {
-                    onPublish.accept(record);
-                }
-            }
-
-            @Override
-            public void flush()
-            {
-            }
-
-            @Override
-            public void close()
-            {
-            }
-        };
+        return LogHandlers.onMessageContaining("lake-log-test", onPublish);
     }
 }

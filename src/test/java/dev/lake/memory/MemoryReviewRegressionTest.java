@@ -1,5 +1,7 @@
 package dev.lake.memory;
 
+import dev.lake.testing.LogHandlers;
+
 import dev.lake.linear.Arena;
 import dev.lake.linear.ArenaVec;
 import dev.lake.linear.ArenaView;
@@ -14,7 +16,6 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.awaitility.Awaitility.await;
@@ -312,27 +313,10 @@ class MemoryReviewRegressionTest
     /** A logging backend that fails with an Error on the leak report whose message contains {@code marker}. */
     private static Handler throwOnReportOf(final String marker)
     {
-        final Handler throwing = new Handler()
+        final Handler throwing = LogHandlers.onMessageContaining(marker, record ->
         {
-            @Override
-            public void publish(final LogRecord record)
-            {
-                if (record.getMessage() != null && record.getMessage().contains(marker))
-                {
-                    throw new OutOfMemoryError("simulated: the logging backend ran out of heap");
-                }
-            }
-
-            @Override
-            public void flush()
-            {
-            }
-
-            @Override
-            public void close()
-            {
-            }
-        };
+            throw new OutOfMemoryError("simulated: the logging backend ran out of heap");
+        });
         LAKE_LOGGER.addHandler(throwing);
         return throwing;
     }

@@ -1,9 +1,10 @@
 package dev.lake.memory;
 
+import dev.lake.testing.LogHandlers;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -59,27 +60,13 @@ class NinthReviewMemoryTest
     {
         final String marker = "ninth-review leaked arena";
         final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
-        final Handler throwing = new Handler()
+        final Handler throwing = LogHandlers.onMessageContaining(marker, record ->
         {
-            @Override
-            public void publish(final LogRecord record)
+            if (armed.get())
             {
-                if (record.getMessage() != null && record.getMessage().contains(marker) && armed.get())
-                {
-                    throw new StackOverflowError("simulated: the logging call ran out of stack");
-                }
+                throw new StackOverflowError("simulated: the logging call ran out of stack");
             }
-
-            @Override
-            public void flush()
-            {
-            }
-
-            @Override
-            public void close()
-            {
-            }
-        };
+        });
         LAKE_LOGGER.addHandler(throwing);
         try (dev.lake.pool.FixedArena arena = dev.lake.pool.FixedArena.builder(1, 64).name(marker).build())
         {
@@ -180,27 +167,10 @@ class NinthReviewMemoryTest
     /** A logging backend that fails with {@code error} on the leak report whose message contains {@code marker}. */
     private static Handler throwOnReportOf(final String marker, final Error error)
     {
-        final Handler throwing = new Handler()
+        final Handler throwing = LogHandlers.onMessageContaining(marker, record ->
         {
-            @Override
-            public void publish(final LogRecord record)
-            {
-                if (record.getMessage() != null && record.getMessage().contains(marker))
-                {
-                    throw error;
-                }
-            }
-
-            @Override
-            public void flush()
-            {
-            }
-
-            @Override
-            public void close()
-            {
-            }
-        };
+            throw error;
+        });
         LAKE_LOGGER.addHandler(throwing);
         return throwing;
     }

@@ -1,5 +1,7 @@
 package dev.lake.pool;
 
+import dev.lake.testing.LogHandlers;
+
 import dev.lake.memory.NativeMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -10,7 +12,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.awaitility.Awaitility.await;
@@ -24,27 +25,13 @@ class DispatchRobustnessTest
 {
     private static final Logger LAKE_LOGGER = Logger.getLogger("dev.lake");
     private static final AtomicBoolean THROW_ON_LOG = new AtomicBoolean();
-    private static final Handler THROWING = new Handler()
+    private static final Handler THROWING = LogHandlers.of(record ->
     {
-        @Override
-        public void publish(final LogRecord record)
+        if (THROW_ON_LOG.getAndSet(false))
         {
-            if (THROW_ON_LOG.getAndSet(false))
-            {
-                throw new IllegalStateException("logging backend failure");
-            }
+            throw new IllegalStateException("logging backend failure");
         }
-
-        @Override
-        public void flush()
-        {
-        }
-
-        @Override
-        public void close()
-        {
-        }
-    };
+    });
 
     @AfterEach
     void detach()

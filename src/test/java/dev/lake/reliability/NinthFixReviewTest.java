@@ -1,5 +1,7 @@
 package dev.lake.reliability;
 
+import dev.lake.testing.LogHandlers;
+
 import dev.lake.linear.Droplet;
 import dev.lake.linear.Lake;
 import dev.lake.memory.StaleHandleException;
@@ -14,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Handler;
-import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -174,27 +175,10 @@ class NinthFixReviewTest
 
     private static Handler throwOnMessageContaining(final String marker)
     {
-        return new Handler()
+        return LogHandlers.onMessageContaining(marker, record ->
         {
-            @Override
-            public void publish(final LogRecord record)
-            {
-                if (record.getMessage() != null && record.getMessage().contains(marker))
-                {
-                    throw new AssertionError("simulated: a handler's assertion");
-                }
-            }
-
-            @Override
-            public void flush()
-            {
-            }
-
-            @Override
-            public void close()
-            {
-            }
-        };
+            throw new AssertionError("simulated: a handler's assertion");
+        });
     }
 
     // ---------------------------------------------------------------------------------------------------------
