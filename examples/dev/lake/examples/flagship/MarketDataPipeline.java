@@ -15,11 +15,17 @@ import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.jctools.queues.atomic.SpscAtomicArrayQueue;
 
+import java.io.File;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The flagship: a zero-GC market-data pipeline on real SBE codecs.
@@ -30,7 +36,14 @@ import java.util.Locale;
  * (shared, not copied) and releases. The same code runs on Lake, on Netty's pooled buffers and on a
  * {@code byte[]} per message, and the printout compares them.
  *
- * <p>Usage: {@code MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC]}
+ * <p>Each variant runs in its own JVM by default, as JMH forks its benchmarks: run one after another in one JVM,
+ * the first variant shares the two cores with the JIT compiling the pipeline's common code while the last finds it
+ * compiled, which biased the comparison against whichever ran first. The forks of the variants are interleaved
+ * (lake, netty, heap, lake, ...) so that a machine that drifts during the run affects each alike, and the table
+ * gives each metric's median over a variant's forks, every fork's row printed above it.
+ *
+ * <p>Usage: {@code MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC]
+ * [--forks F]}; {@code --forks 0} runs the variants one after another in this JVM.
  */
 public final class MarketDataPipeline
 {
@@ -40,6 +53,12 @@ public final class MarketDataPipeline
     static final int FAN_OUT_EVERY = 4;
     static final int MESSAGE_CAPACITY = 256;
     private static final int QUEUE_CAPACITY = 1024;
+    private static final int DEFAULT_FORKS = 5;
+
+    /** Set on a forked run: it prints each result as one {@link #RESULT} line for the parent to read. */
+    private static final String CHILD_PROPERTY = "pipeline.child";
+    private static final String RESULT = "RESULT\t";
+    private static final int CHILD_SECONDS = 600;
 
     private MarketDataPipeline()
     {
@@ -47,13 +66,15 @@ public final class MarketDataPipeline
 
     /**
      * @param args see the class comment.
-     * @throws Exception if a stage fails.
+     * @throws Exception if a stage fails, a forked run fails or runs past its time, or the variants' book
+     *                   checksums differ.
      */
     public static void main(final String[] args) throws Exception
     {
         String baseline = "all";
         long messages = 1_000_000;
         long rate = 250_000;
+        long forks = DEFAULT_FORKS;
         for (int i = 0; i < args.length; i++)
         {
             if (i + 1 >= args.length)
@@ -63,37 +84,60 @@ public final class MarketDataPipeline
             switch (args[i])
             {
                 case "--baseline" -> baseline = args[++i];
-                case "--messages" -> messages = positive(args[i], args[++i]);
-                case "--rate" -> rate = positive(args[i], args[++i]);
+                case "--messages" -> messages = atLeast(args[i], args[++i], 1);
+                case "--rate" -> rate = atLeast(args[i], args[++i], 1);
+                case "--forks" -> forks = atLeast(args[i], args[++i], 0);
                 default -> throw new IllegalArgumentException(USAGE);
             }
         }
-
-        final List<Result> results = new ArrayList<>();
-        for (final String variant : baseline.equals("all") ? new String[]{"lake", "netty", "heap"} : new String[]{baseline})
+        final String[] variants = baseline.equals("all") ? new String[]{"lake", "netty", "heap"} : new String[]{baseline};
+        for (final String variant : variants)
         {
-            try (Transport<?> transport = transport(variant))
+            if (!List.of("lake", "netty", "heap").contains(variant)) // before any run
             {
-                results.add(new MarketDataPipeline.Run<>(transport, messages, rate).execute());
+                throw new IllegalArgumentException("unknown variant: " + variant + " (lake, netty, heap); " + USAGE);
+            }
+        }
+
+        final List<Result> results = forks == 0 ? runHere(variants, messages, rate) :
+            runForked(variants, messages, rate, (int)Math.min(forks, 100));
+        if (Boolean.getBoolean(CHILD_PROPERTY))
+        {
+            for (final Result r : results)
+            {
+                System.out.println(RESULT + r.name + "\t" + r.messagesPerSecond + "\t" + r.p50Micros + "\t" +
+                    r.p99Micros + "\t" + r.p999Micros + "\t" + r.bytesPerMessage + "\t" + r.gcs + "\t" + r.checksum);
+            }
+            return;
+        }
+        final List<Result> table = forks <= 1 ? results : medians(variants, results);
+        for (final Result r : table)
+        {
+            if (r.checksum != table.get(0).checksum)
+            {
+                throw new IllegalStateException("the variants built different books: " + table);
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-22s %12s %9s %9s %9s %10s %6s %14s%n",
-            "variant", "msgs/s", "p50 us", "p99 us", "p99.9 us", "B/msg", "GCs", "book checksum");
-        for (final Result r : results)
+        if (forks > 1)
         {
-            System.out.printf(Locale.ROOT, "%-22s %,12.0f %9.2f %9.2f %9.2f %10.2f %6d %14d%n",
-                r.name, r.messagesPerSecond, r.p50Micros, r.p99Micros, r.p999Micros, r.bytesPerMessage, r.gcs, r.checksum);
+            System.out.printf(Locale.ROOT, "Each metric is the median of %d forks per variant (rows above):%n", forks);
         }
-        System.out.printf(Locale.ROOT, "(max heap %,d MB; B/msg and GCs over the measured phases; latency at %,d msgs/s)%n",
-            Runtime.getRuntime().maxMemory() >> 20, rate);
+        printHeader();
+        for (final Result r : table)
+        {
+            printRow(r);
+        }
+        System.out.printf(Locale.ROOT, "(max heap %,d MB; B/msg and GCs over the measured phases; latency at %,d msgs/s; %s)%n",
+            Runtime.getRuntime().maxMemory() >> 20, rate,
+            forks == 0 ? "variants one after another in one JVM" : "each run in its own JVM");
     }
 
     private static final String USAGE =
-        "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC] "
-            + "(N and MSGS_PER_SEC whole numbers of at least 1)";
+        "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC] [--forks F] "
+            + "(N and MSGS_PER_SEC whole numbers of at least 1, F of at least 0)";
 
-    private static long positive(final String option, final String value)
+    private static long atLeast(final String option, final String value, final long least)
     {
         final long parsed;
         try
@@ -104,11 +148,137 @@ public final class MarketDataPipeline
         {
             throw new IllegalArgumentException(option + " " + value + ": not a whole number; " + USAGE, ex);
         }
-        if (parsed < 1)
+        if (parsed < least)
         {
-            throw new IllegalArgumentException(option + " " + value + ": must be at least 1; " + USAGE);
+            throw new IllegalArgumentException(option + " " + value + ": must be at least " + least + "; " + USAGE);
         }
         return parsed;
+    }
+
+    private static List<Result> runHere(final String[] variants, final long messages, final long rate)
+        throws Exception
+    {
+        final List<Result> results = new ArrayList<>();
+        for (final String variant : variants)
+        {
+            try (Transport<?> transport = transport(variant))
+            {
+                results.add(new MarketDataPipeline.Run<>(transport, messages, rate).execute());
+            }
+        }
+        return results;
+    }
+
+    /** Runs every variant {@code forks} times, each run in a fresh JVM with this JVM's flags, round by round. */
+    private static List<Result> runForked(final String[] variants, final long messages, final long rate, final int forks)
+        throws Exception
+    {
+        final List<String> jvm = new ArrayList<>();
+        jvm.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (final String flag : ManagementFactory.getRuntimeMXBean().getInputArguments())
+        {
+            if (!flag.startsWith("-agentlib:jdwp")) // a debugger's port can be taken once
+            {
+                jvm.add(flag);
+            }
+        }
+        jvm.add("-D" + CHILD_PROPERTY + "=true");
+        jvm.add("-cp");
+        jvm.add(System.getProperty("java.class.path"));
+        jvm.add(MarketDataPipeline.class.getName());
+
+        final List<Result> results = new ArrayList<>();
+        printHeader();
+        for (int fork = 1; fork <= forks; fork++)
+        {
+            for (final String variant : variants)
+            {
+                final List<String> command = new ArrayList<>(jvm);
+                command.addAll(List.of("--baseline", variant, "--messages", Long.toString(messages),
+                    "--rate", Long.toString(rate), "--forks", "0"));
+                final Result result = runChild(command, variant + " fork " + fork);
+                printRow(result);
+                results.add(result);
+            }
+        }
+        return results;
+    }
+
+    private static Result runChild(final List<String> command, final String what) throws Exception
+    {
+        // output to a file, not a pipe: a child that hangs is killed after its time instead of blocking a read
+        final File log = File.createTempFile("lake-pipeline", ".out");
+        try
+        {
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+            final boolean ended = process.waitFor(CHILD_SECONDS, TimeUnit.SECONDS);
+            if (!ended)
+            {
+                process.destroyForcibly().waitFor();
+            }
+            final List<String> lines = Files.readAllLines(log.toPath(), StandardCharsets.UTF_8);
+            for (final String line : lines)
+            {
+                if (ended && process.exitValue() == 0 && line.startsWith(RESULT))
+                {
+                    final String[] f = line.substring(RESULT.length()).split("\t");
+                    return new Result(f[0], Double.parseDouble(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]),
+                        Double.parseDouble(f[4]), Double.parseDouble(f[5]), Long.parseLong(f[6]), Long.parseLong(f[7]));
+                }
+            }
+            throw new IllegalStateException("the " + what + " run " + (ended ? "exited with status " +
+                process.exitValue() : "ran past " + CHILD_SECONDS + " s and was killed") + ", its output:\n" +
+                String.join("\n", lines));
+        }
+        finally
+        {
+            Files.deleteIfExists(log.toPath());
+        }
+    }
+
+    /** One row per variant, in the given order: each metric's median over that variant's runs. */
+    static List<Result> medians(final String[] variants, final List<Result> results)
+    {
+        final List<Result> medians = new ArrayList<>();
+        for (int v = 0; v < variants.length; v++)
+        {
+            final List<Result> runs = new ArrayList<>();
+            for (int i = v; i < results.size(); i += variants.length)
+            {
+                runs.add(results.get(i));
+            }
+            final Result first = runs.get(0);
+            for (final Result r : runs)
+            {
+                if (r.checksum != first.checksum)
+                {
+                    throw new IllegalStateException("two runs of " + first.name + " built different books: " + runs);
+                }
+            }
+            medians.add(new Result(first.name, median(runs, Result::messagesPerSecond), median(runs, Result::p50Micros),
+                median(runs, Result::p99Micros), median(runs, Result::p999Micros), median(runs, Result::bytesPerMessage),
+                Math.round(median(runs, r -> r.gcs)), first.checksum));
+        }
+        return medians;
+    }
+
+    private static double median(final List<Result> runs, final ToDoubleFunction<Result> metric)
+    {
+        final double[] values = runs.stream().mapToDouble(metric).sorted().toArray();
+        final int middle = values.length / 2;
+        return values.length % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+    }
+
+    private static void printHeader()
+    {
+        System.out.printf(Locale.ROOT, "%-22s %12s %9s %9s %9s %10s %6s %14s%n",
+            "variant", "msgs/s", "p50 us", "p99 us", "p99.9 us", "B/msg", "GCs", "book checksum");
+    }
+
+    private static void printRow(final Result r)
+    {
+        System.out.printf(Locale.ROOT, "%-22s %,12.0f %9.2f %9.2f %9.2f %10.2f %6d %14d%n",
+            r.name, r.messagesPerSecond, r.p50Micros, r.p99Micros, r.p999Micros, r.bytesPerMessage, r.gcs, r.checksum);
     }
 
     static Transport<?> transport(final String variant)

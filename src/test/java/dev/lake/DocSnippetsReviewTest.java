@@ -975,6 +975,9 @@ class DocSnippetsReviewTest
             {"--baseline", "heap", "--rate", "-250000"},
             {"--baseline", "heap", "--messages", "many"},
             {"--messages"},
+            {"--forks", "-1"},
+            {"--forks", "two"},
+            {"--baseline", "arrow"},
         })
         {
             final IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -3,6 +3,8 @@ package dev.lake.examples.flagship;
 import dev.lake.memory.NativeMemory;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -27,6 +29,43 @@ class MarketDataPipelineTest
         assertTrue(heap.bytesPerMessage() >= MarketDataPipeline.MESSAGE_CAPACITY,
             "the heap baseline allocates a byte[] per message: " + heap.bytesPerMessage());
         assertEquals(baseline, NativeMemory.reservedBytes(), "the Lake transport freed its arena");
+    }
+
+    /**
+     * The forked table's rows: runs arrive round by round (variant a, b, a, b, ...); each metric of a row is the
+     * median of its own variant's runs, taken metric by metric (the middle one of an odd count, the mean of the
+     * middle two of an even one), never mixed with the other variant's.
+     */
+    @Test
+    void forkedRunsAreSummarisedByEachMetricsMedianPerVariant()
+    {
+        final List<MarketDataPipeline.Result> runs = List.of(
+            result("a", 300, 9, 1), result("b", 10, 1, 7),
+            result("a", 100, 7, 5), result("b", 30, 3, 7),
+            result("a", 200, 8, 3), result("b", 20, 2, 9));
+        final List<MarketDataPipeline.Result> medians = MarketDataPipeline.medians(new String[]{"a", "b"}, runs);
+        assertEquals(List.of(result("a", 200, 8, 3), result("b", 20, 2, 7)), medians);
+
+        final List<MarketDataPipeline.Result> even = MarketDataPipeline.medians(new String[]{"a"},
+            List.of(result("a", 100, 1, 2), result("a", 400, 7, 5)));
+        assertEquals(List.of(result("a", 250, 4, 4)), even, "even count: the mean of the middle two, GCs rounded");
+    }
+
+    /** Two runs of one variant that built different books are not summarised: the run is wrong, not slow. */
+    @Test
+    void runsThatBuiltDifferentBooksAreRefused()
+    {
+        final MarketDataPipeline.Result other = new MarketDataPipeline.Result("a", 1, 1, 1, 1, 0, 0, 43);
+        final IllegalStateException e = assertThrows(IllegalStateException.class,
+            () -> MarketDataPipeline.medians(new String[]{"a"}, List.of(result("a", 1, 1, 1), other)));
+        assertTrue(e.getMessage().contains("built different books"), e.getMessage());
+    }
+
+    /** A result whose msgs/s, latencies and B/msg all scale with {@code speed} and {@code tail}. */
+    private static MarketDataPipeline.Result result(final String name, final double speed, final double tail,
+        final long gcs)
+    {
+        return new MarketDataPipeline.Result(name, speed, tail, tail * 10, tail * 100, speed / 100, gcs, 42);
     }
 
     private static MarketDataPipeline.Result run(final Transport<?> transport) throws Exception
