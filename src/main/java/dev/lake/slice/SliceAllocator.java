@@ -180,6 +180,11 @@ public final class SliceAllocator implements AutoCloseable
         this.chunkCapacity = builder.chunkCapacity;
         this.chunkBytes = builder.chunkBytes;
         this.strict = builder.strict;
+        // Links the local release's last step (a store of the count it already holds: no change) before any chunk
+        // exists. The first call of a call site in the JVM links it, which allocates on the heap: the first local
+        // release in a JVM on a full heap threw OutOfMemoryError there with the slice already given back and its
+        // reader still bound, so the count stayed one too high for good and a retry released the slice again.
+        LOCAL_OPEN.setRelease(this, 0);
         this.current = newChunk(chunkBytes);
     }
 
