@@ -21,6 +21,11 @@ public final class LakeLog
      * beforehand: a concatenation outside this method is outside the guard. Costs what the backend costs; nothing
      * when the backend drops the level.
      *
+     * <p>The guard starts inside this method, so it cannot cover reaching it: a class's first call of it in the JVM
+     * loads this class and resolves the call, which can allocate on the heap, and a full heap throws
+     * {@code OutOfMemoryError} at the caller. A caller that must never throw puts the call in its own
+     * {@code try}/{@code catch (Throwable)} (the pool's dispatcher was left wedged for good by exactly that).
+     *
      * @param level   the level.
      * @param head    text before the subject.
      * @param subject what the line is about (its {@code toString()} is called inside the guard); may be null.

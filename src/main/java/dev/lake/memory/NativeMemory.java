@@ -158,9 +158,16 @@ public final class NativeMemory
             // frees or returns the memory after this): the count stands, and the pool's leak drain runs on the
             // allocation path, in a loop over the reclaimed handles. Any Throwable, as in LakeLog
         }
-        LakeLog.log(System.Logger.Level.WARNING, "Lake leak: ", what, site != null ?
-            " was not closed; the safety net freed it" :
-            " was not closed; the safety net freed it (-Dlake.leakTracking=true shows where it was made)", site);
+        try
+        {
+            LakeLog.log(System.Logger.Level.WARNING, "Lake leak: ", what, site != null ?
+                " was not closed; the safety net freed it" :
+                " was not closed; the safety net freed it (-Dlake.leakTracking=true shows where it was made)", site);
+        }
+        catch (final Throwable unreached)
+        {
+            // LakeLog's first call in the JVM, refused by a full heap (see LakeLog.log): the count stands
+        }
     }
 
     static void reserved(final long bytes)

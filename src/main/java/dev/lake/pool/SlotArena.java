@@ -81,6 +81,8 @@ abstract class SlotArena implements AutoCloseable
         this.table = new SlotTable(name, slots);
         this.slots = table.slots;
         this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
+        Buffer.linkCallSites();
+        Bytes.linkCallSites();
     }
 
     /** @return the index in {@link #memory} of the slot's first byte. */
@@ -774,27 +776,45 @@ abstract class SlotArena implements AutoCloseable
      * (no thread stays parked). Live buffers, bytes and handles stay valid; the region is freed now if nothing is
      * live, otherwise when the last allocation is released. Idempotent.
      *
-     * @throws OutOfMemoryError only if a full heap refused the removal of the arena's JFR hook (JDK code that
-     *                          allocates), the last step: the arena is closed and its region freed as above, and a
-     *                          later {@code close()} removes the hook.
+     * @throws OutOfMemoryError only if a full heap refused failing a waiting request (its exception and its
+     *                          future's completion are heap objects) or the removal of the arena's JFR hook (JDK
+     *                          code that allocates): the arena is closed and its region freed as above all the same,
+     *                          and a later {@code close()} fails the requests still waiting and removes the hook.
      */
     @Override
     public void close()
     {
         if (!CLOSED.compareAndSet(this, false, true))
         {
-            removeJfrHook(); // a close that the removal failed: this one tries it again (a no-op once it is done)
+            // a close that the heap refused part of: this one tries it again (each a no-op once it is done)
+            try
+            {
+                waits.close();
+            }
+            finally
+            {
+                removeJfrHook();
+            }
             return;
         }
         onClose();
-        waits.close();
-        drainLeaks();
-        freeRegionIfEmpty();
-        // Last, after the region is freed: the Flight Recorder's removal is JDK code that allocates on the heap (an
-        // iterator of its hook list), so on a full heap it threw OutOfMemoryError; run first, it left the arena closed
-        // with its region held (a retry did nothing) and the hook registered for good. Now such a close has freed what
-        // it could, and the removal is retried by the next close().
-        removeJfrHook();
+        try
+        {
+            // On a full heap failing a waiter is refused (the exception and the future's completion are heap
+            // objects): the request stays queued and this throws, after the rest below, so that a retry fails it.
+            // Before, the refusal was only logged and the request could wait for ever.
+            waits.close();
+        }
+        finally
+        {
+            drainLeaks();
+            freeRegionIfEmpty();
+            // Last, after the region is freed: the Flight Recorder's removal is JDK code that allocates on the heap
+            // (an iterator of its hook list), so on a full heap it threw OutOfMemoryError; run first, it left the
+            // arena closed with its region held (a retry did nothing) and the hook registered for good. Now such a
+            // close has freed what it could, and the removal is retried by the next close().
+            removeJfrHook();
+        }
     }
 
     /** Subclass work at close, before waiters are failed (cache flush, parked slots). */

@@ -157,11 +157,30 @@ final class WaitQueue
         return waiter;
     }
 
-    /** Fails every waiter, now and any that races in: called once by the arena's {@code close()}. */
+    /**
+     * Fails every waiter, now and any that races in: called by the arena's {@code close()}, and again by each later
+     * {@code close()} (nothing to do once none waits).
+     *
+     * @throws OutOfMemoryError (or whatever else the dispatcher met on this thread) if failing a request was refused:
+     *                          failing it takes heap (the exception, the future's completion),
+     *                          so on a full heap it stays queued, and the next {@code close()} or release tries again.
+     *                          Thrown, not only logged, so that the caller knows and can retry; a close that returns
+     *                          left no request waiting for ever.
+     */
     void close()
     {
         closed = true;
-        drain();
+        // Not gated on hasWaiters(): a refused completion has already stopped counting its request (see Waiter), which
+        // stays queued all the same; whatever reached drain() left a request not ended.
+        final Throwable refused = drain();
+        if (refused != null)
+        {
+            if (refused instanceof Error error)
+            {
+                throw error;
+            }
+            throw (RuntimeException)refused; // serve() declares nothing checked
+        }
     }
 
     WaitMetrics metrics()
@@ -222,12 +241,18 @@ final class WaitQueue
     }
 
     /** The work-in-progress loop: one dispatcher at a time, one more pass per signal raised meanwhile. */
-    private void drain()
+    /**
+     * Runs the dispatcher unless another thread is running it (that one then makes the pass this call asked for).
+     *
+     * @return the failure that ended a pass on this thread, or {@code null}.
+     */
+    private Throwable drain()
     {
         if (wip.getAndIncrement() != 0)
         {
-            return;
+            return null;
         }
+        Throwable refused = null;
         int missed = 1;
         do
         {
@@ -239,10 +264,18 @@ final class WaitQueue
             {
                 // never leave the dispatcher wedged with wip != 0: every later signal would be lost
                 log(t);
+                refused = t;
+                // Nor run again for the signals raised meanwhile: a failed pass raises them itself (a grant that the
+                // full heap refused gives its slot back, which signals), so looping spun for as long as the heap stayed
+                // full, holding the releasing or closing thread for good. The requests stay queued; the next signal
+                // (a release, a request, a cancel, a close) runs the dispatcher again.
+                wip.set(0);
+                return refused;
             }
             missed = wip.addAndGet(-missed);
         }
         while (missed != 0);
+        return null;
     }
 
     /**
@@ -252,7 +285,15 @@ final class WaitQueue
      */
     private void log(final Throwable t)
     {
-        LakeLog.log(System.Logger.Level.ERROR, "", name, ": wait-queue dispatch failed", t);
+        try
+        {
+            LakeLog.log(System.Logger.Level.ERROR, "", name, ": wait-queue dispatch failed", t);
+        }
+        catch (final Throwable unreached)
+        {
+            // LakeLog's first call in the JVM, refused by a full heap (see LakeLog.log): thrown out of drain()'s
+            // catch, it left wip at 1 for good, the dispatcher wedged (no request ever served or failed again)
+        }
     }
 
     /**

@@ -70,7 +70,14 @@ final class PinningHint implements AffinityHint
         {
             // a hint that cannot be honoured is never an error, whatever the logging backend throws: it would fail
             // the caller's ThreadLakes.init() instead of handing out its lake
-            LakeLog.log(System.Logger.Level.WARNING, "affinity hint ", name, tail, cause);
+            try
+            {
+                LakeLog.log(System.Logger.Level.WARNING, "affinity hint ", name, tail, cause);
+            }
+            catch (final Throwable unreached)
+            {
+                // LakeLog's first call in the JVM, refused by a full heap (see LakeLog.log)
+            }
         }
     }
 

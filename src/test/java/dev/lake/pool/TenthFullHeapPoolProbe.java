@@ -26,7 +26,9 @@ import java.util.Arrays;
  * the release on the full heap), for KIND {@code fixed}, {@code fixed-jfr}, {@code fixed-handle}, {@code buddy},
  * {@code buddy-jfr}, {@code buddy-handle}, {@code slice}, {@code slice-ref}; and {@code fixed-parked-close} (another
  * arena closed first on a heap with room, then one holding a parked slot closed on the full heap); and
- * {@code fixed-waiter-close}, a reproducer left without a test (see its method). Prints
+ * {@code fixed-waiter-close} and {@code fixed-waiter-release}, a request waiting when its arena closes or its slot
+ * is released (see their methods; {@code EleventhFullHeapPoolTest}).
+ * Prints
  * {@code probe: MODE broken B leaks L left-regions N refused R late-throws T live-bytes S}: {@code broken} counts
  * refusals that left the allocator closed (or the reference released) with its memory held; {@code leaks} the safety
  * net's count meanwhile; {@code left-regions} the regions still held once everything was closed and released (read
@@ -83,6 +85,11 @@ public final class TenthFullHeapPoolProbe
         if (mode.equals("fixed-waiter-close"))
         {
             waiterClose();
+            return;
+        }
+        if (mode.equals("fixed-waiter-release"))
+        {
+            waiterRelease();
             return;
         }
         final long regions = NativeMemory.liveRegions();
@@ -156,15 +163,68 @@ public final class TenthFullHeapPoolProbe
     }
 
     /**
+     * A request waiting for the only slot when its holder releases it on a full heap, the release retried after each
+     * refusal with one heap filler let go; then the heap is freed and a second request is queued (which runs the
+     * dispatcher again). Prints {@code probe: fixed-waiter-release refused R first-served F second-waits W}: F whether
+     * the first request got the slot once the heap had room, W whether the second one waits (the slot is the first's).
+     * Before the fix the dispatcher's first log call in the JVM loaded {@code LakeLog} on the full heap, the refusal
+     * escaped its failure handler and left it wedged: no request was ever served again (F false).
+     */
+    private static void waiterRelease()
+    {
+        final FixedArena arena = FixedArena.builder(1, 8).build();
+        final Buffer held = arena.allocate();
+        final java.util.concurrent.CompletableFuture<Buffer> first = arena.allocateAsync();
+        held.isWritable(); // the probe's own query, linked on a heap with room
+        final HeapFiller fillers = HeapFiller.fill(1 << 21);
+        while (held.isWritable())
+        {
+            try
+            {
+                held.close();
+            }
+            catch (final OutOfMemoryError full)
+            {
+                SEEN[refused] = full;
+                refused++;
+                if (!fillers.freeOne())
+                {
+                    break;
+                }
+            }
+        }
+        fillers.freeAll();
+        if (Boolean.getBoolean("probe.verbose"))
+        {
+            for (int i = 0; i < refused; i++)
+            {
+                SEEN[i].printStackTrace(System.out);
+            }
+        }
+        final java.util.concurrent.CompletableFuture<Buffer> second = arena.allocateAsync();
+        final boolean served = first.isDone() && !first.isCompletedExceptionally();
+        final boolean waits = !second.isDone();
+        if (served)
+        {
+            first.join().close();
+        }
+        second.cancel(false);
+        arena.close();
+        System.out.println("probe: fixed-waiter-release refused " + refused + " first-served " + served +
+            " second-waits " + waits);
+    }
+
+    /**
      * A request waiting for a slot when its arena closes on a full heap (another arena with a waiter closed first on a
-     * heap with room): prints {@code probe: fixed-waiter-close stranded S} where S is 1 if the future was still not
-     * done after a close that returned (its caller would wait until some later release, or for ever). Not fixed: the
-     * close's {@code ArenaClosedException} and the future's exceptional completion both come from the heap (the
-     * dispatcher logs the refusal and leaves the request queued), so a fix needs a design choice (close() reporting
-     * the requests it could not fail, or failing them with no allocation), left to the lead.
+     * heap with room), the close retried after each refusal with one heap filler let go: prints
+     * {@code probe: fixed-waiter-close stranded S refused R warm-failed W closed-exception C left-regions N} where S is
+     * 1 if the future was still not done once a close returned (its caller would wait until some later release, or for
+     * ever), C whether it failed with {@link ArenaClosedException}, N the regions still held once the live buffer is
+     * released. Before the fix a close refused failing the waiter only logged it and returned: stranded 1.
      */
     private static void waiterClose()
     {
+        final long regions = NativeMemory.liveRegions();
         final FixedArena warm = FixedArena.builder(1, 8).build();
         final Buffer warmHeld = warm.allocate();
         final java.util.concurrent.CompletableFuture<Buffer> warmWaiter = warm.allocateAsync();
@@ -184,6 +244,7 @@ public final class TenthFullHeapPoolProbe
             }
             catch (final OutOfMemoryError full)
             {
+                SEEN[refused] = full;
                 refused++;
                 if (!fillers.freeOne())
                 {
@@ -193,9 +254,27 @@ public final class TenthFullHeapPoolProbe
         }
         final boolean done = waiter.isDone();
         fillers.freeAll();
+        boolean closedException = false;
+        try
+        {
+            waiter.getNow(null);
+        }
+        catch (final java.util.concurrent.CompletionException e)
+        {
+            closedException = e.getCause() instanceof ArenaClosedException;
+        }
         held.close();
         System.out.println("probe: fixed-waiter-close stranded " + (done ? 0 : 1) + " refused " + refused +
-            " warm-failed " + warmFailed + " done-after-release " + waiter.isDone());
+            " warm-failed " + warmFailed + " closed-exception " + closedException + " left-regions " +
+            (NativeMemory.liveRegions() - regions));
+        if (Boolean.getBoolean("probe.verbose"))
+        {
+            for (int i = 0; i < refused; i++)
+            {
+                SEEN[i].printStackTrace(System.out);
+            }
+            System.out.println(arena.metrics());
+        }
     }
 
     private static void seen(final OutOfMemoryError full, final boolean done)
