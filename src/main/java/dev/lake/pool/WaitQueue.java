@@ -162,10 +162,10 @@ final class WaitQueue
      * {@code close()} (nothing to do once none waits).
      *
      * @throws OutOfMemoryError (or whatever else the dispatcher met on this thread) if failing a request was refused:
-     *                          failing it takes heap (the exception, the future's completion),
-     *                          so on a full heap it stays queued, and the next {@code close()} or release tries again.
-     *                          Thrown, not only logged, so that the caller knows and can retry; a close that returns
-     *                          left no request waiting for ever.
+     *                          failing it takes heap (the exception, the future's completion), so on a full heap it
+     *                          stays queued, and the next {@code close()} or release tries again. Thrown, not only
+     *                          logged, so that the caller knows and can retry; a close that returns left no request
+     *                          waiting for ever.
      */
     void close()
     {
@@ -240,9 +240,9 @@ final class WaitQueue
         drain();
     }
 
-    /** The work-in-progress loop: one dispatcher at a time, one more pass per signal raised meanwhile. */
     /**
-     * Runs the dispatcher unless another thread is running it (that one then makes the pass this call asked for).
+     * The work-in-progress loop: one dispatcher at a time, one more pass per signal raised meanwhile; a call while
+     * another thread runs it only raises a signal.
      *
      * @return the failure that ended a pass on this thread, or {@code null}.
      */
@@ -252,7 +252,6 @@ final class WaitQueue
         {
             return null;
         }
-        Throwable refused = null;
         int missed = 1;
         do
         {
@@ -264,13 +263,12 @@ final class WaitQueue
             {
                 // never leave the dispatcher wedged with wip != 0: every later signal would be lost
                 log(t);
-                refused = t;
                 // Nor run again for the signals raised meanwhile: a failed pass raises them itself (a grant that the
                 // full heap refused gives its slot back, which signals), so looping spun for as long as the heap stayed
                 // full, holding the releasing or closing thread for good. The requests stay queued; the next signal
                 // (a release, a request, a cancel, a close) runs the dispatcher again.
                 wip.set(0);
-                return refused;
+                return t;
             }
             missed = wip.addAndGet(-missed);
         }
