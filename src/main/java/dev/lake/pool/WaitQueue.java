@@ -628,9 +628,20 @@ final class WaitQueue
             return super.cancel(mayInterruptIfRunning);
         }
 
+        /**
+         * Ends the request with {@code ex}, as {@link CompletableFuture#completeExceptionally} does, having stopped it
+         * counting as waiting first (see above).
+         *
+         * @param ex the failure; checked before anything changes.
+         * @return whether this call ended the request.
+         * @throws NullPointerException if {@code ex} is null: the request still waits and still counts.
+         */
         @Override
         public boolean completeExceptionally(final Throwable ex)
         {
+            // Checked before the uncount: the superclass refuses a null only after, which left the request queued and
+            // not done but counted by nobody (the gate open over it, and a release seeing no waiter never served it).
+            Objects.requireNonNull(ex, "ex");
             queue.uncount(this);
             return super.completeExceptionally(ex);
         }

@@ -317,6 +317,31 @@ class EleventhDispatchReviewTest
         assertDoesNotThrow(arena::close);
     }
 
+    /**
+     * {@code completeExceptionally(null)} on a waiting request: a plain {@link CompletableFuture} throws
+     * {@link NullPointerException} and is left as it was. The request stopped counting as waiting before the
+     * completion refused the null, so it stayed queued, not done, counted by nobody: the gate opened over it and a
+     * release, seeing no waiter, never ran the dispatcher; the request waited with its slot free, for ever.
+     */
+    @Test
+    void completeExceptionallyWithNullLeavesTheRequestWaitingAndCounted()
+    {
+        try (FixedArena arena = FixedArena.builder(1, 64).build())
+        {
+            final Buffer held = arena.allocate();
+            final CompletableFuture<Buffer> waiting = arena.allocateAsync();
+            assertThrows(NullPointerException.class, () -> waiting.completeExceptionally(null));
+            assertFalse(waiting.isDone());
+            held.close();
+            // the slot is free: the release must have served the request
+            await().atMost(Duration.ofSeconds(5)).until(waiting::isDone);
+            waiting.join().close();
+            assertEquals(new WaitMetrics(0, 1, 0, 0, 0, arena.metrics().waits().totalWaitNanos()),
+                arena.metrics().waits());
+            assertEquals(0, arena.metrics().liveSlots());
+        }
+    }
+
     private static int liveSlots(final SlotArena arena)
     {
         return arena instanceof FixedArena fixed ? fixed.metrics().liveSlots() : (int)((BuddyArena)arena).metrics().liveBlocks();
