@@ -97,6 +97,7 @@ public final class ThreadLakes implements AutoCloseable
         this.strict = builder.strict;
         this.affinity = builder.affinity;
         this.pool = newPool(poolBound);
+        Lease.linkCallSites();
     }
 
     /**
@@ -583,6 +584,18 @@ public final class ThreadLakes implements AutoCloseable
             this.lakes = owner;
             this.thread = new WeakReference<>(thread);
             this.lake = lake;
+        }
+
+        /**
+         * Links, on the builder's heap, what {@link #giveBack()} would otherwise link the first time it runs in the
+         * JVM: {@code AtomicBoolean.compareAndSet}'s {@code VarHandle} call site. Linked there on a full heap, the
+         * refusal came after {@code release()} had taken the lease out of the thread and spent its one-shot
+         * {@link Cleaner} entry: the lake was left leased to no one (neither pooled nor closed) and a retry found no
+         * lease to give back.
+         */
+        static void linkCallSites()
+        {
+            new AtomicBoolean().compareAndSet(false, true);
         }
 
         /** Gives the lake back once; returns whether this call did it. */
