@@ -14,6 +14,7 @@ import dev.lake.pool.BuddyArena;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
+import dev.lake.pool.InitPolicy;
 import dev.lake.slice.ElementLayout;
 import dev.lake.slice.LongInit;
 import dev.lake.slice.SharedSingle;
@@ -100,7 +101,15 @@ public final class EleventhFirstUseSweepProbe
                 {
                     late++;
                 }
-                if (!fillers.freeOne())
+                // one filler per refusal for the first 64 steps, then a few more each time: a first use that loads
+                // classes meets hundreds of refusals, each a full GC, and any stretch of them past the point of no
+                // return still meets refusals at this pace
+                boolean left = true;
+                for (int i = refused <= 64 ? 1 : refused / 8; i > 0 && left; i--)
+                {
+                    left = fillers.freeOne();
+                }
+                if (!left)
                 {
                     break;
                 }
@@ -136,13 +145,16 @@ public final class EleventhFirstUseSweepProbe
             case "lake-reset": return new LakeReset();
             case "lake-sandbox-close": return new LakeSandbox(false);
             case "lake-sandbox-commit": return new LakeSandbox(true);
+            case "lake-sandbox-rollback": return new LakeSandboxRollback();
             case "lake-token-end": return new LakeToken(false);
             case "lake-token-commit": return new LakeToken(true);
             case "lake-view-close": return new LakeViewClose();
             case "lake-close": return new LakeClose();
             case "arena-rewind": return new ArenaRewind();
             case "arena-reset": return new ArenaReset();
+            case "arena-rewind-cleanup": return new ArenaRewindCleanup();
             case "arena-close": return new ArenaClose();
+            case "arena-defer-close-reset": return new ArenaDeferCloseReset();
             case "arena-txn-close": return new ArenaTxn(0, false);
             case "arena-txn-commit": return new ArenaTxn(1, false);
             case "arena-txn-rollback": return new ArenaTxn(2, false);
@@ -157,6 +169,8 @@ public final class EleventhFirstUseSweepProbe
             case "threadlakes-release-strict": return new ThreadLakesRelease(ThreadLakes.builder(4096).strict(true));
             case "threadlakes-release-unpooled": return new ThreadLakesRelease(ThreadLakes.builder(4096).poolBound(0));
             case "threadlakes-close": return new ThreadLakesClose();
+            case "threadlakes-with": return new ThreadLakesWith();
+            case "threadlakes-closed-release": return new ThreadLakesClosedRelease();
             case "fixed-handle-release": return new HandleRelease(true);
             case "buddy-handle-release": return new HandleRelease(false);
             case "fixed-bytes-release": return new BytesRelease(true, false);
@@ -164,6 +178,14 @@ public final class EleventhFirstUseSweepProbe
             case "fixed-bytes-retain": return new BytesRelease(true, true);
             case "fixed-retained-release": return new RetainedRelease();
             case "fixed-spilled-close": return new SpilledClose();
+            case "fixed-buffer-close": return new BufferClose(FixedArena.builder(2, 64).build(), null);
+            case "buddy-buffer-close": return new BufferClose(null, BuddyArena.builder(256, 64).build());
+            case "fixed-zero-bytes-release":
+                return new BufferClose(FixedArena.builder(2, 64).initPolicy(InitPolicy.ZERO).build(), null).frozen();
+            case "fixed-leak-bytes-release":
+                return new BufferClose(FixedArena.builder(2, 64).leakDetection(true).build(), null).frozen();
+            case "buddy-leak-bytes-release":
+                return new BufferClose(null, BuddyArena.builder(256, 64).leakDetection(true).build()).frozen();
             case "fixed-close": return new PoolClose(true);
             case "buddy-close": return new PoolClose(false);
             case "slice-release": return new SliceRelease(false);
@@ -171,7 +193,9 @@ public final class EleventhFirstUseSweepProbe
             case "slice-to-single": return new SliceConvert(true);
             case "slice-to-slice": return new SliceConvert(false);
             case "slice-ref-release": return new SliceRefRelease(false);
+            case "slice-shared-release": return new SliceSharedRelease();
             case "slice-reader-close": return new SliceRefRelease(true);
+            case "slice-reader-bound-close": return new SliceBoundReaderClose();
             case "slice-close": return new SliceClose();
             default: throw new IllegalArgumentException(mode);
         }
@@ -738,6 +762,275 @@ public final class EleventhFirstUseSweepProbe
         }
     }
 
+    private static final class LakeSandboxRollback extends LakePath
+    {
+        private Sandbox sandbox;
+        private int position = -1;
+
+        @Override
+        void setup()
+        {
+            lake = Lake.of(4096);
+            sandbox = lake.sandbox();
+            sandbox.allocate(16);
+        }
+
+        @Override
+        void op()
+        {
+            sandbox.rollback();
+        }
+
+        @Override
+        boolean done()
+        {
+            return !sandbox.isOpen();
+        }
+
+        @Override
+        void after()
+        {
+            position = lake.position();
+            super.after();
+        }
+
+        @Override
+        String check()
+        {
+            return " position " + position;
+        }
+    }
+
+    /** An {@link AutoCloseable} cleanup that counts its closes. */
+    private static final class Closeable implements AutoCloseable
+    {
+        int closes;
+
+        @Override
+        public void close()
+        {
+            closes++;
+        }
+    }
+
+    private static final class ArenaDeferCloseReset extends ArenaPath
+    {
+        private final Closeable resource = new Closeable();
+
+        @Override
+        void setup()
+        {
+            arena = Arena.withCapacity(4096);
+            arena.allocate(16);
+            arena.deferClose(resource);
+        }
+
+        @Override
+        void op()
+        {
+            arena.reset();
+        }
+
+        @Override
+        boolean done()
+        {
+            return arena.bytesAllocated() == 0;
+        }
+
+        @Override
+        String check()
+        {
+            return super.check() + " closes " + resource.closes;
+        }
+    }
+
+    private static final class ThreadLakesClosedRelease extends Path
+    {
+        private ThreadLakes lakes;
+        private Lake lake;
+        private String stats = "";
+
+        @Override
+        void setup()
+        {
+            lakes = ThreadLakes.builder(4096).build();
+            lake = lakes.init();
+            lake.allocate(16);
+            lakes.close(); // the leased lake is closed by its release
+        }
+
+        @Override
+        void op()
+        {
+            lakes.release();
+        }
+
+        @Override
+        boolean done()
+        {
+            return !lake.isOpen();
+        }
+
+        @Override
+        void after()
+        {
+            final ThreadLakes.Stats s = lakes.stats();
+            stats = " leased " + s.leased() + " pooled " + s.pooled() + " closed " + s.closed();
+        }
+
+        @Override
+        String check()
+        {
+            return stats;
+        }
+    }
+
+    private static final class SliceBoundReaderClose extends SlicePath
+    {
+        private long ref;
+        private SliceReader bound;
+
+        @Override
+        void setup()
+        {
+            build();
+            ref = alloc.allocateLongsRef(4, new Ones());
+            bound = new SliceReader().bind(alloc, ref); // the reader's own count: the caller keeps its own
+        }
+
+        @Override
+        void op()
+        {
+            bound.close();
+        }
+
+        @Override
+        boolean done()
+        {
+            return !bound.isBound();
+        }
+
+        @Override
+        void after()
+        {
+            alloc.release(ref);
+            super.after();
+        }
+    }
+
+    private static final class ArenaRewindCleanup extends ArenaPath
+    {
+        private Checkpoint checkpoint;
+
+        @Override
+        void setup()
+        {
+            arena = Arena.withCapacity(4096);
+            checkpoint = arena.checkpoint();
+            arena.allocate(16);
+            arena.defer(cleanup);
+        }
+
+        @Override
+        void op()
+        {
+            arena.rewind(checkpoint);
+        }
+
+        @Override
+        boolean done()
+        {
+            return arena.bytesAllocated() == 0;
+        }
+    }
+
+    /** A buffer's close, or with {@link #frozen()} the release of its frozen bytes, of an arena built by the mode. */
+    private static final class BufferClose extends PoolPath
+    {
+        private final FixedArena fixed;
+        private final BuddyArena buddy;
+        private boolean freeze;
+        private Buffer buffer;
+        private Bytes bytes;
+
+        BufferClose(final FixedArena fixed, final BuddyArena buddy)
+        {
+            this.fixed = fixed;
+            this.buddy = buddy;
+        }
+
+        BufferClose frozen()
+        {
+            freeze = true;
+            return this;
+        }
+
+        @Override
+        void setup()
+        {
+            fixedArena = fixed;
+            buddyArena = buddy;
+            buffer = allocate();
+            buffer.putLong(8); // some bytes dirty: a ZERO arena wipes them on release
+            if (freeze)
+            {
+                bytes = buffer.freeze();
+            }
+        }
+
+        @Override
+        void op()
+        {
+            if (freeze)
+            {
+                bytes.release();
+            }
+            else
+            {
+                buffer.close();
+            }
+        }
+
+        @Override
+        boolean done()
+        {
+            return freeze ? bytes.isReleased() : !buffer.isWritable();
+        }
+    }
+
+    private static final class SliceSharedRelease extends SlicePath
+    {
+        private SharedSlice slice;
+        private SharedSlice shared;
+
+        @Override
+        void setup()
+        {
+            build();
+            slice = alloc.allocateLongs(4, new Ones());
+            shared = slice.share();
+        }
+
+        @Override
+        void op()
+        {
+            shared.release(); // not the last count
+        }
+
+        @Override
+        boolean done()
+        {
+            return shared.isReleased();
+        }
+
+        @Override
+        void after()
+        {
+            slice.release();
+            super.after();
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // thread lakes
 
@@ -787,6 +1080,59 @@ public final class EleventhFirstUseSweepProbe
         String check()
         {
             return stats;
+        }
+    }
+
+    /** The work of {@code threadlakes-with}: a scratch allocation (a plain class: no lambda linked on the full heap). */
+    private static final class Scratch implements java.util.function.Function<Lake, Object>
+    {
+        @Override
+        public Object apply(final Lake lake)
+        {
+            lake.allocate(16);
+            return null;
+        }
+    }
+
+    private static final class ThreadLakesWith extends Path
+    {
+        private final Scratch work = new Scratch();
+        private ThreadLakes lakes;
+        private Lake lake;
+        private String state = "";
+
+        @Override
+        void setup()
+        {
+            lakes = ThreadLakes.builder(4096).build();
+            lake = lakes.init();
+            lake.allocate(16);
+        }
+
+        @Override
+        void op()
+        {
+            lakes.with(work);
+        }
+
+        @Override
+        boolean done()
+        {
+            return false; // each try's work is undone by its own end of scope: checked once, at the end
+        }
+
+        @Override
+        void after()
+        {
+            state = " marks " + lake.markDepth() + " position " + lake.position();
+            lakes.release();
+            lakes.close();
+        }
+
+        @Override
+        String check()
+        {
+            return state;
         }
     }
 
