@@ -167,6 +167,8 @@ public final class EleventhFirstUseSweepProbe
             case "arena-vec-clear": return new ArenaVecPath(false);
             case "threadlakes-release": return new ThreadLakesRelease(ThreadLakes.builder(4096));
             case "threadlakes-release-strict": return new ThreadLakesRelease(ThreadLakes.builder(4096).strict(true));
+            case "threadlakes-release-linked":
+                return new ThreadLakesRelease(ThreadLakes.builder(4096).poolBound(Integer.MAX_VALUE));
             case "threadlakes-release-unpooled": return new ThreadLakesRelease(ThreadLakes.builder(4096).poolBound(0));
             case "threadlakes-close": return new ThreadLakesClose();
             case "threadlakes-with": return new ThreadLakesWith();

@@ -53,6 +53,7 @@ class EleventhFirstUseSweepTest
             Arguments.of("arena-vec-clear", " allocated 64 cleanups 0"),
             Arguments.of("threadlakes-release", " leased 0 pooled 1 closed 0 reused true"),
             Arguments.of("threadlakes-release-strict", " leased 0 pooled 1 closed 0 reused true"),
+            Arguments.of("threadlakes-release-linked", " leased 0 pooled 1 closed 0 reused true"),
             Arguments.of("threadlakes-release-unpooled", " leased 0 pooled 0 closed 1 reused false"),
             Arguments.of("threadlakes-with", " marks 0 position 16"),
             Arguments.of("threadlakes-close", ""),
@@ -87,11 +88,13 @@ class EleventhFirstUseSweepTest
      * a retry must meet no other exception (a double release or a stale refusal), and once everything is closed no
      * region is held, none went to the safety net, and the mode's own counters are as after one clean run.
      *
-     * <p>Failed before its fix: {@code threadlakes-release}. Its first {@code release()} in a JVM took the lease out of
-     * the thread's {@code ThreadLocal} and ran its one-shot {@code Cleaner} entry, whose {@code Lease.giveBack()}
-     * then linked {@code AtomicBoolean.compareAndSet}'s {@code VarHandle} call site on the full heap: the refusal
-     * left the lake leased to no one (neither pooled nor closed, still counted leased, its region held), and the
-     * caller's retry found no lease and returned normally.
+     * <p>Failed before its fix: the four {@code threadlakes-*release*} modes but {@code -linked} (pooled, strict,
+     * unpooled, and after {@code ThreadLakes.close()}), on JDK 17 and 25. The first {@code release()} in a JVM took
+     * the lease out of the thread's {@code ThreadLocal} and ran its one-shot {@code Cleaner} entry, whose
+     * {@code Lease.giveBack()} then linked {@code AtomicBoolean.compareAndSet}'s {@code VarHandle} call site on the
+     * full heap: the refusal left the lake leased to no one (neither pooled nor closed, counted leased, its region
+     * held while the thread lives: {@code leased 1 pooled 0 left-regions 1}), and the caller's retry found no lease
+     * and returned normally. {@code ThreadLakes} now links that call site when it is built.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("paths")
