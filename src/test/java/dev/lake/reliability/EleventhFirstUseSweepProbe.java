@@ -75,10 +75,25 @@ public final class EleventhFirstUseSweepProbe
         final String mode = args[0];
         final long regions = NativeMemory.liveRegions();
         final long leaksBefore = NativeMemory.leaks();
-        final Path path = path(mode);
+        final boolean remote = mode.startsWith("remote-");
+        final Path path = path(remote ? mode.substring("remote-".length()) : mode);
         path.setup();
         path.done(); // the probe's own query, linked on a heap with room
         HeapFiller.fill(0).freeOne(); // so is the filler's
+        if (remote)
+        {
+            // the operation runs on another thread, started on a heap with room: a release by a thread other than
+            // the allocating one takes its own paths (counters per thread, hand-overs)
+            final Remote worker = new Remote(path);
+            worker.start();
+            FILLERS = HeapFiller.fill(1 << 21);
+            worker.go = true;
+            joinQuietly(worker);
+            FILLERS.freeAll();
+            path.after();
+            report(mode, path, worker.refused, worker.late, worker.other, regions, leaksBefore);
+            return;
+        }
         int refused = 0;
         int late = 0;
         String other = "none";
@@ -122,6 +137,93 @@ public final class EleventhFirstUseSweepProbe
         }
         fillers.freeAll();
         path.after();
+        report(mode, path, refused, late, other, regions, leaksBefore);
+    }
+
+    private static volatile HeapFiller FILLERS;
+
+    /** Runs the operation's retry loop on its own thread once {@link #go} is set. */
+    private static final class Remote extends Thread
+    {
+        private final Path path;
+        volatile boolean go;
+        int refused;
+        int late;
+        String other = "none";
+
+        Remote(final Path path)
+        {
+            this.path = path;
+        }
+
+        @Override
+        public void run()
+        {
+            while (!go)
+            {
+                Thread.onSpinWait();
+            }
+            final HeapFiller fillers = FILLERS;
+            while (true)
+            {
+                try
+                {
+                    path.op();
+                    break;
+                }
+                catch (final OutOfMemoryError full)
+                {
+                    if (refused < SEEN.length)
+                    {
+                        SEEN[refused] = full;
+                    }
+                    refused++;
+                    if (path.done())
+                    {
+                        late++;
+                    }
+                    boolean left = true;
+                    for (int i = refused <= 64 ? 1 : refused / 8; i > 0 && left; i--)
+                    {
+                        left = fillers.freeOne();
+                    }
+                    if (!left)
+                    {
+                        break;
+                    }
+                }
+                catch (final RuntimeException e)
+                {
+                    other = e.getClass().getSimpleName();
+                    break;
+                }
+            }
+        }
+    }
+
+    private static void joinQuietly(final Thread thread)
+    {
+        boolean interrupted = false;
+        while (thread.isAlive())
+        {
+            try
+            {
+                thread.join();
+            }
+            catch (final InterruptedException e)
+            {
+                interrupted = true;
+            }
+        }
+        if (interrupted)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void report(final String mode, final Path path, final int refused, final int late,
+        final String other, final long regions, final long leaksBefore)
+    {
         final long left = NativeMemory.liveRegions() - regions;
         System.out.println("probe: " + mode + " late " + late + " refused " + refused + " other " + other +
             " left-regions " + left + " leaks " + (NativeMemory.leaks() - leaksBefore) + path.check());
@@ -188,6 +290,9 @@ public final class EleventhFirstUseSweepProbe
                 return new BufferClose(FixedArena.builder(2, 64).leakDetection(true).build(), null).frozen();
             case "buddy-leak-bytes-release":
                 return new BufferClose(null, BuddyArena.builder(256, 64).leakDetection(true).build()).frozen();
+            case "fixed-waiter-handle-release": return new WaiterRelease(true, true);
+            case "buddy-waiter-handle-release": return new WaiterRelease(false, true);
+            case "buddy-waiter-buffer-close": return new WaiterRelease(false, false);
             case "fixed-close": return new PoolClose(true);
             case "buddy-close": return new PoolClose(false);
             case "slice-release": return new SliceRelease(false);
@@ -1400,6 +1505,87 @@ public final class EleventhFirstUseSweepProbe
         String check()
         {
             return super.check() + " spilled " + buffer.isSpilled();
+        }
+    }
+
+    /** The only slot released (a handle, or a buffer closed) while a request waits for it. */
+    private static final class WaiterRelease extends PoolPath
+    {
+        private final boolean fixed;
+        private final boolean handleTier;
+        private long handle;
+        private Buffer held;
+        private java.util.concurrent.CompletableFuture<Buffer> waiter;
+        private String served = "";
+
+        WaiterRelease(final boolean fixed, final boolean handleTier)
+        {
+            this.fixed = fixed;
+            this.handleTier = handleTier;
+        }
+
+        @Override
+        void setup()
+        {
+            if (fixed)
+            {
+                fixedArena = FixedArena.builder(1, 64).build();
+            }
+            else
+            {
+                buddyArena = BuddyArena.builder(64, 64).build();
+            }
+            if (handleTier)
+            {
+                handle = allocateHandle();
+            }
+            else
+            {
+                held = allocate();
+            }
+            waiter = fixed ? fixedArena.allocateAsync() : buddyArena.allocateAsync(64);
+        }
+
+        @Override
+        void op()
+        {
+            if (handleTier)
+            {
+                release(handle);
+            }
+            else
+            {
+                held.close();
+            }
+        }
+
+        @Override
+        boolean done()
+        {
+            return handleTier ? !isLive(handle) : !held.isWritable();
+        }
+
+        @Override
+        void after()
+        {
+            final boolean now = waiter.isDone() && !waiter.isCompletedExceptionally();
+            // a dispatch pass the full heap refused ends there; its requests are served by the next request (pool.md)
+            final java.util.concurrent.CompletableFuture<Buffer> next =
+                fixed ? fixedArena.allocateAsync() : buddyArena.allocateAsync(64);
+            final boolean ok = waiter.isDone() && !waiter.isCompletedExceptionally();
+            next.cancel(false);
+            served = " served-at-once " + now + " served " + ok;
+            if (ok)
+            {
+                waiter.join().close();
+            }
+            super.after();
+        }
+
+        @Override
+        String check()
+        {
+            return super.check() + served;
         }
     }
 

@@ -15,7 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * each as the first operation of its kind in a fresh child JVM on a 24 MiB heap filled to the brim, retried after each
  * {@link OutOfMemoryError} (see {@link EleventhFirstUseSweepProbe}). Whatever the path links or resolves the first
  * time it runs in a JVM meets the full heap there; the path must then throw with nothing done, so that a retry does
- * its work exactly once. Paths found sound keep their mode: it pins the behaviour.
+ * its work exactly once. Paths found sound keep their mode: it pins the behaviour. Modes named {@code remote-*} run
+ * the operation on a thread other than the allocating one; {@code *-waiter-*} modes release the only slot while a
+ * request waits for it (a dispatch pass the full heap refuses ends there and the next request serves it, as
+ * pool.md documents: {@code served-at-once false served true}).
  */
 class EleventhFirstUseSweepTest
 {
@@ -70,6 +73,13 @@ class EleventhFirstUseSweepTest
             Arguments.of("fixed-zero-bytes-release", POOL),
             Arguments.of("fixed-leak-bytes-release", POOL),
             Arguments.of("buddy-leak-bytes-release", " live-slots 0 region-freed true"),
+            Arguments.of("fixed-waiter-handle-release", POOL + " served-at-once false served true"),
+            Arguments.of("buddy-waiter-handle-release", POOL + " served-at-once false served true"),
+            Arguments.of("buddy-waiter-buffer-close", POOL + " served-at-once false served true"),
+            Arguments.of("remote-fixed-handle-release", POOL),
+            Arguments.of("remote-fixed-buffer-close", POOL),
+            Arguments.of("remote-fixed-bytes-release", POOL),
+            Arguments.of("remote-buddy-bytes-release", POOL),
             Arguments.of("fixed-close", POOL),
             Arguments.of("buddy-close", POOL),
             Arguments.of("slice-release", SLICE),
@@ -80,6 +90,10 @@ class EleventhFirstUseSweepTest
             Arguments.of("slice-shared-release", SLICE),
             Arguments.of("slice-reader-close", SLICE),
             Arguments.of("slice-reader-bound-close", SLICE),
+            Arguments.of("remote-slice-release", SLICE),
+            Arguments.of("remote-slice-single-release", SLICE),
+            Arguments.of("remote-slice-ref-release", SLICE),
+            Arguments.of("remote-slice-shared-release", SLICE),
             Arguments.of("slice-close", SLICE));
     }
 
