@@ -9,6 +9,7 @@ import dev.lake.linear.LakeSnapshot;
 import dev.lake.linear.LakeView;
 import dev.lake.linear.Sandbox;
 import dev.lake.linear.Transaction;
+import dev.lake.linear.TransactionBody;
 import dev.lake.memory.NativeMemory;
 import dev.lake.pool.BuddyArena;
 import dev.lake.pool.Buffer;
@@ -252,6 +253,8 @@ public final class EleventhFirstUseSweepProbe
             case "lake-token-commit": return new LakeToken(true);
             case "lake-view-close": return new LakeViewClose();
             case "lake-close": return new LakeClose();
+            case "lake-zeroing-droplet-close": return new LakeDropletClose().zeroing();
+            case "lake-zeroing-reset": return new LakeReset().zeroing();
             case "arena-rewind": return new ArenaRewind();
             case "arena-reset": return new ArenaReset();
             case "arena-rewind-cleanup": return new ArenaRewindCleanup();
@@ -263,6 +266,7 @@ public final class EleventhFirstUseSweepProbe
             case "arena-savepoint-close": return new ArenaTxn(0, true);
             case "arena-savepoint-commit": return new ArenaTxn(1, true);
             case "arena-savepoint-rollback": return new ArenaTxn(2, true);
+            case "arena-with-transaction": return new ArenaWithTransaction();
             case "arena-token-end": return new ArenaToken(false);
             case "arena-token-commit": return new ArenaToken(true);
             case "arena-vec-finish": return new ArenaVecPath(true);
@@ -274,6 +278,7 @@ public final class EleventhFirstUseSweepProbe
             case "threadlakes-release-unpooled": return new ThreadLakesRelease(ThreadLakes.builder(4096).poolBound(0));
             case "threadlakes-close": return new ThreadLakesClose();
             case "threadlakes-with": return new ThreadLakesWith();
+            case "threadlakes-reap": return new ThreadLakesReap();
             case "threadlakes-closed-release": return new ThreadLakesClosedRelease();
             case "fixed-handle-release": return new HandleRelease(true);
             case "buddy-handle-release": return new HandleRelease(false);
@@ -314,6 +319,21 @@ public final class EleventhFirstUseSweepProbe
     private abstract static class LakePath extends Path
     {
         Lake lake;
+        private boolean zeroing;
+
+        /** @return this path, on a lake that wipes what it gives back. */
+        LakePath zeroing()
+        {
+            zeroing = true;
+            return this;
+        }
+
+        Lake newLake()
+        {
+            final Lake made = Lake.of(4096);
+            made.setZeroing(zeroing);
+            return made;
+        }
 
         @Override
         void after()
@@ -335,8 +355,9 @@ public final class EleventhFirstUseSweepProbe
         @Override
         void setup()
         {
-            lake = Lake.of(4096);
+            lake = newLake();
             droplet = lake.droplet(16);
+            droplet.putLong(0, -1L);
         }
 
         @Override
@@ -420,7 +441,7 @@ public final class EleventhFirstUseSweepProbe
         @Override
         void setup()
         {
-            lake = Lake.of(4096);
+            lake = newLake();
             lake.allocate(16);
         }
 
@@ -789,6 +810,52 @@ public final class EleventhFirstUseSweepProbe
         String check()
         {
             return " depth " + depth + super.check();
+        }
+    }
+
+    /** The body of {@code arena-with-transaction}: 16 bytes and a cleanup (a plain class: no lambda). */
+    private static final class Body implements TransactionBody<Object, RuntimeException>
+    {
+        private final Counter cleanup;
+
+        Body(final Counter cleanup)
+        {
+            this.cleanup = cleanup;
+        }
+
+        @Override
+        public Object run(final Transaction tx)
+        {
+            tx.allocate(16);
+            tx.defer(cleanup);
+            return null;
+        }
+    }
+
+    private static final class ArenaWithTransaction extends ArenaPath
+    {
+        private Body body;
+        private boolean returned;
+
+        @Override
+        void setup()
+        {
+            arena = Arena.withCapacity(4096);
+            arena.allocate(8);
+            body = new Body(cleanup);
+        }
+
+        @Override
+        void op()
+        {
+            arena.withTransaction(body);
+            returned = true;
+        }
+
+        @Override
+        boolean done()
+        {
+            return returned;
         }
     }
 
@@ -1240,6 +1307,68 @@ public final class EleventhFirstUseSweepProbe
         String check()
         {
             return state;
+        }
+    }
+
+    /** A thread that takes a lake, allocates and ends without {@code release()}. */
+    private static final class Leaver extends Thread
+    {
+        private final ThreadLakes lakes;
+
+        Leaver(final ThreadLakes lakes)
+        {
+            this.lakes = lakes;
+        }
+
+        @Override
+        public void run()
+        {
+            lakes.init().allocate(16);
+        }
+    }
+
+    private static final class ThreadLakesReap extends Path
+    {
+        private ThreadLakes lakes;
+        private int reaped = -1;
+        private String stats = "";
+        /** Held: once collected, its lake would come back through the Cleaner instead of the reap under test. */
+        private Leaver leaver;
+
+        @Override
+        void setup()
+        {
+            lakes = ThreadLakes.builder(4096).build();
+            leaver = new Leaver(lakes);
+            leaver.start();
+            joinQuietly(leaver);
+        }
+
+        @Override
+        void op()
+        {
+            reaped = lakes.reap();
+        }
+
+        @Override
+        boolean done()
+        {
+            return false; // stats() makes a record: read once the heap has room (check())
+        }
+
+        @Override
+        void after()
+        {
+            final ThreadLakes.Stats s = lakes.stats();
+            stats = " reaped " + reaped + " leased " + s.leased() + " pooled " + s.pooled() + " reclaimed " +
+                s.reclaimed();
+            lakes.close();
+        }
+
+        @Override
+        String check()
+        {
+            return stats;
         }
     }
 
