@@ -92,85 +92,44 @@ public final class EleventhFirstUseSweepProbe
             joinQuietly(worker);
             FILLERS.freeAll();
             path.after();
-            report(mode, path, worker.refused, worker.late, worker.other, regions, leaksBefore);
+            report(mode, path, worker.retry.refused, worker.retry.late, worker.retry.other, regions, leaksBefore);
             return;
         }
-        int refused = 0;
-        int late = 0;
-        String other = "none";
+        final Retry retry = new Retry(path);
         final HeapFiller fillers = HeapFiller.fill(1 << 21);
-        while (true)
-        {
-            try
-            {
-                path.op();
-                break;
-            }
-            catch (final OutOfMemoryError full)
-            {
-                if (refused < SEEN.length)
-                {
-                    SEEN[refused] = full;
-                }
-                refused++;
-                if (path.done())
-                {
-                    late++;
-                }
-                // one filler per refusal for the first 64 steps, then a few more each time: a first use that loads
-                // classes meets hundreds of refusals, each a full GC, and any stretch of them past the point of no
-                // return still meets refusals at this pace
-                boolean left = true;
-                for (int i = refused <= 64 ? 1 : refused / 8; i > 0 && left; i--)
-                {
-                    left = fillers.freeOne();
-                }
-                if (!left)
-                {
-                    break;
-                }
-            }
-            catch (final RuntimeException e)
-            {
-                other = e.getClass().getSimpleName();
-                break;
-            }
-        }
+        retry.run(fillers);
         fillers.freeAll();
         path.after();
-        report(mode, path, refused, late, other, regions, leaksBefore);
+        report(mode, path, retry.refused, retry.late, retry.other, regions, leaksBefore);
     }
 
     private static volatile HeapFiller FILLERS;
 
-    /** Runs the operation's retry loop on its own thread once {@link #go} is set. */
-    private static final class Remote extends Thread
+    /**
+     * Runs the operation on the full heap until it returns, letting heap fillers go after each refusal; counts the
+     * refusals, those that came after the operation's effect was visible ({@code late}), and names any other
+     * exception. Made on a heap with room.
+     */
+    private static final class Retry
     {
         private final Path path;
-        volatile boolean go;
         int refused;
         int late;
         String other = "none";
 
-        Remote(final Path path)
+        Retry(final Path path)
         {
             this.path = path;
         }
 
-        @Override
-        public void run()
+        void run(final HeapFiller fillers)
         {
-            while (!go)
-            {
-                Thread.onSpinWait();
-            }
-            final HeapFiller fillers = FILLERS;
             while (true)
             {
                 try
                 {
                     path.op();
-                    break;
+                    return;
                 }
                 catch (final OutOfMemoryError full)
                 {
@@ -183,6 +142,9 @@ public final class EleventhFirstUseSweepProbe
                     {
                         late++;
                     }
+                    // one filler per refusal for the first 64 steps, then a few more each time: a first use that loads
+                    // classes meets hundreds of refusals, each a full GC, and any stretch of them past the point of no
+                    // return still meets refusals at this pace
                     boolean left = true;
                     for (int i = refused <= 64 ? 1 : refused / 8; i > 0 && left; i--)
                     {
@@ -190,15 +152,37 @@ public final class EleventhFirstUseSweepProbe
                     }
                     if (!left)
                     {
-                        break;
+                        return;
                     }
                 }
                 catch (final RuntimeException e)
                 {
                     other = e.getClass().getSimpleName();
-                    break;
+                    return;
                 }
             }
+        }
+    }
+
+    /** Runs the operation's retry loop on its own thread once {@link #go} is set. */
+    private static final class Remote extends Thread
+    {
+        final Retry retry;
+        volatile boolean go;
+
+        Remote(final Path path)
+        {
+            this.retry = new Retry(path);
+        }
+
+        @Override
+        public void run()
+        {
+            while (!go)
+            {
+                Thread.onSpinWait();
+            }
+            retry.run(FILLERS);
         }
     }
 
