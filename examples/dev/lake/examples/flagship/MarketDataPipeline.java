@@ -54,6 +54,7 @@ public final class MarketDataPipeline
     static final int MESSAGE_CAPACITY = 256;
     private static final int QUEUE_CAPACITY = 1024;
     private static final int DEFAULT_FORKS = 5;
+    private static final int MAX_FORKS = 100;
 
     /** Set on a forked run: it prints each result as one {@link #RESULT} line for the parent to read. */
     private static final String CHILD_PROPERTY = "pipeline.child";
@@ -99,8 +100,12 @@ public final class MarketDataPipeline
             }
         }
 
+        if (forks > MAX_FORKS)
+        {
+            throw new IllegalArgumentException("--forks " + forks + ": at most " + MAX_FORKS + "; " + USAGE);
+        }
         final List<Result> results = forks == 0 ? runHere(variants, messages, rate) :
-            runForked(variants, messages, rate, (int)Math.min(forks, 100));
+            runForked(variants, messages, rate, (int)forks);
         if (Boolean.getBoolean(CHILD_PROPERTY))
         {
             for (final Result r : results)
@@ -135,7 +140,7 @@ public final class MarketDataPipeline
 
     private static final String USAGE =
         "usage: MarketDataPipeline [--baseline lake|netty|heap|all] [--messages N] [--rate MSGS_PER_SEC] [--forks F] "
-            + "(N and MSGS_PER_SEC whole numbers of at least 1, F of at least 0)";
+            + "(N and MSGS_PER_SEC whole numbers of at least 1, F from 0 to 100)";
 
     private static long atLeast(final String option, final String value, final long least)
     {

@@ -963,7 +963,7 @@ class DocSnippetsReviewTest
      * below 1 used to run anyway and print nonsense as a measurement: {@code --messages -5} reported -1,535,627
      * msgs/s and -89,680 B/msg, {@code --rate 0} measured unthrottled and printed "latency at 0 msgs/s"; an
      * option without its value died with ArrayIndexOutOfBoundsException. Each is now refused with the usage
-     * line, before anything runs.
+     * line, before anything runs; so are a fork count outside 0 to 100 and an unknown variant.
      */
     @Test
     void flagshipRefusesCountsAndRatesBelowOneAndOptionsWithoutAValue()
@@ -977,6 +977,7 @@ class DocSnippetsReviewTest
             {"--messages"},
             {"--forks", "-1"},
             {"--forks", "two"},
+            {"--forks", "101"},
             {"--baseline", "arrow"},
         })
         {

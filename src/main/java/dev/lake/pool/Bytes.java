@@ -65,13 +65,7 @@ public final class Bytes extends CheckedReads implements AutoCloseable
         this.length = length;
     }
 
-    /**
-     * Resolves this class's call of {@link Reference#reachabilityFence} (one constant-pool entry for every call site
-     * of the class) while an arena is built: its first call in the JVM resolves it, which can allocate on the heap,
-     * and the last step of a release is such a call, after the slot went back. On a full heap the first release of a
-     * JVM threw {@link OutOfMemoryError} there with its work done (the caller cannot tell it from a release that did
-     * nothing). A full heap now fails the build, whose builder frees the region.
-     */
+    /** As {@link Buffer#linkCallSites()}, for this class's calls (the last step of {@link #release()} is one). */
     static void linkCallSites()
     {
         Reference.reachabilityFence(null);
