@@ -37,6 +37,13 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     /** Default base alignment of the region: one cache line. */
     public static final int DEFAULT_BASE_ALIGNMENT = Memory.CACHE_LINE;
 
+    /**
+     * The largest capacity in bytes: {@code Integer.MAX_VALUE - 7}, the largest {@code int} offset that an 8-byte
+     * alignment cannot carry past {@code Integer.MAX_VALUE}, so the allocation fast path runs in {@code int}
+     * arithmetic as a raw bump does (7 bytes less than {@link Region#MAX_SIZE}).
+     */
+    public static final int MAX_CAPACITY = Integer.MAX_VALUE - (DEFAULT_ALIGNMENT - 1);
+
     private static final int CLOSED = 1;
     private static final int CONFINED = 2;
 
@@ -65,7 +72,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     /**
      * A lake with default options: cache-line aligned, not zeroing, not pre-touched.
      *
-     * @param capacity bytes, 1 to {@link Region#MAX_SIZE}.
+     * @param capacity bytes, 1 to {@link #MAX_CAPACITY}.
      * @return the open lake.
      * @throws IllegalArgumentException if {@code capacity} is out of range.
      * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
@@ -80,7 +87,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     /**
      * Starts a lake builder.
      *
-     * @param capacity bytes, 1 to {@link Region#MAX_SIZE}.
+     * @param capacity bytes, 1 to {@link #MAX_CAPACITY}.
      * @return a builder with the defaults of {@link #of(long)}.
      * @throws IllegalArgumentException naming the value if {@code capacity} is out of range.
      */
@@ -208,7 +215,7 @@ public final class Lake extends LakeAllocator implements AutoCloseable
 
         private Builder(final long capacity)
         {
-            this.capacity = Region.checkSize(capacity, Region.MAX_SIZE, "lake capacity");
+            this.capacity = Region.checkSize(capacity, MAX_CAPACITY, "lake capacity");
         }
 
         /**

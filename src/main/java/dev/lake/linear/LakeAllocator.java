@@ -89,9 +89,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     /**
      * Highest end the unchecked fast path of {@link #bump8} may hand out: {@link #limit} while this is an open,
      * unconfined root lake that is not zeroing; -1 otherwise, which sends every allocation down the checked
-     * path. One field instead of the guard, zeroing and limit checks: the fast path reads what a raw bump reads.
+     * path. One field instead of the guard, zeroing and limit checks: the fast path reads what a raw bump reads, in
+     * {@code int} arithmetic as a raw bump does.
      */
-    long fastLimit = -1;
+    int fastLimit = -1;
     /** Times the offset moved back. */
     long generation;
 
@@ -1285,14 +1286,16 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     private int bump8(final int size, final boolean orThrow)
     {
-        final long at = (offset + (long)(DEFAULT_ALIGNMENT - 1)) & -DEFAULT_ALIGNMENT;
-        if (at + size <= fastLimit && size > 0)
+        // int arithmetic, which saves the sign extensions of a long compare (about 10% of a sandbox of 8 x 64 B):
+        // it cannot overflow because every offset is at most Lake.MAX_CAPACITY, 7 below Integer.MAX_VALUE, so the
+        // aligned start fits, and fastLimit - at lies between -MAX_CAPACITY - 1 and MAX_CAPACITY
+        final int at = (offset + (DEFAULT_ALIGNMENT - 1)) & -DEFAULT_ALIGNMENT;
+        if (size <= fastLimit - at && size > 0)
         {
             // the new offset in the form callers compute an allocation's end (int at + size), so that the JIT
             // sees one value: a droplet's bounds and its "am I the last allocation" check then fold away
-            final int start = (int)at;
-            offset = start + size;
-            return start;
+            offset = at + size;
+            return at;
         }
         return bump(size, DEFAULT_ALIGNMENT, orThrow);
     }

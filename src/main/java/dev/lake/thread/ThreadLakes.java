@@ -116,17 +116,17 @@ public final class ThreadLakes implements AutoCloseable
      *
      * @return the shared instance.
      * @throws IllegalStateException naming the property if {@code -Dlake.threadLake.capacity} is out of range
-     *                               (1 to {@code Region.MAX_SIZE}); every call throws it, none leaves the class
+     *                               (1 to {@link Lake#MAX_CAPACITY}); every call throws it, none leaves the class
      *                               unusable.
      */
     public static ThreadLakes defaults()
     {
-        if (DEFAULT_CAPACITY < 1 || DEFAULT_CAPACITY > Region.MAX_SIZE) // a constant: folds away once compiled
+        if (DEFAULT_CAPACITY < 1 || DEFAULT_CAPACITY > Lake.MAX_CAPACITY) // a constant: folds away once compiled
         {
             // checked here, not in the holder's initializer: a failure there is an ExceptionInInitializerError
             // once and a NoClassDefFoundError for the rest of the process
             throw new IllegalStateException("-Dlake.threadLake.capacity=" + DEFAULT_CAPACITY +
-                " is out of range: a thread's lake takes 1 to " + Region.MAX_SIZE + " bytes");
+                " is out of range: a thread's lake takes 1 to " + Lake.MAX_CAPACITY + " bytes");
         }
         return Defaults.INSTANCE;
     }
@@ -134,7 +134,7 @@ public final class ThreadLakes implements AutoCloseable
     /**
      * Starts a builder.
      *
-     * @param lakeCapacity capacity of each thread's lake in bytes, 1 to {@code Region.MAX_SIZE}.
+     * @param lakeCapacity capacity of each thread's lake in bytes, 1 to {@link Lake#MAX_CAPACITY}.
      * @return a builder with a pool of {@link #DEFAULT_POOL_BOUND}, no automatic init, no hint, not strict.
      * @throws IllegalArgumentException naming the value if the capacity is out of range.
      */
@@ -630,7 +630,7 @@ public final class ThreadLakes implements AutoCloseable
 
         private Builder(final long capacity)
         {
-            this.capacity = dev.lake.memory.Region.checkSize(capacity, dev.lake.memory.Region.MAX_SIZE, "thread lake capacity");
+            this.capacity = Region.checkSize(capacity, Lake.MAX_CAPACITY, "thread lake capacity");
         }
 
         /**

@@ -259,11 +259,18 @@ class LakeMisuseTest
     void badLakeCapacityOrBaseAlignment()
     {
         final long before = dev.lake.memory.NativeMemory.reservedBytes();
-        for (final long capacity : new long[]{0, -1, Integer.MAX_VALUE + 1L})
+        // Lake.MAX_CAPACITY + 1 up to Integer.MAX_VALUE: offsets there could carry an 8-byte alignment past
+        // Integer.MAX_VALUE, which the int arithmetic of the allocation fast path relies on never happening
+        for (final long capacity : new long[]{0, -1, Lake.MAX_CAPACITY + 1L, Integer.MAX_VALUE, Integer.MAX_VALUE + 1L})
         {
             final IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> Lake.of(capacity));
             assertTrue(ex.getMessage().contains(String.valueOf(capacity)), ex.getMessage());
+            assertTrue(ex.getMessage().contains(String.valueOf(Lake.MAX_CAPACITY)), ex.getMessage());
         }
+        assertEquals(Integer.MAX_VALUE - 7, Lake.MAX_CAPACITY);
+        final IllegalArgumentException threadLakes = assertThrows(IllegalArgumentException.class,
+            () -> dev.lake.thread.ThreadLakes.builder(Lake.MAX_CAPACITY + 1L));
+        assertTrue(threadLakes.getMessage().contains(String.valueOf(Lake.MAX_CAPACITY)), threadLakes.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Lake.builder(64).alignment(3));
         assertThrows(IllegalArgumentException.class, () -> Lake.builder(64).alignment(1 << 20));
         assertTrue(dev.lake.memory.NativeMemory.reservedBytes() <= before, "nothing was allocated");
