@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -17,7 +16,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 
@@ -214,50 +212,13 @@ class EleventhDispatchReviewTest
             return all.stream().allMatch(CompletableFuture::isDone)
                 && m.completed() + m.timedOut() + m.cancelled() + m.failed() == waits.requests();
         });
-        long completed = 0;
-        long timedOut = 0;
-        long cancelled = 0;
-        long failed = 0;
-        for (final CompletableFuture<Buffer> f : all)
-        {
-            if (!(f instanceof WaitQueue.Waiter))
-            {
-                continue; // served at once, never a wait
-            }
-            try
-            {
-                final Buffer b = f.join();
-                if (b == null)
-                {
-                    cancelled++;
-                }
-                else
-                {
-                    completed++;
-                }
-            }
-            catch (final CancellationException ex)
-            {
-                cancelled++;
-            }
-            catch (final CompletionException ex)
-            {
-                if (ex.getCause() instanceof TimeoutException)
-                {
-                    timedOut++;
-                }
-                else
-                {
-                    failed++;
-                }
-            }
-        }
+        final WaitOutcomes ended = WaitOutcomes.of(all);
         final WaitMetrics m = waits.metrics();
         assertEquals(0, m.waiters(), m.toString());
-        assertEquals(completed, m.completed(), m.toString());
-        assertEquals(timedOut, m.timedOut(), m.toString());
-        assertEquals(cancelled, m.cancelled(), m.toString());
-        assertEquals(failed, m.failed(), m.toString());
+        assertEquals(ended.completed(), m.completed(), m.toString());
+        assertEquals(ended.timedOut(), m.timedOut(), m.toString());
+        assertEquals(ended.cancelled(), m.cancelled(), m.toString());
+        assertEquals(ended.failed(), m.failed(), m.toString());
         assertFalse(waits.hasWaiters());
         await().atMost(Duration.ofSeconds(10)).until(() -> liveSlots(arena) == 0);
     }

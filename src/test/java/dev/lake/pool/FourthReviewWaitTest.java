@@ -7,9 +7,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -259,55 +257,17 @@ class FourthReviewWaitTest
         assertEquals(0, wrongOwner.get(), "buffers served to two owners");
         assertEquals(0, unexpected.get());
         // every future's own outcome
-        long completed = 0;
-        long timedOut = 0;
-        long cancelled = 0;
-        long failed = 0;
-        long queuedFutures = 0;
-        for (final CompletableFuture<Buffer> f : futures)
-        {
-            if (!(f instanceof WaitQueue.Waiter))
-            {
-                continue; // served at once, never queued
-            }
-            queuedFutures++;
-            try
-            {
-                if (f.join() != null)
-                {
-                    completed++;
-                }
-                else
-                {
-                    cancelled++;
-                }
-            }
-            catch (final CancellationException ex)
-            {
-                cancelled++;
-            }
-            catch (final CompletionException ex)
-            {
-                if (ex.getCause() instanceof TimeoutException)
-                {
-                    timedOut++;
-                }
-                else
-                {
-                    failed++;
-                }
-            }
-        }
+        final WaitOutcomes ended = WaitOutcomes.of(futures);
         final WaitMetrics waits = waitsOf(arena);
         final String where = arena.name() + " executor=" + (executor != null) + " close=" + closeMidway + ": " + waits;
         assertEquals(0, waits.waiters(), where);
         assertEquals(arena.waits.requests(), waits.completed() + waits.timedOut() + waits.cancelled() + waits.failed(),
             where + ": every queued request ended in exactly one outcome");
-        assertTrue(waits.completed() >= completed, where);
-        assertTrue(waits.cancelled() == cancelled, where + " cancelled: futures say " + cancelled);
-        assertTrue(waits.timedOut() >= timedOut, where);
-        assertTrue(waits.failed() >= failed, where);
-        assertTrue(arena.waits.requests() >= queuedFutures, where);
+        assertTrue(waits.completed() >= ended.completed(), where);
+        assertTrue(waits.cancelled() == ended.cancelled(), where + " cancelled: futures say " + ended.cancelled());
+        assertTrue(waits.timedOut() >= ended.timedOut(), where);
+        assertTrue(waits.failed() >= ended.failed(), where);
+        assertTrue(arena.waits.requests() >= ended.queued(), where);
         await().atMost(Duration.ofSeconds(10)).until(() -> arena.waits.queued() == 0);
         assertEquals(0, liveOf(arena), where);
         if (arena instanceof FixedArena)
