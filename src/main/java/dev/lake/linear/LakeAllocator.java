@@ -117,6 +117,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     private int epochDepth;
     /** Highest epoch index that may hold a view (-1: none): rewinds that kill only other handles skip the stamp. */
     private int viewTop = -1;
+    /**
+     * Lowest target a rewind may reach by storing the offset alone: at or above the top epoch's cap, the top mark
+     * and the top sandbox's start, so that nothing on any stack needs attention; {@link #UNCAPPED} (no such
+     * rewind) while zeroing. Pushes raise it, pops leave it high, and the full rewind sets it exactly: a scope
+     * that opens and closes at one position (mark, snapshot, sandbox rollback) rewinds with two stores.
+     */
+    private int rewindFloor = UNCAPPED;
 
     // Marks: non-decreasing from bottom to top, all <= offset.
     private int[] marks = NO_INTS;
@@ -789,9 +796,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             sandboxSequenceEnd = sandboxSequence + TokenIds.BLOCK;
         }
         final long id = ++sandboxSequence;
+        final int at = offset;
         sandboxIds[depth] = id;
-        sandboxStarts[depth] = offset;
+        sandboxStarts[depth] = at;
         sandboxDepth = depth + 1;
+        raiseRewindFloor(at);
         return id;
     }
 
@@ -831,7 +840,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             marks = Arrays.copyOf(marks, Math.max(8, markDepth * 2));
         }
-        marks[markDepth++] = offset;
+        final int at = offset;
+        marks[markDepth++] = at;
+        raiseRewindFloor(at);
     }
 
     /**
@@ -864,7 +875,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             throw new IllegalStateException("moveMark() on " + this + " with no mark: call mark() first");
         }
-        marks[markDepth - 1] = offset;
+        final int at = offset;
+        marks[markDepth - 1] = at;
+        raiseRewindFloor(at);
     }
 
     /**
@@ -957,6 +970,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         zeroing = false;
         rewindTo(start);
         zeroing = wasZeroing;
+        setRewindFloor();
         buffer.setMemory(start, limit - start, (byte)0);
         if (zeroing)
         {
@@ -1083,6 +1097,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         epochs[index << 1] = generation;
         epochs[(index << 1) + 1] = ((long)end << 32) | UNCAPPED;
         epochDepth = index + 1;
+        rewindFloor = UNCAPPED;
         return index;
     }
 
@@ -1096,6 +1111,12 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int from = offset;
         if (to == from)
         {
+            return;
+        }
+        if (to >= rewindFloor)
+        {
+            offset = to;
+            generation++;
             return;
         }
         if (zeroing)
@@ -1147,6 +1168,41 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
         offset = to;
         generation++;
+        setRewindFloor();
+    }
+
+    /** Sets {@link #rewindFloor} exactly from the tops of the stacks (and the zeroing switch). */
+    private void setRewindFloor()
+    {
+        int floor = 0;
+        if (zeroing)
+        {
+            floor = UNCAPPED;
+        }
+        else
+        {
+            if (epochDepth > 0)
+            {
+                floor = (int)epochs[((epochDepth - 1) << 1) + 1];
+            }
+            if (markDepth > 0)
+            {
+                floor = Math.max(floor, marks[markDepth - 1]);
+            }
+            if (sandboxDepth > 0)
+            {
+                floor = Math.max(floor, sandboxStarts[sandboxDepth - 1]);
+            }
+        }
+        rewindFloor = floor;
+    }
+
+    private void raiseRewindFloor(final int at)
+    {
+        if (at > rewindFloor)
+        {
+            rewindFloor = at;
+        }
     }
 
     /**
@@ -1163,6 +1219,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             e[at + 1] = (bounds & 0xFFFF_FFFF_0000_0000L) | UNCAPPED;
         }
+        rewindFloor = UNCAPPED;
         if (viewTop >= index)
         {
             viewTop = index - 1;
@@ -1304,6 +1361,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     final void refreshFastLimit()
     {
         fastLimit = this == root && root.guard == 0 && !zeroing ? limit : -1;
+        rewindFloor = UNCAPPED;
     }
 
     private int bump(final int size, final int alignment, final boolean orThrow)
