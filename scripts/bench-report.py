@@ -32,7 +32,7 @@ WORKLOADS = [
     ("Lake: snapshot + 8 x 64 B + rewind", "LakeBench.snapshot8x64AndRewind",
      ["RawBumpBench.bump8x64AndRewind"] + FFM_SLICING_SCOPE_8, None, None),
     ("Lake: sandbox + 8 x 64 B + commit", "LakeBench.sandbox8x64AndCommit",
-     ["RawBumpBench.bump8x64AndRewind"] + FFM_SLICING_SCOPE_8, None, 5.0),
+     ["RawBumpBench.bump8x64AndRewind", "RawBumpBench.bump8x64AndKeep"] + FFM_SLICING_SCOPE_8, None, 5.0),
     ("Thread lake: current() + 64 B + write + rewind", "ThreadLakeBench.threadLakeAllocate64WriteRewind",
      ["ThreadLakeBench.localLakeAllocate64WriteRewind"], None, None),
     ("Thread lake on a LakeThread (field instead of ThreadLocal): current() + 64 B + write + rewind",

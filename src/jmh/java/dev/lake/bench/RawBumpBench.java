@@ -67,6 +67,22 @@ public class RawBumpBench
         return last;
     }
 
+    /**
+     * 8 allocations of 64 B with a write each, kept (the offset moves on, wrapping at the end of the region): the
+     * peer of a sandbox that commits, whose allocations stay and march through the lake the same way.
+     */
+    @Benchmark
+    public int bump8x64AndKeep()
+    {
+        int last = 0;
+        for (int i = 0; i < 8; i++)
+        {
+            last = bump(64);
+            buffer.putLong(last, i);
+        }
+        return last;
+    }
+
     /** 16 allocations of 64 B with a write each: the peer of a transaction with 16 allocations. */
     @Benchmark
     public int bump16x64AndRewind()

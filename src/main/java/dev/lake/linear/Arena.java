@@ -179,8 +179,8 @@ public final class Arena implements AutoCloseable
     // Serial of the innermost open transaction (NO_SERIAL when none): serials are never reused, so one compare
     // tells a transaction it is the innermost.
     long txSerial = NO_SERIAL;
-    private long txSerialCounter;
-    private long txSerialEnd;
+    /** The last transaction serial handed out ({@link TokenIds#next}). */
+    private long txSerialCounter = TokenIds.NONE;
     // One stride of longs per depth, so opening a transaction touches one array.
     private long[] tx = new long[TX_STRIDE * 8];
     private long budgetEnd = Long.MAX_VALUE;
@@ -1318,13 +1318,9 @@ public final class Arena implements AutoCloseable
         {
             tx = Arrays.copyOf(tx, tx.length * 2);
         }
-        if (txSerialCounter == txSerialEnd)
-        {
-            // a token of another arena never matches a transaction here
-            txSerialCounter = TokenIds.block();
-            txSerialEnd = txSerialCounter + TokenIds.BLOCK;
-        }
-        final long serial = ++txSerialCounter;
+        // a token of another arena never matches a transaction here
+        final long serial = TokenIds.next(txSerialCounter);
+        txSerialCounter = serial;
         tx[at(depth, SERIAL)] = serial;
         tx[at(depth, START_POSITION)] = position();
         tx[at(depth, START_CLOCK)] = clock;

@@ -6,7 +6,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Ids for the tokens of sandboxes and transactions, unique across every lake, view and arena of the process, so
  * that a token handed to the wrong allocator never matches one of its own open scopes (per-allocator counters
  * would give every allocator the same first token). Each allocator takes ids in blocks: one atomic add per
- * {@value #BLOCK} scopes, the rest is a compare and an increment.
+ * {@value #BLOCK} scopes, the rest is an increment and a test of its low bits ({@link #next}). Lake's
+ * {@link Sandbox} objects do without: each holds its lake, so a count down from -1 per lake or view is enough, and
+ * no token (whose id is the upper 48 bits of a {@code long}, never negative) can name one.
  *
  * <p>A token keeps an id above 16 depth bits, so every id is below {@link #ID_LIMIT} (2^48): after
  * {@link #BLOCKS} blocks (2^32 - 1, hours for a process that opens a scope on a fresh view per message) the
@@ -28,6 +30,9 @@ final class TokenIds
     // block is taken from it modulo BLOCKS.
     private static final AtomicLong NEXT = new AtomicLong(1);
 
+    /** What an allocator's last id is before its first: {@link #next} takes a fresh block for it. */
+    static final long NONE = -1;
+
     private TokenIds()
     {
     }
@@ -40,5 +45,19 @@ final class TokenIds
     {
         final long raw = NEXT.getAndAdd(BLOCK);
         return 1 + Math.floorMod((raw - 1) / BLOCK, BLOCKS) * BLOCK;
+    }
+
+    /**
+     * The id after {@code last} (an allocator's previous id, or {@link #NONE}): the next one of its block, or the
+     * first of a fresh block once the block is used up. One increment and one test of the low bits on the common
+     * path: the last id of every block is a multiple of {@link #BLOCK}, which this never returns.
+     *
+     * @param last the previous id this allocator handed out, or {@link #NONE}.
+     * @return a new id, unique in the process (see the class comment for the wrap after 2^48).
+     */
+    static long next(final long last)
+    {
+        final long id = last + 1;
+        return (id & (BLOCK - 1)) != 0 ? id : block() + 1;
     }
 }

@@ -1,0 +1,180 @@
+package dev.lake.linear;
+
+import dev.lake.memory.StaleHandleException;
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Field;
+import java.util.HashSet;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The ids that tell one sandbox (or transaction) from another at the same depth: {@link TokenIds#next} for tokens
+ * (process-wide blocks), a count down from -1 per lake or view for {@link Sandbox} objects. A stale handle of either
+ * kind must never name a later sandbox of the other kind, and no id may repeat across a block's end.
+ */
+class SandboxIdTest
+{
+    @Test
+    void nextWalksABlockThenTakesAFreshOne()
+    {
+        final long first = TokenIds.next(TokenIds.NONE);
+        assertTrue(first >= 2 && first < TokenIds.ID_LIMIT, "first id of a fresh block: " + first);
+        assertEquals(2, Math.floorMod(first, TokenIds.BLOCK), "a block's ids start 2 past a multiple of BLOCK");
+
+        long id = first;
+        int inBlock = 1;
+        while (true)
+        {
+            final long next = TokenIds.next(id);
+            if (next != id + 1)
+            {
+                assertEquals(0, Math.floorMod(id + 1, TokenIds.BLOCK), "only a multiple of BLOCK ends the walk");
+                assertEquals(2, Math.floorMod(next, TokenIds.BLOCK));
+                assertTrue(next > id || next < first, "a fresh block never overlaps the one just used up");
+                break;
+            }
+            assertNotEquals(0, Math.floorMod(next, TokenIds.BLOCK), "the multiple of BLOCK is never handed out");
+            id = next;
+            inBlock++;
+        }
+        assertEquals(TokenIds.BLOCK - 2, inBlock, "every id of the block but the multiple of BLOCK and the one after");
+    }
+
+    @Test
+    void twoAllocatorsInterleavingNeverShareAnId()
+    {
+        final Set<Long> seen = new HashSet<>();
+        long a = TokenIds.NONE;
+        long b = TokenIds.NONE;
+        for (int i = 0; i < 3 * (int)TokenIds.BLOCK; i++)
+        {
+            a = TokenIds.next(a);
+            b = TokenIds.next(b);
+            assertTrue(seen.add(a), "id " + a + " handed out twice");
+            assertTrue(seen.add(b), "id " + b + " handed out twice");
+        }
+    }
+
+    @Test
+    void sandboxObjectsCountDownAndTokensStayPositive() throws ReflectiveOperationException
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(1024);
+            for (final LakeAllocator allocator : new LakeAllocator[] {lake, view})
+            {
+                try (Sandbox outer = allocator.sandbox(); Sandbox inner = allocator.sandbox())
+                {
+                    assertEquals(-1, storedId(allocator, 0), "the first object of " + allocator);
+                    assertEquals(-2, storedId(allocator, 1));
+                    inner.commit();
+                    outer.commit();
+                }
+                final long token = allocator.beginSandbox();
+                assertTrue(storedId(allocator, 0) > 0, "a token's id is positive");
+                assertEquals(token >>> 16, storedId(allocator, 0));
+                allocator.endSandbox(token);
+                try (Sandbox third = allocator.sandbox())
+                {
+                    assertEquals(-3, storedId(allocator, 0), "objects count on past the token");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aStaleSandboxNeverNamesALaterTokenAtItsDepthAndStart()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(2048);
+            for (final LakeAllocator allocator : new LakeAllocator[] {view, lake}) // the lake's reset ends the view
+            {
+                allocator.allocate(8);
+                final Sandbox stale = allocator.sandbox();
+                allocator.allocate(64);
+                allocator.reset(); // below its start: invalidated
+                allocator.allocate(8);
+                final long token = allocator.beginSandbox(); // same depth, same start: only the id tells them apart
+                allocator.allocate(32);
+                assertFalse(stale.isOpen());
+                assertThrows(StaleHandleException.class, stale::commit);
+                stale.close();
+                assertEquals(1, allocator.openSandboxes(), "the stale object ended the token's sandbox");
+                assertEquals(40, allocator.used(), "closing the stale object rolled something back");
+                allocator.endSandbox(token);
+                assertEquals(8, allocator.used(), "the token's sandbox rolls back as its own");
+                allocator.reset();
+            }
+        }
+    }
+
+    @Test
+    void aStaleTokenNeverNamesALaterSandboxAtItsDepthAndStart()
+    {
+        try (Lake lake = Lake.of(4096))
+        {
+            final LakeView view = lake.split(2048);
+            for (final LakeAllocator allocator : new LakeAllocator[] {view, lake}) // the lake's reset ends the view
+            {
+                allocator.allocate(8);
+                final long token = allocator.beginSandbox();
+                allocator.allocate(64);
+                allocator.reset(); // below the token's start: it is invalidated
+                allocator.allocate(8);
+                try (Sandbox later = allocator.sandbox())
+                {
+                    allocator.allocate(16);
+                    assertThrows(StaleHandleException.class, () -> allocator.commitSandbox(token));
+                    allocator.endSandbox(token);
+                    assertTrue(later.isOpen(), "ending a stale token ended the later sandbox");
+                    assertEquals(24, allocator.used());
+                }
+                assertEquals(8, allocator.used(), "the later sandbox rolled back on close");
+                allocator.reset();
+            }
+        }
+    }
+
+    @Test
+    void tokenIdsStayDistinctAcrossBlocksOnLakesAndArenas()
+    {
+        final int count = (int)TokenIds.BLOCK + 100; // at least one block's end on each
+        final Set<Long> lakeIds = new HashSet<>();
+        final Set<Long> arenaIds = new HashSet<>();
+        try (Lake lake = Lake.of(1024); Arena arena = Arena.builder().build())
+        {
+            final long firstLake = lake.beginSandbox();
+            lake.endSandbox(firstLake);
+            final long firstArena = arena.beginTransaction();
+            arena.endTransaction(firstArena);
+            for (int i = 0; i < count; i++)
+            {
+                final long s = lake.beginSandbox();
+                assertTrue(lakeIds.add(s >>> 16), "sandbox id reused: " + (s >>> 16));
+                lake.endSandbox(s);
+                final long t = arena.beginTransaction();
+                assertTrue(arenaIds.add(t >>> 16), "transaction serial reused: " + (t >>> 16));
+                arena.endTransaction(t);
+            }
+            final long open = lake.beginSandbox();
+            final long openTx = arena.beginTransaction();
+            assertThrows(StaleHandleException.class, () -> lake.commitSandbox(firstLake), "a token long ended");
+            assertThrows(IllegalStateException.class, () -> arena.commitTransaction(firstArena));
+            assertEquals(1, lake.openSandboxes());
+            lake.endSandbox(open);
+            arena.endTransaction(openTx);
+        }
+        lakeIds.retainAll(arenaIds);
+        assertEquals(Set.of(), lakeIds, "one process-wide counter: a lake's and an arena's ids never meet");
+    }
+
+    private static long storedId(final LakeAllocator allocator, final int depth) throws ReflectiveOperationException
+    {
+        final Field ids = LakeAllocator.class.getDeclaredField("sandboxIds");
+        ids.setAccessible(true);
+        return ((long[])ids.get(allocator))[depth];
+    }
+}
