@@ -746,7 +746,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             throw new IllegalStateException("sandbox tokens nest at most " + MAX_TOKEN_DEPTH + " deep");
         }
-        // a token of another lake or view never matches an open sandbox here
+        // a token of another lake or view never matches an open sandbox here; checked first, so that a closed lake
+        // asked again and again does not take a fresh block each time
+        checkAlive();
         final long id = TokenIds.next(sandboxSequence);
         pushSandbox(id);
         sandboxSequence = id;

@@ -171,6 +171,24 @@ class SandboxIdTest
         assertEquals(Set.of(), lakeIds, "one process-wide counter: a lake's and an arena's ids never meet");
     }
 
+    @Test
+    void aClosedLakeRefusingTokensTakesNoBlock() throws ReflectiveOperationException
+    {
+        final Lake lake = Lake.of(1024);
+        final LakeView view = lake.split(512);
+        lake.close();
+        final Field next = TokenIds.class.getDeclaredField("NEXT");
+        next.setAccessible(true);
+        final java.util.concurrent.atomic.AtomicLong counter = (java.util.concurrent.atomic.AtomicLong)next.get(null);
+        final long before = counter.get();
+        for (int i = 0; i < 10; i++)
+        {
+            assertThrows(IllegalStateException.class, lake::beginSandbox);
+            assertThrows(StaleHandleException.class, view::beginSandbox);
+        }
+        assertEquals(before, counter.get(), "a refused token took a block of the process-wide counter");
+    }
+
     private static long storedId(final LakeAllocator allocator, final int depth) throws ReflectiveOperationException
     {
         final Field ids = LakeAllocator.class.getDeclaredField("sandboxIds");
