@@ -50,7 +50,8 @@ final class TokenIds
     /**
      * The id after {@code last} (an allocator's previous id, or {@link #NONE}): the next one of its block, or the
      * first of a fresh block once the block is used up. One increment and one test of the low bits on the common
-     * path: the last id of every block is a multiple of {@link #BLOCK}, which this never returns.
+     * path: a block's ids run from 2 past a multiple of {@link #BLOCK} to 1 past the next multiple, and this stops at
+     * that multiple (never returned), so the block's last two ids go unused and no id is handed out twice.
      *
      * @param last the previous id this allocator handed out, or {@link #NONE}.
      * @return a new id, unique in the process (see the class comment for the wrap after 2^48).
