@@ -718,6 +718,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      */
     public final Sandbox sandbox()
     {
+        checkAlive();
         final int depth = sandboxDepth;
         final long id = sandboxObjectIds - 1;
         pushSandbox(id);
@@ -746,7 +747,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             throw new IllegalStateException("sandbox tokens nest at most " + MAX_TOKEN_DEPTH + " deep");
         }
-        // a token of another lake or view never matches an open sandbox here; checked first, so that a closed lake
+        // a token of another lake or view never matches an open sandbox here; alive first, so that a closed lake
         // asked again and again does not take a fresh block each time
         checkAlive();
         final long id = TokenIds.next(sandboxSequence);
@@ -790,9 +791,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         popSandbox(depth);
     }
 
+    /** Pushes a sandbox with {@code id} at the position; the caller has checked that this allocator is alive. */
     private void pushSandbox(final long id)
     {
-        checkAlive();
         if (sandboxDepth == sandboxIds.length)
         {
             // both copies before either store: a full heap refusing the second must not leave the stacks of different
