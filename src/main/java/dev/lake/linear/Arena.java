@@ -22,7 +22,9 @@ import java.util.Objects;
  * are kept warm after {@link #rewind(Checkpoint)} and {@link #reset()}) that is big enough, else a new one.
  * New blocks double in size, from the first block's size up to {@link Builder#maxBlockSize(int)}
  * ({@value #DEFAULT_MAX_BLOCK_SIZE} bytes by default), and stay at that cap afterwards. A request larger than
- * the next block size gets a block of its own, of exactly its size, which does not advance the doubling.
+ * the next block size gets a block of its own, of exactly its size, which does not advance the doubling;
+ * a second such request in a row (up to the cap) instead moves the doubling up to it, so that a first block
+ * smaller than the usual request costs a few native blocks, not one per allocation.
  * The unused tail of a block the arena moved away from is idle, not allocated: it is used again after a
  * rewind into that block. Blocks go back to the operating system only at {@link #close()}.
  *
@@ -120,6 +122,8 @@ public final class Arena implements AutoCloseable
     private int blockCount;
     private long reserved;
     private int nextBlockSize;
+    // Whether the last new block was a request's own block (see allocateSlow).
+    private boolean lastBlockOwn;
 
     // The current block, copied out of the chain so the fast path reads fields only: its index, its buffer
     // and address (its index shifted into a reference's high half is pos's high half).
@@ -1616,8 +1620,17 @@ public final class Arena implements AutoCloseable
         }
         if (next < 0)
         {
-            final boolean ownBlock = size > nextBlockSize;
-            final int blockSize = ownBlock ? size : nextBlockSize;
+            // A request larger than the next block gets a block of its own and leaves the doubling alone, so that
+            // one huge request does not inflate every later block. Two in a row mean the blocks are too small for
+            // this workload: the doubling then jumps to the request, or every allocation would be a native block.
+            int standard = nextBlockSize;
+            if (size > standard && lastBlockOwn && size <= maxBlockSize &&
+                reserved + Math.max(2L * standard, size) <= maxReserved)
+            {
+                standard = (int)Math.min(maxBlockSize, Math.max(2L * standard, size));
+            }
+            final boolean ownBlock = size > standard;
+            final int blockSize = ownBlock ? size : standard;
             if (reserved + blockSize > maxReserved)
             {
                 if (!orThrow)
@@ -1658,8 +1671,9 @@ public final class Arena implements AutoCloseable
             reserved += blockSize;
             if (!ownBlock)
             {
-                nextBlockSize = (int)Math.min(maxBlockSize, 2L * nextBlockSize);
+                nextBlockSize = (int)Math.min(maxBlockSize, 2L * standard);
             }
+            lastBlockOwn = ownBlock;
         }
         final int target = current + 1;
         if (next != target)

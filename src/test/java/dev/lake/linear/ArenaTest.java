@@ -148,6 +148,53 @@ class ArenaTest
     }
 
     @Test
+    void aSecondOwnBlockInARowMovesTheDoublingUpToTheRequest()
+    {
+        try (Arena arena = Arena.withCapacity(1024))
+        {
+            final long first = arena.allocate(100_000, 8);
+            assertEquals(100_000, arena.buffer(first).capacity(), "the first large request: a block of its own");
+            final long second = arena.allocate(100_000, 8);
+            assertEquals(100_000, arena.buffer(second).capacity(), "the second: a standard block, as large as it");
+            final long third = arena.allocate(100, 8);
+            assertEquals(200_000, arena.buffer(third).capacity(), "the doubling goes on from there");
+        }
+    }
+
+    @Test
+    void aFirstBlockSmallerThanEveryRequestCostsAFewBlocksNotOnePerAllocation()
+    {
+        final long baseline = NativeMemory.reservedBytes();
+        try (Arena arena = Arena.withCapacity(64))
+        {
+            for (int i = 0; i < 100_000; i++)
+            {
+                arena.allocate(256, 8);
+            }
+            final ArenaStats stats = arena.stats();
+            // one own block, then doubling from 256 B: 64 + 256 + 256 + 512 + ... + 16 MiB, 19 blocks (was 100,001)
+            assertTrue(stats.blockCount() <= 24, "blocks: " + stats.blockCount());
+            assertTrue(stats.bytesReserved() < 2L * 100_000 * 256 + 64 * 1024, "reserved: " + stats.bytesReserved());
+            assertEquals(100_000L * 256, arena.bytesAllocated());
+        }
+        assertEquals(baseline, NativeMemory.reservedBytes(), "every block freed by close");
+    }
+
+    @Test
+    void aJumpTheReserveLimitRefusesFallsBackToTheRequestsOwnBlock()
+    {
+        try (Arena arena = Arena.builder().initialBlockSize(1024).maxReservedBytes(1024 + 3000 + 3000 + 100).build())
+        {
+            arena.allocate(3000, 8);
+            // the jump would reserve a block of 4096 (twice the next 2 KiB) and cross the limit; its own block fits
+            final long second = arena.tryAllocate(3000, 8);
+            assertNotEquals(Arena.NULL, second, "refused: the jump crossed the reserve limit");
+            assertEquals(3000, arena.buffer(second).capacity());
+            assertEquals(1024 + 3000 + 3000, arena.stats().bytesReserved());
+        }
+    }
+
+    @Test
     void blocksAreKeptAndReusedAfterResetAndRewind()
     {
         final long baseline = NativeMemory.reservedBytes();
