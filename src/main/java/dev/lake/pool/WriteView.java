@@ -249,6 +249,18 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         }
     }
 
+    /**
+     * As Agrona: the digits of {@code value} end just before {@code endExclusive}; for 0 no digit is written, but the
+     * byte before the end must lie in the buffer all the same (an end of 0 is refused, whatever block this is).
+     *
+     * @param value        a natural number.
+     * @param endExclusive the index just past the last digit.
+     * @return the index of the first digit ({@code endExclusive} for 0).
+     * @throws IllegalArgumentException             if {@code value} is negative.
+     * @throws IndexOutOfBoundsException            if the digits (for 0: the byte before the end) lie outside the
+     *                                              buffer and it cannot spill.
+     * @throws dev.lake.memory.StaleHandleException if the buffer is frozen or closed.
+     */
     @Override
     public int putNaturalIntAsciiFromEnd(final int value, final int endExclusive)
     {
@@ -256,6 +268,12 @@ final class WriteView extends CheckedReads implements MutableDirectBuffer
         {
             checkNatural(value);
             final int digits = value == 0 ? 0 : AsciiEncoding.digitCount(value); // Agrona writes no digit for 0
+            if (value == 0)
+            {
+                // but it checks the byte before the end all the same: checked here, against this buffer, or Agrona's
+                // check ran against the arena's whole region and refused an end of 0 only for a block at its start
+                owner.ensureCapacity(endExclusive - 1, 1);
+            }
             final int at = at(endExclusive - digits, digits);
             return owner.mem.putNaturalIntAsciiFromEnd(value, at + digits) - owner.base;
         }

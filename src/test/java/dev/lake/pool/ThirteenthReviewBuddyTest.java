@@ -604,4 +604,42 @@ class ThirteenthReviewBuddyTest
             }
         }
     }
+
+    /**
+     * Finding: {@code putNaturalIntAsciiFromEnd(0, 0)} through the codec view succeeded or failed depending on where the
+     * buddy arena placed the block. Agrona checks the byte before {@code endExclusive} even for 0 (it writes no digit),
+     * so its own buffer refuses an end of 0; the view checked a zero-length write at the end instead and passed the
+     * call on, so Agrona's check ran against the arena's whole region: it threw (with the region's size in the message)
+     * for the block at offset 0 and let every other block return 0. A codec tested against one block failed in
+     * production on another. Now refused for every block, as Agrona refuses it, with nothing counted as written.
+     */
+    @Test
+    void aZeroWrittenFromEndZeroIsRefusedWhereverTheBlockLies()
+    {
+        assertThrows(IndexOutOfBoundsException.class,
+            () -> new org.agrona.concurrent.UnsafeBuffer(new byte[16]).putNaturalIntAsciiFromEnd(0, 0),
+            "Agrona's own buffer refuses it");
+        assertEquals(1, new org.agrona.concurrent.UnsafeBuffer(new byte[16]).putNaturalIntAsciiFromEnd(0, 1));
+        try (BuddyArena arena = BuddyArena.builder(64, 16).build())
+        {
+            final List<Buffer> buffers = new ArrayList<>();
+            for (int i = 0; i < 4; i++)
+            {
+                buffers.add(arena.allocate(16)); // blocks at offsets 0, 16, 32 and 48 of the region
+            }
+            for (final Buffer buffer : buffers)
+            {
+                final org.agrona.MutableDirectBuffer view = buffer.mutableBuffer();
+                assertThrows(IndexOutOfBoundsException.class, () -> view.putNaturalIntAsciiFromEnd(0, 0),
+                    "as Agrona, for " + buffer);
+                assertEquals(0, buffer.length(), "nothing counted as written");
+                assertEquals(1, view.putNaturalIntAsciiFromEnd(0, 1), "Agrona's return value: the end, no digit");
+                assertEquals(0, buffer.length(), "no digit, no byte written");
+                assertEquals(16, view.putNaturalIntAsciiFromEnd(0, 16));
+                assertThrows(IndexOutOfBoundsException.class, () -> view.putNaturalIntAsciiFromEnd(0, 17));
+                assertEquals(0, buffer.length());
+                buffer.close();
+            }
+        }
+    }
 }
