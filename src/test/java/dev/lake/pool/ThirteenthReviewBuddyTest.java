@@ -62,8 +62,8 @@ class ThirteenthReviewBuddyTest
     void aFuzzAgainstALeafModelKeepsBlocksDisjointAndMetricsExact()
     {
         final long baseline = NativeMemory.reservedBytes();
-        final int[][] geometries = {{8, 3}, {16, 8}, {8, 9}, {32, 10}, {64, 6}};
-        long seed = 13;
+        final int[][] geometries = {{8, 0}, {16, 1}, {8, 3}, {16, 8}, {8, 9}, {32, 10}, {64, 6}};
+        long seed = Long.getLong("lake.review13.seed", 13);
         for (final int[] g : geometries)
         {
             for (final boolean cache : new boolean[] {true, false})
@@ -616,9 +616,13 @@ class ThirteenthReviewBuddyTest
     @Test
     void aZeroWrittenFromEndZeroIsRefusedWhereverTheBlockLies()
     {
-        assertThrows(IndexOutOfBoundsException.class,
-            () -> new org.agrona.concurrent.UnsafeBuffer(new byte[16]).putNaturalIntAsciiFromEnd(0, 0),
-            "Agrona's own buffer refuses it");
+        if (org.agrona.concurrent.UnsafeBuffer.SHOULD_BOUNDS_CHECK)
+        {
+            // (with Agrona's checks off its own buffer checks nothing; the view checks with Lake's own)
+            assertThrows(IndexOutOfBoundsException.class,
+                () -> new org.agrona.concurrent.UnsafeBuffer(new byte[16]).putNaturalIntAsciiFromEnd(0, 0),
+                "Agrona's own buffer refuses it");
+        }
         assertEquals(1, new org.agrona.concurrent.UnsafeBuffer(new byte[16]).putNaturalIntAsciiFromEnd(0, 1));
         try (BuddyArena arena = BuddyArena.builder(64, 16).build())
         {
