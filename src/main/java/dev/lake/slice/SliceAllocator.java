@@ -233,11 +233,15 @@ public final class SliceAllocator implements AutoCloseable
     }
 
     /**
+     * Safe from any thread, also polled in a loop: a thread waiting for the allocating thread's close sees it.
+     *
      * @return whether {@link #close()} was called.
      */
     public boolean isClosed()
     {
-        return closed;
+        // opaque: a thread polling this for another thread's close must see it (a plain read was hoisted out of the
+        // caller's loop by the JIT, as isReleased() was); the allocation paths keep their plain read
+        return (boolean)CLOSED.getOpaque(this);
     }
 
     /**
