@@ -504,6 +504,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.LONG, "allocateValue(long)");
         checkUsable();
         final int data = begin(1, Long.BYTES, HANDLE);
+        allocating = false; // no initializer runs here; before any call: see finish()
         Memory.putLong(target.memory.address + data, value);
         finish(1, data, Long.BYTES, HANDLE);
         return single(data);
@@ -522,6 +523,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.DOUBLE, "allocateValue(double)");
         checkUsable();
         final int data = begin(1, Double.BYTES, HANDLE);
+        allocating = false; // no initializer runs here; before any call: see finish()
         Memory.putDouble(target.memory.address + data, value);
         finish(1, data, Double.BYTES, HANDLE);
         return single(data);
@@ -540,6 +542,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.INT, "allocateValue(int)");
         checkUsable();
         final int data = begin(1, Integer.BYTES, HANDLE);
+        allocating = false; // no initializer runs here; before any call: see finish()
         Memory.putInt(target.memory.address + data, value);
         finish(1, data, Integer.BYTES, HANDLE);
         return single(data);
@@ -558,6 +561,7 @@ public final class SliceAllocator implements AutoCloseable
         requireLayout(ElementLayout.BYTE, "allocateValue(byte)");
         checkUsable();
         final int data = begin(1, Byte.BYTES, HANDLE);
+        allocating = false; // no initializer runs here; before any call: see finish()
         Memory.putByte(target.memory.address + data, value);
         finish(1, data, Byte.BYTES, HANDLE);
         return single(data);
@@ -595,9 +599,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort(); // a source that refuses the read (a released pool Bytes) must not leave the allocator stuck
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(1, data, stride, HANDLE);
         return single(data);
     }
@@ -661,9 +667,9 @@ public final class SliceAllocator implements AutoCloseable
             allocating = false; // nothing else changed: no header, no offset, no reference, no stats
             throw ex;
         }
+        allocating = false; // the initializer is done; cleared before any call (see finish())
         if (reader.isBound())
         {
-            allocating = false;
             throw boundDuringInit(reader); // the initializer bound the reader: refused, nothing changed
         }
         Memory.putLong(base - HEADER, header(length, LOCAL_COUNT));
@@ -671,7 +677,6 @@ public final class SliceAllocator implements AutoCloseable
         credit = spare - 1;
         localOpen++;
         counters.sliceAllocated(bytes);
-        allocating = false;
         return reader.bindLocalLongs(this, c, start, (int)data, length);
     }
 
@@ -1145,16 +1150,10 @@ public final class SliceAllocator implements AutoCloseable
      * is current: the slice's chunk reference goes back to the spares, and the bytes of the slice last allocated go
      * back to the chunk. Nothing else can reach a local slice (its header count refuses every reference), so plain
      * stores suffice; the only shared state it writes outside the current chunk is that chunk's count (one CAS).
-     *
-     * @throws IllegalStateException (nothing changes) if the caller is not the allocating thread (strict), or an
-     *                               allocation is in progress (called from an initializer).
+     * The caller checked {@link #checkLocalRelease()} and unbound its reader first (see there).
      */
     void releaseLocal(final Chunk c, final int start, final int data, final int end)
     {
-        if (strict && owner != Thread.currentThread() || allocating)
-        {
-            throw localRefused();
-        }
         final ChunkMemory m = c.memory;
         if (c == current)
         {
@@ -1176,6 +1175,24 @@ public final class SliceAllocator implements AutoCloseable
         }
         counters.sliceReleased(end - data);
         LOCAL_OPEN.setRelease(this, localOpen - 1);
+    }
+
+    /**
+     * Refuses the release of a local slice on the wrong thread or from inside an initializer, before anything changes.
+     * Apart from {@link #releaseLocal} so that the reader can unbind itself between the two, with plain stores: a
+     * release cut short part-way (a {@link StackOverflowError} refusing one of its calls, after the spare reference
+     * or the offset was given back) left the reader bound, and the caller's retry of {@code close()} released the
+     * slice again: one spare reference too many, so the chunk could be reset in place, or freed, under a live slice.
+     *
+     * @throws IllegalStateException (nothing changes) if the caller is not the allocating thread (strict), or an
+     *                               allocation is in progress (called from an initializer).
+     */
+    void checkLocalRelease()
+    {
+        if (strict && owner != Thread.currentThread() || allocating)
+        {
+            throw localRefused();
+        }
     }
 
     private IllegalStateException localRefused()
@@ -1220,9 +1237,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1248,9 +1267,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1274,9 +1295,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1300,9 +1323,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1326,9 +1351,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1352,9 +1379,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1380,9 +1409,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         catch (final Throwable ex)
         {
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
+        allocating = false; // before the call: see finish()
         finish(length, data, bytes, mode);
         return data;
     }
@@ -1456,7 +1487,8 @@ public final class SliceAllocator implements AutoCloseable
      * Chooses where {@code bytes} of data go, starting a chunk if needed, without changing any visible state: the
      * offset moves and references are taken only by {@link #finish}. A chunk started here is freed by {@link #abort}.
      * The common case (room in the current chunk, already pinned) is kept small so that it inlines into the
-     * allocation methods; the rest is in {@link #beginElsewhere}.
+     * allocation methods; the rest is in {@link #beginElsewhere}. Sets {@link #allocating} (the initializer's
+     * re-entry guard) as its last step, after its last call: see {@link #finish}.
      */
     private int begin(final int length, final long bytes, final int mode)
     {
@@ -1469,11 +1501,11 @@ public final class SliceAllocator implements AutoCloseable
         }
         target = cur;
         targetKind = IN_CURRENT;
-        allocating = true;
         if (mode == REF && m.node == null) // pinned once per chunk: the check stays inline, pin() does not
         {
             pinTarget();
         }
+        allocating = true; // after the last call: see finish()
         return (int)data;
     }
 
@@ -1515,11 +1547,11 @@ public final class SliceAllocator implements AutoCloseable
             target = newChunk(chunkBytes);
             targetKind = FRESH;
         }
-        allocating = true;
         if (mode == REF && target.memory.node == null)
         {
             pinTarget();
         }
+        allocating = true; // after the last call: see finish()
         return dataAlign;
     }
 
@@ -1533,11 +1565,22 @@ public final class SliceAllocator implements AutoCloseable
         {
             // a full table, or an OutOfMemoryError growing it: the allocation in progress is undone (a chunk started
             // for it freed), or the allocator stayed "inside an initializer" for good
+            allocating = false; // first, with no call: see abort()
             abort();
             throw ex;
         }
     }
 
+    /**
+     * Places the slice the initializer filled: header, offset, chunk reference, stats. Its callers clear
+     * {@link #allocating} before calling it, and every catch clears it before calling {@link #abort}, with a plain store
+     * and no call in between: any call can be refused by a {@link StackOverflowError} (an initializer that recursed to
+     * the edge of the stack, an allocation made deep in a recursion), and when the flag was cleared inside the call,
+     * that refusal left it set for good. Every later allocation then threw "cannot allocate from inside an initializer"
+     * and close() "cannot close from inside an initializer": the allocator was wedged and its chunk never given back.
+     * Now such an error costs at most the allocation in progress (a slice or a started chunk left to the leak safety
+     * net), never the allocator.
+     */
     private void finish(final int length, final int data, final long bytes, final int mode)
     {
         final Chunk t = target;
@@ -1568,7 +1611,6 @@ public final class SliceAllocator implements AutoCloseable
             finishElsewhere(t, m, end);
         }
         counters.sliceAllocated(bytes);
-        allocating = false;
     }
 
     /** {@link #finish} for a slice placed in a dedicated or a fresh chunk (the chunk's first reference is its). */
@@ -1613,6 +1655,11 @@ public final class SliceAllocator implements AutoCloseable
         w.wrap(0L, 0);
     }
 
+    /**
+     * Undoes the allocation in progress after its initializer (or the pin, or a copy source) threw. Its callers clear
+     * {@link #allocating} first, before calling it, for the reason given at {@link #finish}; it clears it again for
+     * any other caller.
+     */
     private void abort()
     {
         final Chunk t = target;

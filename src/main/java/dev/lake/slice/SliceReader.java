@@ -318,8 +318,15 @@ public final class SliceReader implements AutoCloseable
         final int at = data;
         if (local)
         {
-            allocator.releaseLocal(c, start, at, end); // throws, leaving the reader bound, on the wrong thread
-            unbind();
+            allocator.checkLocalRelease(); // throws, leaving the reader bound, on the wrong thread
+            // unbound before the release, with plain stores and no call: a release cut short by a StackOverflowError
+            // then costs a leak, never a second release of the slice on the caller's retry
+            bound = false;
+            longLength = 0;
+            doubleLength = 0;
+            intLength = 0;
+            byteLength = 0;
+            allocator.releaseLocal(c, start, at, end);
             return;
         }
         final long bytes = (long)length * layout.stride();
