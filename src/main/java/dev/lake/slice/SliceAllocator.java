@@ -1628,13 +1628,18 @@ public final class SliceAllocator implements AutoCloseable
         if (newRoom > oldRoom)
         {
             // The new chunk has more room: it becomes current (its first reference is now the
-            // allocator's), and the old one's tail is abandoned.
-            oldMemory.wasted = oldRoom;
-            counters.wasted(oldRoom);
-            current = t;
+            // allocator's), and the old one's tail is abandoned. The allocator's reference to the new chunk is
+            // taken first, by the one call before the switch: refused at the edge of the stack (see finish()), it
+            // leaves the old chunk current with its own spares; taken after the switch, a refusal left the new
+            // current chunk handing out the old one's spare references, which it does not have (freed under
+            // its live slices). The abandoned tail is counted before the old chunk can be freed (its free
+            // subtracts it), and in the stats before the chunk records it, so a refusal there counts neither.
             t.addReferences(1);
             final int spare = credit;
+            current = t;
             credit = 0;
+            counters.wasted(oldRoom);
+            oldMemory.wasted = oldRoom;
             old.releaseReferences(1 + spare);
         }
         else

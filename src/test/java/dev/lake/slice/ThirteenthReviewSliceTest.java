@@ -100,8 +100,20 @@ class ThirteenthReviewSliceTest extends NativeBaselineTest
                 {
                     for (int round = 0; round < 6; round++)
                     {
+                        // witnesses held across the storm: a chunk reset or freed under them shows in their bytes
+                        final SharedSlice witness = mode == 3 ? allocator.allocateInts(5, i -> 7_000 + i) :
+                            allocator.allocateLongs(5, i -> 7_000 + i);
                         recurse(allocator, reader, mode, 0);
                         allocateOnce(allocator, reader, mode, 3);
+                        for (int i = 0; i < 5; i++)
+                        {
+                            final long value = mode == 3 ? witness.getInt(i) : witness.getLong(i);
+                            if (value != 7_000 + i)
+                            {
+                                throw new AssertionError("a live slice's bytes changed: " + value);
+                            }
+                        }
+                        witness.release();
                     }
                     allocator.close();
                 }
