@@ -24,7 +24,8 @@ import java.util.concurrent.CompletableFuture;
  * whole block. Every block starts at a multiple of its size from the region's start (the region itself is
  * aligned to {@code min(minBlock, page)}, at least 64). Larger free blocks split on demand; on release a block
  * coalesces with its buddy as long as the buddy is free, so once every allocation is released the arena is one
- * free block again. Heap cost: about 60 bytes per minimum block (bookkeeping and free lists).
+ * free block again. Heap cost: about 60 bytes per minimum block (bookkeeping and free lists: 58 bytes of arrays,
+ * plus one reference for the leak tracker).
  *
  * <h2>Concurrency: what is lock-free and what is not</h2>
  * <ul>
@@ -816,7 +817,7 @@ public final class BuddyArena extends SlotArena
          *                                  minimum block, or there are more than {@value #MAX_MIN_BLOCKS}
          *                                  minimum blocks.
          * @throws OutOfMemoryError         if the operating system refuses the memory, or the Java heap has no room
-         *                                  for the block tables (about 70 bytes a minimum block); the region is
+         *                                  for the block tables (about 60 bytes a minimum block); the region is
          *                                  then freed at once and nothing stays reserved or counted.
          * @throws IllegalStateException    if the JVM lacks {@link Memory#REQUIRED_FLAG}.
          */
@@ -870,7 +871,7 @@ public final class BuddyArena extends SlotArena
             }
             catch (final Throwable ex)
             {
-                // the slot table, block lists and wait queues come from the Java heap (about 70 bytes a minimum
+                // the slot table, block lists and wait queues come from the Java heap (about 60 bytes a minimum
                 // block): an OutOfMemoryError there left the region reserved until a GC, then reported as a leak
                 region.close();
                 throw ex;
