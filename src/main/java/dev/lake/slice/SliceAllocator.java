@@ -1735,7 +1735,14 @@ public final class SliceAllocator implements AutoCloseable
             final int slot = nextSlot;
             if (slot == slots.length)
             {
-                slots = Arrays.copyOf(slots, Math.min(MAX_PINNED_CHUNKS, slots.length * 2));
+                final Chunk[] grown = Arrays.copyOf(slots, Math.min(MAX_PINNED_CHUNKS, slots.length * 2));
+                // other threads read the table without synchronizing with this store (lookup(), plain): the copied
+                // entries must be visible before the new table is, or a weakly ordered CPU (AArch64) could show a
+                // reader the new table with a null where its live reference's chunk is, and call the reference stale.
+                // A release fence orders them here, as a constructor's final fields are, at no cost to the readers
+                // (x86 needs none; no test on this machine can show the reordering)
+                VarHandle.releaseFence();
+                slots = grown;
             }
             node = new SlotPool.Node(slot);
             node.generation = generationSeed;
