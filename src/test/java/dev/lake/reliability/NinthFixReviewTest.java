@@ -9,6 +9,7 @@ import dev.lake.slice.ElementLayout;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.testing.ChildJvm;
+import dev.lake.testing.PollingProbe;
 import dev.lake.thread.AffinityHint;
 import dev.lake.thread.ThreadLakes;
 import org.junit.jupiter.api.Test;
@@ -221,30 +222,8 @@ class NinthFixReviewTest
         {
             final SliceAllocator allocator = SliceAllocator.builder(ElementLayout.LONG).strict(false).build();
             final SharedSlice slice = allocator.allocateLongs(4, i -> i);
-            final long bound = 4_000_000_000L; // so that a poller that cannot see the change ends by itself
-            final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
-            final String[] outcome = new String[1];
-            final Thread poller = new Thread(() ->
-            {
-                started.countDown();
-                long spins = 0;
-                while (!slice.isReleased() && spins < bound)
-                {
-                    spins++;
-                }
-                outcome[0] = spins < bound ? "saw it" : "never saw it";
-            });
-            poller.setDaemon(true);
-            poller.start();
-            started.await();
-            final long warm = System.nanoTime() + 500_000_000L; // the poller's loop gets compiled meanwhile
-            while (System.nanoTime() < warm)
-            {
-                Thread.onSpinWait();
-            }
-            slice.release();
-            poller.join(10_000);
-            System.out.println("isReleased until released: " + outcome[0]);
+            final String outcome = PollingProbe.pollWhile(() -> !slice.isReleased(), slice::release);
+            System.out.println("isReleased until released: " + outcome);
         }
     }
 

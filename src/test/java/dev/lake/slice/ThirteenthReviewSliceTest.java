@@ -1,9 +1,9 @@
 package dev.lake.slice;
 
 import dev.lake.testing.ChildJvm;
+import dev.lake.testing.PollingProbe;
 import org.junit.jupiter.api.Test;
 
-import java.util.concurrent.CountDownLatch;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,30 +33,8 @@ class ThirteenthReviewSliceTest extends NativeBaselineTest
         {
             final SliceAllocator allocator = SliceAllocator.builder(ElementLayout.LONG).build();
             allocator.allocateLongs(4, i -> i).release(); // binds the allocator to this (the main) thread
-            final long bound = 4_000_000_000L; // so that a poller that cannot see the change ends by itself
-            final CountDownLatch started = new CountDownLatch(1);
-            final String[] outcome = new String[1];
-            final Thread poller = new Thread(() ->
-            {
-                started.countDown();
-                long spins = 0;
-                while (!allocator.isClosed() && spins < bound)
-                {
-                    spins++;
-                }
-                outcome[0] = spins < bound ? "saw it" : "never saw it";
-            });
-            poller.setDaemon(true);
-            poller.start();
-            started.await();
-            final long warm = System.nanoTime() + 500_000_000L; // the poller's loop gets compiled meanwhile
-            while (System.nanoTime() < warm)
-            {
-                Thread.onSpinWait();
-            }
-            allocator.close();
-            poller.join(10_000);
-            System.out.println("isClosed until closed: " + outcome[0]);
+            final String outcome = PollingProbe.pollWhile(() -> !allocator.isClosed(), allocator::close);
+            System.out.println("isClosed until closed: " + outcome);
         }
     }
 
