@@ -37,7 +37,8 @@ import java.util.function.Function;
  * thread's node), and {@link #release()} resets it and gives it back. A thread that dies without
  * {@code release()} gives its lake back too: {@link ThreadLocal} does not notice thread death, so every lease
  * is watched twice, by a scan for dead owners on {@code init()} (every one while at most 64 lakes are leased,
- * amortized above) and {@link #reap()}, and by a {@link Cleaner} on the owning {@link Thread} object. A lake returned to a full pool, or to closed
+ * amortized above) and {@link #reap()}, and by a {@link Cleaner} on an object held only in the owning thread's
+ * thread locals, which the JDK drops when the thread ends (in strict mode too, where the lake holds the thread). A lake returned to a full pool, or to closed
  * {@code ThreadLakes}, is closed: native memory never grows past the leased lakes plus the pool's bound.
  *
  * <p>Confinement: a thread's lake must not be handed to another thread ({@link Lake} is single-owner). In
@@ -78,6 +79,14 @@ public final class ThreadLakes implements AutoCloseable
     private final BlockingQueue<Lake> pool;
     private final Set<Lease> leases = ConcurrentHashMap.newKeySet();
     private final ThreadLocal<Lease> local = new ThreadLocal<>();
+    /**
+     * Per leasing thread, the object its lease's {@link Cleaner} watches, held only here: a thread's thread locals are
+     * dropped when it ends, even while its {@code Thread} object stays reachable. The Cleaner watched the
+     * {@code Thread} itself, which a strict lake holds (it is confined to it) and the lease set holds the lake: in
+     * strict mode a thread that died without {@link #release()} kept its lake until the next {@link #init()} or
+     * {@link #reap()}, however long that took.
+     */
+    private final ThreadLocal<Object> deathWatch = new ThreadLocal<>();
     /** Set while {@link #init()} runs the affinity hint on this thread: the hint is user code, and may not lease. */
     private final ThreadLocal<Boolean> placing = new ThreadLocal<>();
     private final AtomicLong created = new AtomicLong();
@@ -232,15 +241,18 @@ public final class ThreadLakes implements AutoCloseable
         Lease lease = null;
         try
         {
+            final Object watched = new Object();
             lease = new Lease(this, thread, lake);
-            lease.cleanable = NativeMemory.cleaner().register(thread, lease::giveBack);
+            lease.cleanable = NativeMemory.cleaner().register(watched, lease::giveBack);
             leases.add(lease);
             local.set(lease);
+            deathWatch.set(watched);
             return lease;
         }
         catch (final Throwable refused)
         {
             local.remove(); // this thread had no lease of ours (init() checked): nothing else is lost
+            deathWatch.remove();
             if (lease == null)
             {
                 closeLake(lake);
@@ -385,6 +397,7 @@ public final class ThreadLakes implements AutoCloseable
         }
         local.remove();
         lease.cleanable.clean();
+        deathWatch.remove(); // after the clean: dropped before, the Cleaner could give the lake back on its own thread
     }
 
     /**
@@ -408,7 +421,7 @@ public final class ThreadLakes implements AutoCloseable
     /**
      * Gives back the lakes of threads that ended without {@link #release()}. Runs on {@link #init()}: on every one
      * while at most 64 lakes are leased, on one in a quarter of the leases above (a dead thread's lake also comes
-     * back through a {@link Cleaner} once its {@code Thread} object is collected); call it to reclaim sooner.
+     * back through a {@link Cleaner} once the thread has ended and a GC has run); call it to reclaim sooner.
      * O(leases).
      *
      * @return how many lakes were reclaimed.

@@ -1316,12 +1316,43 @@ public final class EleventhFirstUseSweepProbe
         private ThreadLakes lakes;
         private int reaped = -1;
         private String stats = "";
-        /** Held: once collected, its lake would come back through the Cleaner instead of the reap under test. */
         private Leaver leaver;
+        /**
+         * Holds the shared Cleaner's thread until {@link #after()}: the Cleaner gives a dead thread's lake back at the
+         * first GC after the thread ended (its thread locals are dropped then, whether or not its {@code Thread} is
+         * held), and the full heap's GCs would let it win the race with the reap under test.
+         */
+        private final java.util.concurrent.CountDownLatch cleanerHeld = new java.util.concurrent.CountDownLatch(1);
 
         @Override
         void setup()
         {
+            final java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+            final java.util.concurrent.CountDownLatch held = cleanerHeld;
+            NativeMemory.cleaner().register(new Object(), () ->
+            {
+                holding.countDown();
+                try
+                {
+                    held.await();
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            try
+            {
+                do
+                {
+                    System.gc();
+                }
+                while (!holding.await(10, java.util.concurrent.TimeUnit.MILLISECONDS));
+            }
+            catch (final InterruptedException ex)
+            {
+                throw new IllegalStateException(ex);
+            }
             lakes = ThreadLakes.builder(4096).build();
             leaver = new Leaver(lakes);
             leaver.start();
@@ -1347,6 +1378,7 @@ public final class EleventhFirstUseSweepProbe
             stats = " reaped " + reaped + " leased " + s.leased() + " pooled " + s.pooled() + " reclaimed " +
                 s.reclaimed();
             lakes.close();
+            cleanerHeld.countDown();
         }
 
         @Override

@@ -70,7 +70,8 @@ class NinthThreadLakesScanTest
     @Test
     void withAFewLeasesEveryInitScansThemAll() throws Exception
     {
-        try (ThreadLakes lakes = ThreadLakes.builder(64).poolBound(0).build())
+        try (ThreadLakes lakes = ThreadLakes.builder(64).poolBound(0).build();
+             AutoCloseable cleanerHeld = ThirteenthReviewThreadTest.holdTheCleaner()) // the scan, not the Cleaner
         {
             final Thread dead = new Thread(lakes::init);
             dead.start();

@@ -131,7 +131,10 @@ class ThreadLakesRegressionTest
                 assertNull(failure.get());
                 final long reclaimed = lakes.stats().reclaimed() - reclaimedBefore;
                 assertEquals(dying, reclaimed, "round " + round);
-                assertEquals(reclaimed, reported.get(), "round " + round + ": reap() results summed");
+                // the Cleaner gives a dead thread's lake back at the first GC after the thread ended (its thread locals
+                // are dropped then), so it races the reapers: what they report is at most what was reclaimed, and a
+                // double count (every reaper counting the same leases) reports more
+                assertTrue(reported.get() <= reclaimed, "round " + round + ": reap() results summed: " + reported.get());
                 assertEquals(0, lakes.stats().leased());
             }
         }

@@ -1,0 +1,194 @@
+package dev.lake.thread;
+
+import dev.lake.linear.Lake;
+import dev.lake.memory.NativeMemory;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Thirteenth review round of {@code dev.lake.thread}: each test failed on the code before its fix.
+ */
+class ThirteenthReviewThreadTest
+{
+    /**
+     * A strict lake is confined to its thread, and the lake held that {@code Thread} strongly (its owner field), so
+     * the lease set kept the thread reachable and the {@code Cleaner} watching it never ran: a thread that died
+     * without {@code release()} kept its lake (native memory, and its {@code Thread} object) until some other thread
+     * happened to call {@code init()} or {@code reap()}. The non-strict lake came back by the GC alone.
+     */
+    @Test
+    void aStrictLakeOfADeadThreadComesBackWithNoFurtherInit() throws InterruptedException
+    {
+        for (final boolean strict : new boolean[]{false, true})
+        {
+            try (ThreadLakes lakes = ThreadLakes.builder(4096).strict(strict).poolBound(4).build())
+            {
+                leaseOnAThreadThatEnds(lakes);
+                assertEquals(1, lakes.stats().leased());
+                // no init() and no reap() from here on: only the GC and the Cleaner may bring the lake back
+                await("strict " + strict).atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() ->
+                {
+                    System.gc();
+                    return lakes.stats().leased() == 0;
+                });
+                final ThreadLakes.Stats stats = lakes.stats();
+                assertEquals(1, stats.reclaimed(), stats.toString());
+                assertEquals(1, stats.pooled(), stats.toString());
+            }
+        }
+    }
+
+    /**
+     * Pins the pool's promises under a race no test ran together: twelve strict workers (more than the cores) leasing,
+     * writing, checking and releasing, with short-lived threads that die holding a lake, while another thread closes
+     * the thread lakes part-way. No lake is ever held by two threads at once (each owner reads back what it wrote),
+     * and once every thread is done, every lake built is closed: none lost, none left pooled or leased.
+     */
+    @Test
+    void leasesReleasesDeathsAndACloseRacingLoseNoLake() throws InterruptedException
+    {
+        final int workers = 12;
+        final ThreadLakes lakes = ThreadLakes.builder(4096).strict(true).poolBound(3).build();
+        final Set<Lake> seen = ConcurrentHashMap.newKeySet();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final AtomicInteger rounds = new AtomicInteger();
+        final CountDownLatch halfway = new CountDownLatch(workers * 100);
+        final List<Thread> threads = new ArrayList<>();
+        for (int w = 0; w < workers; w++)
+        {
+            final long token = 0x5EED_0000L + w;
+            final Thread worker = new Thread(() ->
+            {
+                try
+                {
+                    for (int i = 0; i < 2_000; i++)
+                    {
+                        final Lake lake;
+                        try
+                        {
+                            lake = lakes.init();
+                        }
+                        catch (final IllegalStateException closed)
+                        {
+                            return; // closed under us: the expected end
+                        }
+                        seen.add(lake);
+                        final int at = lake.allocate(8);
+                        lake.buffer().putLong(at, token + ((long)i << 32));
+                        Thread.yield();
+                        assertEquals(token + ((long)i << 32), lake.buffer().getLong(at), "another thread wrote here");
+                        if (i % 10 == 9)
+                        {
+                            final Thread dying = new Thread(() -> seen.add(lakes.init())); // dies holding its lake
+                            dying.start();
+                            dying.join();
+                        }
+                        lakes.release();
+                        rounds.incrementAndGet();
+                        halfway.countDown();
+                    }
+                }
+                catch (final Throwable ex)
+                {
+                    if (!(ex instanceof IllegalStateException) || !ex.getMessage().contains("closed"))
+                    {
+                        failure.compareAndSet(null, ex);
+                    }
+                }
+            }, "worker-" + w);
+            threads.add(worker);
+            worker.start();
+        }
+        final Thread closer = new Thread(() ->
+        {
+            try
+            {
+                halfway.await();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+            lakes.close();
+        }, "closer");
+        closer.start();
+        for (final Thread t : threads)
+        {
+            t.join();
+        }
+        closer.join();
+        assertNull(failure.get(), () -> "a worker failed: " + failure.get());
+        assertTrue(rounds.get() >= workers * 100, "rounds: " + rounds.get());
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50)).until(() ->
+        {
+            System.gc();
+            lakes.reap();
+            return lakes.stats().leased() == 0;
+        });
+        final ThreadLakes.Stats stats = lakes.stats();
+        assertEquals(0, stats.pooled(), stats.toString());
+        assertEquals(stats.created(), stats.closed(), stats.toString());
+        // an init() that met the close built a lake and closed it before handing it out: not seen, still counted
+        assertTrue(seen.size() <= stats.created(), stats.toString());
+        for (final Lake lake : seen)
+        {
+            assertFalse(lake.isOpen(), "a lake left open after close: " + lake);
+        }
+    }
+
+    /**
+     * Holds the shared {@link NativeMemory#cleaner()}'s thread until the returned handle is closed, for tests of the
+     * dead-owner scan: a thread's lease is watched by a {@code Cleaner} that fires at the first GC after the thread
+     * ended (holding its {@code Thread} object no longer stops it), and would otherwise race the scan under test.
+     * Keep the hold short: no region's safety net runs meanwhile.
+     *
+     * @return closing it lets the Cleaner go on.
+     */
+    static AutoCloseable holdTheCleaner() throws InterruptedException
+    {
+        final CountDownLatch holding = new CountDownLatch(1);
+        final CountDownLatch held = new CountDownLatch(1);
+        NativeMemory.cleaner().register(new Object(), () ->
+        {
+            holding.countDown();
+            try
+            {
+                held.await();
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+            }
+        });
+        do
+        {
+            System.gc();
+        }
+        while (!holding.await(10, TimeUnit.MILLISECONDS));
+        return held::countDown;
+    }
+
+    /** Leases a lake on a thread that ends without release; keeps no reference to the thread. */
+    private static void leaseOnAThreadThatEnds(final ThreadLakes lakes) throws InterruptedException
+    {
+        final Thread thread = new Thread(() ->
+        {
+            final Lake lake = lakes.init();
+            lake.buffer().putLong(lake.allocate(8), 42L);
+        }, "dies-holding-a-lake");
+        thread.start();
+        thread.join();
+    }
+}
