@@ -160,7 +160,9 @@ public final class ThreadLakes implements AutoCloseable
      * its start, which no rewind ends, is closed instead of pooled and counted in {@link Stats#closed()}; a pooled
      * lake a non-strict former owner closed after giving it back is skipped and counted there too). Also gives
      * back the lakes of threads that died without {@link #release()} ({@link #reap()}: on every call while at most
-     * 64 lakes are leased, on one call in a quarter of the leases above). A thread that closed its own lake (misuse: it belongs to these thread
+     * 64 lakes are leased, on one call in a quarter of the leases above), and in the same scan a lease still recorded
+     * for the calling thread, whose thread locals were erased (the common pool's workers on recent JDKs erase them after
+     * every task), so that such a thread takes its former lake back instead of leasing one more. A thread that closed its own lake (misuse: it belongs to these thread
      * lakes) gets a new one here; until then {@link #current()} returns the closed lake, whose every use throws.
      *
      * <p>Cost: a pool poll, or one native allocation plus O(capacity) page touches; a scan of the leases while at
@@ -182,8 +184,8 @@ public final class ThreadLakes implements AutoCloseable
             release(); // the thread closed its own lake: give the lease back (counted as closed) and lease anew
         }
         checkOpen();
-        reapIfDue();
         final Thread thread = Thread.currentThread();
+        reapIfDue(thread); // this thread holds no lease of ours now: one recorded for it lost its thread local
         applyAffinity();
         Lake lake = pool.poll();
         while (lake != null && !lake.isOpen())
@@ -404,17 +406,17 @@ public final class ThreadLakes implements AutoCloseable
      * The scan of {@link #init()}: on every init while at most {@link #SCAN_EVERY_INIT} lakes are leased, else on one
      * init in a quarter of the leases, so that an init costs O(1) amortized however many threads hold lakes.
      */
-    private void reapIfDue()
+    private void reapIfDue(final Thread caller)
     {
         final int held = leases.size();
         if (held <= SCAN_EVERY_INIT)
         {
-            reap(); // no shared counter written: thread pools' inits pay what they paid before
+            scan(caller); // no shared counter written: thread pools' inits pay what they paid before
         }
         else if (initsSinceScan.incrementAndGet() >= held >>> 2)
         {
             initsSinceScan.set(0); // racing inits may scan together: each scan is still right, and the total bounded
-            reap();
+            scan(caller);
         }
     }
 
@@ -428,16 +430,33 @@ public final class ThreadLakes implements AutoCloseable
      */
     public int reap()
     {
+        return scan(null);
+    }
+
+    /**
+     * {@link #reap()}, also giving back the leases of {@code orphaned}: {@link #init()} passes its caller, which holds
+     * no lease of ours by then, so a lease still recorded for it lost its {@code ThreadLocal} entry. The common pool's
+     * workers (JDK 19+) erase their thread locals after every task, and each task's {@code with()} leased another lake
+     * while the erased lease stayed leased to a live thread until a GC ran its {@link Cleaner}.
+     *
+     * @return how many lakes of dead threads were reclaimed (orphans of a live thread are not counted).
+     */
+    private int scan(final Thread orphaned)
+    {
         int count = 0;
         int scanned = 0;
         for (final Lease lease : leases)
         {
             scanned++;
             final Thread thread = lease.thread.get();
-            if ((thread == null || !thread.isAlive()) && lease.giveBack())
+            final boolean dead = thread == null || !thread.isAlive();
+            if ((dead || thread == orphaned) && lease.giveBack())
             {
                 lease.cleanable.clean(); // only deregisters: the lease is given back already
-                count++; // counted by the one caller (reaper or Cleaner) that gave it back
+                if (dead)
+                {
+                    count++; // counted by the one caller (reaper or Cleaner) that gave it back
+                }
             }
         }
         leasesScanned.addAndGet(scanned);

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -47,6 +48,33 @@ class ThirteenthReviewThreadTest
                 assertEquals(1, stats.reclaimed(), stats.toString());
                 assertEquals(1, stats.pooled(), stats.toString());
             }
+        }
+    }
+
+    /**
+     * The common pool's workers are {@code InnocuousForkJoinWorkerThread}s on recent JDKs (JDK 25 here), which erase
+     * their thread locals after every top-level task: the lease's {@code ThreadLocal} entry went with them, the next
+     * task's {@code with()} leased another lake, and the erased lease stayed leased (its owner alive, so no scan took
+     * it, and its {@code Cleaner} watched the live {@code Thread}) until the worker itself ended. Each task on the
+     * common pool cost a lake: {@code ThreadLakes.defaults().with(...)} from a parallel stream grew native memory by
+     * 1 MiB a task. On JDK 17 the common pool keeps thread locals (without a security manager) and this passes either
+     * way; on JDK 25 it failed. {@code init()} now gives back a lease still recorded for its caller (which holds
+     * none), so the next task takes the same lake back, with no GC needed.
+     */
+    @Test
+    void commonPoolTasksDoNotEachKeepALake()
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(4096).autoInit(true).poolBound(8).build())
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                ForkJoinPool.commonPool().submit(() -> lakes.with(lake -> lake.allocate(8))).join();
+            }
+            final int workers = ForkJoinPool.getCommonPoolParallelism() + 1;
+            final ThreadLakes.Stats stats = lakes.stats();
+            assertTrue(stats.leased() <= workers, stats.toString());
+            assertTrue(stats.created() <= 2L * workers, "a lake per task: " + stats);
+            assertEquals(0, stats.reclaimed(), "no worker died: " + stats);
         }
     }
 
