@@ -22,6 +22,7 @@ import dev.lake.slice.SharedSingle;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.slice.SliceReader;
+import dev.lake.testing.CleanerHold;
 import dev.lake.testing.HeapFiller;
 import dev.lake.thread.ThreadLakes;
 
@@ -1322,32 +1323,14 @@ public final class EleventhFirstUseSweepProbe
          * first GC after the thread ended (its thread locals are dropped then, whether or not its {@code Thread} is
          * held), and the full heap's GCs would let it win the race with the reap under test.
          */
-        private final java.util.concurrent.CountDownLatch cleanerHeld = new java.util.concurrent.CountDownLatch(1);
+        private CleanerHold.Key cleanerHeld;
 
         @Override
         void setup()
         {
-            final java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
-            final java.util.concurrent.CountDownLatch held = cleanerHeld;
-            NativeMemory.cleaner().register(new Object(), () ->
-            {
-                holding.countDown();
-                try
-                {
-                    held.await();
-                }
-                catch (final InterruptedException ex)
-                {
-                    Thread.currentThread().interrupt();
-                }
-            });
             try
             {
-                do
-                {
-                    System.gc();
-                }
-                while (!holding.await(10, java.util.concurrent.TimeUnit.MILLISECONDS));
+                cleanerHeld = CleanerHold.hold();
             }
             catch (final InterruptedException ex)
             {
@@ -1378,7 +1361,7 @@ public final class EleventhFirstUseSweepProbe
             stats = " reaped " + reaped + " leased " + s.leased() + " pooled " + s.pooled() + " reclaimed " +
                 s.reclaimed();
             lakes.close();
-            cleanerHeld.countDown();
+            cleanerHeld.close();
         }
 
         @Override

@@ -1,5 +1,6 @@
 package dev.lake.thread;
 
+import dev.lake.testing.CleanerHold;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -71,7 +72,7 @@ class NinthThreadLakesScanTest
     void withAFewLeasesEveryInitScansThemAll() throws Exception
     {
         try (ThreadLakes lakes = ThreadLakes.builder(64).poolBound(0).build();
-             AutoCloseable cleanerHeld = ThirteenthReviewThreadTest.holdTheCleaner()) // the scan, not the Cleaner
+             AutoCloseable cleanerHeld = CleanerHold.hold()) // the scan, not the Cleaner
         {
             final Thread dead = new Thread(lakes::init);
             dead.start();

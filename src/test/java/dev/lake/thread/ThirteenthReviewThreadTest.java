@@ -1,7 +1,6 @@
 package dev.lake.thread;
 
 import dev.lake.linear.Lake;
-import dev.lake.memory.NativeMemory;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -11,7 +10,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -174,38 +172,6 @@ class ThirteenthReviewThreadTest
         {
             assertFalse(lake.isOpen(), "a lake left open after close: " + lake);
         }
-    }
-
-    /**
-     * Holds the shared {@link NativeMemory#cleaner()}'s thread until the returned handle is closed, for tests of the
-     * dead-owner scan: a thread's lease is watched by a {@code Cleaner} that fires at the first GC after the thread
-     * ended (holding its {@code Thread} object no longer stops it), and would otherwise race the scan under test.
-     * Keep the hold short: no region's safety net runs meanwhile.
-     *
-     * @return closing it lets the Cleaner go on.
-     */
-    static AutoCloseable holdTheCleaner() throws InterruptedException
-    {
-        final CountDownLatch holding = new CountDownLatch(1);
-        final CountDownLatch held = new CountDownLatch(1);
-        NativeMemory.cleaner().register(new Object(), () ->
-        {
-            holding.countDown();
-            try
-            {
-                held.await();
-            }
-            catch (final InterruptedException ex)
-            {
-                Thread.currentThread().interrupt();
-            }
-        });
-        do
-        {
-            System.gc();
-        }
-        while (!holding.await(10, TimeUnit.MILLISECONDS));
-        return held::countDown;
     }
 
     /** Leases a lake on a thread that ends without release; keeps no reference to the thread. */

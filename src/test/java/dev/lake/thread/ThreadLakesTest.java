@@ -2,6 +2,7 @@ package dev.lake.thread;
 
 import dev.lake.linear.Lake;
 import dev.lake.memory.NativeMemory;
+import dev.lake.testing.CleanerHold;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -488,7 +489,7 @@ class ThreadLakesTest
         final long baseline = NativeMemory.reservedBytes();
         final ThreadLakes lakes = ThreadLakes.builder(CAPACITY).poolBound(1).autoInit(true).build();
         final AtomicReference<Lake> used = new AtomicReference<>();
-        try (AutoCloseable cleanerHeld = ThirteenthReviewThreadTest.holdTheCleaner()) // the reap, not the Cleaner
+        try (AutoCloseable cleanerHeld = CleanerHold.hold()) // the reap, not the Cleaner
         {
             final LakeThread dead = runOnLakeThread(() -> used.set(lakes.current()));
             assertNotNull(dead.lease, "the slot was set while it ran");
