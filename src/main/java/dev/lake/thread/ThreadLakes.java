@@ -494,14 +494,27 @@ public final class ThreadLakes implements AutoCloseable
     }
 
     /**
-     * Closes every pooled lake; leased lakes are closed when their threads release them or die. Later
-     * {@link #init()} calls throw. Idempotent.
+     * Closes every pooled lake and the lakes of threads that already died without {@link #release()} (a
+     * {@link #reap()}: O(leases); on a heap too full for the scan those are left to the {@code Cleaner}, as a dead
+     * thread's lake always is); lakes still leased to live threads are closed when those threads release them or
+     * die. Later {@link #init()} calls throw. Idempotent.
      */
     @Override
     public void close()
     {
         closed = true;
         drainPool();
+        // a dead thread's lake would otherwise wait for the Cleaner (the first GC after the thread ended) and free its
+        // memory at some unrelated moment: closed now, while the caller is closing. Best effort, after the close's own
+        // work: a full heap refusing the scan's iterator leaves those lakes to the Cleaner, as before, and close() done
+        try
+        {
+            scan(null);
+        }
+        catch (final OutOfMemoryError refused)
+        {
+            // the Cleaner still gives each of them back once a GC has run
+        }
     }
 
     @Override
