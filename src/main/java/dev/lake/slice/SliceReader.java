@@ -319,13 +319,9 @@ public final class SliceReader implements AutoCloseable
         if (local)
         {
             allocator.checkLocalRelease(); // throws, leaving the reader bound, on the wrong thread
-            // unbound before the release, with plain stores and no call: a release cut short by a StackOverflowError
-            // then costs a leak, never a second release of the slice on the caller's retry
-            bound = false;
-            longLength = 0;
-            doubleLength = 0;
-            intLength = 0;
-            byteLength = 0;
+            // unbound before the release: a release cut short by a StackOverflowError then costs a leak, never a
+            // second release of the slice on the caller's retry (refused on entering unbind(), nothing has changed)
+            unbind();
             allocator.releaseLocal(c, start, at, end);
             return;
         }
