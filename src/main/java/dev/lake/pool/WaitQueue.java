@@ -194,13 +194,29 @@ final class WaitQueue
      * future completes, so that callbacks on the future already see the gate open: "I got the header buffer, now
      * take one for the body" must not be refused by its own, finished request), or when it ends otherwise (its
      * cancel, timeout or completion by the caller, also before the future's callbacks run: "no big buffer in
-     * time, take a small one" must not be refused by its own, dead request either).
+     * time, take a small one" must not be refused by its own, dead request either). Two of them can race (a cancel
+     * and the hand-over): the one that loses the claim waits until the winner has decremented, since it may go on to
+     * complete the future itself.
      */
     private void uncount(final Waiter waiter)
     {
-        if (waiter.uncount())
+        if (waiter.claimUncount())
         {
-            WAITERS.getAndAdd(this, -1);
+            try
+            {
+                WAITERS.getAndAdd(this, -1);
+            }
+            finally
+            {
+                waiter.uncounted();
+            }
+        }
+        else
+        {
+            // Another thread claimed it and may not have decremented yet (a cancel racing the hand-over): whoever
+            // completes the future must not run its stages before the count dropped, so wait out that window (a
+            // couple of instructions on the claimer's thread, as FutureTask waits out COMPLETING).
+            waiter.awaitUncounted();
         }
     }
 
@@ -580,13 +596,16 @@ final class WaitQueue
     /** One waiting request: its own future, so that the caller's cancel or timeout and our hand-over race on one CAS. */
     static final class Waiter extends CompletableFuture<Buffer>
     {
-        private static final VarHandle COUNTED;
+        private static final VarHandle COUNT;
+        private static final int COUNTED = 2;
+        private static final int UNCOUNTING = 1;
+        private static final int UNCOUNTED = 0;
 
         static
         {
             try
             {
-                COUNTED = MethodHandles.lookup().findVarHandle(Waiter.class, "counted", boolean.class);
+                COUNT = MethodHandles.lookup().findVarHandle(Waiter.class, "count", int.class);
             }
             catch (final ReflectiveOperationException ex)
             {
@@ -601,9 +620,11 @@ final class WaitQueue
         final long since;
         /** The buffer the dispatcher claimed for this request, set before it completes the future with it. */
         volatile Buffer granted;
-        /** Whether this request still counts in {@link #waiters}: cleared once, by {@link #uncount()}. */
-        @SuppressWarnings("unused")
-        private volatile boolean counted = true;
+        /**
+         * Whether this request still counts in {@link #waiters}: {@code COUNTED}, then {@code UNCOUNTING} for the one
+         * thread that claimed the decrement ({@link #claimUncount()}), then {@code UNCOUNTED} once it is done.
+         */
+        private volatile int count = COUNTED;
 
         private final WaitQueue queue;
 
@@ -676,10 +697,26 @@ final class WaitQueue
             }, executor);
         }
 
-        /** @return true for the one caller that stops this request counting. */
-        boolean uncount()
+        /** @return true for the one caller that stops this request counting; it then calls {@link #uncounted()}. */
+        boolean claimUncount()
         {
-            return counted && COUNTED.compareAndSet(this, true, false); // a read first: the second caller fails cheaply
+            // a read first: a later caller fails cheaply
+            return count == COUNTED && COUNT.compareAndSet(this, COUNTED, UNCOUNTING);
+        }
+
+        /** The claimer has taken this request out of {@link #waiters}. */
+        void uncounted()
+        {
+            count = UNCOUNTED;
+        }
+
+        /** Returns once whoever claimed the decrement has done it. */
+        void awaitUncounted()
+        {
+            while (count == UNCOUNTING)
+            {
+                Thread.yield();
+            }
         }
     }
 }
