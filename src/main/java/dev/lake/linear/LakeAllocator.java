@@ -1157,7 +1157,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
                     e[at] = (bounds & 0xFFFF_FFFF_0000_0000L) | to;
                     if (viewTop >= top)
                     {
-                        viewsMayHaveDied();
+                        root.stamp++; // views may have died; a store, not a call that could be cut short (see renew)
                     }
                 }
             }
@@ -1222,17 +1222,23 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     {
         final int at = index << 1;
         final long bounds = e[at + 1]; // read before the id store, so the JIT can reuse the caller's load
+        if (viewTop >= index)
+        {
+            // Views may die here: root.stamp makes every view of this lake, at any depth, check its parent chain again
+            // on next use (rewinds that kill only droplets and snapshots leave it alone, so views keep their O(1)
+            // check). Bumped first, and with a store, not a call: once viewTop is lowered no later rewind bumps it
+            // for these views, so a renewal stored while the bump was cut short (a StackOverflowError at the call it
+            // used to be) let a view of the given-back memory pass its cached check for good, beside the lake's new
+            // allocations there.
+            root.stamp++;
+            viewTop = index - 1;
+        }
         e[at] = generation + 1;
         if ((int)bounds != UNCAPPED)
         {
             e[at + 1] = (bounds & 0xFFFF_FFFF_0000_0000L) | UNCAPPED;
         }
         rewindFloor = UNCAPPED;
-        if (viewTop >= index)
-        {
-            viewTop = index - 1;
-            viewsMayHaveDied();
-        }
     }
 
     /**
@@ -1276,16 +1282,6 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             d--;
         }
         return d;
-    }
-
-    /**
-     * A rewind dropped or capped an epoch that may hold a view: views (of this lake, at any depth) check their
-     * parent chain again on next use. Rewinds that kill only droplets and snapshots leave the stamp alone, so
-     * views keep their O(1) check.
-     */
-    private void viewsMayHaveDied()
-    {
-        root.stamp++;
     }
 
     /**
