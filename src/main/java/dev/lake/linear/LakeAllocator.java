@@ -867,7 +867,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         {
             throw new IllegalStateException("resetToMark() on " + this + " with no mark: call mark() first");
         }
-        rewindTo(marks[--markDepth]);
+        // popped after the rewind (which keeps a mark at its own target): a rewind cut short (a StackOverflowError at
+        // its call) left the mark popped and the position where it was, so the retry had no mark to go back to
+        final int depth = markDepth - 1;
+        rewindTo(marks[depth]);
+        markDepth = depth;
     }
 
     /**
