@@ -978,11 +978,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     public final void clear()
     {
         checkAlive();
-        final boolean wasZeroing = zeroing;
-        zeroing = false;
+        // Zeroing stays as it is through the rewind (a zeroing lake's used bytes are then wiped twice; clear() is
+        // O(capacity) anyway). It was switched off around the rewind, so a call cut short (a StackOverflowError at
+        // rewindTo or at the floor's reset after it) left a zeroing lake with zeroing off, or with its used bytes given
+        // back unwiped and a floor that let later rewinds skip the wipe.
         rewindTo(start);
-        zeroing = wasZeroing;
-        setRewindFloor();
         buffer.setMemory(start, limit - start, (byte)0);
         if (zeroing)
         {
