@@ -1623,11 +1623,17 @@ public final class Arena implements AutoCloseable
             // A request larger than the next block gets a block of its own and leaves the doubling alone, so that
             // one huge request does not inflate every later block. Two in a row mean the blocks are too small for
             // this workload: the doubling then jumps to the request, or every allocation would be a native block.
+            // The reserve limit is checked against the jump block as it will be made, capped at maxBlockSize: checked
+            // before the cap, a jump that fits was refused where twice the next size passes the cap, and the request
+            // got its own block, which can leave too little reserve for the next request.
             int standard = nextBlockSize;
-            if (size > standard && lastBlockOwn && size <= maxBlockSize &&
-                reserved + Math.max(2L * standard, size) <= maxReserved)
+            if (size > standard && lastBlockOwn && size <= maxBlockSize)
             {
-                standard = (int)Math.min(maxBlockSize, Math.max(2L * standard, size));
+                final int jump = (int)Math.min(maxBlockSize, Math.max(2L * standard, size));
+                if (reserved + jump <= maxReserved)
+                {
+                    standard = jump;
+                }
             }
             final boolean ownBlock = size > standard;
             final int blockSize = ownBlock ? size : standard;
