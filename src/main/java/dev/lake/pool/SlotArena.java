@@ -1070,9 +1070,11 @@ abstract class SlotArena implements AutoCloseable
                 final int capacity = capacity(tracker.slot);
                 if (table.reclaim(tracker.slot, tracker.generation))
                 {
-                    // the slot goes back first: reporting (a user's logging backend) must never cost capacity
-                    returnSlot(tracker.slot, capacity);
+                    // Counted before the slot goes back: giving it back may serve a waiting request on this thread,
+                    // whose stages then saw the free of this leak but not the leak. The report comes after: a user's
+                    // logging backend must never cost capacity.
                     leaks.incrementAndGet();
+                    returnSlot(tracker.slot, capacity);
                     reclaimed++;
                     NativeMemory.recordLeak(name + " buffer (slot " + tracker.slot + ") not released", capacity,
                         tracker.site);
