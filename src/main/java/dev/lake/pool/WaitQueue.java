@@ -81,6 +81,10 @@ final class WaitQueue
     /** Requests waiting now: read on every immediate allocation and release, so a field here, not an object. */
     private volatile int waiters;
     private final AtomicInteger wip = new AtomicInteger();
+    /** The thread running a dispatch pass, for {@link #close()} (null between passes). */
+    private volatile Thread dispatcher;
+    /** Whether that pass is a {@link #close()}'s own. */
+    private volatile boolean closingPass;
     private final AtomicLong tickets = new AtomicLong();
     private final LongAdder completed = new LongAdder();
     private final LongAdder timedOut = new LongAdder();
@@ -172,7 +176,26 @@ final class WaitQueue
         closed = true;
         // Not gated on hasWaiters(): a refused completion has already stopped counting its request (see Waiter), which
         // stays queued all the same; whatever reached drain() left a request not ended.
-        final Throwable refused = drain();
+        Throwable refused = drain(true);
+        // Our drain() does nothing while another thread's dispatch pass is under way (a release serving a request):
+        // it only asks that pass to run once more, and that run fails what is queued. Returning before it, close()
+        // left requests waiting (not done, still counted) after it returned. So wait for that pass, unless it is
+        // ours (a stage that one of our hand-overs ran closed the arena: the pass fails the rest when it returns).
+        // A pass run by another close() is not waited for: a second close() racing the first returns at once (pool.md),
+        // and a callback of the first's failures may wait for it (EleventhDispatchReviewTest).
+        while (refused == null && wip.get() != 0)
+        {
+            final Thread running = dispatcher;
+            if (running == Thread.currentThread() || running != null && closingPass)
+            {
+                break;
+            }
+            Thread.yield();
+            if (wip.get() == 0)
+            {
+                refused = drain(true); // a pass that the heap refused left its requests queued: this fails them or throws
+            }
+        }
         if (refused != null)
         {
             if (refused instanceof Error error)
@@ -264,6 +287,11 @@ final class WaitQueue
      */
     private Throwable drain()
     {
+        return drain(false);
+    }
+
+    private Throwable drain(final boolean closing)
+    {
         if (wip.getAndIncrement() != 0)
         {
             return null;
@@ -271,12 +299,15 @@ final class WaitQueue
         int missed = 1;
         do
         {
+            closingPass = closing; // before the thread: close() reads the thread first
+            dispatcher = Thread.currentThread();
             try
             {
                 serve();
             }
             catch (final Throwable t)
             {
+                dispatcher = null;
                 // never leave the dispatcher wedged with wip != 0: every later signal would be lost
                 log(t);
                 // Nor run again for the signals raised meanwhile: a failed pass raises them itself (a grant that the
@@ -286,6 +317,7 @@ final class WaitQueue
                 wip.set(0);
                 return t;
             }
+            dispatcher = null; // before wip may reach 0: the next dispatcher sets its own
             missed = wip.addAndGet(-missed);
         }
         while (missed != 0);
