@@ -869,7 +869,10 @@ public final class SliceAllocator implements AutoCloseable
         }
         final int data = dataOf(ref);
         final ChunkMemory m = c.memory;
-        return data >= HEADER && data < m.offset && m.buffer.getIntVolatile(data - Integer.BYTES) > 0;
+        // the generation again after the count (a volatile read: the reload stays after it): a reset in place that
+        // came between the lookup and the count wrote a new slice's header there, which read as this reference's
+        return data >= HEADER && data < m.offset && m.buffer.getIntVolatile(data - Integer.BYTES) > 0 &&
+            c.generation == generationOf(ref);
     }
 
     /**
@@ -1539,6 +1542,9 @@ public final class SliceAllocator implements AutoCloseable
                     m.node.generation = cur.generation;
                 }
             }
+            // the new generation before any header this reset writes: a reader that sees such a header then sees the
+            // generation change too (checkHeader reloads it), and refuses a reference released before the reset
+            VarHandle.storeStoreFence();
             target = cur;
             targetKind = RESET_CURRENT;
         }
@@ -1846,6 +1852,16 @@ public final class SliceAllocator implements AutoCloseable
             // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " does not point at a slice of its chunk");
+        }
+        // The generation again, after the header: lookup() checked it before, and a reset in place between the two
+        // (this caller preempted there) wrote a new slice's header where a released slice's was, so a reference
+        // released before the call passed as that new slice's (read its data, took or dropped its count). The reset
+        // changes the generation before it writes any header (a store-store fence in beginElsewhere); this load-load
+        // fence keeps the reload after the header's load.
+        VarHandle.loadLoadFence();
+        if (c.generation != generationOf(ref))
+        {
+            throw notFound(ref);
         }
         return length;
     }

@@ -1,0 +1,124 @@
+package dev.lake.slice;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Fourteenth review of the slice package: a reference released before the call must be refused, whatever the
+ * allocating thread does with its chunk during the call. The primitive tier validated a reference in two steps, the
+ * chunk's generation (lookup) and then the slice header, and never looked at the generation again: a reader preempted
+ * between the two, while the allocating thread reset the chunk in place and put a new slice where the released one
+ * was, found that new slice's header (count 1) and took the stale reference for it. {@code isLive} answered
+ * {@code true} for a reference whose last release happened before the call (its Javadoc promises {@code false}); the
+ * same two steps guard every reference accessor, so {@code getLong(ref, i)} read the new slice's data, and
+ * {@code retain}/{@code release} took or dropped the new slice's count.
+ */
+class FourteenthReviewSliceTest
+{
+    private static final long RUN_NANOS = 4_000_000_000L;
+
+    /** The reference last released by the allocating thread, for the reader to ask about. */
+    private static volatile long stale;
+
+    /**
+     * One long per chunk, so that every allocation resets the chunk in place and puts its slice at the same offset.
+     * The allocating thread releases a reference, publishes it, waits a little, then holds another slice there for a
+     * while; the reader asks {@code isLive} of the published (released) reference in a loop; two spinning threads keep
+     * both cores busy so that the reader is preempted, sometimes between the generation check and the header read.
+     */
+    @Test
+    void isLiveOfAReferenceReleasedBeforeTheCallNeverAnswersTrueWhileItsChunkIsResetInPlace() throws Exception
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(1).build();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final AtomicLong wrong = new AtomicLong();
+        final AtomicLong calls = new AtomicLong();
+        stale = alloc.allocateLongsRef(1, i -> 1L);
+        alloc.release(stale);
+        final Thread reader = new Thread(() ->
+        {
+            long n = 0;
+            while (!stop.get())
+            {
+                for (int k = 0; k < 1_000; k++)
+                {
+                    if (alloc.isLive(stale))
+                    {
+                        wrong.incrementAndGet();
+                        stop.set(true);
+                    }
+                }
+                n += 1_000;
+            }
+            calls.set(n);
+        }, "stale-reader");
+        final Thread[] noise = new Thread[2];
+        for (int t = 0; t < noise.length; t++)
+        {
+            noise[t] = new Thread(() ->
+            {
+                while (!stop.get())
+                {
+                    Thread.onSpinWait();
+                }
+            }, "noise-" + t);
+            noise[t].setDaemon(true);
+        }
+        reader.setDaemon(true);
+        reader.start();
+        for (final Thread t : noise)
+        {
+            t.start();
+        }
+        long cycles = 0;
+        try
+        {
+            final long end = System.nanoTime() + RUN_NANOS;
+            while (!stop.get() && System.nanoTime() < end)
+            {
+                for (int c = 0; c < 1_000; c++)
+                {
+                    final long released = alloc.allocateLongsRef(1, i -> 1L);
+                    alloc.release(released);
+                    stale = released;
+                    spin(50);
+                    final long other = alloc.allocateLongsRef(1, i -> 2L); // the chunk reset: same offset
+                    spin(50);
+                    assertTrue(alloc.isLive(other));
+                    assertEquals(2L, alloc.getLong(other, 0));
+                    alloc.release(other);
+                }
+                cycles += 1_000;
+            }
+        }
+        finally
+        {
+            stop.set(true);
+            reader.join();
+            for (final Thread t : noise)
+            {
+                t.join();
+            }
+        }
+        assertFalse(alloc.isLive(stale));
+        alloc.close();
+        final SliceStats stats = alloc.stats();
+        assertEquals(0, stats.liveChunks());
+        assertEquals(0, stats.liveSliceBytes());
+        System.out.println("cycles " + cycles + ", isLive calls " + calls.get() + ", wrong answers " + wrong.get());
+        assertEquals(0, wrong.get(), "isLive answered true for a reference released before the call, in " + cycles +
+            " resets and " + calls.get() + " calls");
+    }
+
+    private static void spin(final int n)
+    {
+        for (int s = 0; s < n; s++)
+        {
+            Thread.onSpinWait();
+        }
+    }
+}
