@@ -56,6 +56,89 @@ class FourteenthReviewSliceTest
             }
             calls.set(n);
         }, "stale-reader");
+        final long cycles = race(alloc, stop, reader, RUN_NANOS);
+        System.out.println("cycles " + cycles + ", isLive calls " + calls.get() + ", wrong answers " + wrong.get());
+        assertEquals(0, wrong.get(), "isLive answered true for a reference released before the call, in " + cycles +
+            " resets and " + calls.get() + " calls");
+    }
+
+    /**
+     * The same race through {@code getLong(ref, i)}, which validates through {@code checkHeader}: a reference released
+     * before the call must throw {@link dev.lake.memory.StaleHandleException}; before the fix it returned the element
+     * of the slice that the reset put where its slice was (another slice's memory). Each refusal builds an exception,
+     * so the reader's loop is slower and the window rarer than for {@code isLive}: the run is longer.
+     */
+    @Test
+    void getLongOfAReferenceReleasedBeforeTheCallNeverReadsTheSliceThatReplacedIt() throws Exception
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(1).build();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final AtomicLong wrong = new AtomicLong();
+        final AtomicLong calls = new AtomicLong();
+        stale = alloc.allocateLongsRef(1, i -> 1L);
+        alloc.release(stale);
+        final Thread reader = new Thread(() ->
+        {
+            long n = 0;
+            while (!stop.get())
+            {
+                try
+                {
+                    alloc.getLong(stale, 0);
+                    wrong.incrementAndGet();
+                    stop.set(true);
+                }
+                catch (final dev.lake.memory.StaleHandleException expected)
+                {
+                    n++;
+                }
+            }
+            calls.set(n);
+        }, "stale-getLong");
+        final long cycles = race(alloc, stop, reader, 6_000_000_000L);
+        System.out.println("getLong: cycles " + cycles + ", calls " + calls.get() + ", wrong reads " + wrong.get());
+        assertEquals(0, wrong.get(), "getLong read another slice through a reference released before the call, in " +
+            cycles + " resets and " + calls.get() + " calls");
+    }
+
+    /**
+     * The same race through {@code release(ref)}, which validates through {@code checkCounted}: a second release of a
+     * reference released before the call is a double release and must throw; before the fix it could pass as the
+     * release of the new slice in its place, dropping a count its holder still relies on (that slice then reads as
+     * released, and its chunk can be reset or freed under its holder).
+     */
+    @Test
+    void aSecondReleaseOfAReferenceNeverDropsTheCountOfTheSliceThatReplacedIt() throws Exception
+    {
+        final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(1).build();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final AtomicLong wrong = new AtomicLong();
+        stale = alloc.allocateLongsRef(1, i -> 1L);
+        alloc.release(stale);
+        final Thread reader = new Thread(() ->
+        {
+            while (!stop.get())
+            {
+                try
+                {
+                    alloc.release(stale);
+                    wrong.incrementAndGet();
+                    stop.set(true);
+                }
+                catch (final dev.lake.memory.StaleHandleException expected)
+                {
+                    // a double release, refused
+                }
+            }
+        }, "stale-release");
+        final long cycles = race(alloc, stop, reader, 4_000_000_000L);
+        assertEquals(0, wrong.get(), "a double release passed as another slice's release, in " + cycles + " resets");
+    }
+
+    /** Runs the allocating side of the race until {@code stop} or the time is up; checks the allocator is clean. */
+    private static long race(final SliceAllocator alloc, final AtomicBoolean stop, final Thread reader, final long nanos)
+        throws InterruptedException
+    {
         final Thread[] noise = new Thread[2];
         for (int t = 0; t < noise.length; t++)
         {
@@ -77,7 +160,7 @@ class FourteenthReviewSliceTest
         long cycles = 0;
         try
         {
-            final long end = System.nanoTime() + RUN_NANOS;
+            final long end = System.nanoTime() + nanos;
             while (!stop.get() && System.nanoTime() < end)
             {
                 for (int c = 0; c < 1_000; c++)
@@ -88,7 +171,8 @@ class FourteenthReviewSliceTest
                     spin(50);
                     final long other = alloc.allocateLongsRef(1, i -> 2L); // the chunk reset: same offset
                     spin(50);
-                    assertTrue(alloc.isLive(other));
+                    // a stale reference's release racing the reset took this slice's count: it reads as released
+                    assertTrue(alloc.isLive(other), "the held slice lost its count to a stale reference");
                     assertEquals(2L, alloc.getLong(other, 0));
                     alloc.release(other);
                 }
@@ -109,9 +193,7 @@ class FourteenthReviewSliceTest
         final SliceStats stats = alloc.stats();
         assertEquals(0, stats.liveChunks());
         assertEquals(0, stats.liveSliceBytes());
-        System.out.println("cycles " + cycles + ", isLive calls " + calls.get() + ", wrong answers " + wrong.get());
-        assertEquals(0, wrong.get(), "isLive answered true for a reference released before the call, in " + cycles +
-            " resets and " + calls.get() + " calls");
+        return cycles;
     }
 
     private static void spin(final int n)
