@@ -1825,6 +1825,18 @@ public final class SliceAllocator implements AutoCloseable
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " does not point at a slice of its chunk");
         }
+        // The generation again, after the header: lookup() checked it before, and a reset in place between the two
+        // (this caller preempted there) wrote a new slice's header where a released slice's was, so a reference
+        // released before the call passed as that new slice's and took or dropped its count (its holder then found
+        // it released, and the chunk could be reset under it). The reset changes the generation before it writes any
+        // header (a store-store fence in beginElsewhere); this load-load fence keeps the reload after the header's
+        // load. Only here, for the calls that change a count: the single-element reads keep their loops free of it
+        // (a stale reference racing a reset can read the replacing slice's bytes: slices.md, a documented limit).
+        VarHandle.loadLoadFence();
+        if (c.generation != generationOf(ref))
+        {
+            throw notFound(ref);
+        }
         return length;
     }
 
@@ -1852,16 +1864,6 @@ public final class SliceAllocator implements AutoCloseable
             // not a slice header: a forged reference, or one whose bytes now lie inside another slice's data
             throw new StaleHandleException("slice reference 0x" + Long.toHexString(ref) +
                 " does not point at a slice of its chunk");
-        }
-        // The generation again, after the header: lookup() checked it before, and a reset in place between the two
-        // (this caller preempted there) wrote a new slice's header where a released slice's was, so a reference
-        // released before the call passed as that new slice's (read its data, took or dropped its count). The reset
-        // changes the generation before it writes any header (a store-store fence in beginElsewhere); this load-load
-        // fence keeps the reload after the header's load.
-        VarHandle.loadLoadFence();
-        if (c.generation != generationOf(ref))
-        {
-            throw notFound(ref);
         }
         return length;
     }
