@@ -721,9 +721,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         checkAlive();
         final int depth = sandboxDepth;
         final long id = sandboxObjectIds - 1;
+        // built before the push: a refused construction (a full heap, a stack overflow at the call) opens nothing
+        final Sandbox sandbox = new Sandbox(this, depth, id, offset);
         pushSandbox(id);
         sandboxObjectIds = id;
-        return new Sandbox(this, depth, id, offset);
+        return sandbox;
     }
 
     /**
@@ -808,8 +810,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int at = offset;
         sandboxIds[depth] = id;
         sandboxStarts[depth] = at;
+        // the floor before the depth, and with stores, not a call: a StackOverflowError at a call after the depth
+        // store left a sandbox open that its caller never got (the enclosing one could then neither commit nor end)
+        if (at > rewindFloor)
+        {
+            rewindFloor = at;
+        }
         sandboxDepth = depth + 1;
-        raiseRewindFloor(at);
     }
 
     private void checkTokenOpen(final int depth, final long id, final String action)
