@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class FourteenthReviewPoolTest
 {
-    private static final int ARENAS = 2_000;
+    static final int ARENAS = 2_000;
 
     /**
      * {@code close()} racing a release whose dispatch pass serves one request while another waits: a close that

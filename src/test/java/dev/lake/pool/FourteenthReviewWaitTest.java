@@ -3,10 +3,6 @@ package dev.lake.pool;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.atomic.AtomicIntegerArray;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.IntConsumer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -18,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class FourteenthReviewWaitTest
 {
-    private static final int ARENAS = 2_000;
+    private static final int ARENAS = FourteenthReviewPoolTest.ARENAS; // what Lockstep walks
     private static final int ROUNDS = 600;
 
     /**
@@ -37,14 +33,8 @@ class FourteenthReviewWaitTest
         {
             arenas[i] = FixedArena.builder(1, 16).leakDetection(false).build();
         }
-        final AtomicIntegerArray progress = new AtomicIntegerArray(2 * 16); // two counters, a cache line apart
-        final CyclicBarrier start = new CyclicBarrier(3);
-        final CyclicBarrier end = new CyclicBarrier(3);
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        final Thread releaser = racer(0, progress, start, end, failure, i -> held[i].close());
-        final Thread canceller = racer(1, progress, start, end, failure, i -> requests[i].cancel(false));
-        releaser.start();
-        canceller.start();
+        final FourteenthReviewPoolTest.Lockstep lockstep = new FourteenthReviewPoolTest.Lockstep(ROUNDS,
+            i -> held[i].close(), i -> requests[i].cancel(false));
         int seenWaiting = 0;
         long handedOver = 0;
         try
@@ -60,11 +50,7 @@ class FourteenthReviewWaitTest
                     requests[i] = arena.allocateAsync();
                     requests[i].whenComplete((b, t) -> seen[at] = arena.waiters());
                 }
-                progress.set(0, 0);
-                progress.set(16, 0);
-                start.await();
-                end.await();
-                assertNull(failure.get());
+                lockstep.round();
                 for (int i = 0; i < ARENAS; i++)
                 {
                     if (seen[i] != 0)
@@ -95,48 +81,11 @@ class FourteenthReviewWaitTest
         }
         finally
         {
-            releaser.interrupt();
-            canceller.interrupt();
+            lockstep.stop();
             for (final FixedArena arena : arenas)
             {
                 arena.close();
             }
         }
-    }
-
-    /** Acts on each arena once the other racer has reached it too (counters at 0 and 16 of progress). */
-    private static Thread racer(final int self, final AtomicIntegerArray progress, final CyclicBarrier start,
-        final CyclicBarrier end, final AtomicReference<Throwable> failure, final IntConsumer action)
-    {
-        final int mine = self * 16;
-        final int other = (1 - self) * 16;
-        final Thread thread = new Thread(() ->
-        {
-            try
-            {
-                for (int round = 0; round < ROUNDS; round++)
-                {
-                    start.await();
-                    for (int i = 0; i < ARENAS; i++)
-                    {
-                        while (progress.get(other) < i)
-                        {
-                            Thread.onSpinWait();
-                        }
-                        action.accept(i);
-                        progress.lazySet(mine, i + 1);
-                    }
-                    end.await();
-                }
-            }
-            catch (final Throwable t)
-            {
-                failure.compareAndSet(null, t);
-                start.reset();
-                end.reset();
-            }
-        }, "racer-" + self);
-        thread.setDaemon(true);
-        return thread;
     }
 }
