@@ -1381,21 +1381,27 @@ public final class Arena implements AutoCloseable
         }
         checkMutable();
         final int parent = depth - 1;
-        txDepth = parent;
-        // a top-level commit reads nothing of the transaction array
-        txSerial = parent == 0 ? NO_SERIAL : tx[at(parent, SERIAL)];
+        // Everything read and computed before the first store, and no call after it: cut short between two stores (a
+        // StackOverflowError at the array index's call), the depth was the parent's and the serial still the committed
+        // transaction's, so neither the retried commit nor the parent could go on (FifteenthReviewArenaTest).
+        // A top-level commit reads nothing of the transaction array.
+        final long parentSerial = parent == 0 ? NO_SERIAL : tx[at(parent, SERIAL)];
         if (budgetDepth >= depth)
         {
             // this transaction's budget slots were written: the parent's budget may differ
-            budgetDepth = parent;
             final long parentBudget = tx[at(parent, BUDGET_END)];
-            if (parentBudget != budgetEnd)
-            {
-                budgetEnd = parentBudget;
-                updateFastLimit();
-                return;
-            }
+            final int room = room(parentBudget, usedBeforeCurrent, capacity);
+            txDepth = parent;
+            txSerial = parentSerial;
+            budgetDepth = parent;
+            budgetEnd = parentBudget;
+            limit = room;
+            limitPos = (pos & BLOCK_MASK) | room;
+            fastLimitPos = parent > 0 ? COUNTING : limitPos;
+            return;
         }
+        txDepth = parent;
+        txSerial = parentSerial;
         if (parent == 0)
         {
             // Same budget, so the same limit: only the arena's own fast path reopens.
@@ -1412,10 +1418,21 @@ public final class Arena implements AutoCloseable
         checkMutable();
         // Rolling back to this transaction's start also frees every savepoint still open inside it.
         final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
-        txDepth = depth - 1;
-        txSerial = tx[at(depth - 1, SERIAL)];
-        budgetDepth = Math.min(budgetDepth, depth - 1);
-        restoreBudget();
+        // everything read and computed before the first store, and no call after it: a call cut short between the
+        // stores (a StackOverflowError) left the rolled-back savepoint's budget, or its serial, in force over the
+        // enclosing transaction, which no retry could undo (the savepoint is no longer open)
+        final int parent = depth - 1;
+        final long parentSerial = tx[at(parent, SERIAL)];
+        final int parentBudgetDepth = budgetDepth < parent ? budgetDepth : parent;
+        final long parentBudgetEnd = tx[at(parentBudgetDepth, BUDGET_END)];
+        final int room = room(parentBudgetEnd, usedBeforeCurrent, capacity);
+        txDepth = parent;
+        txSerial = parentSerial;
+        budgetDepth = parentBudgetDepth;
+        budgetEnd = parentBudgetEnd;
+        limit = room;
+        limitPos = (pos & BLOCK_MASK) | room;
+        fastLimitPos = parent > 0 ? COUNTING : limitPos;
         rethrow(failure);
     }
 
@@ -1722,31 +1739,57 @@ public final class Arena implements AutoCloseable
         return owner;
     }
 
+    /**
+     * Moves the position to {@code newOffset} in {@code block}, with that block's limit. Every value is read and
+     * computed before the first store and nothing is called after it: a call there cut short (a
+     * {@code StackOverflowError}) left the position in the new block under the old block's limit, which the fast path
+     * compares against, so that allocations went past the new block's end and past the budget, for good (a retried
+     * rewind finds the position already at its target; FifteenthReviewArenaTest).
+     */
     private void enterBlock(final int block, final int newOffset)
     {
         final Region region = blocks[block];
+        final UnsafeBuffer buffer = buffers[block];
+        final long address = region.address();
+        final int size = region.size();
+        final long used = usedBefore[block];
+        final int room = room(budgetEnd, used, size);
         current = block;
-        currentBuffer = buffers[block];
-        base = region.address();
-        capacity = region.size();
-        usedBeforeCurrent = usedBefore[block];
+        currentBuffer = buffer;
+        base = address;
+        capacity = size;
+        usedBeforeCurrent = used;
         pos = (long)block << 32 | newOffset;
-        updateFastLimit();
+        limit = room;
+        limitPos = (long)block << 32 | room;
+        fastLimitPos = txDepth > 0 ? COUNTING : limitPos;
     }
 
-    private void updateFastLimit()
+    /** What of a block of {@code size} bytes, entered with {@code used} bytes allocated before it, the budget leaves. */
+    private static int room(final long budgetEnd, final long used, final int size)
     {
-        final long room = budgetEnd - usedBeforeCurrent;
-        limit = room >= capacity ? capacity : (int)Math.max(0, room);
-        final long block = pos & BLOCK_MASK;
-        limitPos = block | limit;
+        final long room = budgetEnd - used;
+        return room >= size ? size : room > 0 ? (int)room : 0;
+    }
+
+    /**
+     * Sets the budget end and the limits it folds into, after a transaction's depth changed. No call between the
+     * stores (the room is computed first): cut short between them, the limit of a budget no longer in force stayed.
+     */
+    private void updateBudget(final long end)
+    {
+        final int room = room(end, usedBeforeCurrent, capacity);
+        budgetEnd = end;
+        limit = room;
+        limitPos = (pos & BLOCK_MASK) | room;
         fastLimitPos = txDepth > 0 ? COUNTING : limitPos;
     }
 
     private void restoreBudget()
     {
-        budgetEnd = tx[at(Math.min(txDepth, budgetDepth), BUDGET_END)];
-        updateFastLimit();
+        final int depth = txDepth;
+        final int budgeted = budgetDepth;
+        updateBudget(tx[at(depth < budgeted ? depth : budgeted, BUDGET_END)]);
     }
 
     /** Runs the cleanup actions newer than {@code stamp}, then moves to {@code target}; returns a failure. */
