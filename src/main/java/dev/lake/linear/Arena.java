@@ -1248,6 +1248,9 @@ public final class Arena implements AutoCloseable
     {
         if (closed)
         {
+            // a close cut short while it freed the blocks (a StackOverflowError in a block's close) left some: the
+            // retry frees them
+            freeBlocks();
             return;
         }
         if (runningCleanups)
@@ -1255,20 +1258,16 @@ public final class Arena implements AutoCloseable
             throw new IllegalStateException("cannot close " + this + " from inside a cleanup action");
         }
         final Throwable failure = cleanups > 0 ? runCleanups(-1) : null;
+        // Every store that makes the arena refuse first, with no call between them, then the blocks freed: the blocks
+        // were freed first, so a close cut short there (a StackOverflowError) left the arena closed with its position
+        // and limits open: the fast path went on handing out memory (into a block being freed), and the retried close
+        // returned at once, leaving the blocks unfreed (FifteenthReviewArenaTest).
         closed = true;
         guard |= GUARD_CLOSED;
         clock++;
         txDepth = 0;
         txSerial = NO_SERIAL;
         budgetDepth = 0;
-        for (int i = 0; i < blockCount; i++)
-        {
-            blocks[i].close();
-            blocks[i] = null;
-            buffers[i] = null;
-        }
-        blockCount = 0;
-        reserved = 0;
         current = -1;
         currentBuffer = null;
         base = 0;
@@ -1279,7 +1278,24 @@ public final class Arena implements AutoCloseable
         fastLimitPos = CLOSED;
         usedBeforeCurrent = 0;
         cuts = 0;
+        freeBlocks();
         rethrow(failure);
+    }
+
+    /** Frees the blocks, newest first, each forgotten once its close returned, so that a retry frees only the rest. */
+    private void freeBlocks()
+    {
+        while (blockCount > 0)
+        {
+            final int i = blockCount - 1;
+            final Region block = blocks[i];
+            final int size = block.size();
+            block.close();
+            blocks[i] = null;
+            buffers[i] = null;
+            reserved -= size;
+            blockCount = i;
+        }
     }
 
     @Override

@@ -125,6 +125,21 @@ class FifteenthReviewArenaTest
     }
 
     /**
+     * Finding (JDK 17 and 25). {@code close()} marked the arena closed, then closed its blocks one by one, and only then
+     * closed its position and limits: cut short in a block's close, {@code isClosed()} was true while the fast path
+     * still handed out memory in the current block (which the same close was freeing: {@code allocateZeroed} or a
+     * vector would then write freed memory), and the retried {@code close()} returned at once, so the blocks were
+     * never freed while the arena lived. Fixed: every store that makes the arena refuse comes first, with no call
+     * between them; the blocks are freed after, newest first, each forgotten once freed, and a retried close frees
+     * the rest.
+     */
+    @Test
+    void aCloseCutShortEitherLeavesTheArenaOpenOrRefusesEveryAllocation() throws Exception
+    {
+        assertClean("close");
+    }
+
+    /**
      * Pinned guard (passes before the fix too): the same for a reset from the third block.
      */
     @Test
@@ -342,6 +357,7 @@ class FifteenthReviewArenaTest
                 case "savepoint" -> new OpenSavepoint();
                 case "rewind" -> new RewindDown();
                 case "reset" -> new ResetDown();
+                case "close" -> new CloseArena();
                 case "rewind-budget" -> new RewindUnderABudget();
                 case "smaller-block" -> new SmallerBlock();
                 case "rollback-budget" -> new RollbackBudget();
@@ -557,6 +573,51 @@ class FifteenthReviewArenaTest
                 if (tx.tryAllocate(1000, 8) == Arena.NULL)
                 {
                     return "the 1000 bytes left of the budget were refused";
+                }
+                return null;
+            }
+        }
+
+        /** Three blocks, then close: cut short, the arena is either open or refuses every allocation. */
+        static final class CloseArena extends Arenas
+        {
+            @Override
+            public void build(final int slot)
+            {
+                final Arena arena = Arena.withCapacity(4096);
+                arenas[slot] = arena;
+                arena.allocate(1000);
+                arena.allocate(4000);
+                arena.allocate(8000);
+            }
+
+            @Override
+            public void attempt(final int slot)
+            {
+                arenas[slot].close();
+            }
+
+            @Override
+            public String check(final int slot, final boolean wasCut)
+            {
+                final Arena arena = arenas[slot];
+                if (!arena.isClosed())
+                {
+                    return bounds(arena);
+                }
+                try
+                {
+                    final long ref = arena.allocate(64);
+                    return "a closed arena handed out " + Long.toHexString(ref) + " (" + arena.stats() + ")";
+                }
+                catch (final IllegalStateException expected)
+                {
+                    // refused, as after a close
+                }
+                arena.close(); // the retry
+                if (arena.stats().bytesReserved() != 0 || arena.blockCount() != 0)
+                {
+                    return "a closed arena still holds " + arena.blockCount() + " blocks (" + arena.stats() + ")";
                 }
                 return null;
             }
