@@ -12,8 +12,8 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 
@@ -397,8 +397,14 @@ public final class ThreadLakes implements AutoCloseable
         {
             return;
         }
+        // The give-back first, while the lease is still this thread's: cut short (a StackOverflowError) before the lake
+        // left, it undoes its claim and the lease stays whole (thread local, lease set, Cleaner), so a retried release()
+        // gives the lake back. The thread local went first before, and the Cleaner's clean() spent the claim: a
+        // give-back cut short there left the lake in no place, for good. It is also the deepest call here, so the
+        // shallower calls after it find the stack it needed.
+        lease.giveBack();
         local.remove();
-        lease.cleanable.clean();
+        lease.cleanable.clean(); // only deregisters: the lake is given back
         deathWatch.remove(); // after the clean: dropped before, the Cleaner could give the lake back on its own thread
     }
 
@@ -561,6 +567,13 @@ public final class ThreadLakes implements AutoCloseable
         }
     }
 
+    /**
+     * Gives the lake of {@code lease} back: pooled, or closed. Everything before the hand-over (the lease's removal from
+     * the set, the owner's slot, the rewinds and the confinement) may be done again, so that a call cut short there (a
+     * {@code StackOverflowError}) can undo the lease's claim ({@link Lease#giveBack()}) and be retried whole; the pool's
+     * {@code offer} is the one step that is not undone once entered ({@link Lease#handedOver}), and the counters follow
+     * the hand-over.
+     */
     private void giveBack(final Lease lease, final Thread owner, final boolean ownerDied)
     {
         leases.remove(lease);
@@ -568,13 +581,11 @@ public final class ThreadLakes implements AutoCloseable
         {
             ((LakeThread)owner).lease = null; // the owner is this thread (release) or dead: no race on the slot
         }
-        if (ownerDied)
-        {
-            reclaimed.incrementAndGet();
-        }
         final Lake lake = lease.lake;
         if (!lake.isOpen())
         {
+            lease.handedOver = true; // nothing to hand over: a retry must not count it closed twice
+            countGivenBack(ownerDied);
             closedLakes.incrementAndGet();
             return;
         }
@@ -592,13 +603,34 @@ public final class ThreadLakes implements AutoCloseable
         {
             lake.confineTo(POOLED); // while it waits in the pool no thread may use it, its former owner included
         }
-        if (closed || poolBound == 0 || !clean || !pool.offer(lake))
+        boolean pooled = false;
+        if (!closed && poolBound != 0 && clean)
         {
-            closeLake(lake);
+            // once offer is entered the lake may be in the pool, another thread's next: a failure from here on must
+            // not undo the claim (a retry would pool it twice)
+            lease.handedOver = true;
+            pooled = pool.offer(lake);
+            lease.handedOver = pooled;
         }
+        if (!pooled)
+        {
+            // a close cut short leaves the lake open and the claim undone: the retry closes it (Lake.close() is
+            // retried safely); once closed, the retry counts it closed and stops
+            closeLake(lake);
+            lease.handedOver = true;
+        }
+        countGivenBack(ownerDied);
         if (closed)
         {
             drainPool(); // a close() that raced with the offer above
+        }
+    }
+
+    private void countGivenBack(final boolean ownerDied)
+    {
+        if (ownerDied)
+        {
+            reclaimed.incrementAndGet();
         }
     }
 
@@ -620,8 +652,17 @@ public final class ThreadLakes implements AutoCloseable
     {
         private final ThreadLakes lakes;
         private final WeakReference<Thread> thread;
+        /** 0 until a give-back claims the lease, 1 after; back to 0 if that give-back was cut short before the hand-over. */
+        private static final AtomicIntegerFieldUpdater<Lease> RETURNED =
+            AtomicIntegerFieldUpdater.newUpdater(Lease.class, "returned");
+
         private final Lake lake;
-        private final AtomicBoolean returned = new AtomicBoolean();
+        private volatile int returned;
+        /**
+         * Set by the give-back once the lake may have left (entered the pool's offer, or closed): from then on a
+         * failure keeps the claim. Written and read by the thread giving back only.
+         */
+        boolean handedOver;
         private Cleaner.Cleanable cleanable;
 
         Lease(final ThreadLakes owner, final Thread thread, final Lake lake)
@@ -632,25 +673,42 @@ public final class ThreadLakes implements AutoCloseable
         }
 
         /**
-         * Links, on the builder's heap, what {@link #giveBack()} would otherwise link the first time it runs in the
-         * JVM: {@code AtomicBoolean.compareAndSet}'s {@code VarHandle} call site. Linked there on a full heap, the
-         * refusal came after {@code release()} had taken the lease out of the thread and spent its one-shot
-         * {@link Cleaner} entry: the lake was left leased to no one (neither pooled nor closed) and a retry found no
-         * lease to give back.
+         * Loads and links, on the builder's heap, what {@link #giveBack()} would otherwise load the first time it runs
+         * in the JVM (the claim's updater; it was {@code AtomicBoolean.compareAndSet}'s {@code VarHandle} call site).
+         * Linked there on a full heap, the refusal came after {@code release()} had taken the lease out of the thread
+         * and spent its one-shot {@link Cleaner} entry: the lake was left leased to no one (neither pooled nor closed)
+         * and a retry found no lease to give back.
          */
         static void linkCallSites()
         {
-            new AtomicBoolean().compareAndSet(false, true);
+            RETURNED.compareAndSet(new Lease(null, Thread.currentThread(), null), 0, 1);
         }
 
-        /** Gives the lake back once; returns whether this call did it. */
+        /**
+         * Gives the lake back once; returns whether this call did it. A give-back cut short (a
+         * {@code StackOverflowError}, or any other throwable) before the lake left undoes the claim with a store (no
+         * call, which the error could cut short again), so the lease can be given back again: the claim used to stay,
+         * and every later give-back (a retried release, the scans, the Cleaner) was refused while the lake sat in no
+         * place.
+         */
         boolean giveBack()
         {
-            if (returned.compareAndSet(false, true))
+            if (RETURNED.compareAndSet(this, 0, 1))
             {
-                final Thread owner = thread.get();
-                lakes.giveBack(this, owner, owner == null || !owner.isAlive());
-                return true;
+                try
+                {
+                    final Thread owner = thread.get();
+                    lakes.giveBack(this, owner, owner == null || !owner.isAlive());
+                    return true;
+                }
+                catch (final Throwable cutShort)
+                {
+                    if (!handedOver)
+                    {
+                        returned = 0;
+                    }
+                    throw cutShort;
+                }
             }
             return false;
         }

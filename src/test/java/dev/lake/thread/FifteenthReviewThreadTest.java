@@ -1,0 +1,317 @@
+package dev.lake.thread;
+
+import dev.lake.linear.Lake;
+import dev.lake.memory.Memory;
+import org.junit.jupiter.api.Test;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Fifteenth review round of {@code dev.lake.thread}: the tests marked "Finding" failed on the code before their fix.
+ *
+ * <p>The {@code StackOverflowError} cases run in a child JVM in interpreted mode ({@code -Xint}), as
+ * {@code FourteenthReviewLinearTest} does: a "ladder" (recurse until the stack overflows, then try the call once in each
+ * frame on the way back up) cuts the call short at each of its calls in turn. Each attempt works on its own
+ * {@code ThreadLakes}; after the ladder, at a normal depth, the program that caught the error retries, and every lake
+ * those thread lakes built must then be pooled, closed or leased, each once: none lost, none in two places.
+ */
+class FifteenthReviewThreadTest
+{
+    private static String runInterpreted(final String scenario) throws Exception
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
+        command.add("-Xint");
+        command.add("-Xss512k");
+        command.add("-Xmx64m");
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(StackProbe.class.getName());
+        command.add(scenario);
+        final File log = File.createTempFile("lake-soe-thread-probe", ".out");
+        try
+        {
+            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+            if (!process.waitFor(60, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly().waitFor();
+                fail("probe ran past 60 s: " + Files.readString(log.toPath(), StandardCharsets.UTF_8));
+            }
+            final String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
+            assertEquals(0, process.exitValue(), out);
+            return out;
+        }
+        finally
+        {
+            Files.deleteIfExists(log.toPath());
+        }
+    }
+
+    private static void assertClean(final String scenario) throws Exception
+    {
+        final String out = runInterpreted(scenario);
+        assertTrue(out.contains("probe " + scenario + " violations 0 "), out);
+        assertTrue(!out.contains(" cut 0 "), "the ladder never cut the call short: " + out);
+    }
+
+    /**
+     * Finding: {@code release()} cut short by a {@code StackOverflowError} after the lease's one-shot claim (the CAS
+     * that makes a give-back happen once) and before the lake reached the pool or was closed left the lake in no
+     * place: the thread's {@code ThreadLocal} entry and the {@code Cleaner} entry were spent, the claim refused every
+     * later give-back (a retried {@code release()}, the next {@code init()}'s scan, {@code reap()}, {@code close()}),
+     * so the lake stayed "leased" to a live thread that held no lease, its native memory held for good.
+     */
+    @Test
+    void aReleaseCutShortByAStackOverflowLosesNoLake() throws Exception
+    {
+        assertClean("release");
+    }
+
+    /**
+     * Finding: {@code init()} cut short after it polled a lake from the pool and before the lease recorded it (the
+     * confinement, the reset, the mark and sandbox checks, the zeroing switch, the lease's own allocations) dropped
+     * the lake: neither pooled nor leased nor closed, its memory left to the leak safety net.
+     */
+    @Test
+    void anInitCutShortByAStackOverflowLosesNoLake() throws Exception
+    {
+        assertClean("init");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // The probe (child JVM)
+    // ------------------------------------------------------------------------------------------------------------
+
+    /** Runs one scenario's ladders and prints {@code probe NAME violations N cut C attempts A}. */
+    static final class StackProbe
+    {
+        private static final int SLOTS = 64;
+        private static final int VARIANTS = 16;
+
+        private static Scenario current;
+        private static int next;
+        private static boolean[] cut = new boolean[SLOTS];
+
+        public static void main(final String[] args)
+        {
+            final String name = args[0];
+            int violations = 0;
+            int cuts = 0;
+            int attempts = 0;
+            final List<String> details = new ArrayList<>();
+            // once at a normal depth first: every class and call site the scenario reaches is loaded and linked here
+            final Scenario warm = scenario(name);
+            warm.build(0);
+            warm.attempt(0);
+            warm.check(0, false);
+            warm.closeAll();
+            for (int variant = 0; variant < VARIANTS; variant++)
+            {
+                final Scenario s = scenario(name);
+                for (int i = 0; i < SLOTS; i++)
+                {
+                    s.build(i);
+                }
+                next = 0;
+                cut = new boolean[SLOTS];
+                current = s;
+                padSmall(VARIANTS - variant, variant);
+                attempts += next;
+                for (int i = 0; i < next; i++)
+                {
+                    if (cut[i])
+                    {
+                        cuts++;
+                    }
+                    final String bad = s.check(i, cut[i]);
+                    if (bad != null)
+                    {
+                        violations++;
+                        if (details.size() < 5)
+                        {
+                            details.add("variant " + variant + " slot " + i + " cut " + cut[i] + ": " + bad);
+                        }
+                    }
+                }
+                s.closeAll();
+            }
+            System.out.println("probe " + name + " violations " + violations + " cut " + cuts + " attempts " + attempts +
+                " ");
+            details.forEach(System.out::println);
+        }
+
+        private static void padSmall(final int small, final int big)
+        {
+            if (small == 0)
+            {
+                padBig(big);
+            }
+            else
+            {
+                padSmall(small - 1, big);
+            }
+        }
+
+        private static void padBig(final int big)
+        {
+            int extra = big;
+            if (big == 0)
+            {
+                dive();
+            }
+            else
+            {
+                padBig(big - 1);
+            }
+            extra++;
+        }
+
+        private static void dive()
+        {
+            try
+            {
+                dive();
+            }
+            catch (final StackOverflowError overflow)
+            {
+                climb();
+            }
+        }
+
+        private static void climb()
+        {
+            final int slot = next;
+            if (slot >= SLOTS)
+            {
+                return;
+            }
+            next = slot + 1;
+            cut[slot] = true;
+            current.attempt(slot);
+            cut[slot] = false;
+        }
+
+        interface Scenario
+        {
+            void build(int slot);
+
+            void attempt(int slot);
+
+            /** Checks the slot after the ladder (and retries the cut-short call); null if all is well. */
+            String check(int slot, boolean wasCut);
+
+            void closeAll();
+        }
+
+        private static Scenario scenario(final String name)
+        {
+            return switch (name)
+            {
+                case "release" -> new Release();
+                case "init" -> new Init();
+                default -> throw new IllegalArgumentException(name);
+            };
+        }
+
+        abstract static class Lakes implements Scenario
+        {
+            final ThreadLakes[] lakes = new ThreadLakes[SLOTS];
+
+            /**
+             * The retry at a normal depth, then the accounting: every lake built is pooled or closed (none leased,
+             * none lost, none pooled twice).
+             */
+            final String settle(final int slot)
+            {
+                final ThreadLakes t = lakes[slot];
+                t.release(); // the retry of a release, or the release after an init
+                t.init(); // its scan gives back a lease still recorded for this thread
+                t.release();
+                t.reap();
+                final ThreadLakes.Stats stats = t.stats();
+                if (stats.leased() != 0 || stats.created() != stats.pooled() + stats.closed())
+                {
+                    return "a lake lost or doubled: " + stats;
+                }
+                return null;
+            }
+
+            @Override
+            public void closeAll()
+            {
+                for (final ThreadLakes t : lakes)
+                {
+                    if (t != null)
+                    {
+                        t.release();
+                        t.close();
+                    }
+                }
+            }
+        }
+
+        /** A leased lake with an allocation and a mark: release() resets it and gives it back. */
+        static final class Release extends Lakes
+        {
+            @Override
+            public void build(final int slot)
+            {
+                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).build();
+                lakes[slot] = t;
+                final Lake lake = t.init();
+                lake.allocate(64);
+                lake.mark();
+                lake.allocate(64);
+            }
+
+            @Override
+            public void attempt(final int slot)
+            {
+                lakes[slot].release();
+            }
+
+            @Override
+            public String check(final int slot, final boolean wasCut)
+            {
+                return settle(slot);
+            }
+        }
+
+        /** A pooled lake: init() polls it and leases it to this thread. */
+        static final class Init extends Lakes
+        {
+            @Override
+            public void build(final int slot)
+            {
+                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).build();
+                lakes[slot] = t;
+                t.init();
+                t.release();
+            }
+
+            @Override
+            public void attempt(final int slot)
+            {
+                lakes[slot].init();
+            }
+
+            @Override
+            public String check(final int slot, final boolean wasCut)
+            {
+                return settle(slot);
+            }
+        }
+    }
+}
