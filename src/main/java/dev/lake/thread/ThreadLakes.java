@@ -568,25 +568,22 @@ public final class ThreadLakes implements AutoCloseable
     }
 
     /**
-     * Gives the lake of {@code lease} back: pooled, or closed. Everything before the hand-over (the lease's removal from
-     * the set, the owner's slot, the rewinds and the confinement) may be done again, so that a call cut short there (a
-     * {@code StackOverflowError}) can undo the lease's claim ({@link Lease#giveBack()}) and be retried whole; the pool's
-     * {@code offer} is the one step that is not undone once entered ({@link Lease#handedOver}), and the counters follow
-     * the hand-over.
+     * Gives the lake of {@code lease} back: pooled, or closed. Everything before the hand-over (the rewinds, the
+     * confinement, the lease's removal from the set and the owner's slot) may be done again, so that a call cut short
+     * there (a {@code StackOverflowError}) can undo the lease's claim ({@link Lease#giveBack()}) and be retried whole;
+     * the pool's {@code offer} is the one step that is not undone once entered ({@link Lease#handedOver}), a close is
+     * counted once however often it is retried, and the other counters follow the hand-over.
      */
     private void giveBack(final Lease lease, final Thread owner, final boolean ownerDied)
     {
-        leases.remove(lease);
-        if (owner instanceof LakeThread && ((LakeThread)owner).lease == lease)
-        {
-            ((LakeThread)owner).lease = null; // the owner is this thread (release) or dead: no race on the slot
-        }
         final Lake lake = lease.lake;
         if (!lake.isOpen())
         {
-            lease.handedOver = true; // nothing to hand over: a retry must not count it closed twice
+            forget(lease, owner);
+            // closed by its owner (misuse), or by a give-back of this lease that was cut short after the close
+            countClosedOnce(lease);
+            lease.handedOver = true;
             countGivenBack(ownerDied);
-            closedLakes.incrementAndGet();
             return;
         }
         lake.confineTo(null); // the owner is gone or done: this thread cleans up, the next owner confines again
@@ -603,6 +600,8 @@ public final class ThreadLakes implements AutoCloseable
         {
             lake.confineTo(POOLED); // while it waits in the pool no thread may use it, its former owner included
         }
+        // out of the set only now: a give-back cut short above leaves the lease recorded, for the scans to find
+        forget(lease, owner);
         boolean pooled = false;
         if (!closed && poolBound != 0 && clean)
         {
@@ -614,15 +613,50 @@ public final class ThreadLakes implements AutoCloseable
         }
         if (!pooled)
         {
-            // a close cut short leaves the lake open and the claim undone: the retry closes it (Lake.close() is
-            // retried safely); once closed, the retry counts it closed and stops
-            closeLake(lake);
+            // a close cut short before it freed leaves the lake open and the claim undone: the retry closes it
+            // (Lake.close() is retried safely); cut short after, the retry finds it closed and counts it once
+            lake.confineTo(null);
+            try
+            {
+                lake.close();
+            }
+            finally
+            {
+                if (!lake.isOpen())
+                {
+                    countClosedOnce(lease);
+                }
+            }
             lease.handedOver = true;
         }
         countGivenBack(ownerDied);
         if (closed)
         {
             drainPool(); // a close() that raced with the offer above
+        }
+    }
+
+    /** Takes the lease out of the lease set and out of its owner's {@link LakeThread} slot (both may be done again). */
+    private void forget(final Lease lease, final Thread owner)
+    {
+        leases.remove(lease);
+        if (owner instanceof LakeThread && ((LakeThread)owner).lease == lease)
+        {
+            ((LakeThread)owner).lease = null; // the owner is this thread (release) or dead: no race on the slot
+        }
+    }
+
+    /**
+     * Counts the lease's lake closed unless a give-back of this lease cut short after its close counted it: the flag is
+     * stored after the increment, which makes no call once its add is done, so a retry neither counts it twice nor
+     * misses it.
+     */
+    private void countClosedOnce(final Lease lease)
+    {
+        if (!lease.countedClosed)
+        {
+            closedLakes.incrementAndGet();
+            lease.countedClosed = true;
         }
     }
 
@@ -663,6 +697,8 @@ public final class ThreadLakes implements AutoCloseable
          * failure keeps the claim. Written and read by the thread giving back only.
          */
         boolean handedOver;
+        /** Whether this lease's lake was counted closed ({@link #countClosedOnce}). Written by the thread giving back. */
+        boolean countedClosed;
         private Cleaner.Cleanable cleanable;
 
         Lease(final ThreadLakes owner, final Thread thread, final Lake lake)

@@ -79,15 +79,35 @@ class FifteenthReviewThreadTest
         assertClean("release");
     }
 
+    /** Finding, as above, in strict mode (the lake is confined to a thread that never runs before the offer). */
+    @Test
+    void aStrictReleaseCutShortByAStackOverflowLosesNoLake() throws Exception
+    {
+        assertClean("release-strict");
+    }
+
     /**
-     * Finding: {@code init()} cut short after it polled a lake from the pool and before the lease recorded it (the
-     * confinement, the reset, the mark and sandbox checks, the zeroing switch, the lease's own allocations) dropped
-     * the lake: neither pooled nor leased nor closed, its memory left to the leak safety net.
+     * Finding, as above, with no pool (every lake given back is closed). A close cut short inside the JDK's
+     * {@code Cleaner} after it marked the region closed loses the region (a documented limit): the lake is then closed,
+     * and the retry must count it closed once, not twice.
+     */
+    @Test
+    void anUnpooledReleaseCutShortByAStackOverflowLosesNoLake() throws Exception
+    {
+        assertClean("release-unpooled");
+    }
+
+    /**
+     * Pinned guard (passes before the fix too): {@code init()} cut short after it polled a lake from the pool and
+     * before the lease recorded it (the confinement, the reset, the mark and sandbox checks, the zeroing switch, the lease's own allocations) would drop
+     * the lake: neither pooled nor leased nor closed, its memory left to the leak safety net. The ladder reaches none
+     * of those calls (the scan and the affinity hint before the poll go deeper), in strict mode or not.
      */
     @Test
     void anInitCutShortByAStackOverflowLosesNoLake() throws Exception
     {
         assertClean("init");
+        assertClean("init-strict");
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -104,9 +124,16 @@ class FifteenthReviewThreadTest
         private static int next;
         private static boolean[] cut = new boolean[SLOTS];
 
-        public static void main(final String[] args)
+        public static void main(final String[] args) throws InterruptedException
         {
-            final String name = args[0];
+            // a LakeThread keeps the lease in its field too: the give-back clears it, and must not lose it either
+            final Thread runner = new LakeThread(() -> run(args[0]), "probe");
+            runner.start();
+            runner.join();
+        }
+
+        private static void run(final String name)
+        {
             int violations = 0;
             int cuts = 0;
             int attempts = 0;
@@ -219,8 +246,11 @@ class FifteenthReviewThreadTest
         {
             return switch (name)
             {
-                case "release" -> new Release();
-                case "init" -> new Init();
+                case "release" -> new Release(false, 4);
+                case "release-strict" -> new Release(true, 4);
+                case "release-unpooled" -> new Release(false, 0);
+                case "init" -> new Init(false);
+                case "init-strict" -> new Init(true);
                 default -> throw new IllegalArgumentException(name);
             };
         }
@@ -265,10 +295,19 @@ class FifteenthReviewThreadTest
         /** A leased lake with an allocation and a mark: release() resets it and gives it back. */
         static final class Release extends Lakes
         {
+            private final boolean strict;
+            private final int poolBound;
+
+            Release(final boolean strict, final int poolBound)
+            {
+                this.strict = strict;
+                this.poolBound = poolBound;
+            }
+
             @Override
             public void build(final int slot)
             {
-                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).build();
+                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(poolBound).strict(strict).build();
                 lakes[slot] = t;
                 final Lake lake = t.init();
                 lake.allocate(64);
@@ -292,10 +331,17 @@ class FifteenthReviewThreadTest
         /** A pooled lake: init() polls it and leases it to this thread. */
         static final class Init extends Lakes
         {
+            private final boolean strict;
+
+            Init(final boolean strict)
+            {
+                this.strict = strict;
+            }
+
             @Override
             public void build(final int slot)
             {
-                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).build();
+                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).strict(strict).build();
                 lakes[slot] = t;
                 t.init();
                 t.release();
