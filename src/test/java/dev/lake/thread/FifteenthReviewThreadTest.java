@@ -110,6 +110,16 @@ class FifteenthReviewThreadTest
         assertClean("init-strict");
     }
 
+    /**
+     * Pinned guard (passes before the fix too): {@code with()} cut short at any of its calls (the mark it pushes, the
+     * body, the rewinds of its {@code finally}) leaves the lake where it found it: no mark, the position of before.
+     */
+    @Test
+    void aWithCutShortByAStackOverflowRestoresTheLake() throws Exception
+    {
+        assertClean("with");
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // The probe (child JVM)
     // ------------------------------------------------------------------------------------------------------------
@@ -251,6 +261,7 @@ class FifteenthReviewThreadTest
                 case "release-unpooled" -> new Release(false, 0);
                 case "init" -> new Init(false);
                 case "init-strict" -> new Init(true);
+                case "with" -> new With();
                 default -> throw new IllegalArgumentException(name);
             };
         }
@@ -324,6 +335,40 @@ class FifteenthReviewThreadTest
             @Override
             public String check(final int slot, final boolean wasCut)
             {
+                return settle(slot);
+            }
+        }
+
+        /** A leased lake: with() allocates and pushes a mark inside, and must leave the lake as it found it. */
+        static final class With extends Lakes
+        {
+            @Override
+            public void build(final int slot)
+            {
+                final ThreadLakes t = ThreadLakes.builder(4096).poolBound(4).build();
+                lakes[slot] = t;
+                t.init().allocate(64);
+            }
+
+            @Override
+            public void attempt(final int slot)
+            {
+                lakes[slot].with(lake ->
+                {
+                    lake.allocate(64);
+                    lake.mark();
+                    return lake.allocate(64);
+                });
+            }
+
+            @Override
+            public String check(final int slot, final boolean wasCut)
+            {
+                final Lake lake = lakes[slot].current();
+                if (lake.markDepth() != 0 || lake.position() != 64)
+                {
+                    return "with() left marks " + lake.markDepth() + " and position " + lake.position();
+                }
                 return settle(slot);
             }
         }
