@@ -18,6 +18,10 @@ import java.nio.ByteOrder;
  * (it is not a {@code MutableDirectBuffer}, so a cast to one fails), refuses every {@code wrap}, and before
  * each read checks that its handle is live and that the bytes lie inside the slice, with its own checks: it stays
  * safe with {@code -Dagrona.disable.bounds.checks=true}.
+ *
+ * <p>Every read ends with a reachability fence on the handle: compiled code stops using the view (and so its handle)
+ * once it loaded the delegate, and a GC in the middle of a read (a safepoint poll in a loop, an allocation) that found
+ * a leaked handle unreachable let the cleaner free its chunk under the read (a SIGSEGV, or another allocation's bytes).
  */
 final class SliceView implements DirectBuffer
 {
@@ -177,7 +181,14 @@ final class SliceView implements DirectBuffer
     public long getLong(final int index, final ByteOrder byteOrder)
     {
         check(index, Long.BYTES);
-        return delegate.getLong(index, byteOrder);
+        try
+        {
+            return delegate.getLong(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -185,7 +196,14 @@ final class SliceView implements DirectBuffer
     public long getLong(final int index)
     {
         check(index, Long.BYTES);
-        return delegate.getLong(index);
+        try
+        {
+            return delegate.getLong(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -193,7 +211,14 @@ final class SliceView implements DirectBuffer
     public int getInt(final int index, final ByteOrder byteOrder)
     {
         check(index, Integer.BYTES);
-        return delegate.getInt(index, byteOrder);
+        try
+        {
+            return delegate.getInt(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -201,7 +226,14 @@ final class SliceView implements DirectBuffer
     public int getInt(final int index)
     {
         check(index, Integer.BYTES);
-        return delegate.getInt(index);
+        try
+        {
+            return delegate.getInt(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -209,7 +241,14 @@ final class SliceView implements DirectBuffer
     public int parseNaturalIntAscii(final int index, final int length)
     {
         check(index, length);
-        return delegate.parseNaturalIntAscii(index, length);
+        try
+        {
+            return delegate.parseNaturalIntAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -217,7 +256,14 @@ final class SliceView implements DirectBuffer
     public long parseNaturalLongAscii(final int index, final int length)
     {
         check(index, length);
-        return delegate.parseNaturalLongAscii(index, length);
+        try
+        {
+            return delegate.parseNaturalLongAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -225,7 +271,14 @@ final class SliceView implements DirectBuffer
     public int parseIntAscii(final int index, final int length)
     {
         check(index, length);
-        return delegate.parseIntAscii(index, length);
+        try
+        {
+            return delegate.parseIntAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -233,7 +286,14 @@ final class SliceView implements DirectBuffer
     public long parseLongAscii(final int index, final int length)
     {
         check(index, length);
-        return delegate.parseLongAscii(index, length);
+        try
+        {
+            return delegate.parseLongAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -241,7 +301,14 @@ final class SliceView implements DirectBuffer
     public double getDouble(final int index, final ByteOrder byteOrder)
     {
         check(index, Double.BYTES);
-        return delegate.getDouble(index, byteOrder);
+        try
+        {
+            return delegate.getDouble(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -249,7 +316,14 @@ final class SliceView implements DirectBuffer
     public double getDouble(final int index)
     {
         check(index, Double.BYTES);
-        return delegate.getDouble(index);
+        try
+        {
+            return delegate.getDouble(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -257,7 +331,14 @@ final class SliceView implements DirectBuffer
     public float getFloat(final int index, final ByteOrder byteOrder)
     {
         check(index, Float.BYTES);
-        return delegate.getFloat(index, byteOrder);
+        try
+        {
+            return delegate.getFloat(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -265,7 +346,14 @@ final class SliceView implements DirectBuffer
     public float getFloat(final int index)
     {
         check(index, Float.BYTES);
-        return delegate.getFloat(index);
+        try
+        {
+            return delegate.getFloat(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -273,7 +361,14 @@ final class SliceView implements DirectBuffer
     public short getShort(final int index, final ByteOrder byteOrder)
     {
         check(index, Short.BYTES);
-        return delegate.getShort(index, byteOrder);
+        try
+        {
+            return delegate.getShort(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -281,7 +376,14 @@ final class SliceView implements DirectBuffer
     public short getShort(final int index)
     {
         check(index, Short.BYTES);
-        return delegate.getShort(index);
+        try
+        {
+            return delegate.getShort(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -289,7 +391,14 @@ final class SliceView implements DirectBuffer
     public char getChar(final int index, final ByteOrder byteOrder)
     {
         check(index, Character.BYTES);
-        return delegate.getChar(index, byteOrder);
+        try
+        {
+            return delegate.getChar(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -297,7 +406,14 @@ final class SliceView implements DirectBuffer
     public char getChar(final int index)
     {
         check(index, Character.BYTES);
-        return delegate.getChar(index);
+        try
+        {
+            return delegate.getChar(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -305,7 +421,14 @@ final class SliceView implements DirectBuffer
     public byte getByte(final int index)
     {
         check(index, Byte.BYTES);
-        return delegate.getByte(index);
+        try
+        {
+            return delegate.getByte(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -342,6 +465,7 @@ final class SliceView implements DirectBuffer
         // release this slice and free its chunk) asks this view for its address only after that, and the view
         // checks the handle again then
         dstBuffer.putBytes(dstIndex, this, index, length);
+        Reference.reachabilityFence(handle); // the destination may copy after its last call on this view
     }
 
     /**
@@ -405,7 +529,14 @@ final class SliceView implements DirectBuffer
     public String getStringAscii(final int index, final int length)
     {
         checkString(index, length);
-        return delegate.getStringAscii(index, length);
+        try
+        {
+            return delegate.getStringAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -421,7 +552,14 @@ final class SliceView implements DirectBuffer
     public String getStringWithoutLengthAscii(final int index, final int length)
     {
         check(index, length);
-        return delegate.getStringWithoutLengthAscii(index, length);
+        try
+        {
+            return delegate.getStringWithoutLengthAscii(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -437,7 +575,14 @@ final class SliceView implements DirectBuffer
     public String getStringUtf8(final int index, final int length)
     {
         checkString(index, length);
-        return delegate.getStringUtf8(index, length);
+        try
+        {
+            return delegate.getStringUtf8(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -445,7 +590,14 @@ final class SliceView implements DirectBuffer
     public String getStringWithoutLengthUtf8(final int index, final int length)
     {
         check(index, length);
-        return delegate.getStringWithoutLengthUtf8(index, length);
+        try
+        {
+            return delegate.getStringWithoutLengthUtf8(index, length);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -454,7 +606,14 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         checkString(index, delegate.getInt(index));
-        return delegate.getStringAscii(index);
+        try
+        {
+            return delegate.getStringAscii(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -473,7 +632,14 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         checkString(index, delegate.getInt(index, byteOrder));
-        return delegate.getStringAscii(index, byteOrder);
+        try
+        {
+            return delegate.getStringAscii(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -492,7 +658,14 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         checkString(index, delegate.getInt(index));
-        return delegate.getStringUtf8(index);
+        try
+        {
+            return delegate.getStringUtf8(index);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -501,7 +674,14 @@ final class SliceView implements DirectBuffer
     {
         check(index, STR_HEADER_LEN);
         checkString(index, delegate.getInt(index, byteOrder));
-        return delegate.getStringUtf8(index, byteOrder);
+        try
+        {
+            return delegate.getStringUtf8(index, byteOrder);
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     /** {@inheritDoc} */
@@ -524,7 +704,14 @@ final class SliceView implements DirectBuffer
     public int hashCode()
     {
         handle.checkLive();
-        return delegate.hashCode();
+        try
+        {
+            return delegate.hashCode();
+        }
+        finally
+        {
+            Reference.reachabilityFence(handle); // mid-read, a GC must still find the handle: see the class comment
+        }
     }
 
     @Override
