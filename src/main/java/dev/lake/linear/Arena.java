@@ -1405,15 +1405,7 @@ public final class Arena implements AutoCloseable
         if (budgetDepth >= depth)
         {
             // this transaction's budget slots were written: the parent's budget may differ
-            final long parentBudget = tx[at(parent, BUDGET_END)];
-            final int room = room(parentBudget, usedBeforeCurrent, capacity);
-            txDepth = parent;
-            txSerial = parentSerial;
-            budgetDepth = parent;
-            budgetEnd = parentBudget;
-            limit = room;
-            limitPos = (pos & BLOCK_MASK) | room;
-            fastLimitPos = parent > 0 ? COUNTING : limitPos;
+            settle(parent, parentSerial, parent, tx[at(parent, BUDGET_END)]);
             return;
         }
         txDepth = parent;
@@ -1440,16 +1432,26 @@ public final class Arena implements AutoCloseable
         final int parent = depth - 1;
         final long parentSerial = tx[at(parent, SERIAL)];
         final int parentBudgetDepth = budgetDepth < parent ? budgetDepth : parent;
-        final long parentBudgetEnd = tx[at(parentBudgetDepth, BUDGET_END)];
-        final int room = room(parentBudgetEnd, usedBeforeCurrent, capacity);
-        txDepth = parent;
-        txSerial = parentSerial;
-        budgetDepth = parentBudgetDepth;
-        budgetEnd = parentBudgetEnd;
+        settle(parent, parentSerial, parentBudgetDepth, tx[at(parentBudgetDepth, BUDGET_END)]);
+        rethrow(failure);
+    }
+
+    /**
+     * Sets the innermost transaction's depth, serial and budget, and the limits the budget folds into. The room is
+     * computed before the first store and nothing is called after it, so a call cut short (a
+     * {@code StackOverflowError}) changes all of it or nothing: cut short between the stores, a commit or rollback left
+     * a depth and serial no call accepted, or a budget no longer in force (FifteenthReviewArenaTest).
+     */
+    private void settle(final int depth, final long serial, final int budgeted, final long end)
+    {
+        final int room = room(end, usedBeforeCurrent, capacity);
+        txDepth = depth;
+        txSerial = serial;
+        budgetDepth = budgeted;
+        budgetEnd = end;
         limit = room;
         limitPos = (pos & BLOCK_MASK) | room;
-        fastLimitPos = parent > 0 ? COUNTING : limitPos;
-        rethrow(failure);
+        fastLimitPos = depth > 0 ? COUNTING : limitPos;
     }
 
     void setLimit(final int depth, final long serial, final long limit)
@@ -1788,24 +1790,12 @@ public final class Arena implements AutoCloseable
         return room >= size ? size : room > 0 ? (int)room : 0;
     }
 
-    /**
-     * Sets the budget end and the limits it folds into, after a transaction's depth changed. No call between the
-     * stores (the room is computed first): cut short between them, the limit of a budget no longer in force stayed.
-     */
-    private void updateBudget(final long end)
-    {
-        final int room = room(end, usedBeforeCurrent, capacity);
-        budgetEnd = end;
-        limit = room;
-        limitPos = (pos & BLOCK_MASK) | room;
-        fastLimitPos = txDepth > 0 ? COUNTING : limitPos;
-    }
-
+    /** Folds the innermost budget into the limits (after {@link #setLimit} wrote it). */
     private void restoreBudget()
     {
         final int depth = txDepth;
         final int budgeted = budgetDepth;
-        updateBudget(tx[at(depth < budgeted ? depth : budgeted, BUDGET_END)]);
+        settle(depth, txSerial, budgeted, tx[at(depth < budgeted ? depth : budgeted, BUDGET_END)]);
     }
 
     /** Runs the cleanup actions newer than {@code stamp}, then moves to {@code target}; returns a failure. */

@@ -1,21 +1,8 @@
 package dev.lake.linear;
 
-import dev.lake.memory.Memory;
+import dev.lake.testing.StackLadder;
+import dev.lake.testing.StackLadder.Scenario;
 import org.junit.jupiter.api.Test;
-
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.function.IntPredicate;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Fifteenth review of the growable arena: calls cut short by a {@code StackOverflowError} (the "OutOfMemoryError-like
@@ -37,42 +24,9 @@ class FifteenthReviewArenaTest
     // The child JVM
     // ------------------------------------------------------------------------------------------------------------
 
-    private static String runInterpreted(final String scenario) throws Exception
-    {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.addAll(Arrays.asList(Memory.REQUIRED_FLAG.split(" ")));
-        command.add("-Xint");
-        command.add("-Xss512k");
-        command.add("-Xmx64m");
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add(StackProbe.class.getName());
-        command.add(scenario);
-        final File log = File.createTempFile("lake-arena-soe-probe", ".out");
-        try
-        {
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
-            if (!process.waitFor(60, TimeUnit.SECONDS))
-            {
-                process.destroyForcibly().waitFor();
-                fail("probe ran past 60 s: " + Files.readString(log.toPath(), StandardCharsets.UTF_8));
-            }
-            final String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-            assertEquals(0, process.exitValue(), out);
-            return out;
-        }
-        finally
-        {
-            Files.deleteIfExists(log.toPath());
-        }
-    }
-
     private static void assertClean(final String scenario) throws Exception
     {
-        final String out = runInterpreted(scenario);
-        assertTrue(out.contains("probe " + scenario + " violations 0 "), out);
-        assertTrue(!out.contains(" cut 0 "), "the ladder never cut the call short: " + out);
+        StackLadder.assertClean(StackProbe.class, scenario);
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -218,135 +172,12 @@ class FifteenthReviewArenaTest
     /** Runs one scenario's ladders and prints {@code probe NAME violations N cut C attempts A}. */
     static final class StackProbe
     {
-        private static final int SLOTS = 64;
+        private static final int SLOTS = StackLadder.SLOTS;
         private static final int VARIANTS = 24;
-
-        private static IntPredicate attempt;
-        private static int next;
-        private static boolean[] cut = new boolean[SLOTS];
 
         public static void main(final String[] args)
         {
-            final String name = args[0];
-            int violations = 0;
-            int cuts = 0;
-            int attempts = 0;
-            final List<String> details = new ArrayList<>();
-            // once at a normal depth first: every class and call site is loaded and linked here, not at the edge of
-            // the stack (a class initialisation cut short would fail that class for good)
-            final Scenario warm = scenario(name);
-            warm.build(0);
-            warm.attempt(0);
-            warm.check(0, false);
-            warm.closeAll();
-            for (int variant = 0; variant < VARIANTS; variant++)
-            {
-                final Scenario s = scenario(name);
-                for (int i = 0; i < SLOTS; i++)
-                {
-                    s.build(i);
-                }
-                next = 0;
-                cut = new boolean[SLOTS];
-                attempt = i ->
-                {
-                    s.attempt(i);
-                    return true;
-                };
-                padSmall(VARIANTS - variant, variant);
-                attempts += next;
-                for (int i = 0; i < next; i++)
-                {
-                    if (cut[i])
-                    {
-                        cuts++;
-                    }
-                    String bad;
-                    try
-                    {
-                        bad = s.check(i, cut[i]);
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        bad = "the check failed: " + ex;
-                    }
-                    if (bad != null)
-                    {
-                        violations++;
-                        if (details.size() < 5)
-                        {
-                            details.add("variant " + variant + " slot " + i + " cut " + cut[i] + ": " + bad);
-                        }
-                    }
-                }
-                s.closeAll();
-            }
-            System.out.println("probe " + name + " violations " + violations + " cut " + cuts + " attempts " + attempts +
-                " ");
-            details.forEach(System.out::println);
-        }
-
-        private static void padSmall(final int small, final int big)
-        {
-            if (small == 0)
-            {
-                padBig(big);
-            }
-            else
-            {
-                padSmall(small - 1, big);
-            }
-        }
-
-        private static void padBig(final int big)
-        {
-            int extra = big;
-            if (big == 0)
-            {
-                dive();
-            }
-            else
-            {
-                padBig(big - 1);
-            }
-            extra++;
-        }
-
-        private static void dive()
-        {
-            try
-            {
-                dive();
-            }
-            catch (final StackOverflowError overflow)
-            {
-                climb();
-            }
-        }
-
-        private static void climb()
-        {
-            final int slot = next;
-            if (slot >= SLOTS)
-            {
-                return;
-            }
-            next = slot + 1;
-            cut[slot] = true;
-            attempt.test(slot);
-            cut[slot] = false;
-        }
-
-        interface Scenario
-        {
-            void build(int slot);
-
-            void attempt(int slot);
-
-            /** Checks the slot after the ladder (and retries the cut-short call); null if all is well. */
-            String check(int slot, boolean wasCut);
-
-            void closeAll();
+            StackLadder.probe(args[0], StackProbe::scenario, VARIANTS);
         }
 
         private static Scenario scenario(final String name)

@@ -64,6 +64,23 @@ public final class ChildJvm
         return result.output;
     }
 
+    /**
+     * Runs {@code probe} interpreted ({@code -Xint}, where every call is a point at which a {@code StackOverflowError}
+     * can be thrown) on a 512 KiB thread stack and a 64 MiB heap, for {@link StackLadder}; fails the calling test
+     * unless the child exits with status 0 within 60 s.
+     *
+     * @param probe the class whose {@code main} runs.
+     * @param args  the probe's arguments.
+     * @return what the child printed.
+     * @throws Exception if the child cannot be started or waited for.
+     */
+    public static String runInterpreted(final Class<?> probe, final String... args) throws Exception
+    {
+        final Result result = start(probe, List.of("-Xint", "-Xss512k", "-Xmx64m"), args, 60);
+        assertEquals(0, result.exit, "probe failed:\n" + result.output);
+        return result.output;
+    }
+
     private static Result start(final Class<?> probe, final List<String> flags, final String[] args, final int seconds)
         throws Exception
     {
