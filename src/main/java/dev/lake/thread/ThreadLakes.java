@@ -402,7 +402,27 @@ public final class ThreadLakes implements AutoCloseable
         // gives the lake back. The thread local went first before, and the Cleaner's clean() spent the claim: a
         // give-back cut short there left the lake in no place, for good. It is also the deepest call here, so the
         // shallower calls after it find the stack it needed.
-        lease.giveBack();
+        try
+        {
+            lease.giveBack();
+        }
+        catch (final Throwable cutShort)
+        {
+            // Thrown after the lake left (an overflow that the JDK's reserved stack delays to the end of the pool's
+            // offer, seen in compiled code on JDK 25): the claim stays, and this thread must not keep a lake that is
+            // already another thread's next. Before the hand-over the claim was undone and the lease stays whole.
+            if (lease.isClaimed())
+            {
+                forgetLease(lease);
+            }
+            throw cutShort;
+        }
+        forgetLease(lease);
+    }
+
+    /** Drops the calling thread's record of a lease given back: its thread local and its Cleaner entry. */
+    private void forgetLease(final Lease lease)
+    {
         local.remove();
         lease.cleanable.clean(); // only deregisters: the lake is given back
         deathWatch.remove(); // after the clean: dropped before, the Cleaner could give the lake back on its own thread
@@ -718,6 +738,12 @@ public final class ThreadLakes implements AutoCloseable
         static void linkCallSites()
         {
             RETURNED.compareAndSet(new Lease(null, Thread.currentThread(), null), 0, 1);
+        }
+
+        /** @return whether a give-back has claimed this lease and kept the claim (the lake left, or is leaving). */
+        boolean isClaimed()
+        {
+            return returned != 0;
         }
 
         /**

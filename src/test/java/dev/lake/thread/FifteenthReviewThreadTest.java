@@ -5,6 +5,8 @@ import dev.lake.testing.StackLadder;
 import dev.lake.testing.StackLadder.Scenario;
 import org.junit.jupiter.api.Test;
 
+import java.util.concurrent.atomic.AtomicReference;
+
 /**
  * Fifteenth review round of {@code dev.lake.thread}: the tests marked "Finding" failed on the code before their fix.
  *
@@ -66,6 +68,20 @@ class FifteenthReviewThreadTest
     }
 
     /**
+     * Pinned guard (passes before the fix too: the ladder cannot reach the window), on a plain thread, whose lease only
+     * the thread local holds: a {@code release()} cut short never leaves the thread holding a lake already given back,
+     * which another thread's {@code init()} would get too. A review of this round's fix saw that window in compiled code
+     * on JDK 25 (not reliably): an overflow the JDK's reserved stack delays to the end of the pool's {@code offer}, after
+     * the lake was pooled; {@code release()} now drops the thread's record of the lease when its give-back throws after
+     * the hand-over. The other release scenarios make the same check on a {@code LakeThread}.
+     */
+    @Test
+    void aReleaseCutShortNeverLeavesAGivenBackLakeCurrent() throws Exception
+    {
+        assertClean("release-plain");
+    }
+
+    /**
      * Pinned guard (passes before the fix too): {@code with()} cut short at any of its calls (the mark it pushes, the
      * body, the rewinds of its {@code finally}) leaves the lake where it found it: no mark, the position of before.
      */
@@ -87,8 +103,10 @@ class FifteenthReviewThreadTest
 
         public static void main(final String[] args) throws InterruptedException
         {
-            // a LakeThread keeps the lease in its field too: the give-back clears it, and must not lose it either
-            final Thread runner = new LakeThread(() -> StackLadder.probe(args[0], StackProbe::scenario, VARIANTS), "probe");
+            // a LakeThread keeps the lease in its field too: the give-back clears it, and must not lose it either; the
+            // "-plain" scenarios run on a plain thread, whose lease only the thread local holds
+            final Runnable ladder = () -> StackLadder.probe(args[0], StackProbe::scenario, VARIANTS);
+            final Thread runner = args[0].endsWith("-plain") ? new Thread(ladder, "probe") : new LakeThread(ladder, "probe");
             runner.start();
             runner.join();
         }
@@ -100,6 +118,7 @@ class FifteenthReviewThreadTest
                 case "release" -> new Release(false, 4);
                 case "release-strict" -> new Release(true, 4);
                 case "release-unpooled" -> new Release(false, 0);
+                case "release-plain" -> new Release(false, 4);
                 case "init" -> new Init(false);
                 case "init-strict" -> new Init(true);
                 case "with" -> new With();
@@ -176,7 +195,42 @@ class FifteenthReviewThreadTest
             @Override
             public String check(final int slot, final boolean wasCut)
             {
-                return settle(slot);
+                final String held = heldAfterRelease(lakes[slot]);
+                return held != null ? held : settle(slot);
+            }
+
+            /**
+             * Before the retry: the thread holds its lake, not given back, or none; never a lake that is pooled, which
+             * another thread's init() would get too.
+             */
+            private static String heldAfterRelease(final ThreadLakes t)
+            {
+                final Lake mine;
+                try
+                {
+                    mine = t.current();
+                }
+                catch (final IllegalStateException none)
+                {
+                    return null;
+                }
+                final ThreadLakes.Stats stats = t.stats();
+                final AtomicReference<Lake> other = new AtomicReference<>();
+                final Thread thief = new Thread(() -> other.set(t.init()), "thief"); // dies holding it: settle reaps it
+                thief.start();
+                try
+                {
+                    thief.join();
+                }
+                catch (final InterruptedException ex)
+                {
+                    throw new AssertionError(ex);
+                }
+                if (other.get() == mine)
+                {
+                    return "current() still returns the lake it gave back, now another thread's too: " + stats;
+                }
+                return stats.pooled() != 0 ? "current() returns a lake while one is pooled: " + stats : null;
             }
         }
 
