@@ -11,6 +11,7 @@ import dev.lake.pool.FixedArena;
 import dev.lake.slice.ElementLayout;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.slice.SliceReader;
+import dev.lake.testing.NativeAccounting;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -269,7 +270,7 @@ class MemoryReviewRegressionTest
                 return NativeMemory.leaks() > leaks;
             });
             await("the leaked region's memory is freed").atMost(Duration.ofSeconds(10)).until(() ->
-                NativeMemory.reservedBytes() == baseline && NativeMemory.liveRegions() == regions);
+                NativeAccounting.reservedBackTo(baseline) && NativeAccounting.regionsBackTo(regions));
         }
         finally
         {
@@ -286,21 +287,22 @@ class MemoryReviewRegressionTest
     void aLeakedSliceChunkIsCountedFreedEvenWhenReportingItFailsWithAnError()
     {
         final long baseline = NativeMemory.reservedBytes();
-        final long leaks = NativeMemory.leaks();
         final Handler throwing = throwOnReportOf("unreleased slice");
         try
         {
-            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(16).build();
+            final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(23).build();
+            final String size = "[" + alloc.chunkBytes() + " B"; // 23 longs: no other test leaks a chunk this size
+            final long reports = NativeAccounting.reportsNaming(size);
             leakSlice(alloc);
             alloc.close();
             await("the chunk is counted freed").atMost(Duration.ofSeconds(20)).until(() ->
             {
                 System.gc();
-                return alloc.stats().liveChunks() == 0 && NativeMemory.reservedBytes() == baseline;
+                return alloc.stats().liveChunks() == 0 && NativeAccounting.reservedBackTo(baseline);
             });
             assertEquals(0, alloc.stats().reservedBytes());
             assertEquals(0, alloc.stats().liveSliceBytes());
-            assertEquals(leaks + 1, NativeMemory.leaks(), "one leaked chunk counts one leak");
+            assertEquals(reports + 1, NativeAccounting.reportsNaming(size), "one leaked chunk counts one leak");
         }
         finally
         {

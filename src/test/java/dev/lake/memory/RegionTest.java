@@ -1,5 +1,6 @@
 package dev.lake.memory;
 
+import dev.lake.testing.NativeAccounting;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -180,7 +181,7 @@ class RegionTest
         await().atMost(Duration.ofSeconds(30)).until(() ->
         {
             System.gc();
-            return NativeMemory.leaks() > leaks && NativeMemory.reservedBytes() == baseline;
+            return NativeMemory.leaks() > leaks && NativeAccounting.reservedBackTo(baseline);
         });
         assertTrue(NativeMemory.leakReports().stream().anyMatch(report ->
             report.what().contains("12345") &&

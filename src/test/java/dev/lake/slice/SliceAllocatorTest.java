@@ -697,13 +697,4 @@ class SliceAllocatorTest extends NativeBaselineTest
     {
         alloc.allocateLongs(3, i -> i);
     }
-
-    private void awaitBaseline()
-    {
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
-        {
-            System.gc();
-            return NativeMemory.reservedBytes() == baseline;
-        });
-    }
 }

@@ -626,13 +626,4 @@ class SliceLocalTest extends NativeBaselineTest
     {
         alloc.allocateLocalLongs(3, i -> i, new SliceReader());
     }
-
-    private void awaitBaseline()
-    {
-        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
-        {
-            System.gc();
-            return NativeMemory.reservedBytes() == baseline;
-        });
-    }
 }

@@ -4,6 +4,7 @@ import dev.lake.memory.NativeMemory;
 import dev.lake.pool.Buffer;
 import dev.lake.pool.Bytes;
 import dev.lake.pool.FixedArena;
+import dev.lake.testing.NativeAccounting;
 import org.agrona.DirectBuffer;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -206,7 +207,7 @@ class SliceMisuseRegressionTest extends NativeBaselineTest
             .until(() ->
             {
                 System.gc();
-                return NativeMemory.leaks() > leaksBefore && NativeMemory.reservedBytes() == baseline;
+                return NativeMemory.leaks() > leaksBefore && NativeAccounting.reservedBackTo(baseline);
             });
     }
 

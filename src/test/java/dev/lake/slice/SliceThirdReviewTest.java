@@ -133,12 +133,7 @@ class SliceThirdReviewTest extends NativeBaselineTest
                 assertEquals(6, reader.getLong(1));
                 reader.close();
             }
-            final long reservedBaseline = baseline;
-            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
-            {
-                System.gc();
-                return NativeMemory.reservedBytes() == reservedBaseline; // the dropped allocator's chunk was freed
-            });
+            awaitBaseline(); // the dropped allocator's chunk was freed
             assertNotNull(reader); // reachable to the end
         }
     }
