@@ -520,6 +520,10 @@ final class SliceView implements DirectBuffer
         {
             LangUtil.rethrowUnchecked(ex);
         }
+        finally
+        {
+            Reference.reachabilityFence(handle); // as every read: see the class comment
+        }
         return length;
     }
 
