@@ -1,6 +1,6 @@
 package dev.lake.examples;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -82,7 +82,7 @@ class ExamplesTest
     @MethodSource("examples")
     void runs(final String name, final Main main, final String[] args, final String[] expected) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final PrintStream original = System.out;
         final ByteArrayOutputStream captured = new ByteArrayOutputStream();
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
@@ -100,6 +100,6 @@ class ExamplesTest
         {
             assertTrue(output.contains(fragment), name + " did not print \"" + fragment + "\"; it printed:\n" + output);
         }
-        assertEquals(baseline, NativeMemory.reservedBytes(), name + " left native memory behind");
+        baseline.assertBack(name + " left native memory behind");
     }
 }

@@ -1,5 +1,6 @@
 package dev.lake.memory;
 
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
@@ -153,9 +154,7 @@ class EighthRaceMemoryTest
     @Test
     void regionClosedByFourThreadsWhileFourAskForItsViewIsFreedOnceAndLeavesNoLiveView() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long regions = NativeMemory.liveRegions();
-        final long leaks = NativeMemory.leaks();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int rounds = 2_000;
         final AtomicReferenceArray<Region> made = new AtomicReferenceArray<>(rounds);
         final AtomicReferenceArray<ByteBuffer> views = new AtomicReferenceArray<>(rounds * THREADS);
@@ -200,8 +199,6 @@ class EighthRaceMemoryTest
                 }
             }
         });
-        assertEquals(baseline, NativeMemory.reservedBytes(), "each region freed exactly once");
-        assertEquals(regions, NativeMemory.liveRegions());
-        assertEquals(leaks, NativeMemory.leaks());
+        baseline.assertBack("each region freed exactly once");
     }
 }

@@ -1,6 +1,6 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.jctools.queues.MpmcArrayQueue;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -46,7 +46,7 @@ class BuddyHammerTest
     @ValueSource(booleans = {true, false})
     void mixedSizesFromEightThreads(final boolean cache) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final BuddyArena arena = BuddyArena.builder(256 * 1024, MIN_BLOCK).freeBlockCache(cache).build();
         final MpmcArrayQueue<Bytes> exchange = new MpmcArrayQueue<>(64);
         final AtomicLong ok = new AtomicLong();
@@ -72,7 +72,7 @@ class BuddyHammerTest
         assertTrue(m.splits() > 0);
         arena.close();
         assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     private static void run(final BuddyArena arena, final MpmcArrayQueue<Bytes> exchange, final int id,

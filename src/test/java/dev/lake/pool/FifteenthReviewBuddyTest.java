@@ -1,6 +1,6 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.jctools.queues.MpmcArrayQueue;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -49,7 +49,7 @@ class FifteenthReviewBuddyTest
     @ValueSource(booleans = {true, false})
     void eightThreadsOfMixedOrdersSeeZeroedBlocksAndKeepTheirOwnBytes(final boolean cache) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int total = 64 * 1024;
         final BuddyArena arena = BuddyArena.builder(total, 16).freeBlockCache(cache).initPolicy(InitPolicy.ZERO)
             .build();
@@ -167,7 +167,7 @@ class FifteenthReviewBuddyTest
         quiet(arena, total, ok.get(), refused.get());
         arena.close();
         assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /**
@@ -279,7 +279,7 @@ class FifteenthReviewBuddyTest
     {
         for (int round = 0; round < 20; round++)
         {
-            final long baseline = NativeMemory.reservedBytes();
+            final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
             final int total = 8 * 1024;
             final BuddyArena arena = BuddyArena.builder(total, 16).freeBlockCache(cache).initPolicy(InitPolicy.ZERO)
                 .build();
@@ -290,8 +290,14 @@ class FifteenthReviewBuddyTest
             final int closeAfter = 200 + round * 50;
             final Thread closer = new Thread(() ->
             {
-                await().atMost(Duration.ofSeconds(10)).until(() -> operations.get() > closeAfter);
-                arena.close();
+                try
+                {
+                    await().atMost(Duration.ofSeconds(10)).until(() -> operations.get() > closeAfter);
+                }
+                finally
+                {
+                    arena.close(); // even after a timeout: the workers run until the arena closes
+                }
             });
             closer.start();
             final int seed = round;
@@ -350,7 +356,7 @@ class FifteenthReviewBuddyTest
                 b.release();
             }
             assertTrue(arena.isRegionFreed(), "round " + round);
-            assertEquals(baseline, NativeMemory.reservedBytes(), "round " + round);
+            baseline.assertBack("round " + round);
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.jctools.queues.MpmcArrayQueue;
 import org.junit.jupiter.api.Test;
 
@@ -51,7 +51,7 @@ class HammerTest
     @Test
     void objectTierUnderContention() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int perThread = 150_000;
         final FixedArena arena = FixedArena.builder(200, 64).build();
         final MpmcArrayQueue<Bytes> queue = new MpmcArrayQueue<>(256);
@@ -136,7 +136,7 @@ class HammerTest
         assertEquals(0, m.leaks());
         everySlotAllocatableAgain(arena);
         arena.close();
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     @Test

@@ -1,6 +1,6 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.jctools.queues.MpmcArrayQueue;
 import org.junit.jupiter.api.Test;
 
@@ -131,7 +131,7 @@ class ParkingHammerTest
 
     private static void hammer(final boolean leakDetection) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int slots = 70;
         final int perThread = 40_000;
         final FixedArena arena = FixedArena.builder(slots, 64).leakDetection(leakDetection).build();
@@ -232,7 +232,7 @@ class ParkingHammerTest
         everySlotAllocatableAgain(arena, slots);
         arena.close();
         assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /**
@@ -243,7 +243,7 @@ class ParkingHammerTest
     @Test
     void closeRacingParkingReleasesAlwaysFreesTheRegion() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         for (int round = 0; round < 200; round++)
         {
             final FixedArena arena = FixedArena.builder(130, 64).leakDetection(false).build();
@@ -315,14 +315,14 @@ class ParkingHammerTest
             assertEquals(0, arena.liveSlots());
             assertTrue(arena.isRegionFreed(), "region leaked after close in round " + round);
         }
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /** Parked slots in several words and a live Bytes at close: the region lives until the Bytes is released. */
     @Test
     void closeWithParkedSlotsAndALiveBytesFreesTheRegionWithTheBytes()
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final FixedArena arena = FixedArena.builder(130, 64).leakDetection(false).build();
         final long[] handles = new long[129];
         for (int i = 0; i < handles.length; i++)
@@ -344,7 +344,7 @@ class ParkingHammerTest
         assertEquals(42L, slice.getLong(0));
         slice.release();
         assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /** A leak-free buffer that spills gives its slot back by parking it: counters and live slots stay exact. */

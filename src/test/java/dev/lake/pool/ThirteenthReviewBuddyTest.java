@@ -1,7 +1,7 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.testing.NativeAccounting;
 import org.jctools.queues.MpmcArrayQueue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -61,7 +61,7 @@ class ThirteenthReviewBuddyTest
     @Test
     void aFuzzAgainstALeafModelKeepsBlocksDisjointAndMetricsExact()
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int[][] geometries = {{8, 0}, {16, 1}, {8, 3}, {16, 8}, {8, 9}, {32, 10}, {64, 6}};
         long seed = Long.getLong("lake.review13.seed", 13);
         for (final int[] g : geometries)
@@ -77,7 +77,7 @@ class ThirteenthReviewBuddyTest
                 }
             }
         }
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     private static void fuzz(final int minBlock, final int maxOrder, final boolean cache, final InitPolicy policy,
@@ -458,7 +458,7 @@ class ThirteenthReviewBuddyTest
     @ValueSource(booleans = {true, false})
     void closingWhileTenThreadsShareBytesFreesTheRegionOnceAfterTheLastRelease(final boolean cache) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int threads = 10;
         final BuddyArena arena = BuddyArena.builder(64 * 1024, 16).freeBlockCache(cache).initPolicy(InitPolicy.ZERO)
             .autoSpill(true).build();
@@ -468,9 +468,15 @@ class ThirteenthReviewBuddyTest
         final CountDownLatch closed = new CountDownLatch(1);
         final Thread closer = new Thread(() ->
         {
-            await().atMost(Duration.ofSeconds(10)).until(() -> operations.get() > 20_000);
-            arena.close();
-            closed.countDown();
+            try
+            {
+                await().atMost(Duration.ofSeconds(10)).until(() -> operations.get() > 20_000);
+            }
+            finally
+            {
+                arena.close(); // even after a timeout: the workers run until the arena closes
+                closed.countDown();
+            }
         });
         closer.start();
         Workers.run(threads, id ->
@@ -591,7 +597,7 @@ class ThirteenthReviewBuddyTest
         assertEquals(0, m.bytesLive(), m.toString());
         assertEquals(0, m.bytesReserved(), m.toString());
         assertTrue(m.fullyCoalesced(), m.toString());
-        assertEquals(baseline, NativeMemory.reservedBytes(), "the region freed exactly once");
+        baseline.assertBack("the region freed exactly once");
     }
 
     private static void verifyShared(final Bytes bytes, final long tag, final int offset)

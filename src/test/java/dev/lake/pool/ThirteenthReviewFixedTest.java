@@ -1,7 +1,7 @@
 package dev.lake.pool;
 
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -48,7 +48,7 @@ class ThirteenthReviewFixedTest
     @Test
     void aModelFuzzWithForgedHandlesKeepsEverySlotAndCounterExact()
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final FixedArena other = FixedArena.builder(200, 16).leakDetection(false).build();
         final long foreign = other.allocateHandle();
         for (int seed = 0; seed < 40; seed++)
@@ -185,7 +185,7 @@ class ThirteenthReviewFixedTest
         }
         other.release(foreign);
         other.close();
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     private static void forgeries(final FixedArena arena, final Random rnd, final List<Long> dead,
@@ -236,7 +236,7 @@ class ThirteenthReviewFixedTest
     @Test
     void countersStayExactUnderTenThreadsMixingTiersWaitsAndStaleHandles() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int slots = 40;
         final FixedArena arena = FixedArena.builder(slots, 32).leakDetection(false).build();
         final java.util.concurrent.ConcurrentLinkedQueue<Long> shared = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -403,7 +403,7 @@ class ThirteenthReviewFixedTest
         }
         arena.close();
         assertTrue(arena.isRegionFreed());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
     /**
      * close() while threads make parking round trips on the handle tier (each thread's own hinted slot, the one-CAS
@@ -414,7 +414,7 @@ class ThirteenthReviewFixedTest
     @Test
     void closeRacingParkingRoundTripsAndWaitersStrandsNobodyAndFreesTheRegion() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         for (int round = 0; round < 30; round++)
         {
             final FixedArena arena = FixedArena.builder(3 + round % 5, 16).leakDetection(round % 2 == 0).build();
@@ -482,6 +482,6 @@ class ThirteenthReviewFixedTest
             final FixedArenaMetrics m = arena.metrics();
             assertEquals(m.allocations(), m.frees());
         }
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 }

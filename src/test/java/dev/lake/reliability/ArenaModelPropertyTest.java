@@ -4,9 +4,9 @@ import dev.lake.linear.Arena;
 import dev.lake.linear.ArenaVec;
 import dev.lake.linear.ArenaView;
 import dev.lake.linear.Checkpoint;
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
 import dev.lake.testing.ModelCheck;
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -32,11 +32,11 @@ class ArenaModelPropertyTest
     @Test
     void everyOperationSequenceMatchesTheModel()
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int tries = ModelTries.tries();
         final long steps = ModelCheck.run("Arena", tries, 60, ArenaWorld::open, menu());
         ModelTries.report("ArenaModelPropertyTest", tries, steps);
-        assertEquals(baseline, NativeMemory.reservedBytes(), "every block is freed by close");
+        baseline.assertBack("every block is freed by close");
     }
 
     private static ModelCheck.Menu<ArenaWorld> menu()
@@ -120,7 +120,7 @@ class ArenaModelPropertyTest
 
     private static void arenaVecSequence(final List<Integer> ops, final long seed)
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         try (Arena arena = Arena.builder().initialBlockSize(128).maxBlockSize(512).build())
         {
             arena.allocate(8, 8);
@@ -220,6 +220,6 @@ class ArenaModelPropertyTest
                 assertThrows(StaleHandleException.class, () -> view.get(0));
             }
         }
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 }

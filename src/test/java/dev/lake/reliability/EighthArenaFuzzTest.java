@@ -6,8 +6,8 @@ import dev.lake.linear.ArenaView;
 import dev.lake.linear.BudgetExceededException;
 import dev.lake.linear.Checkpoint;
 import dev.lake.linear.Transaction;
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.testing.NativeAccounting;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
@@ -48,7 +48,7 @@ class EighthArenaFuzzTest
     @Test
     void randomMixesMatchTheModel()
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         long steps = 0;
         SEEN.clear();
         for (int run = 0; run < RUNS; run++)
@@ -90,7 +90,7 @@ class EighthArenaFuzzTest
         {
             assertTrue(SEEN.getOrDefault(what, 0) > 0, "the fuzz never saw: " + what);
         }
-        assertEquals(baseline, NativeMemory.reservedBytes(), "every block is freed by close");
+        baseline.assertBack("every block is freed by close");
     }
 
     /** Something that dies when a cut lies strictly below its end. */

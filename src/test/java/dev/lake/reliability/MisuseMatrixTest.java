@@ -29,6 +29,7 @@ import dev.lake.slice.SharedSingle;
 import dev.lake.slice.SharedSlice;
 import dev.lake.slice.SliceAllocator;
 import dev.lake.slice.SliceReader;
+import dev.lake.testing.NativeAccounting;
 import dev.lake.thread.ThreadLakes;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
@@ -138,8 +139,7 @@ class MisuseMatrixTest
     @MethodSource("cases")
     void misuseThrowsAClearExceptionChangesNothingAndTheNextOperationWorks(final Case c) throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long leaks = NativeMemory.leaks();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         try (Scene scene = c.scene().get())
         {
             final Object before = scene.state.get();
@@ -151,8 +151,7 @@ class MisuseMatrixTest
             assertEquals(before, scene.state.get(), c.name() + ": the failed call changed the allocator's state");
             scene.next.run();
         }
-        assertEquals(baseline, NativeMemory.reservedBytes(), c.name() + ": native memory not returned");
-        assertEquals(leaks, NativeMemory.leaks(), c.name() + ": a leak was reported");
+        baseline.assertBack(c.name() + ": native memory not returned");
     }
 
     /** Makes the bounds-check mode of the run visible in the report, and checks the flag really reached Agrona. */

@@ -1,7 +1,7 @@
 package dev.lake.slice;
 
-import dev.lake.memory.NativeMemory;
 import dev.lake.memory.StaleHandleException;
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -45,7 +45,7 @@ class EighthRaceSliceTest
     @Test
     void statsReadWhileOwnersThatTerminatedHandTheAllocatorOverStayExact() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
         final AtomicBoolean done = new AtomicBoolean();
         final AtomicReference<String> wrong = new AtomicReference<>();
@@ -97,7 +97,7 @@ class EighthRaceSliceTest
         }
         assertNull(wrong.get(), wrong.get() + " (" + snapshots.get() + " snapshots)");
         assertEquals(new SliceStats(0, 0, 0, 0, (long)owners * slicesPerOwner), alloc.stats());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /**
@@ -110,7 +110,7 @@ class EighthRaceSliceTest
     @Test
     void statsReadWhileTheOwnerAllocatesAndReleasesNeverShowMoreThanWasLive() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
         final AtomicBoolean done = new AtomicBoolean();
         final AtomicReference<String> wrong = new AtomicReference<>();
@@ -149,7 +149,7 @@ class EighthRaceSliceTest
         }
         assertNull(wrong.get());
         assertEquals(new SliceStats(0, 0, 0, 0, slices), alloc.stats());
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     /** A count on a slice that a worker owns: a handle, a reference, or a reader bound or adopted to one. */
@@ -168,9 +168,7 @@ class EighthRaceSliceTest
     @Test
     void countsPassedBetweenTwelveThreadsThroughEveryDoorFreeEveryChunkOnce() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long regions = NativeMemory.liveRegions();
-        final long leaks = NativeMemory.leaks();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(256).build();
         final List<BlockingQueue<Object>> queues = new ArrayList<>();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -214,9 +212,7 @@ class EighthRaceSliceTest
             fail(failure.get());
         }
         assertEquals(new SliceStats(0, 0, 0, 0, slices), alloc.stats());
-        assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
-        assertEquals(regions, NativeMemory.liveRegions());
-        assertEquals(leaks, NativeMemory.leaks());
+        baseline.assertBack("every chunk freed exactly once");
     }
 
     private static void pass(final SliceAllocator alloc, final BlockingQueue<Object> queue,
@@ -340,8 +336,7 @@ class EighthRaceSliceTest
     @Test
     void closeRacingEightThreadsReleasingTheLastSlicesFreesEachChunkOnce() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long leaks = NativeMemory.leaks();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int threads = 8;
         for (int round = 0; round < 400; round++)
         {
@@ -392,7 +387,7 @@ class EighthRaceSliceTest
                 fail(failure.get());
             }
             assertEquals(new SliceStats(0, 0, 0, 0, threads), alloc.stats(), "round " + round);
-            assertEquals(baseline, NativeMemory.reservedBytes(), "round " + round);
+            baseline.assertBack("round " + round);
             for (final Object holder : holders)
             {
                 if (holder instanceof Long)
@@ -402,6 +397,5 @@ class EighthRaceSliceTest
                 }
             }
         }
-        assertEquals(leaks, NativeMemory.leaks());
     }
 }

@@ -30,14 +30,16 @@ abstract class NativeBaselineTest
     @AfterEach
     void nativeMemoryBackToBaseline()
     {
+        // bytes first: the safety net counts a leak before it frees its bytes, so a free seen here is counted below
+        final long reserved = NativeMemory.reservedBytes();
         if (NativeMemory.leaks() == leaksBefore)
         {
-            assertEquals(baseline, NativeMemory.reservedBytes(), "native memory not returned");
+            assertEquals(baseline, reserved, "native memory not returned");
         }
         else
         {
-            assertTrue(NativeAccounting.reservedBackTo(baseline),
-                "native memory not returned: " + (NativeMemory.reservedBytes() - baseline) + " B over the baseline");
+            assertTrue(reserved <= baseline,
+                "native memory not returned: " + (reserved - baseline) + " B over the baseline");
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.lake.slice;
 
-import dev.lake.memory.NativeMemory;
+import dev.lake.testing.NativeAccounting;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -33,9 +33,7 @@ class SliceConcurrencyTest
      */
     private static final class Readers
     {
-        final long baseline = NativeMemory.reservedBytes();
-        final long regionsBefore = NativeMemory.liveRegions();
-        final long leaksBefore = NativeMemory.leaks();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(512).build();
         final List<BlockingQueue<Object>> queues = new ArrayList<>();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -85,9 +83,7 @@ class SliceConcurrencyTest
             assertEquals(SLICES, beforeClose.slicesAllocated());
             alloc.close();
             assertEquals(new SliceStats(0, 0, 0, 0, SLICES), alloc.stats());
-            assertEquals(baseline, NativeMemory.reservedBytes(), "every chunk freed exactly once");
-            assertEquals(regionsBefore, NativeMemory.liveRegions());
-            assertEquals(leaksBefore, NativeMemory.leaks());
+            baseline.assertBack("every chunk freed exactly once");
         }
     }
 
@@ -207,7 +203,7 @@ class SliceConcurrencyTest
     @Test
     void racingDoubleReleaseOfOneHandleSucceedsExactlyOnce() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
+        final NativeAccounting.Baseline baseline = NativeAccounting.Baseline.take();
         final int rounds = 2_000;
         final SliceAllocator alloc = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(64).build();
         final SharedSlice[] handles = new SharedSlice[rounds];
@@ -245,7 +241,7 @@ class SliceConcurrencyTest
         assertEquals(rounds * (WORKERS - 1), refused.get());
         assertEquals(0, alloc.stats().liveSliceBytes());
         alloc.close();
-        assertEquals(baseline, NativeMemory.reservedBytes());
+        baseline.assertBack("native memory");
     }
 
     private static void work(final SliceAllocator alloc, final BlockingQueue<Object> queue,

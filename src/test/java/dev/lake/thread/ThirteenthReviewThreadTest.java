@@ -207,9 +207,9 @@ class ThirteenthReviewThreadTest
     @Test
     void closeClosesTheLakesOfThreadsThatAlreadyDied() throws Exception
     {
-        final long baseline = NativeMemory.reservedBytes();
         try (CleanerHold.Key cleanerHeld = CleanerHold.hold())
         {
+            final long baseline = NativeMemory.reservedBytes(); // after the hold's collections: exact from here
             final ThreadLakes lakes = ThreadLakes.builder(4096).strict(true).build();
             leaseOnAThreadThatEnds(lakes);
             assertEquals(1, lakes.stats().leased());
