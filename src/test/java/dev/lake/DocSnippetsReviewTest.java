@@ -897,11 +897,17 @@ class DocSnippetsReviewTest
         try (FixedArena arena = FixedArena.builder(4, 100).alignment(64).build())
         {
             assertEquals(128, arena.slotCapacity());
+            final long[] every = new long[4];
             for (int i = 0; i < 4; i++)
             {
-                final long h = arena.allocateHandle();
-                assertEquals(0, (arena.uncheckedBuffer().addressOffset() + arena.offset(h)) % 64);
+                every[i] = arena.allocateHandle();
+                assertEquals(0, (arena.uncheckedBuffer().addressOffset() + arena.offset(every[i])) % 64);
             }
+            for (final long h : every)
+            {
+                arena.release(h); // not left to the region's safety net, under a later test's native counts
+            }
+            assertEquals(0, arena.metrics().liveSlots());
         }
         assertThrows(IllegalArgumentException.class, () -> FixedArena.builder(4, 100).alignment(48));
         try (FixedArena byRegion = FixedArena.builderForCapacity(4096, 1000).build())
