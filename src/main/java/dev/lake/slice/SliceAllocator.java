@@ -10,6 +10,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Reference;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -1030,7 +1031,9 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        Memory.copy(checkedChunk(ref).memory.address + dataOf(ref) + ((long)index << 3), dst, dstOffset, count);
+        final Chunk c = checkedChunk(ref);
+        Memory.copy(c.memory.address + dataOf(ref) + ((long)index << 3), dst, dstOffset, count);
+        Reference.reachabilityFence(c); // a copy may reach a safepoint: a dropped allocator's table is all that pins c
     }
 
     /**
@@ -1057,7 +1060,11 @@ public final class SliceAllocator implements AutoCloseable
         {
             return;
         }
-        Memory.copyOut(checkedChunk(ref).memory.buffer, dataOf(ref) + byteIndex, dst, dstIndex, bytes);
+        final Chunk c = checkedChunk(ref);
+        Memory.copyOut(c.memory.buffer, dataOf(ref) + byteIndex, dst, dstIndex, bytes);
+        // the heap copy for a foreign destination allocates: with the allocator dropped (a leak), only this keeps the
+        // chunk from being freed under the copy
+        Reference.reachabilityFence(c);
     }
 
     /** The validated chunk of a live reference, {@link Chunk#NONE} for {@link #EMPTY_REF}; adds one count to the slice. */
@@ -1923,6 +1930,7 @@ public final class SliceAllocator implements AutoCloseable
             }
         }
         while (!Memory.compareAndSetInt(at, count, count + 1));
+        Reference.reachabilityFence(chunk); // a retry loop polls for safepoints: the chunk stays until the CAS is done
     }
 
     /**

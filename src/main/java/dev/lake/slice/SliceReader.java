@@ -291,6 +291,9 @@ public final class SliceReader implements AutoCloseable
             return; // also the empty slice, which has no chunk memory
         }
         Memory.copyOut(c.memory.buffer, data + byteIndex, dst, dstIndex, bytes); // never the chunk to foreign code
+        // the heap copy for a foreign destination allocates, a point where a reader never closed (a leak) could
+        // otherwise be found unreachable and its chunk freed under the copy
+        Reference.reachabilityFence(this);
     }
 
     /**
