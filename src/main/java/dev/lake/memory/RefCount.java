@@ -4,8 +4,9 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * A lock-free reference count that starts at one and refuses to come back from zero: the shared-ownership
- * primitive behind frozen bytes and shared slices.
+ * A lock-free reference count that starts at one and refuses to come back from zero: a shared-ownership primitive
+ * for the application's own shared resources. (Lake's allocators count in their own words instead: a frozen
+ * {@code Bytes} in its slot's word, beside the generation; a shared slice in its header.)
  *
  * <p>{@link #retain()} on a released count and {@link #release()} past zero both throw
  * {@link StaleHandleException}, so a double release can never free memory twice, and a retain racing the

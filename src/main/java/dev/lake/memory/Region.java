@@ -249,6 +249,9 @@ public final class Region implements AutoCloseable
      * The region's one Agrona view, shared by every caller: any {@code DirectBuffer}/{@code MutableDirectBuffer}
      * user (SBE codecs, Aeron) works on it with no copy. Index 0 is {@link #address()}. Its {@code wrap} methods
      * throw {@link UnsupportedOperationException}: shared, it cannot be re-pointed (wrap a buffer of your own).
+     * A buffer of your own made from it ({@code new UnsafeBuffer(region.buffer(), offset, length)}, or Agrona's
+     * {@code wrap(DirectBuffer, ..)}) keeps the region reachable through the view's {@code byteBuffer()}, so a region
+     * left unclosed is not freed by the safety net while such a buffer still addresses it.
      *
      * @return the view; after close its capacity is 0.
      */
@@ -288,6 +291,28 @@ public final class Region implements AutoCloseable
             checkOpen();
         }
         return result;
+    }
+
+    /** {@link #byteBuffer()}, or {@code null} where it would throw: for {@link RegionBuffer#byteBuffer()}. */
+    ByteBuffer viewOrNull()
+    {
+        if (closed)
+        {
+            return null; // nothing left to keep: the view made before, if any, is emptied
+        }
+        final ByteBuffer view = byteBuffer;
+        if (view != null)
+        {
+            return view;
+        }
+        try
+        {
+            return byteBuffer();
+        }
+        catch (final IllegalStateException | UnsupportedOperationException | OutOfMemoryError refused)
+        {
+            return null; // closed meanwhile, an unknown JDK layout, or no direct memory for the template: as before
+        }
     }
 
     /**
@@ -373,6 +398,20 @@ public final class Region implements AutoCloseable
             super(address, length);
             this.owner = owner;
             this.constructed = true;
+        }
+
+        /**
+         * The region's NIO view ({@link Region#byteBuffer()}), whose attachment is the region, or {@code null} once it
+         * is closed (or where this JDK cannot make the view). Agrona's {@code wrap(DirectBuffer[, int, int])} and
+         * {@code new UnsafeBuffer(DirectBuffer[, int, int])} keep what this returns, so a buffer of the caller's own
+         * over these bytes holds the region: the leak safety net cannot free memory that such a buffer still
+         * addresses (it returned {@code null}, and a lake dropped without close was freed under the caller's
+         * buffer). The first call makes the view, later ones read a field.
+         */
+        @Override
+        public ByteBuffer byteBuffer()
+        {
+            return owner instanceof Region ? ((Region)owner).viewOrNull() : null;
         }
 
         /** Empties the view at close: address 0, capacity 0. */
