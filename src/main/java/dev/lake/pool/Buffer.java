@@ -331,6 +331,7 @@ public final class Buffer implements AutoCloseable
         Objects.checkFromIndexSize(offset, length, src.length);
         final int at = reserve(length);
         mem.putBytes(at, src, offset, length);
+        Reference.reachabilityFence(this); // a buffer dropped after this call is not reclaimed by its safety net mid-copy
         return this;
     }
 
@@ -398,6 +399,7 @@ public final class Buffer implements AutoCloseable
         }
         final int at = reserve(length);
         mem.putBytes(at, src, from, length);
+        Reference.reachabilityFence(this); // as putBytes(byte[], ..): reachable until the copy is done
         src.position(from + length);
         return this;
     }

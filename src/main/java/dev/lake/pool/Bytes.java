@@ -30,8 +30,9 @@ import java.lang.ref.Reference;
  * {@code retain()}).
  *
  * <p>Cost: a read is one field check and one bounds compare on top of Agrona's access; {@code retain} and
- * {@code slice} are one CAS and one small object; {@code release} is two CAS (this object, the slot), plus
- * one atomic bit clear on the last.
+ * {@code slice} are one CAS and one small object; {@code release} is two CAS (this object, the slot), and the
+ * last gives the slot back as the arena's {@code release(long)} says (one more atomic in the common case; a buddy
+ * arena's coalesce takes its lock; waiting requests are served on the releasing thread).
  */
 public final class Bytes extends CheckedReads implements AutoCloseable
 {
@@ -171,8 +172,9 @@ public final class Bytes extends CheckedReads implements AutoCloseable
     }
 
     /**
-     * Drops this reference; the last reference of a slot returns it to its arena. O(1), plus zeroing under
-     * {@link InitPolicy#ZERO}.
+     * Drops this reference; the last reference of a slot returns it to its arena, at the cost the arena's
+     * {@code release(long)} gives (O(1) on a fixed arena, O(orders) for a buddy arena's coalesce under its lock; plus
+     * zeroing under {@link InitPolicy#ZERO}, and serving requests that wait for capacity on this thread).
      *
      * @throws StaleHandleException if this reference was already released (a double release); nothing changes.
      */

@@ -701,7 +701,9 @@ abstract class SlotArena implements AutoCloseable
                 name + ": frozen length must be between 0 and " + capacity + ": " + length);
         }
         SlotTable.countFrozen(s, at);
-        SlotTable.putWord(s, at + SlotTable.LENGTH, length);
+        // release: a thread that polls length(h) for the freeze (acquire) then reads the bytes written before it
+        // (plain stores of data and length could be reordered by the JIT; on x86 this costs no instruction)
+        SlotTable.putWordRelease(s, at + SlotTable.LENGTH, length);
     }
 
     /** Why a freeze was refused, found again off the fast path. */
@@ -737,8 +739,12 @@ abstract class SlotArena implements AutoCloseable
 
     /**
      * Drops a reference to a handle (frozen or still writing); the last one returns the slot (zeroed under
-     * {@link InitPolicy#ZERO}) and makes every copy of the handle stale. O(1): one CAS, one atomic bit clear on
-     * the last.
+     * {@link InitPolicy#ZERO}) and makes every copy of the handle stale. One CAS for a reference that is not the
+     * last. The last gives the slot back: a fixed arena parks it in its own word (one CAS) or clears its bitmap bit;
+     * a buddy arena parks the block in a cache cell (one CAS) or takes the arena's lock and coalesces (O(orders));
+     * under {@link InitPolicy#ZERO} it first zeroes the bytes written; and while requests wait for capacity it
+     * serves them on the calling thread (their inline callbacks run here, unless the arena has a completion
+     * executor).
      *
      * @param handle a live handle.
      * @throws StaleHandleException if the handle is no longer live (for example released twice).
@@ -789,7 +795,7 @@ abstract class SlotArena implements AutoCloseable
             // a close that the heap refused part of: this one tries it again (each a no-op once it is done)
             try
             {
-                waits.close();
+                waits.close(false);
             }
             finally
             {
@@ -803,7 +809,7 @@ abstract class SlotArena implements AutoCloseable
             // On a full heap failing a waiter is refused (the exception and the future's completion are heap
             // objects): the request stays queued and this throws, after the rest below, so that a retry fails it.
             // Before, the refusal was only logged and the request could wait for ever.
-            waits.close();
+            waits.close(true);
         }
         finally
         {
@@ -942,7 +948,8 @@ abstract class SlotArena implements AutoCloseable
      */
     private int frozenLength(final int slot)
     {
-        return (int)SlotTable.wordOpaque(slots, (slot << SlotTable.SHIFT) + SlotTable.LENGTH);
+        // acquire (opaque and more): polled in a loop it still sees the freeze, and the bytes written before it
+        return (int)SlotTable.wordAcquire(slots, (slot << SlotTable.SHIFT) + SlotTable.LENGTH);
     }
 
     /**

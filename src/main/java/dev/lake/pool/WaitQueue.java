@@ -165,13 +165,17 @@ final class WaitQueue
      * Fails every waiter, now and any that races in: called by the arena's {@code close()}, and again by each later
      * {@code close()} (nothing to do once none waits).
      *
+     * @param first whether this is the arena's first {@code close()}: it returns only once no request waits, even
+     *              while a later {@code close()} on another thread is the one failing them; a later close returns
+     *              without waiting for another close's pass.
+     *
      * @throws OutOfMemoryError (or whatever else the dispatcher met on this thread) if failing a request was refused:
      *                          failing it takes heap (the exception, the future's completion), so on a full heap it
      *                          stays queued, and the next {@code close()} or release tries again. Thrown, not only
      *                          logged, so that the caller knows and can retry; a close that returns left no request
      *                          waiting for ever.
      */
-    void close()
+    void close(final boolean first)
     {
         closed = true;
         // Not gated on hasWaiters(): a refused completion has already stopped counting its request (see Waiter), which
@@ -181,12 +185,14 @@ final class WaitQueue
         // it only asks that pass to run once more, and that run fails what is queued. Returning before it, close()
         // left requests waiting (not done, still counted) after it returned. So wait for that pass, unless it is
         // ours (a stage that one of our hand-overs ran closed the arena: the pass fails the rest when it returns).
-        // A pass run by another close() is not waited for: a second close() racing the first returns at once (pool.md),
-        // and a callback of the first's failures may wait for it (EleventhDispatchReviewTest).
+        // A pass run by another close() is not waited for by a later close(): a second close() racing the first returns
+        // at once (pool.md), and a callback of the first's failures may wait for it (EleventhDispatchReviewTest). The
+        // first close() waits for it: a second close() that reached this queue first (the first held up in onClose(),
+        // by the buddy lock, say) is failing the requests one by one, and the first returned before it was done.
         while (refused == null && wip.get() != 0)
         {
             final Thread running = dispatcher;
-            if (running == Thread.currentThread() || running != null && closingPass)
+            if (running == Thread.currentThread() || !first && running != null && closingPass)
             {
                 break;
             }
