@@ -116,7 +116,9 @@ public final class Lake extends LakeAllocator implements AutoCloseable
     /**
      * Confines the lake to one thread (strict mode): from now on every operation of the lake, its views,
      * droplets and sandboxes from any other thread throws {@link IllegalStateException} naming both threads,
-     * and touches nothing. {@code null} lifts the confinement. Free when off: the check folds into the closed
+     * and touches nothing; so does asking for {@link #buffer()} (accesses through a buffer reference kept from
+     * before, or through {@link #address()}, are the unchecked tier and cannot be checked). {@code null} lifts the
+     * confinement. Free when off: the check folds into the closed
      * check every operation already makes. May be called from any thread (a pool hands a lake over with it).
      *
      * @param thread the only thread allowed to use the lake, or {@code null} for none.

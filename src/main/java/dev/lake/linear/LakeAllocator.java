@@ -186,10 +186,20 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * The one buffer every offset of this allocator (and of its lake and views) points into. Sharing it is
      * what makes placement zero-copy: hand it and an offset to any Agrona or SBE flyweight.
      *
+     * <p>In strict mode ({@link Lake#confineTo(Thread)}) asking for it is a use of the lake like any other: another
+     * thread (a pooled thread lake's former owner included) is refused here. What is done through a reference kept
+     * from before, or through {@link Lake#address()}, is the unchecked tier: confinement cannot see it.
+     *
      * @return the lake's buffer; capacity 0 once the lake is closed.
+     * @throws IllegalStateException if the open lake is confined to another thread (one field read when it is not).
      */
     public final UnsafeBuffer buffer()
     {
+        final Lake lake = root;
+        if (lake.guard != 0 && !lake.closed)
+        {
+            lake.checkConfinement();
+        }
         return buffer;
     }
 
@@ -596,13 +606,16 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      * exactly the bytes it reports, as a droplet. If the writer throws or reports a bad length, nothing is
      * kept and the position is unchanged. With zeroing on, the writer is given zeroed memory and is trusted
      * to write only the bytes it reports; if it fails, the space it was given is treated as dirty and zeroed
-     * before it is handed out again. O(1) plus the writer.
+     * before it is handed out again. O(1) plus the writer; with zeroing, plus the wipe of free space not yet
+     * zeroed (all of it right after zeroing is switched on or a writer failed: O(capacity) then).
      *
      * @param alignment a power of two up to {@link Memory#pageSize()}.
      * @param writer    fills {@code [offset, offset + capacity)} and returns how many bytes to keep.
      * @return a droplet over the kept bytes (length 0 if the writer kept nothing).
      * @throws IllegalArgumentException if the alignment is bad or the writer reports a negative length.
-     * @throws LakeOverflowException    if the writer reports more bytes than it was given; nothing is kept.
+     * @throws LakeOverflowException    if the aligned start lies past the end (the writer is not called, nothing
+     *                                  changes), or the writer reports more bytes than it was given (nothing is
+     *                                  kept).
      * @throws IllegalStateException    if the writer allocated from, rewound or closed this allocator while it ran
      *                                  (even an allocation it gave back before returning: it was handed the
      *                                  writer's own output area), or the lake is closed
@@ -615,7 +628,14 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         Objects.requireNonNull(writer, "writer");
         final int before = offset;
         final long rewinds = generation;
-        final int at = (int)Math.min(alignUp(before, alignment), limit);
+        final long aligned = alignUp(before, alignment);
+        if (aligned > limit)
+        {
+            // refused as allocate refuses it: clamped to the limit, the writer got an unaligned offset, and keeping
+            // nothing moved the position there (the lake full after a call that kept nothing)
+            throw new LakeOverflowException(aligned - before, alignment, limit - before, capacity());
+        }
+        final int at = (int)aligned;
         final int capacity = limit - at;
         if (zeroing && before < dirtyEnd)
         {

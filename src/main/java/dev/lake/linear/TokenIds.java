@@ -11,9 +11,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * no token (whose id is the upper 48 bits of a {@code long}, never negative) can name one.
  *
  * <p>A token keeps an id above 16 depth bits, so every id is below {@link #ID_LIMIT} (2^48): after
- * {@link #BLOCKS} blocks (2^32 - 1, hours for a process that opens a scope on a fresh view per message) the
- * blocks start again from the first. An id is then reused only after 2^48 others, so a token from that long ago
- * is all that could match a scope it was not made for.
+ * {@link #BLOCKS} blocks (2^32 - 1) the blocks start again from the first. Every fresh allocator takes a block at its
+ * first token, so that is 2^48 ids for allocators that use their blocks up, but only 2^32 - 1 tokens for a process
+ * that opens one scope on a fresh view per message (about 72 minutes at a million a second). From then on a
+ * misplaced token can match a scope opened a full round of blocks earlier and still open, in the allocator that drew
+ * the same block; correct code is unaffected.
  */
 final class TokenIds
 {
@@ -54,7 +56,7 @@ final class TokenIds
      * that multiple (never returned), so the block's last two ids go unused and no id is handed out twice.
      *
      * @param last the previous id this allocator handed out, or {@link #NONE}.
-     * @return a new id, unique in the process (see the class comment for the wrap after 2^48).
+     * @return a new id, unique in the process until the blocks come round again (see the class comment).
      */
     static long next(final long last)
     {

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>The field holds the lease of the first {@link ThreadLakes} that hands this thread a lake (usually the
  * process-wide {@link ThreadLakes#defaults()} or the application's one instance); lakes of further
  * {@code ThreadLakes} on the same thread are found through the {@code ThreadLocal}, as on any thread. The
- * field is written only by this thread (on {@code init()} and {@code release()}), and read only by it.
+ * field is written by this thread (on {@code init()} and {@code release()}) and read only by it; once the thread has
+ * died, the {@code Cleaner} or a scan that gives its lake back clears it.
  */
 public class LakeThread extends Thread
 {

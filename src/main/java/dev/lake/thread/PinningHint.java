@@ -48,11 +48,15 @@ final class PinningHint implements AffinityHint
         {
             // no pre-check against availableProcessors(): under a cpuset (CPUs 8-15, say) valid ids exceed it;
             // the operating system's own answer, read back, is the truth
+            final BitSet before = OpenHft.affinity();
             OpenHft.pin(cpus);
             if (OpenHft.affinity().equals(cpus))
             {
                 return true;
             }
+            // Not what was asked (the OS applies the set's intersection with the CPUs it has: {1, 200} on two CPUs
+            // pins to 1): "ignored" must mean the thread stays where it was, not half pinned
+            OpenHft.pin(before);
             warnOnce(" ignored: the operating system did not apply it", null);
             return false;
         }

@@ -44,7 +44,8 @@ import java.util.function.Function;
  * <p>Confinement: a thread's lake must not be handed to another thread ({@link Lake} is single-owner). In
  * strict mode ({@link Builder#strict(boolean)}) each lake is {@linkplain Lake#confineTo(Thread) confined} to
  * the thread it is handed to: any use of it, its views, droplets or sandboxes from another thread throws
- * {@link IllegalStateException} naming both threads. Without strict mode such use is undefined (not detected).
+ * {@link IllegalStateException} naming both threads, {@code buffer()} included (a buffer reference kept from before
+ * is the unchecked tier, which no mode can check). Without strict mode such use is undefined (not detected).
  *
  * <p>Thread-safe: any thread may call any method; each call acts on the calling thread's own lake.
  */
@@ -169,8 +170,10 @@ public final class ThreadLakes implements AutoCloseable
      * most 64 are leased, O(1) amortized above (tens of thousands of virtual threads holding lakes at once).
      *
      * @return the calling thread's lake.
-     * @throws IllegalStateException if these thread lakes are closed, or the affinity hint itself called
-     *                               {@code init()} or {@code current()} on them (nothing is leased then).
+     * @throws IllegalStateException if these thread lakes are closed and the calling thread holds no open lake of
+     *                               theirs (a thread still holding one gets it back until it releases it), or the
+     *                               affinity hint itself called {@code init()} or {@code current()} on them (nothing
+     *                               is leased then).
      */
     public Lake init()
     {
@@ -523,7 +526,8 @@ public final class ThreadLakes implements AutoCloseable
      * Closes every pooled lake and the lakes of threads that already died without {@link #release()} (a
      * {@link #reap()}: O(leases); on a heap too full for the scan those are left to the {@code Cleaner}, as a dead
      * thread's lake always is); lakes still leased to live threads are closed when those threads release them or
-     * die. Later {@link #init()} calls throw. Idempotent.
+     * die. Later {@link #init()} calls throw, except on a thread that still holds its lake: it gets that lake back
+     * until it releases it (its lease outlives the close, as above). Idempotent.
      */
     @Override
     public void close()

@@ -475,7 +475,14 @@ class LakeModelTest
         final String where = r.where;
         final int alignment = 1 << random.nextInt(7);
         final int before = m.offset;
-        final int at = Math.min(r.alignUp(before, alignment), m.limit);
+        final int at = r.alignUp(before, alignment);
+        if (at > m.limit)
+        {
+            // the aligned start lies past the end: refused as allocate refuses it, the writer not called
+            assertThrows(LakeOverflowException.class, () -> m.real.process(alignment, (b, o, c) -> fail()), where);
+            assertEquals(m.offset, m.real.position(), where);
+            return;
+        }
         final int capacity = m.limit - at;
         final int variant = random.nextInt(12);
         switch (variant)

@@ -398,7 +398,17 @@ final class LakeWorld implements AutoCloseable
             return;
         }
         final int from = m.offset;
-        final int at = Math.min(m.alignUp(from, alignment), m.limit);
+        final int at = m.alignUp(from, alignment);
+        if (at > m.limit)
+        {
+            // the aligned start lies past the end: refused as allocate refuses it, the writer not called
+            assertThrows(LakeOverflowException.class, () -> m.real.process(alignment, (buf, offset, cap) ->
+            {
+                throw new AssertionError("process called its writer with the aligned start past the end");
+            }));
+            assertEquals(from, m.real.position(), "a refused process changes nothing");
+            return;
+        }
         final int capacity = m.limit - at;
         final byte p = nextPattern;
         final RuntimeException boom = new RuntimeException("writer failed on purpose");
