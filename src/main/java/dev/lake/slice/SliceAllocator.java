@@ -226,7 +226,9 @@ public final class SliceAllocator implements AutoCloseable
     }
 
     /**
-     * @return a snapshot of chunks, reserved bytes, live slice bytes and wasted tails. O(1), any thread.
+     * @return a snapshot of chunks, reserved bytes, live slice bytes and wasted tails. Any thread; not O(1):
+     *         it sums the release counters (a {@code LongAdder}'s cells and one cell per thread that has owned the
+     *         allocator), up to a few times while the owner allocates; no allocation beyond the record.
      */
     public SliceStats stats()
     {
@@ -1930,7 +1932,6 @@ public final class SliceAllocator implements AutoCloseable
             }
         }
         while (!Memory.compareAndSetInt(at, count, count + 1));
-        Reference.reachabilityFence(chunk); // a retry loop polls for safepoints: the chunk stays until the CAS is done
     }
 
     /**
