@@ -64,8 +64,11 @@ final class DirectViews
         ByteBuffer source = template;
         if (source == null)
         {
-            // threads racing the first view may each make one: any of them serves, the others go to the GC
-            source = ByteBuffer.allocateDirect(1);
+            // threads racing the first view may each make one: any of them serves, the others go to the GC. Capacity 0:
+            // the JDK then counts nothing against -XX:MaxDirectMemorySize (it mallocs one byte), so a view is made at
+            // once with the direct memory spent; with capacity 1 the JDK collected and slept about half a second before
+            // refusing, on every call, and a caller's wrap of a Lake buffer (which makes the view) is a hot path
+            source = ByteBuffer.allocateDirect(0);
             template = source;
         }
         final ByteBuffer view = source.duplicate();

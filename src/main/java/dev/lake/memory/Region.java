@@ -269,9 +269,9 @@ public final class Region implements AutoCloseable
      * @return the NIO view.
      * @throws IllegalStateException         if the region is closed.
      * @throws UnsupportedOperationException if this JDK's {@code DirectByteBuffer} layout is unknown.
-     * @throws OutOfMemoryError              at the first view in a JVM, if the JDK refuses the one byte of direct memory
-     *                                       of the template the views copy ({@code -XX:MaxDirectMemorySize} reached, or
-     *                                       malloc refused); no view is made then, and a later call tries again.
+     * @throws OutOfMemoryError              at the first view in a JVM, if malloc refuses the one byte of the template
+     *                                       the views copy (a buffer of capacity 0: {@code -XX:MaxDirectMemorySize}
+     *                                       does not apply to it); no view is made then, and a later call tries again.
      */
     public ByteBuffer byteBuffer()
     {
@@ -309,9 +309,11 @@ public final class Region implements AutoCloseable
         {
             return byteBuffer();
         }
-        catch (final IllegalStateException | UnsupportedOperationException | OutOfMemoryError refused)
+        catch (final IllegalStateException | UnsupportedOperationException | OutOfMemoryError | LinkageError refused)
         {
-            return null; // closed meanwhile, an unknown JDK layout, or no direct memory for the template: as before
+            // closed meanwhile, an unknown JDK layout, a heap too full for the first view (or for DirectViews' class,
+            // failed then for good), malloc refusing the template's byte: no view, as before
+            return null;
         }
     }
 

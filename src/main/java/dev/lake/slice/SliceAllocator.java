@@ -1441,7 +1441,9 @@ public final class SliceAllocator implements AutoCloseable
     private UnsafeBuffer openWindow(final int data, final long bytes)
     {
         final UnsafeBuffer w = window;
-        w.wrap(target.memory.buffer, data, (int)bytes);
+        // the raw address: wrapped over the chunk's region buffer, the window's byteBuffer() would be the region's NIO
+        // view, over the whole chunk and outliving closeWindow (the initializer's window is over its slice alone)
+        w.wrap(target.memory.address + data, (int)bytes);
         return w;
     }
 

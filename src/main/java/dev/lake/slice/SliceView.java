@@ -36,7 +36,10 @@ final class SliceView implements DirectBuffer
         this.handle = handle;
         this.capacity = handle.byteLength();
         this.delegate = capacity == 0 ? new UnsafeBuffer(EMPTY) :
-            new UnsafeBuffer(handle.chunk.memory.buffer, handle.offset, capacity);
+            // at the raw address, not over the chunk's region buffer: wrapping that one would hand this delegate the
+            // region's NIO view (what a caller's own wrap keeps, Region.RegionBuffer#byteBuffer), a view over the whole
+            // chunk; the handle, fenced in every read, is what keeps the chunk here
+            new UnsafeBuffer(handle.chunk.memory.address + handle.offset, capacity);
     }
 
     private void check(final int index, final long length)

@@ -49,7 +49,8 @@ class TenthNativeRefusalTest
      * {@code Region.byteBuffer()} in a JVM, met while the JDK's direct memory was spent (its
      * {@code -XX:MaxDirectMemorySize} reached, or its malloc refused), failed the class for good: that call threw
      * {@link OutOfMemoryError}, and every {@code byteBuffer()} of every region, pool {@code Bytes} and slice view
-     * afterwards threw {@link NoClassDefFoundError}, long after the memory was back.
+     * afterwards threw {@link NoClassDefFoundError}, long after the memory was back. Since the sixteenth round the
+     * template has capacity 0, which the limit does not count: the first view is made with the direct memory spent.
      */
     @Test
     void aByteBufferViewRefusedAtFirstUseWorksOnceMemoryIsBack()

@@ -8,6 +8,8 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -33,7 +35,35 @@ class SixteenthReviewSliceTest
         assertTrue(out.matches("(?s).*probe: ref failed 0 wrong 0 rounds [1-9].*"), out);
     }
 
-    /** The child JVM of the test above: prints one {@code probe: <tier> failed F wrong W rounds R} line per tier. */
+    /**
+     * An initializer's window and a slice's view are over the slice alone. Since a region's buffer offers the region's
+     * NIO view to Agrona's wrap (so that a caller's own buffer keeps the region), a window or view wrapped over the
+     * chunk's buffer would have handed out, through {@code byteBuffer()}, a writable view over the whole chunk: other
+     * slices' bytes and headers, outliving the window. Both are made at the raw address and offer none.
+     */
+    @Test
+    void anInitializersWindowAndASlicesViewOfferNoViewOfTheWholeChunk()
+    {
+        try (SliceAllocator allocator = SliceAllocator.builder(ElementLayout.record(16, 8)).build())
+        {
+            final SharedSlice first = allocator.allocate(2, (w, offset, i) -> w.putLong(offset, 1L));
+            final ByteBuffer[] seen = {ByteBuffer.allocate(1)};
+            try (SharedSlice second = allocator.allocate(2, (w, offset, i) ->
+            {
+                seen[0] = w.byteBuffer();
+                w.putLong(offset, 2L);
+            }))
+            {
+                assertNull(seen[0], "the initializer's window offered a view beyond its slice");
+                assertNull(second.buffer().byteBuffer());
+                assertEquals(1L, first.buffer().getLong(0));
+                assertEquals(2L, second.buffer().getLong(16));
+            }
+            first.release();
+        }
+    }
+
+    /** The child JVM of the first test: prints one {@code probe: <tier> failed F wrong W rounds R} line per tier. */
     public static final class ForeignCopyProbe
     {
         private static final int LONGS = (12 << 20) / 8;
