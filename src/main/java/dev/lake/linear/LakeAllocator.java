@@ -196,9 +196,9 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     public final UnsafeBuffer buffer()
     {
         final Lake lake = root;
-        if (lake.guard != 0 && !lake.closed)
+        if (lake.guard != 0)
         {
-            lake.checkConfinement();
+            lake.guardAllows(); // the guard every operation reads: throws for another thread, passes a closed lake
         }
         return buffer;
     }

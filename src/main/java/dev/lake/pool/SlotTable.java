@@ -254,16 +254,6 @@ final class SlotTable
         UnsafeApi.putLong(slots, LONGS_BASE + ((long)index << 3), value);
     }
 
-    static void putWordRelease(final long[] slots, final int index, final long value)
-    {
-        UnsafeApi.putLongRelease(slots, LONGS_BASE + ((long)index << 3), value);
-    }
-
-    static long wordAcquire(final long[] slots, final int index)
-    {
-        return UnsafeApi.getLongAcquire(slots, LONGS_BASE + ((long)index << 3));
-    }
-
     private static long exchangeWord(final long[] slots, final int index, final long expected, final long value)
     {
         return UnsafeApi.compareAndExchangeLong(slots, LONGS_BASE + ((long)index << 3), expected, value);
