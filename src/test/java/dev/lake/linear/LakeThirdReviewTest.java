@@ -157,8 +157,10 @@ class LakeThirdReviewTest
      * 2^32 blocks (a view per message with one sandbox each: about 72 minutes at a million views a second) the
      * ids crossed 2^48, the token lost the id's top bits, and a valid sandbox's token no longer matched it:
      * commitSandbox threw StaleHandleException ("already ended") and endSandbox did nothing, so the rollback never
-     * happened (Arena transaction tokens likewise). The counter now wraps below 2^48. In a child JVM whose counter
-     * is moved to where 2^32 blocks leave it, so that the test run's own tokens are not disturbed.
+     * happened (Arena transaction tokens likewise). The counter now wraps below 2^48; since blocks grow with use
+     * (16 ids first, up to 65,536), each size from its own region, every region wraps on its own. In a child JVM
+     * whose counters are moved past many rounds of their regions, so that the test run's own tokens are not
+     * disturbed; the probe also checks each region's wrap point and bounds.
      */
     @Test
     void sandboxTokensStillWorkAfterTwoToThe32IdBlocks() throws Exception
@@ -176,9 +178,17 @@ class LakeThirdReviewTest
 
         public static void main(final String[] args) throws Exception
         {
-            final java.lang.reflect.Field next = TokenIds.class.getDeclaredField("NEXT");
-            next.setAccessible(true);
-            ((java.util.concurrent.atomic.AtomicLong)next.get(null)).set(1 + (1L << 32) * TokenIds.BLOCK);
+            // every level's counter past several rounds of its region's blocks, one block before a wrap
+            for (int level = 0; level < TokenIds.LEVELS; level++)
+            {
+                TokenIds.setBlocksTaken(level, Long.MAX_VALUE / 2);
+            }
+            final String wraps = wrapsExactly();
+            if (wraps != null)
+            {
+                System.out.println("probe: " + wraps);
+                return;
+            }
             try (Lake lake = Lake.of(4096); Arena arena = Arena.builder().initialBlockSize(1024).build())
             {
                 final long kept = lake.beginSandbox();
@@ -198,6 +208,32 @@ class LakeThirdReviewTest
                 System.out.println("probe: refused a valid token: " + ex);
             }
             System.out.flush();
+        }
+
+        /**
+         * @return null if every level's blocks come round exactly after its region's usable blocks, first blocks
+         * after 2^43 - 2, all ids below their region's end; else what went wrong. Leaves the counters as it found them.
+         */
+        private static String wrapsExactly()
+        {
+            for (int level = 0; level < TokenIds.LEVELS; level++)
+            {
+                final long size = TokenIds.FIRST_BLOCK << level;
+                final long usable = level == 0 ? (1L << 43) - 2 : (1L << (39 - level)) - 1;
+                final long saved = TokenIds.blocksTaken(level);
+                TokenIds.setBlocksTaken(level, 0);
+                final long first = TokenIds.firstOfBlock(level);
+                TokenIds.setBlocksTaken(level, usable - 1);
+                final long last = TokenIds.firstOfBlock(level);
+                final long again = TokenIds.firstOfBlock(level);
+                TokenIds.setBlocksTaken(level, saved);
+                if (again != first || last == first || TokenIds.level(last) != level ||
+                    TokenIds.level(last + size - 1) != level || TokenIds.level(first) != level || first < 2)
+                {
+                    return "level " + level + " wraps wrong: first " + first + ", last " + last + ", again " + again;
+                }
+            }
+            return null;
         }
     }
 

@@ -17,29 +17,68 @@ import static org.junit.jupiter.api.Assertions.*;
 class SandboxIdTest
 {
     @Test
-    void nextWalksABlockThenTakesAFreshOne()
+    void nextWalksBlocksThatDoubleUpToTheLargestThenStay()
     {
-        final long first = TokenIds.next(TokenIds.NONE);
-        assertTrue(first >= 2 && first < TokenIds.ID_LIMIT, "first id of a fresh block: " + first);
-        assertEquals(2, Math.floorMod(first, TokenIds.BLOCK), "a block's ids start 2 past a multiple of BLOCK");
-
-        long id = first;
-        int inBlock = 1;
-        while (true)
+        final Set<Long> seen = new HashSet<>();
+        long id = TokenIds.next(TokenIds.NONE);
+        long expected = TokenIds.FIRST_BLOCK;
+        for (int block = 0; block < TokenIds.LEVELS + 2; block++)
         {
-            final long next = TokenIds.next(id);
-            if (next != id + 1)
+            final long first = id;
+            assertTrue(first >= 2 && first < TokenIds.ID_LIMIT, "first id of a block: " + first);
+            assertEquals(1, Math.floorMod(first, expected), "a block's ids start 1 past a multiple of its size");
+            assertEquals(Math.min(block, TokenIds.LEVELS - 1), TokenIds.level(first), "the id's region names its size");
+            long inBlock = 0;
+            while (true)
             {
-                assertEquals(0, Math.floorMod(id + 1, TokenIds.BLOCK), "only a multiple of BLOCK ends the walk");
-                assertEquals(2, Math.floorMod(next, TokenIds.BLOCK));
-                assertTrue(next > id || next < first, "a fresh block never overlaps the one just used up");
-                break;
+                assertTrue(seen.add(id), "id " + id + " handed out twice");
+                inBlock++;
+                final long next = TokenIds.next(id);
+                if (next != id + 1)
+                {
+                    assertEquals(0, Math.floorMod(id + 1, expected), "only the block's end ends the walk");
+                    id = next;
+                    break;
+                }
+                assertNotEquals(0, Math.floorMod(next, expected), "the block's end is never handed out");
+                id = next;
             }
-            assertNotEquals(0, Math.floorMod(next, TokenIds.BLOCK), "the multiple of BLOCK is never handed out");
-            id = next;
-            inBlock++;
+            assertEquals(expected - 1, inBlock, "every id of the block but its end");
+            expected = Math.min(expected * 2, TokenIds.BLOCK);
         }
-        assertEquals(TokenIds.BLOCK - 2, inBlock, "every id of the block but the multiple of BLOCK and the one after");
+    }
+
+    /**
+     * The wrap that a process making a fresh view per message used to reach after 2^32 - 1 messages (every fresh
+     * allocator took a block of 65,536 ids at its first token): a first token now takes a block of 16 from a region
+     * of 2^43 - 2 such blocks (the wrap itself: {@code LakeThirdReviewTest}), and a token handed to the wrong fresh
+     * view is refused.
+     */
+    @Test
+    void aFreshViewPerMessageSpendsOneSmallBlockAndRefusesTheOthersTokens()
+    {
+        try (Lake lake = Lake.of(1 << 16))
+        {
+            final long before = TokenIds.blocksTaken(0);
+            long previous = 0;
+            LakeView previousView = null;
+            for (int message = 0; message < 1000; message++)
+            {
+                final LakeView view = lake.split(64);
+                final long token = view.beginSandbox();
+                assertEquals(0, TokenIds.level(token >>> 16), "a fresh view's first token comes from a first block");
+                if (previousView != null)
+                {
+                    final long stale = previous;
+                    assertThrows(StaleHandleException.class, () -> view.commitSandbox(stale), "another view's token");
+                }
+                view.commitSandbox(token);
+                previous = token;
+                previousView = view;
+                lake.reset();
+            }
+            assertTrue(TokenIds.blocksTaken(0) - before >= 1000, "one first block per fresh view");
+        }
     }
 
     @Test
@@ -177,16 +216,23 @@ class SandboxIdTest
         final Lake lake = Lake.of(1024);
         final LakeView view = lake.split(512);
         lake.close();
-        final Field next = TokenIds.class.getDeclaredField("NEXT");
-        next.setAccessible(true);
-        final java.util.concurrent.atomic.AtomicLong counter = (java.util.concurrent.atomic.AtomicLong)next.get(null);
-        final long before = counter.get();
+        final long before = blocksTaken();
         for (int i = 0; i < 10; i++)
         {
             assertThrows(IllegalStateException.class, lake::beginSandbox);
             assertThrows(StaleHandleException.class, view::beginSandbox);
         }
-        assertEquals(before, counter.get(), "a refused token took a block of the process-wide counter");
+        assertEquals(before, blocksTaken(), "a refused token took a block of the process-wide counter");
+    }
+
+    private static long blocksTaken()
+    {
+        long taken = 0;
+        for (int level = 0; level < TokenIds.LEVELS; level++)
+        {
+            taken += TokenIds.blocksTaken(level);
+        }
+        return taken;
     }
 
     private static long storedId(final LakeAllocator allocator, final int depth) throws ReflectiveOperationException
