@@ -313,11 +313,13 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      *
      * @param on whether to zero.
      * @return this allocator.
-     * @throws IllegalStateException if the lake is confined to another thread (nothing changes).
+     * @throws IllegalStateException if the lake is confined to another thread or closed
+     *                               ({@link StaleHandleException} for a stale view); nothing changes.
      */
     public final LakeAllocator setZeroing(final boolean on)
     {
         root.checkConfinement();
+        checkAlive(); // "anything after close()", and a stale view: refused, and nothing changes
         if (on != zeroing)
         {
             // switching on: the free bytes may hold anything, zero them lazily as they are handed out
@@ -1041,17 +1043,26 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     private boolean revalidate()
     {
-        if (dead)
+        // a loop, not a recursion through parent.alive(): a chain of nested views may be deeper than the stack
+        final long now = root.stamp;
+        LakeAllocator v = this;
+        while (v.parent != null && v.validStamp != now)
         {
-            return false;
+            if (v.dead || !v.parent.holds(v.tokenIndex, v.tokenId, v.limit))
+            {
+                for (LakeAllocator d = this; d != v.parent; d = d.parent)
+                {
+                    d.dead = true;
+                }
+                return false;
+            }
+            v = v.parent;
         }
-        if (parent.alive() && parent.holds(tokenIndex, tokenId, limit))
+        for (LakeAllocator d = this; d != v; d = d.parent)
         {
-            validStamp = root.stamp;
-            return true;
+            d.validStamp = now;
         }
-        dead = true;
-        return false;
+        return true;
     }
 
     final void checkAlive()

@@ -799,6 +799,12 @@ final class LakeWorld implements AutoCloseable
     void setZeroing(final int who, final boolean on)
     {
         final Alloc m = pick(who);
+        if (refusedBecauseDead(m))
+        {
+            assertThrows(IllegalStateException.class, () -> m.real.setZeroing(on), "setZeroing on invalid " + m);
+            assertEquals(m.zeroing, m.real.isZeroing(), "a refused setZeroing changed the switch");
+            return;
+        }
         assertSame(m.real, m.real.setZeroing(on));
         m.zeroing = on;
     }
