@@ -1671,7 +1671,13 @@ public final class Arena implements AutoCloseable
                 }
             }
             final boolean ownBlock = size > standard;
-            final int blockSize = ownBlock ? size : standard;
+            int blockSize = ownBlock ? size : standard;
+            if (!ownBlock && reserved + blockSize > maxReserved && reserved + size <= maxReserved)
+            {
+                // the doubling would cross the reserve limit, the request does not: a last, smaller block of what the
+                // limit has left (at least size), or the limit refused requests it had room for (up to half of it)
+                blockSize = (int)(maxReserved - reserved);
+            }
             if (reserved + blockSize > maxReserved)
             {
                 if (!orThrow)
@@ -2145,6 +2151,7 @@ public final class Arena implements AutoCloseable
     {
         int out = from;
         final int length = value.length();
+        checkUnchangedBy(value, stamp); // length() is the caller's code too: an empty value has no charAt to check after
         for (int i = 0; i < length; i++)
         {
             final char c = value.charAt(i);

@@ -107,7 +107,12 @@ class FourteenthReviewArenaTest
                     }
                 }
                 final boolean own = size > standard;
-                final int blockSize = own ? size : standard;
+                int blockSize = own ? size : standard;
+                if (!own && reserved + blockSize > maxReserved && reserved + size <= maxReserved)
+                {
+                    // docs/arena.md: a last, smaller block of what the limit has left, when the request fits in it
+                    blockSize = (int)(maxReserved - reserved);
+                }
                 if (reserved + blockSize > maxReserved)
                 {
                     throw new ModelRefusal("reserve");
