@@ -477,7 +477,9 @@ abstract class SlotArena implements AutoCloseable
      */
     public final int length(final long handle)
     {
-        return frozenLength(liveSlot(handle, "read the length of"));
+        final int length = frozenLength(liveSlot(handle, "read the length of"));
+        validate(slots, handle); // the length read was this handle's, not the slot's next owner's
+        return length;
     }
 
     /**
@@ -734,6 +736,7 @@ abstract class SlotArena implements AutoCloseable
         final long generation = SlotTable.generationOf(handle);
         if (frozenLength(slot) == SlotTable.WRITING)
         {
+            validate(slots, handle); // still writing as this handle, not as the slot's next owner: else stale
             throw new IllegalStateException(name + ": freeze the handle of slot " + slot + " before sharing it");
         }
         table.retain(slot, generation);
@@ -1025,7 +1028,7 @@ abstract class SlotArena implements AutoCloseable
      * After a read: throws if the handle's slot changed owner, so that a racing stale reader never returns another
      * allocation's bytes. The fence keeps the read before this check.
      */
-    private void validate(final long[] s, final long handle)
+    final void validate(final long[] s, final long handle)
     {
         VarHandle.acquireFence();
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
