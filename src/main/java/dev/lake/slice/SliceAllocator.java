@@ -164,6 +164,13 @@ public final class SliceAllocator implements AutoCloseable
     /** Where the allocation in progress goes, and how: set by begin, cleared by finish or abort. */
     private Chunk target;
     private int targetKind;
+    /**
+     * The chunk the last pin was made for, and the slices allocated when it was made: an allocation that pinned its
+     * chunk and then failed, with no slice allocated since, handed out no reference in the pin's generation, so
+     * {@link #abort} takes the pin back (see {@link #unpinUnused}). Written on the cold paths only.
+     */
+    private Chunk pinnedFor;
+    private long pinnedAtSlice;
     /** Where a local slice placed by the allocation in progress began (its offset goes back there when it is freed). */
     private int targetStart;
     /**
@@ -874,8 +881,14 @@ public final class SliceAllocator implements AutoCloseable
         final ChunkMemory m = c.memory;
         // the generation again after the count (a volatile read: the reload stays after it): a reset in place that
         // came between the lookup and the count wrote a new slice's header there, which read as this reference's
-        return data >= HEADER && data < m.offset && m.buffer.getIntVolatile(data - Integer.BYTES) > 0 &&
-            c.generation == generationOf(ref);
+        // the header, and its slice, below the allocated end, as every count operation and bulk copy requires
+        final int end = m.offset;
+        if (data < HEADER || data >= end || m.buffer.getIntVolatile(data - Integer.BYTES) <= 0)
+        {
+            return false;
+        }
+        final int length = m.buffer.getInt(data - HEADER);
+        return length > 0 && data + (long)length * stride <= end && c.generation == generationOf(ref);
     }
 
     /**
@@ -1577,6 +1590,8 @@ public final class SliceAllocator implements AutoCloseable
         try
         {
             pin(target);
+            pinnedFor = target;
+            pinnedAtSlice = counters.slicesAllocated();
         }
         catch (final Throwable ex)
         {
@@ -1693,10 +1708,36 @@ public final class SliceAllocator implements AutoCloseable
             // the chunk held no live slice and the failed initializer wrote over its old headers: it is empty now
             t.memory.offset = 0;
         }
+        if (t == pinnedFor && targetKind <= RESET_CURRENT)
+        {
+            unpinUnused(t);
+        }
         if (targetKind == DEDICATED || targetKind == FRESH)
         {
             t.releaseReference();
         }
+    }
+
+    /**
+     * Takes back the pin of the current chunk {@code t}, made for an allocation that failed, if no slice was allocated
+     * since: no reference carries the pin's generation, and left pinned the table would hold the chunk, a leaked
+     * handle in it never found by the safety net, and each reset in place would spend one of its slot's reuses (the
+     * cost slices.md says the handle and local tiers do not pay). Its generation goes back to 0, as an unpinned
+     * chunk's is; the slot goes back to the pool. A dedicated or fresh chunk needs none of this: it is freed.
+     */
+    private void unpinUnused(final Chunk t)
+    {
+        pinnedFor = null;
+        final ChunkMemory m = t.memory;
+        final SlotPool.Node node = m.node;
+        if (node == null || pinnedAtSlice != counters.slicesAllocated())
+        {
+            return;
+        }
+        slots[node.slot] = null;
+        m.node = null;
+        t.generation = 0;
+        slotPool.push(node);
     }
 
     private Chunk newChunk(final int bytes)

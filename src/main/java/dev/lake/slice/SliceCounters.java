@@ -97,6 +97,12 @@ final class SliceCounters
         SLICES_ALLOCATED.setRelease(this, (long)SLICES_ALLOCATED.getOpaque(this) + 1);
     }
 
+    /** @return slices allocated so far; exact on the allocating thread, which alone counts them. */
+    long slicesAllocated()
+    {
+        return (long)SLICES_ALLOCATED.getOpaque(this);
+    }
+
     /**
      * Any thread: the last reference to a slice went. On the allocating thread no atomic instruction.
      *
