@@ -694,7 +694,9 @@ public final class Region implements AutoCloseable
         {
             if (SHOULD_BOUNDS_CHECK)
             {
-                boundsCheck0(index, length + STR_HEADER_LEN);
+                // the header and the body apart: length + 4 let a length of -1 to -4 pass, and it was returned
+                boundsCheck0(index, STR_HEADER_LEN);
+                boundsCheck0(index + STR_HEADER_LEN, length);
             }
             appendAsciiChars(index + STR_HEADER_LEN, length, appendable);
             return length;
