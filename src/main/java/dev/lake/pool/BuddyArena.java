@@ -278,7 +278,7 @@ public final class BuddyArena extends SlotArena
         // liveSlot's opaque read: a thread polling this for another thread's release must see it; validate after
         // the read: the block may have been freed and taken, at another size, by its next owner in between
         final int capacity = capacity(liveSlot(handle, "size"));
-        validate(slots, handle);
+        validate(slots, handle, "size");
         return capacity;
     }
 

@@ -478,7 +478,7 @@ abstract class SlotArena implements AutoCloseable
     public final int length(final long handle)
     {
         final int length = frozenLength(liveSlot(handle, "read the length of"));
-        validate(slots, handle); // the length read was this handle's, not the slot's next owner's
+        validate(slots, handle, "read the length of"); // the length read was this handle's, not its slot's next owner's
         return length;
     }
 
@@ -736,7 +736,7 @@ abstract class SlotArena implements AutoCloseable
         final long generation = SlotTable.generationOf(handle);
         if (frozenLength(slot) == SlotTable.WRITING)
         {
-            validate(slots, handle); // still writing as this handle, not as the slot's next owner: else stale
+            validate(slots, handle, "retain"); // still writing as this handle, not as its slot's next owner: else stale
             throw new IllegalStateException(name + ": freeze the handle of slot " + slot + " before sharing it");
         }
         table.retain(slot, generation);
@@ -1030,13 +1030,19 @@ abstract class SlotArena implements AutoCloseable
      */
     final void validate(final long[] s, final long handle)
     {
+        validate(s, handle, "read");
+    }
+
+    /** {@link #validate(long[], long)} for a stale refusal that names {@code action} ("retain", "size", ...). */
+    final void validate(final long[] s, final long handle, final String action)
+    {
         VarHandle.acquireFence();
         final int at = (int)(handle & SlotTable.REF_MASK) << SlotTable.SHIFT;
         final long m = SlotTable.wordVolatile(s, at); // readAt range-checked this handle against s
         // the check before the read found the slot live at this generation; only a free moves a generation on
         if ((m ^ handle) >>> SlotTable.REF_BITS != 0)
         {
-            throw table.stale(m, at >>> SlotTable.SHIFT, SlotTable.generationOf(handle), "read");
+            throw table.stale(m, at >>> SlotTable.SHIFT, SlotTable.generationOf(handle), action);
         }
     }
 

@@ -171,6 +171,8 @@ public final class SliceAllocator implements AutoCloseable
      */
     private Chunk pinnedFor;
     private long pinnedAtSlice;
+    /** The generation of the last pin's table slot before the pin: given back to the slot with the pin. */
+    private int pinnedFromGeneration;
     /** Where a local slice placed by the allocation in progress began (its offset goes back there when it is freed). */
     private int targetStart;
     /**
@@ -1708,9 +1710,13 @@ public final class SliceAllocator implements AutoCloseable
             // the chunk held no live slice and the failed initializer wrote over its old headers: it is empty now
             t.memory.offset = 0;
         }
-        if (t == pinnedFor && targetKind <= RESET_CURRENT)
+        if (t == pinnedFor)
         {
-            unpinUnused(t);
+            if (targetKind <= RESET_CURRENT)
+            {
+                unpinUnused(t);
+            }
+            pinnedFor = null; // a dedicated or fresh chunk is freed below: not held here until the next pin
         }
         if (targetKind == DEDICATED || targetKind == FRESH)
         {
@@ -1737,6 +1743,13 @@ public final class SliceAllocator implements AutoCloseable
         slots[node.slot] = null;
         m.node = null;
         t.generation = 0;
+        // the slot's generation as it was: no reference carried the pin's, and a failure per message must not spend
+        // the slot's 65,535 reuses (then the table's slots) with nothing allocated. Not a slot made for this pin: it
+        // starts at lastGeneration, which the pool reads as spent; it keeps the pin's (one reuse, once per slot)
+        if (pinnedFromGeneration != lastGeneration)
+        {
+            node.generation = pinnedFromGeneration;
+        }
         slotPool.push(node);
     }
 
@@ -1806,6 +1819,7 @@ public final class SliceAllocator implements AutoCloseable
             node.generation = generationSeed;
             nextSlot = slot + 1;
         }
+        pinnedFromGeneration = node.generation;
         final int generation = nextGeneration(node.generation);
         node.generation = generation;
         chunk.generation = generation;
