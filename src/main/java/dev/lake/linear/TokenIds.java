@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * size to 1 before the next multiple: an id's region says its block size, so the end of a block is found from the
  * id alone, with no field per allocator. The blocks of a region come round again only after about 2^42 tokens
  * have been handed out in the process (about 50 days at a million a second; 2^43 for one scope per fresh
- * allocator); from then on a misplaced token can match a scope opened a full round earlier and still open, in the
- * allocator that drew the same block. Correct code is unaffected.
+ * allocator; one long-lived allocator alone comes round to its own first large block after about 2^43); from then
+ * on a misplaced token can match a scope opened a full round earlier and still open, in the allocator that drew the
+ * same block. Correct code is unaffected.
  */
 final class TokenIds
 {
