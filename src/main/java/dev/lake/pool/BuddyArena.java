@@ -322,7 +322,9 @@ public final class BuddyArena extends SlotArena
         // may count the allocations made during the read as live; it can never pass the arena's minimum blocks.
         final long frees = table.sum(SlotTable.FREES);
         final long allocations = table.sum(SlotTable.ALLOCS);
-        final long liveBlocks = Math.min(allocations - frees, totalBytes / minBlock);
+        // clamped at 0 too: the counters are read opaquely, and a weakly ordered CPU may let the later read see older
+        // values than the earlier one
+        final long liveBlocks = Math.max(0, Math.min(allocations - frees, totalBytes / minBlock));
         return new BuddyArenaMetrics(
             name,
             totalBytes,

@@ -42,7 +42,8 @@ import java.util.concurrent.CompletableFuture;
  * own 64-byte cache line so threads working in different words never false-share, and each thread starts its
  * search at a word derived from its thread id, so threads spread over the bitmap. Lock-free: a failed CAS
  * means another thread made progress. O(1) when the starting word has a free bit; O(words) to find the last
- * free slots of a nearly full arena. No lock, and on the primitive tier no allocation, on any of these paths.
+ * free slots of a nearly full arena. No lock, and on the primitive tier no allocation, on any of these paths. A
+ * refusal ({@link ArenaFullException}) is slower: the exception names the live count, which walks every slot.
  *
  * <h2>Waiting for capacity</h2>
  * {@link #allocateAsync()} returns a {@link CompletableFuture} completed when a slot frees up;
