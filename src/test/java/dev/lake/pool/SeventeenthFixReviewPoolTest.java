@@ -1,6 +1,5 @@
 package dev.lake.pool;
 
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -26,52 +25,42 @@ class SeventeenthFixReviewPoolTest
             final AtomicLong published = new AtomicLong();
             final AtomicReference<String> wrong = new AtomicReference<>();
             final AtomicBoolean stop = new AtomicBoolean();
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
-            Workers.run(4, id ->
+            Workers.race(4, 3, stop, () ->
             {
-                if (id == 0)
+                final long h = arena.tryAllocateHandle();
+                if (h == FixedArena.NO_HANDLE)
                 {
-                    while (!stop.get() && System.nanoTime() < deadline)
-                    {
-                        final long h = arena.tryAllocateHandle();
-                        if (h == FixedArena.NO_HANDLE)
-                        {
-                            continue;
-                        }
-                        published.set(h); // published while writing: retain(h) must say "not frozen", or stale
-                        for (int i = 0; i < 64; i += 8)
-                        {
-                            arena.putLong(h, i, h);
-                        }
-                        arena.release(h);
-                    }
-                    stop.set(true);
                     return;
                 }
-                while (!stop.get())
+                published.set(h); // published while writing: retain(h) must say "not frozen", or stale
+                for (int i = 0; i < 64; i += 8)
                 {
-                    final long h = published.get();
-                    if (h == 0)
+                    arena.putLong(h, i, h);
+                }
+                arena.release(h);
+            }, () ->
+            {
+                final long h = published.get();
+                if (h == 0)
+                {
+                    return;
+                }
+                try
+                {
+                    arena.retain(h);
+                    arena.release(h);
+                }
+                catch (final StaleHandleException stale)
+                {
+                    if (!stale.getMessage().contains("retain"))
                     {
-                        continue;
+                        wrong.compareAndSet(null, stale.getMessage());
+                        stop.set(true);
                     }
-                    try
-                    {
-                        arena.retain(h);
-                        arena.release(h);
-                    }
-                    catch (final StaleHandleException stale)
-                    {
-                        if (!stale.getMessage().contains("retain"))
-                        {
-                            wrong.compareAndSet(null, stale.getMessage());
-                            stop.set(true);
-                        }
-                    }
-                    catch (final IllegalStateException notFrozen)
-                    {
-                        // live and writing: the documented answer
-                    }
+                }
+                catch (final IllegalStateException notFrozen)
+                {
+                    // live and writing: the documented answer
                 }
             });
             assertEquals(null, wrong.get(), "retain(h) refused a stale handle with a message about another operation");

@@ -403,42 +403,32 @@ class SeventeenthReviewPoolTest
             final AtomicLong wrong = new AtomicLong();
             final AtomicLong example = new AtomicLong();
             final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            Workers.run(4, id ->
+            Workers.race(4, 5, stop, () ->
             {
-                if (id == 0)
+                final long h = arena.allocateHandle();
+                arena.freezeHandle(h, expectedLength(h));
+                published.set(h);
+                arena.release(h);
+            }, () ->
+            {
+                final long h = published.get();
+                if (h == 0)
                 {
-                    while (!stop.get() && System.nanoTime() < deadline)
-                    {
-                        final long h = arena.allocateHandle();
-                        arena.freezeHandle(h, expectedLength(h));
-                        published.set(h);
-                        arena.release(h);
-                    }
-                    stop.set(true);
                     return;
                 }
-                while (!stop.get())
+                try
                 {
-                    final long h = published.get();
-                    if (h == 0)
+                    final int length = arena.length(h);
+                    if (length != expectedLength(h))
                     {
-                        continue;
+                        example.set(((long)length << 32) | expectedLength(h));
+                        wrong.incrementAndGet();
+                        stop.set(true);
                     }
-                    try
-                    {
-                        final int length = arena.length(h);
-                        if (length != expectedLength(h))
-                        {
-                            example.set(((long)length << 32) | expectedLength(h));
-                            wrong.incrementAndGet();
-                            stop.set(true);
-                        }
-                    }
-                    catch (final StaleHandleException expected)
-                    {
-                        // released: the documented answer
-                    }
+                }
+                catch (final StaleHandleException expected)
+                {
+                    // released: the documented answer
                 }
             });
             assertEquals(0, wrong.get(), "length(h) of a released handle answered " + (int)(example.get() >> 32) +
@@ -467,43 +457,33 @@ class SeventeenthReviewPoolTest
             final AtomicLong wrong = new AtomicLong();
             final AtomicLong example = new AtomicLong();
             final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            Workers.run(4, id ->
+            final int[] cycles = new int[1];
+            Workers.race(4, 5, stop, () ->
             {
-                if (id == 0)
+                final int size = (cycles[0]++ & 1) == 0 ? 64 : 128;
+                final long h = arena.allocateHandle(size);
+                published.set(new long[] {h, size});
+                arena.release(h);
+            }, () ->
+            {
+                final long[] p = published.get();
+                if (p == null)
                 {
-                    int i = 0;
-                    while (!stop.get() && System.nanoTime() < deadline)
-                    {
-                        final int size = (i++ & 1) == 0 ? 64 : 128;
-                        final long h = arena.allocateHandle(size);
-                        published.set(new long[] {h, size});
-                        arena.release(h);
-                    }
-                    stop.set(true);
                     return;
                 }
-                while (!stop.get())
+                try
                 {
-                    final long[] p = published.get();
-                    if (p == null)
+                    final int capacity = arena.handleCapacity(p[0]);
+                    if (capacity != p[1])
                     {
-                        continue;
+                        example.set(((long)capacity << 32) | p[1]);
+                        wrong.incrementAndGet();
+                        stop.set(true);
                     }
-                    try
-                    {
-                        final int capacity = arena.handleCapacity(p[0]);
-                        if (capacity != p[1])
-                        {
-                            example.set(((long)capacity << 32) | p[1]);
-                            wrong.incrementAndGet();
-                            stop.set(true);
-                        }
-                    }
-                    catch (final StaleHandleException expected)
-                    {
-                        // released: the documented answer
-                    }
+                }
+                catch (final StaleHandleException expected)
+                {
+                    // released: the documented answer
                 }
             });
             assertEquals(0, wrong.get(), "handleCapacity(h) of a released handle answered " +
@@ -527,50 +507,40 @@ class SeventeenthReviewPoolTest
             final java.util.concurrent.atomic.AtomicReference<Throwable> wrong =
                 new java.util.concurrent.atomic.AtomicReference<>();
             final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            Workers.run(4, id ->
+            Workers.race(4, 5, stop, () ->
             {
-                if (id == 0)
+                final long h = arena.tryAllocateHandle();
+                if (h == FixedArena.NO_HANDLE)
                 {
-                    while (!stop.get() && System.nanoTime() < deadline)
-                    {
-                        final long h = arena.tryAllocateHandle();
-                        if (h == FixedArena.NO_HANDLE)
-                        {
-                            continue; // a reader holds a reference for a moment
-                        }
-                        for (int i = 0; i < 64; i += 8)
-                        {
-                            arena.putLong(h, i, h); // the new owner writes a while before it freezes
-                        }
-                        arena.freezeHandle(h, 8);
-                        published.set(h);
-                        arena.release(h);
-                    }
-                    stop.set(true);
+                    return; // a reader holds a reference for a moment
+                }
+                for (int i = 0; i < 64; i += 8)
+                {
+                    arena.putLong(h, i, h); // the new owner writes a while before it freezes
+                }
+                arena.freezeHandle(h, 8);
+                published.set(h);
+                arena.release(h);
+            }, () ->
+            {
+                final long h = published.get();
+                if (h == 0)
+                {
                     return;
                 }
-                while (!stop.get())
+                try
                 {
-                    final long h = published.get();
-                    if (h == 0)
-                    {
-                        continue;
-                    }
-                    try
-                    {
-                        arena.retain(h);
-                        arena.release(h); // it was live and frozen: our reference goes back
-                    }
-                    catch (final StaleHandleException expected)
-                    {
-                        // released: the documented answer
-                    }
-                    catch (final IllegalStateException notFrozen)
-                    {
-                        wrong.compareAndSet(null, notFrozen);
-                        stop.set(true);
-                    }
+                    arena.retain(h);
+                    arena.release(h); // it was live and frozen: our reference goes back
+                }
+                catch (final StaleHandleException expected)
+                {
+                    // released: the documented answer
+                }
+                catch (final IllegalStateException notFrozen)
+                {
+                    wrong.compareAndSet(null, notFrozen);
+                    stop.set(true);
                 }
             });
             assertEquals(null, wrong.get(), "a released handle that was frozen was refused as not frozen yet");

@@ -3,6 +3,8 @@ package dev.lake.pool;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -58,5 +60,45 @@ final class Workers
         {
             throw new AssertionError("worker failed: " + error.get(), error.get());
         }
+    }
+
+    /** One step of a {@link #race}: a writer's whole cycle (claim, publish, give back) or one reader's poll. */
+    interface Step
+    {
+        void run() throws Exception;
+    }
+
+    /**
+     * The stale-handle race: worker 0 repeats {@code writerCycle} (typically claim a handle, publish it, release it)
+     * until {@code seconds} pass or {@code stop} is set, then sets {@code stop}; the other {@code threads - 1} repeat
+     * {@code readerStep} (act on the handle published last) until {@code stop}. A reader that sees a wrong answer
+     * records it and sets {@code stop}.
+     */
+    static void race(final int threads, final int seconds, final AtomicBoolean stop, final Step writerCycle,
+        final Step readerStep) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        run(threads, id ->
+        {
+            if (id == 0)
+            {
+                try
+                {
+                    while (!stop.get() && System.nanoTime() < deadline)
+                    {
+                        writerCycle.run();
+                    }
+                }
+                finally
+                {
+                    stop.set(true);
+                }
+                return;
+            }
+            while (!stop.get())
+            {
+                readerStep.run();
+            }
+        });
     }
 }

@@ -19,39 +19,6 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class SeventeenthReviewSliceTest extends NativeBaselineTest
 {
-    private static final class Live
-    {
-        final int kind; // 0 local, 1 handle, 2 ref, 3 ref read through a bound reader
-        final long id;
-        final int length;
-        SliceReader reader;
-        SharedSlice handle;
-        long ref;
-
-        Live(final int kind, final long id, final int length)
-        {
-            this.kind = kind;
-            this.id = id;
-            this.length = length;
-        }
-    }
-
-    private static void release(final SliceAllocator alloc, final Live l)
-    {
-        if (l.reader != null)
-        {
-            l.reader.close();
-        }
-        else if (l.handle != null)
-        {
-            l.handle.release();
-        }
-        else
-        {
-            alloc.release(l.ref);
-        }
-    }
-
     private static byte pattern(final long id, final int byteIndex)
     {
         return (byte)(id * 31 + byteIndex * 7 + 1);
@@ -82,7 +49,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
         final int stride = layout.stride();
         final int capacity = 1 + rnd.nextInt(12);
         final SliceAllocator alloc = SliceAllocator.builder(layout).chunkCapacity(capacity).build();
-        final List<Live> live = new ArrayList<>();
+        final List<LiveSlice> live = new ArrayList<>();
         long liveBytes = 0;
         long allocated = 0;
         long nextId = 1;
@@ -104,7 +71,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
             {
                 if (op == 0)
                 {
-                    final Live l = new Live(0, id, length);
+                    final LiveSlice l = new LiveSlice(0, id, length);
                     l.reader = alloc.allocateLocal(length, init, new SliceReader());
                     live.add(l);
                     liveBytes += bytes;
@@ -112,7 +79,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
                 }
                 else if (op == 1)
                 {
-                    final Live l = new Live(1, id, length);
+                    final LiveSlice l = new LiveSlice(1, id, length);
                     l.handle = alloc.allocate(length, init);
                     live.add(l);
                     liveBytes += bytes;
@@ -120,7 +87,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
                 }
                 else if (op == 2)
                 {
-                    final Live l = new Live(2, id, length);
+                    final LiveSlice l = new LiveSlice(2, id, length);
                     l.ref = alloc.allocateRef(length, init);
                     if (rnd.nextBoolean())
                     {
@@ -166,7 +133,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
                     {
                         src.putByte(3 + b, pattern(id, b));
                     }
-                    final Live l = new Live(1, id, 1);
+                    final LiveSlice l = new LiveSlice(1, id, 1);
                     l.handle = rnd.nextBoolean() ? alloc.allocateValue(src, 3).toSlice() :
                         alloc.allocateSingle((w, offset, i) -> w.putBytes(offset, src, 3, size)).toSlice();
                     live.add(l);
@@ -175,7 +142,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
                 }
                 else if (!live.isEmpty())
                 {
-                    final Live l = live.remove(rnd.nextInt(live.size()));
+                    final LiveSlice l = live.remove(rnd.nextInt(live.size()));
                     check(alloc, l, stride, size, where + " step " + step);
                     if (op == 5 && l.kind == 1)
                     {
@@ -196,7 +163,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
                         live.add(l);
                         continue;
                     }
-                    release(alloc, l);
+                    l.release(alloc);
                     liveBytes -= (long)l.length * stride;
                 }
             }
@@ -208,15 +175,15 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
             assertEquals(liveBytes, stats.liveSliceBytes(), where + " step " + step);
             assertEquals(allocated, stats.slicesAllocated(), where + " step " + step);
         }
-        for (final Live l : live)
+        for (final LiveSlice l : live)
         {
             check(alloc, l, stride, size, where + " end");
         }
         alloc.close();
-        for (final Live l : live)
+        for (final LiveSlice l : live)
         {
             check(alloc, l, stride, size, where + " after close");
-            release(alloc, l);
+            l.release(alloc);
         }
         final SliceStats stats = alloc.stats();
         assertEquals(0, stats.liveSliceBytes(), where);
@@ -318,7 +285,7 @@ class SeventeenthReviewSliceTest extends NativeBaselineTest
         }
     }
 
-    private static void check(final SliceAllocator alloc, final Live l, final int stride, final int size, final String where)
+    private static void check(final SliceAllocator alloc, final LiveSlice l, final int stride, final int size, final String where)
     {
         final int bytes = l.length * stride;
         final UnsafeBuffer copy = new UnsafeBuffer(new byte[bytes]);

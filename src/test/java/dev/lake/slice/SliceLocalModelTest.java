@@ -16,23 +16,6 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class SliceLocalModelTest extends NativeBaselineTest
 {
-    private static final class Live
-    {
-        final int kind; // 0 local, 1 handle, 2 ref
-        final long id;
-        final int length;
-        SliceReader reader;
-        SharedSlice handle;
-        long ref;
-
-        Live(final int kind, final long id, final int length)
-        {
-            this.kind = kind;
-            this.id = id;
-            this.length = length;
-        }
-    }
-
     private static long value(final long id, final int i)
     {
         return id * 1_000_003L + i;
@@ -53,7 +36,7 @@ class SliceLocalModelTest extends NativeBaselineTest
         final SplittableRandom rnd = new SplittableRandom(seed);
         final int capacity = 16 + rnd.nextInt(64);
         final SliceAllocator alloc = longs(capacity);
-        final List<Live> live = new ArrayList<>();
+        final List<LiveSlice> live = new ArrayList<>();
         long liveBytes = 0;
         long allocated = 0;
         long nextId = 1;
@@ -75,7 +58,7 @@ class SliceLocalModelTest extends NativeBaselineTest
                     }
                     return value(id, i);
                 };
-                final Live l = new Live(kind, id, length);
+                final LiveSlice l = new LiveSlice(kind, id, length);
                 try
                 {
                     switch (kind)
@@ -96,19 +79,14 @@ class SliceLocalModelTest extends NativeBaselineTest
             }
             else
             {
-                final Live l = live.remove(rnd.nextInt(live.size()));
+                final LiveSlice l = live.remove(rnd.nextInt(live.size()));
                 check(alloc, l, seed, step);
-                switch (l.kind)
-                {
-                    case 0 -> l.reader.close();
-                    case 1 -> l.handle.release();
-                    default -> alloc.release(l.ref);
-                }
+                l.release(alloc);
                 liveBytes -= l.length * 8L;
             }
             if (step % 97 == 0)
             {
-                for (final Live l : live)
+                for (final LiveSlice l : live)
                 {
                     check(alloc, l, seed, step);
                 }
@@ -117,7 +95,7 @@ class SliceLocalModelTest extends NativeBaselineTest
             assertEquals(liveBytes, stats.liveSliceBytes(), "seed " + seed + " step " + step);
             assertEquals(allocated, stats.slicesAllocated(), "seed " + seed + " step " + step);
         }
-        for (final Live l : live)
+        for (final LiveSlice l : live)
         {
             check(alloc, l, seed, -1);
         }
@@ -127,20 +105,15 @@ class SliceLocalModelTest extends NativeBaselineTest
         {
             alloc.close();
         }
-        for (final Live l : live)
+        for (final LiveSlice l : live)
         {
-            switch (l.kind)
-            {
-                case 0 -> l.reader.close();
-                case 1 -> l.handle.release();
-                default -> alloc.release(l.ref);
-            }
+            l.release(alloc);
         }
         alloc.close();
         assertEquals(new SliceStats(0, 0, 0, 0, allocated), alloc.stats(), "seed " + seed);
     }
 
-    private static void check(final SliceAllocator alloc, final Live l, final long seed, final int step)
+    private static void check(final SliceAllocator alloc, final LiveSlice l, final long seed, final int step)
     {
         for (int i = 0; i < l.length; i++)
         {
@@ -307,7 +280,7 @@ class SliceLocalModelTest extends NativeBaselineTest
         final int capacity = 8 + rnd.nextInt(40);
         final SliceAllocator alloc = SliceAllocator.builder(layout).chunkCapacity(capacity).build();
         final int stride = layout.stride();
-        final List<Live> live = new ArrayList<>();
+        final List<LiveSlice> live = new ArrayList<>();
         final org.agrona.concurrent.UnsafeBuffer copy = new org.agrona.concurrent.UnsafeBuffer(new byte[stride * capacity * 3]);
         long liveBytes = 0;
         long allocated = 0;
@@ -330,7 +303,7 @@ class SliceLocalModelTest extends NativeBaselineTest
                     w.putLong(offset, value(id, i));
                     w.putInt(offset + 8, (int)id);
                 };
-                final Live l = new Live(kind, id, length);
+                final LiveSlice l = new LiveSlice(kind, id, length);
                 try
                 {
                     switch (kind)
@@ -351,34 +324,24 @@ class SliceLocalModelTest extends NativeBaselineTest
             }
             else
             {
-                final Live l = live.remove(rnd.nextInt(live.size()));
+                final LiveSlice l = live.remove(rnd.nextInt(live.size()));
                 checkRecord(alloc, l, copy, stride, layout + " seed " + seed + " step " + step);
-                switch (l.kind)
-                {
-                    case 0 -> l.reader.close();
-                    case 1 -> l.handle.release();
-                    default -> alloc.release(l.ref);
-                }
+                l.release(alloc);
                 liveBytes -= (long)l.length * stride;
             }
             assertEquals(liveBytes, alloc.stats().liveSliceBytes(), layout + " seed " + seed + " step " + step);
             assertEquals(allocated, alloc.stats().slicesAllocated());
         }
-        for (final Live l : live)
+        for (final LiveSlice l : live)
         {
             checkRecord(alloc, l, copy, stride, layout + " seed " + seed + " end");
-            switch (l.kind)
-            {
-                case 0 -> l.reader.close();
-                case 1 -> l.handle.release();
-                default -> alloc.release(l.ref);
-            }
+            l.release(alloc);
         }
         alloc.close();
         assertEquals(new SliceStats(0, 0, 0, 0, allocated), alloc.stats(), layout + " seed " + seed);
     }
 
-    private static void checkRecord(final SliceAllocator alloc, final Live l,
+    private static void checkRecord(final SliceAllocator alloc, final LiveSlice l,
         final org.agrona.concurrent.UnsafeBuffer copy, final int stride, final String where)
     {
         final int bytes = l.length * stride;

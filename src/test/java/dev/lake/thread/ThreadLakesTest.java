@@ -211,7 +211,9 @@ class ThreadLakesTest
             lakes.reap();
             final ThreadLakes.Stats stats = lakes.stats();
             // as many lakes as ever ran at once were built (often fewer than the batch): all pooled, up to the bound
-            return stats.leased() == 0 && stats.pooled() == Math.min(bound, stats.created());
+            // and every give-back counted: a reclaim by another thread pools the lake before it counts it
+            return stats.leased() == 0 && stats.pooled() == Math.min(bound, stats.created()) &&
+                stats.reclaimed() == total;
         });
         final ThreadLakes.Stats stats = lakes.stats();
         assertEquals(stats.created(), stats.closed() + stats.pooled(), "every lake is pooled or freed");
