@@ -131,7 +131,11 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     // Open sandboxes: starts non-decreasing from bottom to top, all <= offset.
     private long[] sandboxIds = NO_LONGS;
-    private int[] sandboxStarts = NO_INTS;
+    /**
+     * Each open sandbox's start (low half) and the mark depth when it opened (high half: its rollback drops the marks
+     * pushed inside it, even those at its start), in one long so that opening stores one word for both.
+     */
+    private long[] sandboxStarts = NO_LONGS;
     private int sandboxDepth;
     /** The id of the last sandbox token handed out ({@link TokenIds#next}): positive, unique in the process. */
     private long sandboxSequence = TokenIds.NONE;
@@ -744,7 +748,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
         final int depth = sandboxDepth;
         final long id = sandboxObjectIds - 1;
         // built before the push: a refused construction (a full heap, a stack overflow at the call) opens nothing
-        final Sandbox sandbox = new Sandbox(this, depth, id, offset);
+        final Sandbox sandbox = new Sandbox(this, depth, id, offset, markDepth);
         pushSandbox(id);
         sandboxObjectIds = id;
         return sandbox;
@@ -811,8 +815,35 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             return;
         }
         checkNoInnerSandbox(depth, "end");
-        rewindTo(sandboxStarts[depth]);
-        popSandbox(depth);
+        rollbackSandbox(depth);
+    }
+
+    /**
+     * Rolls back and ends every sandbox still open above the first {@code depth}, innermost first, as
+     * {@link Sandbox#close()} and {@link #endSandbox} would: for a scope that must give the allocator back as it
+     * found it without holding the handles or tokens of what ran inside it ({@code ThreadLakes.with} records
+     * {@link #openSandboxes()} before its work and ends what the work left open after). Their handles then close
+     * quietly and refuse commit ({@link StaleHandleException}); their tokens end quietly. Does nothing when no
+     * more than {@code depth} are open, or when the lake is closed or the view invalid. O(sandboxes ended) (plus
+     * O(bytes) with zeroing).
+     *
+     * @param depth how many sandboxes to leave open: a former {@link #openSandboxes()}.
+     * @throws IllegalArgumentException if {@code depth} is negative.
+     */
+    public final void endSandboxes(final int depth)
+    {
+        if (depth < 0)
+        {
+            throw new IllegalArgumentException("depth must be >= 0: " + depth);
+        }
+        if (!alive())
+        {
+            return;
+        }
+        while (sandboxDepth > depth)
+        {
+            rollbackSandbox(sandboxDepth - 1);
+        }
     }
 
     /** Pushes a sandbox with {@code id} at the position; the caller has checked that this allocator is alive. */
@@ -824,14 +855,14 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             // lengths (the next push would then store past the shorter one, and fail so for good)
             final int length = Math.max(4, sandboxDepth * 2);
             final long[] ids = Arrays.copyOf(sandboxIds, length);
-            final int[] starts = Arrays.copyOf(sandboxStarts, length);
+            final long[] starts = Arrays.copyOf(sandboxStarts, length);
             sandboxIds = ids;
             sandboxStarts = starts;
         }
         final int depth = sandboxDepth;
         final int at = offset;
         sandboxIds[depth] = id;
-        sandboxStarts[depth] = at;
+        sandboxStarts[depth] = ((long)markDepth << 32) | (at & 0xFFFF_FFFFL);
         // the floor before the depth, and with stores, not a call: a StackOverflowError at a call after the depth
         // store left a sandbox open that its caller never got (the enclosing one could then neither commit nor end)
         if (at > rewindFloor)
@@ -938,8 +969,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     /**
      * Restores a snapshot of this allocator exactly: everything allocated since is given back (and its
-     * droplets, views and snapshots become invalid); marks pushed since are discarded. O(1) amortised (plus
-     * O(bytes) with zeroing). The snapshot stays usable for further rewinds.
+     * droplets, views and snapshots become invalid); marks above its position are discarded. A mark at its
+     * position (pushed before the first allocation since) stays: a snapshot is a position, not a scope (a
+     * {@link Sandbox} is the scope that also drops the marks pushed inside it). O(1) amortised (plus O(bytes)
+     * with zeroing). The snapshot stays usable for further rewinds.
      *
      * @param snapshot a snapshot taken from this allocator.
      * @throws NullPointerException     if {@code snapshot} is null.
@@ -1211,7 +1244,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             markDepth = survivingMarks(marksLeft - 1, to);
         }
         final int sandboxesLeft = sandboxDepth;
-        if (sandboxesLeft > 0 && sandboxStarts[sandboxesLeft - 1] > to)
+        if (sandboxesLeft > 0 && (int)sandboxStarts[sandboxesLeft - 1] > to)
         {
             sandboxDepth = survivingSandboxes(sandboxesLeft - 1, to);
         }
@@ -1241,7 +1274,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
             }
             if (sandboxDepth > 0)
             {
-                floor = Math.max(floor, sandboxStarts[sandboxDepth - 1]);
+                floor = Math.max(floor, (int)sandboxStarts[sandboxDepth - 1]);
             }
         }
         rewindFloor = floor;
@@ -1319,7 +1352,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     private int survivingSandboxes(final int depth, final int to)
     {
         int d = depth;
-        while (d > 0 && sandboxStarts[d - 1] > to)
+        while (d > 0 && (int)sandboxStarts[d - 1] > to)
         {
             d--;
         }
@@ -1340,7 +1373,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     {
         if (end != offset ||
             markDepth > 0 && marks[markDepth - 1] > from ||
-            sandboxDepth > 0 && sandboxStarts[sandboxDepth - 1] > from)
+            sandboxDepth > 0 && (int)sandboxStarts[sandboxDepth - 1] > from)
         {
             return;
         }
@@ -1358,6 +1391,32 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     final boolean sandboxActive(final int depth, final long id)
     {
         return alive() && depth < sandboxDepth && sandboxIds[depth] == id;
+    }
+
+    /**
+     * Rolls the sandbox at {@code depth} back and ends it (callers check it is open and innermost): rewinds to its
+     * start and drops the marks pushed inside it, which the rewind alone keeps when they lie at the start (pushed
+     * before its first allocation). Marks popped inside it stay popped. Rewinding to the start leaves the
+     * {@link #rewindFloor} high, which only sends the next rewind below it the exact way.
+     */
+    final void rollbackSandbox(final int depth)
+    {
+        final long opened = sandboxStarts[depth];
+        rewindTo((int)opened);
+        endRolledBack(depth, (int)(opened >>> 32));
+    }
+
+    /**
+     * Ends the sandbox at {@code depth} after its rewind to its start: drops the marks pushed inside it (there were
+     * {@code marksAtOpen} when it opened). A {@link Sandbox} passes what it holds, so its rollback reads no stack.
+     */
+    final void endRolledBack(final int depth, final int marksAtOpen)
+    {
+        if (markDepth > marksAtOpen)
+        {
+            markDepth = marksAtOpen;
+        }
+        sandboxDepth = depth;
     }
 
     /** Closes the sandbox at {@code depth} (and nothing above it: callers check there is nothing). */

@@ -16,8 +16,9 @@ import dev.lake.memory.StaleHandleException;
  *
  * <p>Semantics. Allocations made on the allocator while the sandbox is the innermost open one belong to it.
  * {@link #commit()} keeps them (they then belong to the enclosing sandbox, if any) and ends the sandbox;
- * {@link #close()} without commit rewinds to where the sandbox opened (droplets, views, snapshots and marks
- * made inside become invalid or are discarded) and ends it. Sandboxes nest; they must end in LIFO order:
+ * {@link #close()} without commit rewinds to where the sandbox opened (droplets and views made inside become
+ * invalid, so do snapshots taken inside above its start, and every mark pushed inside is discarded, even one
+ * pushed at its start) and ends it. Sandboxes nest; they must end in LIFO order:
  * committing, rolling back or closing a sandbox while one opened after it is still open throws
  * {@link IllegalStateException} and changes nothing (close the inner one first; try-with-resources does).
  *
@@ -43,14 +44,17 @@ public final class Sandbox implements AutoCloseable
     private final int depth;
     private final long id;
     private final int start;
+    /** The allocator's mark depth when it opened: a rollback drops the marks pushed inside. */
+    private final int marksAtOpen;
     private int state;
 
-    Sandbox(final LakeAllocator owner, final int depth, final long id, final int start)
+    Sandbox(final LakeAllocator owner, final int depth, final long id, final int start, final int marksAtOpen)
     {
         this.owner = owner;
         this.depth = depth;
         this.id = id;
         this.start = start;
+        this.marksAtOpen = marksAtOpen;
     }
 
     /**
@@ -225,7 +229,7 @@ public final class Sandbox implements AutoCloseable
     private void rollbackNow()
     {
         owner.rewindTo(start);
-        owner.popSandbox(depth);
+        owner.endRolledBack(depth, marksAtOpen);
         state = ROLLED_BACK;
     }
 
@@ -238,7 +242,7 @@ public final class Sandbox implements AutoCloseable
         if (!owner.sandboxActive(depth, id))
         {
             throw new StaleHandleException("cannot " + action + " " + this + ": " +
-                (owner.alive() ? "a rewind moved " + owner + " below the sandbox's start" :
+                (owner.alive() ? "a rewind moved " + owner + " below the sandbox's start, or endSandboxes ended it" :
                     owner + " is no longer valid"));
         }
         owner.checkNoInnerSandbox(depth, action);

@@ -344,8 +344,9 @@ public final class ThreadLakes implements AutoCloseable
     /**
      * Runs {@code work} on the calling thread's lake and restores the lake's position afterwards, whether it
      * returns or throws: scratch allocations made inside are given back (a mark is pushed before and reset
-     * after; marks {@code work} leaves pushed are discarded). Nests: an inner {@code with} restores to its own
-     * start. Allocates nothing beyond what {@code work} does (use a non-capturing lambda).
+     * after; sandboxes {@code work} leaves open are rolled back and ended, as {@link Lake#endSandboxes} does, and
+     * marks it leaves pushed are discarded). Nests: an inner {@code with} restores to its own start. Allocates
+     * nothing beyond what {@code work} does (use a non-capturing lambda).
      *
      * @param work what to do with the lake.
      * @param <R>  the result type.
@@ -356,6 +357,7 @@ public final class ThreadLakes implements AutoCloseable
     {
         final Lease lease = lease(); // one lookup: the lake, and the identity the finally checks
         final Lake lake = lease.lake;
+        final int sandboxes = lake.openSandboxes();
         final int depth = lake.markDepth();
         lake.mark();
         try
@@ -367,6 +369,8 @@ public final class ThreadLakes implements AutoCloseable
             // only if the lake is still this thread's: work may have released it (then it may be another's now)
             if (held() == lease && lake.isOpen())
             {
+                // a sandbox work opened before its first allocation lies at the mark, where no rewind ends it
+                lake.endSandboxes(sandboxes);
                 while (lake.markDepth() > depth)
                 {
                     lake.resetToMark();

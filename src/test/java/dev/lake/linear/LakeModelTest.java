@@ -72,6 +72,16 @@ class LakeModelTest
                 h.minSince = Math.min(h.minSince, to);
             }
         }
+
+        /** A sandbox's rollback: the rewind to its start, and the marks pushed inside it dropped. */
+        void rollBack(final Sb s)
+        {
+            rewind(s.start);
+            while (marks.size() > s.marksAtOpen)
+            {
+                marks.remove(marks.size() - 1);
+            }
+        }
     }
 
     private static final class Handle
@@ -106,11 +116,14 @@ class LakeModelTest
         final int start;
         final Sandbox real;
         final long token;
+        /** Marks open when it opened: its rollback drops those pushed inside, even at its start. */
+        final int marksAtOpen;
         boolean ended;
 
         Sb(final Model owner, final int start, final Sandbox real, final long token)
         {
             this.owner = owner;
+            this.marksAtOpen = owner.marks.size();
             this.start = start;
             this.real = real;
             this.token = token;
@@ -666,7 +679,7 @@ class LakeModelTest
                     if (open)
                     {
                         m.sandboxes.remove(s);
-                        m.rewind(s.start);
+                        m.rollBack(s);
                     }
                     s.ended = true;
                 }
@@ -708,7 +721,7 @@ class LakeModelTest
                 if (open)
                 {
                     m.sandboxes.remove(s);
-                    m.rewind(s.start);
+                    m.rollBack(s);
                 }
                 s.ended = true;
             }

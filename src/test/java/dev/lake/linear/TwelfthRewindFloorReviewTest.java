@@ -120,7 +120,7 @@ class TwelfthRewindFloorReviewTest
         final int sandboxes = getInt(SANDBOX_DEPTH, a);
         if (sandboxes > 0)
         {
-            needed = Math.max(needed, ((int[])get(STARTS, a))[sandboxes - 1]);
+            needed = Math.max(needed, (int)((long[])get(STARTS, a))[sandboxes - 1]);
         }
         return needed;
     }
@@ -247,10 +247,10 @@ class TwelfthRewindFloorReviewTest
             {
                 set.add(marks[k]);
             }
-            final int[] starts = (int[])get(STARTS, a);
+            final long[] starts = (long[])get(STARTS, a); // start in the low half, mark depth in the high
             for (int k = 0; k < getInt(SANDBOX_DEPTH, a); k++)
             {
-                set.add(starts[k]);
+                set.add((int)starts[k]);
             }
             final long[] epochs = (long[])get(EPOCHS, a);
             for (int k = 0; k < getInt(EPOCH_DEPTH, a); k++)
@@ -692,7 +692,8 @@ class TwelfthRewindFloorReviewTest
                     .append(" marks=").append(Arrays.toString(
                         Arrays.copyOf((int[])get(MARKS, a), getInt(MARK_DEPTH, a))))
                     .append(" sandboxes=").append(Arrays.toString(
-                        Arrays.copyOf((int[])get(STARTS, a), getInt(SANDBOX_DEPTH, a))))
+                        Arrays.stream((long[])get(STARTS, a)).limit(getInt(SANDBOX_DEPTH, a)).mapToInt(x -> (int)x)
+                            .toArray()))
                     .append(']');
             }
             b.append(" droplets=");

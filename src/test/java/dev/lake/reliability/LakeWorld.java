@@ -212,12 +212,15 @@ final class LakeWorld implements AutoCloseable
         final int start;
         final Sandbox real;
         final long token;
+        /** Marks open when it opened: its rollback drops those pushed inside, even at its start. */
+        final int marksAtOpen;
         boolean ended;
         boolean committed;
 
         Sbx(final Alloc owner, final int start, final Sandbox real, final long token)
         {
             this.owner = owner;
+            this.marksAtOpen = owner.marks.size();
             this.start = start;
             this.real = real;
             this.token = token;
@@ -929,6 +932,11 @@ final class LakeWorld implements AutoCloseable
     {
         s.owner.open.remove(s);
         s.owner.rewind(s.start);
+        final List<Integer> marks = s.owner.marks;
+        while (marks.size() > s.marksAtOpen)
+        {
+            marks.remove(marks.size() - 1);
+        }
         s.ended = true;
     }
 
