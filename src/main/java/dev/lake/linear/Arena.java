@@ -1028,7 +1028,8 @@ public final class Arena implements AutoCloseable
 
     /**
      * Ends the transaction of a token from {@link #beginTransaction()}: rolls it back unless it was committed
-     * or already rolled back (then does nothing), as {@link Transaction#close()}. O(1) plus cleanup actions.
+     * or already rolled back (then does nothing), as {@link Transaction#close()}. O(1) per savepoint still open
+     * inside it (rolled back first, innermost first) plus cleanup actions.
      *
      * @param token the transaction's token.
      * @throws IllegalStateException if the token's serial is the innermost transaction's but its depth bits are
@@ -1235,8 +1236,10 @@ public final class Arena implements AutoCloseable
     }
 
     /**
-     * Runs every cleanup action (newest first), ends open transactions (their handles become stale) and
-     * frees every block. Idempotent. Everything handed out fails cleanly afterwards: references throw from
+     * Ends open transactions, innermost first, as their rollbacks do (each runs the cleanup actions registered
+     * in it, newest first, under its own budget; their handles become stale), then runs the arena's own cleanup
+     * actions (newest first) outside every transaction, and frees every block. Every action runs, newest first,
+     * as one pass would run them. Idempotent. Everything handed out fails cleanly afterwards: references throw from
      * {@link #buffer(long)}, block buffers have capacity 0, handles throw {@link StaleHandleException}.
      *
      * @throws IllegalStateException if called from a cleanup action (nothing changes then).
@@ -1257,7 +1260,28 @@ public final class Arena implements AutoCloseable
         {
             throw new IllegalStateException("cannot close " + this + " from inside a cleanup action");
         }
-        final Throwable failure = cleanups > 0 ? runCleanups(-1) : null;
+        // The open transactions end first, innermost first, as their rollbacks would (each depth's cleanup actions run
+        // with it innermost, under its own budget), then the arena's own actions run outside every transaction: run in
+        // one pass with the transactions still open, an action registered on the arena before a transaction opened was
+        // charged to that transaction's budget, and one that allocates was refused (EighteenthReviewArenaTest).
+        Throwable failure = null;
+        if (txDepth > 0)
+        {
+            try
+            {
+                failure = rollBackTo(1);
+            }
+            catch (final Throwable ex)
+            {
+                // a rollback cut short (a full heap refusing to grow the cut stack, after that depth's actions ran) must
+                // not leave the other actions not run or the blocks unfreed: the depths still open end here, outside
+                // every budget, and their remaining actions run below with the arena's; the refusal is the failure
+                // rethrown (the failures of actions that ran before it are lost with the rollback's return)
+                failure = ex;
+                settle(0, NO_SERIAL, 0, tx[at(0, BUDGET_END)]);
+            }
+        }
+        failure = cleanups > 0 ? runCleanups(-1, failure) : failure;
         // Every store that makes the arena refuse first, with no call between them, then the blocks freed: the blocks
         // were freed first, so a close cut short there (a StackOverflowError) left the arena closed with its position
         // and limits open: the fast path went on handing out memory (into a block being freed), and the retried close
@@ -1424,16 +1448,37 @@ public final class Arena implements AutoCloseable
             throw transactionMisuse(depth, serial, "roll back");
         }
         checkMutable();
-        // Rolling back to this transaction's start also frees every savepoint still open inside it.
-        final Throwable failure = rewindTo(tx[at(depth, START_POSITION)], tx[at(depth, START_CLOCK)]);
-        // everything read and computed before the first store, and no call after it: a call cut short between the
-        // stores (a StackOverflowError) left the rolled-back savepoint's budget, or its serial, in force over the
-        // enclosing transaction, which no retry could undo (the savepoint is no longer open)
-        final int parent = depth - 1;
-        final long parentSerial = tx[at(parent, SERIAL)];
-        final int parentBudgetDepth = budgetDepth < parent ? budgetDepth : parent;
-        settle(parent, parentSerial, parentBudgetDepth, tx[at(parentBudgetDepth, BUDGET_END)]);
-        rethrow(failure);
+        rethrow(rollBackTo(depth));
+    }
+
+    /**
+     * Rolls back every open transaction from the innermost out to {@code depth}, one depth at a time: each rewinds to
+     * its start (running its cleanup actions) and then hands the innermost place, and the budget, to its parent. So
+     * every depth's actions run with that depth the innermost open transaction, under its own budget, exactly as if
+     * the savepoints inside it had been closed first: rewound to the outer start in one pass, an outer transaction's
+     * actions ran under the innermost savepoint's budget, which refused an action that allocates
+     * (EighteenthReviewArenaTest). The actions run in the same order either way, newest first: a depth's actions are
+     * all older than the start of the savepoint inside it, or they would be that savepoint's. A depth that cannot
+     * rewind (a full heap refusing to grow the cut stack) throws with its actions run and itself still open, the
+     * depths inside it rolled back: a retry goes on from there. O(depths rolled back) plus the actions.
+     *
+     * @return the first failure of a cleanup action, later ones suppressed on it; null if none.
+     */
+    private Throwable rollBackTo(final int depth)
+    {
+        Throwable failure = null;
+        for (int d = txDepth; d >= depth; d--)
+        {
+            failure = rewindTo(tx[at(d, START_POSITION)], tx[at(d, START_CLOCK)], failure);
+            // everything read and computed before the first store, and no call after it: a call cut short between the
+            // stores (a StackOverflowError) left the rolled-back savepoint's budget, or its serial, in force over the
+            // enclosing transaction, which no retry could undo (the savepoint is no longer open)
+            final int parent = d - 1;
+            final long parentSerial = tx[at(parent, SERIAL)];
+            final int parentBudgetDepth = budgetDepth < parent ? budgetDepth : parent;
+            settle(parent, parentSerial, parentBudgetDepth, tx[at(parentBudgetDepth, BUDGET_END)]);
+        }
+        return failure;
     }
 
     /**
@@ -1807,7 +1852,17 @@ public final class Arena implements AutoCloseable
     /** Runs the cleanup actions newer than {@code stamp}, then moves to {@code target}; returns a failure. */
     private Throwable rewindTo(final long target, final long stamp)
     {
-        final Throwable failure = cleanups > 0 && cleanupClock[cleanups - 1] > stamp ? runCleanups(stamp) : null;
+        return rewindTo(target, stamp, null);
+    }
+
+    /**
+     * {@link #rewindTo(long, long)} after earlier passes that failed with {@code failed} (or null): the first failure
+     * of them all is returned, later ones suppressed on it, as one pass would.
+     */
+    private Throwable rewindTo(final long target, final long stamp, final Throwable failed)
+    {
+        final Throwable failure = cleanups > 0 && cleanupClock[cleanups - 1] > stamp ? runCleanups(stamp, failed) :
+            failed;
         if (target < position())
         {
             cut(target);
@@ -1888,9 +1943,14 @@ public final class Arena implements AutoCloseable
         cleanups++;
     }
 
-    private Throwable runCleanups(final long stamp)
+    /**
+     * Runs the cleanup actions newer than {@code stamp}, newest first, each once, all of them even when some throw;
+     * returns {@code failed} (the failure of an earlier pass, or null) with their failures added (see
+     * {@link #addFailure}).
+     */
+    private Throwable runCleanups(final long stamp, final Throwable failed)
     {
-        Throwable failure = null;
+        Throwable failure = failed;
         runningCleanups = true;
         guard |= GUARD_CLEANING;
         try

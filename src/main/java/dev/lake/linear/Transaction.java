@@ -23,7 +23,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * allocate, commit or open a savepoint (the others are blocked while a savepoint is open inside them, and
  * throw {@link IllegalStateException}); allocations made directly on the arena belong to the innermost open
  * transaction. Closing or rolling back an outer transaction while a savepoint inside it is still open rolls
- * the savepoint back first, then the outer one; committing it then is refused instead.
+ * the savepoint back first, then the outer one, as closing them in turn would: each one's cleanup actions run
+ * while it is the innermost open transaction, under its own budget. Committing it then is refused instead.
  *
  * <h2>Budgets</h2>
  * {@link #setLimit(long)} caps the bytes this transaction may allocate, alignment padding included (it is
@@ -79,7 +80,7 @@ public final class Transaction implements AutoCloseable
 
     /**
      * Frees every allocation made in this transaction (savepoints still open inside it first) and runs the
-     * cleanup actions registered in it, newest first. O(1) plus the actions.
+     * cleanup actions registered in it, newest first. O(1) per savepoint still open inside, plus the actions.
      *
      * @throws IllegalStateException if already committed, or called from a cleanup action.
      * @throws StaleHandleException  if already rolled back (also by an outer rollback) or the arena closed.
