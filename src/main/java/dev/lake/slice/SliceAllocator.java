@@ -159,6 +159,12 @@ public final class SliceAllocator implements AutoCloseable
     /** Spare references held on {@link #current} beyond the allocator's own, for new slices there. */
     private int credit;
     private Thread owner;
+    /**
+     * Strict mode: the owner was claimed by a first allocation call that has not allocated yet. A call that then
+     * fails (its initializer or source threw) gives the claim back, so that a failure changes nothing, not even who
+     * may allocate. Cleared by an explicit {@link #bindToCurrentThread()}; read on the failure path only.
+     */
+    private boolean claimUnconfirmed;
     private boolean allocating;
     private boolean closed;
     /** Where the allocation in progress goes, and how: set by begin, cleared by finish or abort. */
@@ -301,6 +307,7 @@ public final class SliceAllocator implements AutoCloseable
         if (owner == null && OWNER.compareAndSet(this, (Thread)null, caller))
         {
             counters.bindOwner(caller);
+            claimUnconfirmed = true;
             return true;
         }
         return (Thread)OWNER.getVolatile(this) == caller;
@@ -321,6 +328,7 @@ public final class SliceAllocator implements AutoCloseable
 
     private void bindOwner(final Thread thread)
     {
+        claimUnconfirmed = false;
         owner = thread;
         counters.bindOwner(thread);
     }
@@ -367,6 +375,12 @@ public final class SliceAllocator implements AutoCloseable
         current = null;
         final int spare = credit;
         credit = 0;
+        // its tail is abandoned as a chunk switch abandons one: counted before the chunk can be freed (which
+        // subtracts it), so that live slices keeping it leave no bytes counted as nothing
+        final ChunkMemory m = c.memory;
+        final int room = m.capacity - m.offset;
+        counters.wasted(room);
+        m.wasted = room;
         c.releaseReferences(1 + spare);
     }
 
@@ -597,13 +611,14 @@ public final class SliceAllocator implements AutoCloseable
         // (or allocates from it) must run before the allocator is checked, not between that check and the placement
         // (a close there had the placement read the cleared current chunk: a NullPointerException).
         final int capacity = source.capacity();
-        checkUsable();
         final int size = layout.size();
         if (offset < 0 || offset > capacity - size)
         {
+            // before checkUsable(): a refused call must not bind a strict allocator to its thread
             throw new IndexOutOfBoundsException(
                 "value of " + size + " B at offset " + offset + " is outside the source of " + capacity + " B");
         }
+        checkUsable();
         final int data = begin(1, stride, HANDLE);
         try
         {
@@ -1472,7 +1487,7 @@ public final class SliceAllocator implements AutoCloseable
 
     private long checkLength(final int length)
     {
-        checkUsable();
+        // the arguments before checkUsable(): a refused call must not bind a strict allocator to its thread
         if (length < 0)
         {
             throw new IllegalArgumentException("slice length must not be negative: " + length);
@@ -1483,6 +1498,7 @@ public final class SliceAllocator implements AutoCloseable
             throw new IllegalArgumentException("slice of " + length + " x " + stride + " B is larger than the largest chunk (" +
                 Region.MAX_SIZE + " B with its header): " + length);
         }
+        checkUsable();
         return bytes;
     }
 
@@ -1721,6 +1737,25 @@ public final class SliceAllocator implements AutoCloseable
         if (targetKind == DEDICATED || targetKind == FRESH)
         {
             t.releaseReference();
+        }
+        if (claimUnconfirmed)
+        {
+            giveBackUnconfirmedClaim();
+        }
+    }
+
+    /**
+     * The failure path of a strict allocator's first allocating calls: while nothing was allocated since the claim,
+     * the claim goes back, so the failed call changed nothing (another thread may then make the first allocation);
+     * once a slice was allocated the claim stands. A strict owner is only ever claimed from no owner, and none
+     * allocates without one, so no slice allocated means none since the claim.
+     */
+    private void giveBackUnconfirmedClaim()
+    {
+        claimUnconfirmed = false;
+        if (counters.slicesAllocated() == 0)
+        {
+            OWNER.setVolatile(this, (Thread)null);
         }
     }
 
