@@ -267,7 +267,8 @@ public final class FixedArena extends SlotArena
      * @param timeout how long to wait at most.
      * @return the buffer.
      * @throws AllocationTimeoutException if no slot came in time.
-     * @throws InterruptedException       if interrupted while waiting.
+     * @throws InterruptedException       if interrupted while waiting (a slot already handed over when the interrupt
+     *                                    came is returned instead, with the interrupt status set again).
      * @throws ArenaClosedException       if the arena is or gets closed.
      * @throws NullPointerException       if {@code timeout} is null; nothing is claimed or queued.
      */

@@ -223,7 +223,11 @@ abstract class SlotArena implements AutoCloseable
      * @param timeout how long to wait at most; zero or negative: only what is free now.
      * @return the buffer.
      * @throws AllocationTimeoutException if no capacity came in time (the request left the queue; nothing is held).
-     * @throws InterruptedException       if the thread was interrupted while waiting (nothing is held).
+     * @throws InterruptedException       if the thread was interrupted while waiting (the request left the queue;
+     *                                    nothing is held). If the buffer was already handed over when the interrupt
+     *                                    came, it is returned and the thread's interrupt status is set again; likewise
+     *                                    a failure that ended the wait first (the close's
+     *                                    {@link ArenaClosedException}) is thrown with the status set.
      * @throws IllegalArgumentException   if {@code size} is not positive.
      * @throws RequestTooLargeException   if no allocation can ever hold {@code size} bytes (never a wait).
      * @throws ArenaClosedException       if the arena is closed, or was closed while waiting.
@@ -251,6 +255,20 @@ abstract class SlotArena implements AutoCloseable
                 }
                 return outcome(future); // completed at the same moment: a buffer (ours) or the close error
             }
+            catch (final InterruptedException ex)
+            {
+                // The JDK's timed get looks at the interrupt before the result, so it throws this also when the buffer
+                // was handed over just before: given back, that hand-over was wasted and counted as completed for a
+                // caller who got none. The request ends as cancelled only if the interrupt wins it; otherwise its
+                // outcome stands and the interrupt is kept for the caller's next blocking call, as SynchronousQueue
+                // does with an item already transferred.
+                if (future.complete(null))
+                {
+                    throw ex;
+                }
+                Thread.currentThread().interrupt();
+                return outcome(future); // a buffer (ours) or the close error
+            }
             catch (final ExecutionException ex)
             {
                 throw unwrap(ex.getCause());
@@ -258,21 +276,21 @@ abstract class SlotArena implements AutoCloseable
         }
         catch (final Throwable t)
         {
-            // Interrupted, or an error while waiting or making the timeout's exception (an OutOfMemoryError on a full
-            // heap): nobody else holds the future, so end the request here, or it keeps counting as waiting (the gate
-            // shut for good) and a buffer granted to it is lost. A no-op after the outcomes thrown above, which
-            // ended it already.
+            // An error while waiting or making the timeout's exception (an OutOfMemoryError on a full heap): nobody
+            // else holds the future, so end the request here, or it keeps counting as waiting (the gate shut for good)
+            // and a buffer granted to it is lost. A no-op after the outcomes thrown above, which ended it already.
             giveUp(future);
             throw t;
         }
     }
 
     /**
-     * Ends a request its caller no longer waits for, giving back a buffer granted at the same moment. Best effort and
-     * allocation-free: {@code complete(null)} stores a shared constant (it ends the request as cancelled), where
-     * {@code cancel} would need two objects from a heap that may just have refused one.
+     * Ends a request its caller no longer waits for, giving back a buffer granted at the same moment: its caller gets
+     * an error, not the buffer, so the wait counts as cancelled, not completed. Best effort and allocation-free:
+     * {@code complete(null)} stores a shared constant (it ends the request as cancelled), where {@code cancel} would
+     * need two objects from a heap that may just have refused one. Package-private for tests.
      */
-    private static void giveUp(final CompletableFuture<Buffer> future)
+    final void giveUp(final CompletableFuture<Buffer> future)
     {
         try
         {
@@ -281,7 +299,14 @@ abstract class SlotArena implements AutoCloseable
                 final Buffer granted = future.getNow(null);
                 if (granted != null)
                 {
-                    granted.close();
+                    try
+                    {
+                        granted.close();
+                    }
+                    finally
+                    {
+                        waits.givenBack(future, granted);
+                    }
                 }
             }
         }

@@ -11,10 +11,11 @@ package dev.lake.pool;
  *                       {@link java.util.concurrent.TimeoutException} from {@code orTimeout} or passed to
  *                       {@code completeExceptionally}).
  * @param cancelled      waits the caller gave up without an exception: its future was cancelled (also by an
- *                       interrupt of {@code allocate(size, timeout)}), or completed by the caller with a value the
- *                       arena never delivered ({@code complete(x)}, {@code completeOnTimeout}, {@code completeAsync}),
- *                       or ended by {@code allocate(size, timeout)} itself when the heap refused one of the wait's
- *                       objects (the {@code OutOfMemoryError} reaches its caller).
+ *                       interrupt of {@code allocate(size, timeout)} that it throws as {@code InterruptedException}),
+ *                       or completed by the caller with a value the arena never delivered ({@code complete(x)},
+ *                       {@code completeOnTimeout}, {@code completeAsync}), or ended by {@code allocate(size, timeout)}
+ *                       itself when the heap refused one of the wait's objects (the {@code OutOfMemoryError} reaches
+ *                       its caller, and a buffer handed over at that moment goes back: not completed).
  * @param failed         waits failed otherwise: closed arena ({@link ArenaClosedException}), a future completed
  *                       exceptionally by its caller with anything but a timeout, an error while capacity was
  *                       claimed for it, a request the queue could not take (an {@code OutOfMemoryError}, thrown to

@@ -256,7 +256,7 @@ final class WaitQueue
         // completeOnTimeout that won the race after the grant ended it without capacity
         if (error == null && value != null && value == waiter.granted)
         {
-            waitNanos.add(System.nanoTime() - waiter.since);
+            waitNanos.add(waiter.handedAt - waiter.since);
             completed.increment();
             return; // the dispatcher is running (it delivered this one): it goes on serving by itself
         }
@@ -283,6 +283,23 @@ final class WaitQueue
         }
         // A request that gave up may have been the head blocking younger ones: let them through now.
         drain();
+    }
+
+    /**
+     * A buffer delivered to a blocked {@code allocate(size, timeout)} went back because its caller gets an error
+     * instead (an {@code OutOfMemoryError} at the moment of the hand-over): {@link #ended} counted the wait as
+     * completed, but its caller gave up, so it moves to cancelled with its nanoseconds taken out. Counted from what
+     * the hand-over recorded, not from when {@link #ended} ran, so that the two sums agree in either order: the
+     * completion's stages may still be running on the dispatcher's thread.
+     */
+    void givenBack(final CompletableFuture<Buffer> future, final Buffer buffer)
+    {
+        if (future instanceof Waiter waiter && buffer == waiter.granted) // else never a wait: an immediate claim
+        {
+            cancelled.increment();
+            completed.decrement();
+            waitNanos.add(waiter.since - waiter.handedAt);
+        }
     }
 
     /**
@@ -597,6 +614,7 @@ final class WaitQueue
 
     private static void complete(final Waiter waiter, final Buffer buffer)
     {
+        waiter.handedAt = System.nanoTime(); // published by the completion, for ended() and givenBack()
         if (!waiter.complete(buffer))
         {
             // Cancelled or timed out at the very moment capacity came: give it back (this signals the next waiter).
@@ -658,6 +676,11 @@ final class WaitQueue
         final long since;
         /** The buffer the dispatcher claimed for this request, set before it completes the future with it. */
         volatile Buffer granted;
+        /**
+         * When the hand-over completed the future ({@code System.nanoTime()}), set just before: the end of a
+         * delivered wait, read after the completion both by {@link #ended} and by {@link #givenBack}.
+         */
+        long handedAt;
         /**
          * Whether this request still counts in {@link #waiters}: {@code COUNTED}, then {@code UNCOUNTING} for the one
          * thread that claimed the decrement ({@link #claimUncount()}), then {@code UNCOUNTED} once it is done.
