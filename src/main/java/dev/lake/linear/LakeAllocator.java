@@ -829,6 +829,7 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
      *
      * @param depth how many sandboxes to leave open: a former {@link #openSandboxes()}.
      * @throws IllegalArgumentException if {@code depth} is negative.
+     * @throws IllegalStateException    if the open lake is confined to another thread (nothing changes).
      */
     public final void endSandboxes(final int depth)
     {
@@ -1395,8 +1396,10 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
 
     /**
      * Rolls the sandbox at {@code depth} back and ends it (callers check it is open and innermost): rewinds to its
-     * start and drops the marks pushed inside it, which the rewind alone keeps when they lie at the start (pushed
-     * before its first allocation). Marks popped inside it stay popped. Rewinding to the start leaves the
+     * start and cuts the mark stack back to its depth at the opening, dropping the marks pushed inside it, which the
+     * rewind alone keeps when they lie at the start (pushed before its first allocation). A cut, not a restore: marks
+     * popped inside it stay popped, and marks pushed in their place at no greater depth stay (the enclosing scope's
+     * marks were misused; tracking their replacement would cost every resetToMark). Rewinding to the start leaves the
      * {@link #rewindFloor} high, which only sends the next rewind below it the exact way.
      */
     final void rollbackSandbox(final int depth)

@@ -17,8 +17,10 @@ import dev.lake.memory.StaleHandleException;
  * <p>Semantics. Allocations made on the allocator while the sandbox is the innermost open one belong to it.
  * {@link #commit()} keeps them (they then belong to the enclosing sandbox, if any) and ends the sandbox;
  * {@link #close()} without commit rewinds to where the sandbox opened (droplets and views made inside become
- * invalid, so do snapshots taken inside above its start, and every mark pushed inside is discarded, even one
- * pushed at its start) and ends it. Sandboxes nest; they must end in LIFO order:
+ * invalid, so do snapshots taken inside above its start) and cuts the mark stack back to its depth when the
+ * sandbox opened, so every mark pushed inside is discarded, even one pushed at its start; then it ends the
+ * sandbox. (A body that pops the enclosing scope's marks misuses them: marks it pushes in their place, at depths
+ * no deeper than at the opening, stay.) Sandboxes nest; they must end in LIFO order:
  * committing, rolling back or closing a sandbox while one opened after it is still open throws
  * {@link IllegalStateException} and changes nothing (close the inner one first; try-with-resources does).
  *

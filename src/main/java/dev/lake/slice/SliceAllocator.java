@@ -1499,6 +1499,10 @@ public final class SliceAllocator implements AutoCloseable
                 Region.MAX_SIZE + " B with its header): " + length);
         }
         checkUsable();
+        if (length == 0)
+        {
+            claimUnconfirmed = false; // an empty slice succeeds without counting a slice: the claim stands
+        }
         return bytes;
     }
 
@@ -1748,7 +1752,8 @@ public final class SliceAllocator implements AutoCloseable
      * The failure path of a strict allocator's first allocating calls: while nothing was allocated since the claim,
      * the claim goes back, so the failed call changed nothing (another thread may then make the first allocation);
      * once a slice was allocated the claim stands. A strict owner is only ever claimed from no owner, and none
-     * allocates without one, so no slice allocated means none since the claim.
+     * allocates without one, so no slice counted means none since the claim; an empty slice, which counts none,
+     * confirms the claim where it is made ({@link #checkLength}).
      */
     private void giveBackUnconfirmedClaim()
     {

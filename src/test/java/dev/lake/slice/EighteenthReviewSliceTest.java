@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.*;
 class EighteenthReviewSliceTest extends NativeBaselineTest
 {
 
-    private static Throwable onOtherThread(final Runnable r) throws InterruptedException
+    /** Runs {@code r} on a thread of its own and returns what it threw (null if nothing). */
+    static Throwable onOtherThread(final Runnable r) throws InterruptedException
     {
         final AtomicReference<Throwable> thrown = new AtomicReference<>();
         final Thread t = new Thread(() ->
