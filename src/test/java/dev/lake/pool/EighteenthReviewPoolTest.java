@@ -37,7 +37,7 @@ class EighteenthReviewPoolTest
             {
                 final Buffer held = arena.allocate();
                 final AtomicReference<Object> outcome = new AtomicReference<>();
-                final Thread waiter = new Thread(() ->
+                final Thread waiter = parked(arena, () ->
                 {
                     try
                     {
@@ -54,9 +54,6 @@ class EighteenthReviewPoolTest
                         outcome.set(t);
                     }
                 });
-                waiter.start();
-                await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
-                    .until(() -> arena.waiters() == 1 && waiter.getState() == Thread.State.TIMED_WAITING);
                 held.close(); // hands the slot over to the waiter, inline, and unparks it
                 waiter.interrupt(); // before the waiter had a chance to run, most of the time
                 waiter.join(5_000);
@@ -92,7 +89,7 @@ class EighteenthReviewPoolTest
                 final Buffer held = arena.allocate();
                 final AtomicBoolean sent = new AtomicBoolean();
                 final AtomicReference<Object> outcome = new AtomicReference<>();
-                final Thread waiter = new Thread(() ->
+                final Thread waiter = parked(arena, () ->
                 {
                     try
                     {
@@ -113,9 +110,6 @@ class EighteenthReviewPoolTest
                         outcome.set(t);
                     }
                 });
-                waiter.start();
-                await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
-                    .until(() -> arena.waiters() == 1 && waiter.getState() == Thread.State.TIMED_WAITING);
                 held.close();
                 waiter.interrupt();
                 sent.set(true);
@@ -149,7 +143,7 @@ class EighteenthReviewPoolTest
             final Buffer held = arena.allocate();
             final AtomicBoolean sent = new AtomicBoolean();
             final AtomicReference<Object> outcome = new AtomicReference<>();
-            final Thread waiter = new Thread(() ->
+            final Thread waiter = parked(arena, () ->
             {
                 try
                 {
@@ -173,9 +167,6 @@ class EighteenthReviewPoolTest
                     outcome.set(t);
                 }
             });
-            waiter.start();
-            await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
-                .until(() -> arena.waiters() == 1 && waiter.getState() == Thread.State.TIMED_WAITING);
             arena.close();
             waiter.interrupt();
             sent.set(true);
@@ -226,5 +217,18 @@ class EighteenthReviewPoolTest
             assertFalse(arena.isClosed());
             arena.allocate(1024).close(); // the whole arena is free again
         }
+    }
+
+    /**
+     * Starts {@code body} (a blocking allocation of the arena's one slot, which another holds) on a thread of its own
+     * and returns once that thread is queued and parked in its timed wait: the moment each race here starts from.
+     */
+    private static Thread parked(final FixedArena arena, final Runnable body)
+    {
+        final Thread waiter = new Thread(body);
+        waiter.start();
+        await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(1)).atMost(Duration.ofSeconds(5))
+            .until(() -> arena.waiters() == 1 && waiter.getState() == Thread.State.TIMED_WAITING);
+        return waiter;
     }
 }
