@@ -31,6 +31,8 @@ public final class TenthNativeRefusalProbe
 {
     /** One filler allocation: 16 MiB of address space, never touched beyond malloc's header. */
     private static final long STEP = 16L << 20;
+    /** The filler's last allocations, once {@link #STEP}s are refused: 1 MiB. */
+    private static final long FINE_STEP = 1L << 20;
     /** Filler allocations given back after the fill, so the JVM keeps room for its own needs: 48 MiB. */
     private static final int HEADROOM_STEPS = 3;
     /** A request larger than the headroom: refused while squeezed, granted once the filler is gone. */
@@ -380,7 +382,6 @@ public final class TenthNativeRefusalProbe
             throw new AssertionError(ex);
         }
         squeeze();
-        squeezeFurther(1L << 20);
         squeezeFurther(512L << 10); // now under one thread stack (-Xss512k)
         Throwable refused = null;
         try
@@ -425,7 +426,11 @@ public final class TenthNativeRefusalProbe
     // Address space
     // -------------------------------------------------------------------------------------------------------------
 
-    /** Takes the process's address space in raw mallocs until refused, then gives {@link #HEADROOM_STEPS} back. */
+    /**
+     * Takes the process's address space in raw mallocs until refused, first in {@link #STEP}s, then in
+     * {@link #FINE_STEP}s (so what is left is under one fine step, not anything up to a whole step: a residue near
+     * {@code STEP} plus the headroom would grant {@link #BIG}), then gives {@link #HEADROOM_STEPS} of the big steps back.
+     */
     static void squeeze()
     {
         if (filled > 0)
@@ -449,9 +454,11 @@ public final class TenthNativeRefusalProbe
                 throw new IllegalStateException("ulimit -v left no room to squeeze: " + filled + " steps", refused);
             }
         }
+        squeezeFurther(FINE_STEP);
         for (int i = 0; i < HEADROOM_STEPS; i++)
         {
-            UnsafeApi.freeMemory(FILLER[--filled]);
+            UnsafeApi.freeMemory(FILLER[i]); // the first steps are big ones
+            FILLER[i] = 0;
         }
     }
 
@@ -460,7 +467,11 @@ public final class TenthNativeRefusalProbe
     {
         while (filled > 0)
         {
-            UnsafeApi.freeMemory(FILLER[--filled]);
+            final long address = FILLER[--filled];
+            if (address != 0)
+            {
+                UnsafeApi.freeMemory(address);
+            }
         }
     }
 

@@ -134,7 +134,9 @@ class TenthNativeRefusalTest
         java.addAll(List.of(Memory.REQUIRED_FLAG.split(" ")));
         // small reservations, so the JVM starts well inside the limit and the probe's filler takes the rest
         java.addAll(List.of("-Xmx48m", "-XX:ReservedCodeCacheSize=32m", "-XX:CompressedClassSpaceSize=32m",
-            "-XX:MaxMetaspaceSize=64m", "-XX:+UseSerialGC", "-Xss512k", "-XX:MaxDirectMemorySize=8m",
+            "-XX:MaxMetaspaceSize=64m", "-XX:+UseSerialGC", "-Xss512k",
+            // C1 only: C2's compilations malloc and free megabytes of their own, which would move the squeeze's headroom
+            "-XX:TieredStopAtLevel=1", "-XX:MaxDirectMemorySize=8m",
             "-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + "/lake-probe-%p.log",
             "-cp", System.getProperty("java.class.path"), TenthNativeRefusalProbe.class.getName()));
         java.addAll(List.of(scenarios));
