@@ -608,8 +608,17 @@ public final class Arena implements AutoCloseable
     private void undoAfter(final Throwable ex, final long before, final long clockBefore, final int depth,
         final long serial)
     {
-        if (!closed && !runningCleanups && txDepth == depth && txSerial == serial && !isStale(before, clockBefore))
+        if (!closed && txDepth == depth && txSerial == serial && !isStale(before, clockBefore))
         {
+            if (runningCleanups)
+            {
+                // inside a cleanup action: only the move back. No action is newer than the call (a pass refuses
+                // registrations), and a nested pass would clear the enclosing pass's guard when it ends. The
+                // enclosing pass cuts at or below here afterwards. Skipped before, the failed call kept its bytes,
+                // charged to the budget of the depth being rolled back (NineteenthReviewArenaTest).
+                moveBack(before);
+                return;
+            }
             final Throwable failure = rewindTo(before, clockBefore);
             if (failure != null)
             {
@@ -1863,6 +1872,13 @@ public final class Arena implements AutoCloseable
     {
         final Throwable failure = cleanups > 0 && cleanupClock[cleanups - 1] > stamp ? runCleanups(stamp, failed) :
             failed;
+        moveBack(target);
+        return failure;
+    }
+
+    /** The move of every rewind, without cleanup actions: a cut at {@code target}, if below the position. */
+    private void moveBack(final long target)
+    {
         if (target < position())
         {
             cut(target);
@@ -1876,7 +1892,6 @@ public final class Arena implements AutoCloseable
                 pos = target;
             }
         }
-        return failure;
     }
 
     /** Records that everything at or above {@code target} is discarded now. */
