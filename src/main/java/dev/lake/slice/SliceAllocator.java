@@ -156,6 +156,8 @@ public final class SliceAllocator implements AutoCloseable
     private Chunk[] slots = new Chunk[16];
     private int nextSlot;
     private Chunk current;
+    /** The reader of the local allocation in progress on the general path (checked by {@link #finish}). */
+    private SliceReader localReader;
     /** Spare references held on {@link #current} beyond the allocator's own, for new slices there. */
     private int credit;
     private Thread owner;
@@ -306,7 +308,17 @@ public final class SliceAllocator implements AutoCloseable
     {
         if (owner == null && OWNER.compareAndSet(this, (Thread)null, caller))
         {
-            counters.bindOwner(caller);
+            try
+            {
+                counters.bindOwner(caller); // the caller's counter cell, from the heap; changes nothing if refused
+            }
+            catch (final Throwable refused)
+            {
+                // a full heap (or the stack's edge) refused the cell: the claim goes back, or the allocator stayed
+                // bound to a thread whose first call allocated nothing (NineteenthReviewSliceTest)
+                dropClaim();
+                throw refused;
+            }
             claimUnconfirmed = true;
             return true;
         }
@@ -711,6 +723,7 @@ public final class SliceAllocator implements AutoCloseable
     private SliceReader allocateLocalLongsElsewhere(final int length, final LongInit init, final SliceReader reader)
     {
         reader.checkUnbound();
+        localReader = reader;
         return local(reader, fillLongs(length, init, LOCAL), length);
     }
 
@@ -728,6 +741,7 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalInts(final int length, final IntInit init, final SliceReader reader)
     {
         reader.checkUnbound();
+        localReader = reader;
         return local(reader, fillInts(length, init, LOCAL), length);
     }
 
@@ -745,6 +759,7 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalDoubles(final int length, final DoubleInit init, final SliceReader reader)
     {
         reader.checkUnbound();
+        localReader = reader;
         return local(reader, fillDoubles(length, init, LOCAL), length);
     }
 
@@ -762,6 +777,7 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalBytes(final int length, final ByteInit init, final SliceReader reader)
     {
         reader.checkUnbound();
+        localReader = reader;
         return local(reader, fillBytes(length, init, LOCAL), length);
     }
 
@@ -779,6 +795,7 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocal(final int length, final ElementInit init, final SliceReader reader)
     {
         reader.checkUnbound();
+        localReader = reader;
         return local(reader, fillElements(length, init, LOCAL), length);
     }
 
@@ -1170,16 +1187,11 @@ public final class SliceAllocator implements AutoCloseable
             }
             return reader.bindEmpty(layout);
         }
+        localReader = null;
         final Chunk c = target;
         target = null;
         localOpen++;
-        if (reader.isBound())
-        {
-            // The initializer bound the reader: the slice is in place already, so give it straight back.
-            releaseLocal(c, targetStart, data, data + length * stride);
-            throw boundDuringInit(reader);
-        }
-        return reader.bindLocal(this, c, targetStart, data, length);
+        return reader.bindLocal(this, c, targetStart, data, length); // a reader the initializer bound: see finish()
     }
 
     private static IllegalStateException boundDuringInit(final SliceReader reader)
@@ -1565,7 +1577,7 @@ public final class SliceAllocator implements AutoCloseable
         final ChunkMemory m = cur.memory;
         if (dataAlign + bytes > chunkBytes)
         {
-            target = newChunk((int)(dataAlign + bytes));
+            target = chunkForAllocation((int)(dataAlign + bytes));
             targetKind = DEDICATED;
         }
         else if (cur.refCount() == 1 + credit)
@@ -1596,7 +1608,7 @@ public final class SliceAllocator implements AutoCloseable
         }
         else
         {
-            target = newChunk(chunkBytes);
+            target = chunkForAllocation(chunkBytes);
             targetKind = FRESH;
         }
         if (mode == REF && target.memory.node == null)
@@ -1605,6 +1617,26 @@ public final class SliceAllocator implements AutoCloseable
         }
         allocating = true; // after the last call: see finish()
         return dataAlign;
+    }
+
+    /**
+     * {@link #newChunk} for the allocation in progress: refused (the operating system, a full heap), it gives back a
+     * strict claim that call made, as {@link #abort} does for the failures after it (TenthNativeRefusalTest).
+     */
+    private Chunk chunkForAllocation(final int bytes)
+    {
+        try
+        {
+            return newChunk(bytes);
+        }
+        catch (final Throwable refused)
+        {
+            if (claimUnconfirmed)
+            {
+                giveBackUnconfirmedClaim();
+            }
+            throw refused;
+        }
     }
 
     private void pinTarget()
@@ -1637,6 +1669,14 @@ public final class SliceAllocator implements AutoCloseable
      */
     private void finish(final int length, final int data, final long bytes, final int mode)
     {
+        if (mode == LOCAL && localReader.isBound())
+        {
+            // The initializer bound the reader: refused before anything is counted or switched, as on the fast path.
+            // Refused after, in local(), the call left a fresh chunk reserved, the old one's tail wasted, a slice
+            // counted and a strict allocator bound to its thread (NineteenthReviewSliceTest).
+            abort();
+            throw boundDuringInit(localReader);
+        }
         final Chunk t = target;
         final ChunkMemory m = t.memory;
         // [int length][int references] in one raw store: data - HEADER lies inside the chunk (begin chose it). A
@@ -1760,8 +1800,20 @@ public final class SliceAllocator implements AutoCloseable
         claimUnconfirmed = false;
         if (counters.slicesAllocated() == 0)
         {
-            OWNER.setVolatile(this, (Thread)null);
+            dropClaim();
         }
+    }
+
+    /**
+     * Gives a strict claim back: a release fence and a plain store, no {@code VarHandle} access mode. A call site of
+     * one that runs for the first time links through the heap, so on the full heap that failed the claiming call a
+     * {@code setVolatile} here threw {@code OutOfMemoryError} in turn and the claim stayed. A thread that still
+     * reads the old owner is refused as if it had come before the give-back.
+     */
+    private void dropClaim()
+    {
+        VarHandle.releaseFence();
+        owner = null;
     }
 
     /**

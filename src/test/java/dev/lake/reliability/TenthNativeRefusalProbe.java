@@ -59,6 +59,7 @@ public final class TenthNativeRefusalProbe
         run(only, "arenaVecGrowthRefused", TenthNativeRefusalProbe::arenaVecGrowthRefused);
         run(only, "sliceFreshChunkRefused", TenthNativeRefusalProbe::sliceFreshChunkRefused);
         run(only, "sliceDedicatedChunkRefused", TenthNativeRefusalProbe::sliceDedicatedChunkRefused);
+        run(only, "sliceFirstCallsDedicatedChunkRefused", TenthNativeRefusalProbe::sliceFirstCallsDedicatedChunkRefused);
         run(only, "poolArenaBuildRefused", TenthNativeRefusalProbe::poolArenaBuildRefused);
         run(only, "lakeAndThreadLakeRefused", TenthNativeRefusalProbe::lakeAndThreadLakeRefused);
         run(only, "firstBlocksAndChunksRefused", TenthNativeRefusalProbe::firstBlocksAndChunksRefused);
@@ -287,6 +288,47 @@ public final class TenthNativeRefusalProbe
             checkEqual(1L, slices.getLong(big, BIG / 8 - 1), "dedicated slice after retry");
             slices.release(big);
             live.close();
+        }
+        before.checkSame("after close");
+    }
+
+    /**
+     * A strict allocator's first call, refused its dedicated chunk: it binds nothing (NineteenthReviewSliceTest's
+     * rule), so another thread can make the first allocation afterwards; the allocator's stats are as before.
+     */
+    private static void sliceFirstCallsDedicatedChunkRefused()
+    {
+        final Native before = Native.now();
+        try (SliceAllocator slices = SliceAllocator.builder(ElementLayout.LONG).chunkCapacity(1024).build())
+        {
+            final String stats = slices.stats().toString();
+            squeeze();
+            expectRefused(() -> slices.allocateLongs(BIG / 8, i -> i), "a first call's dedicated chunk");
+            relax();
+            checkEqual(stats, slices.stats().toString(), "slice stats");
+            final Throwable[] other = new Throwable[1];
+            final Thread second = new Thread(() ->
+            {
+                try
+                {
+                    slices.allocateLongs(4, i -> i).release();
+                    slices.close(); // the owner's to close
+                }
+                catch (final Throwable ex)
+                {
+                    other[0] = ex;
+                }
+            }, "second-caller");
+            second.start();
+            try
+            {
+                second.join();
+            }
+            catch (final InterruptedException ex)
+            {
+                throw new AssertionError(ex);
+            }
+            check(other[0] == null, "another thread's first allocation after the refusal: " + other[0]);
         }
         before.checkSame("after close");
     }

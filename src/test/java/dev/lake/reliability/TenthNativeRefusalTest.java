@@ -86,6 +86,13 @@ class TenthNativeRefusalTest
         assertPassed("sliceDedicatedChunkRefused");
     }
 
+    /** A strict allocator's first call refused its dedicated chunk binds nothing: another thread allocates first. */
+    @Test
+    void aStrictSliceAllocatorsFirstCallRefusedItsChunkBindsNothing()
+    {
+        assertPassed("sliceFirstCallsDedicatedChunkRefused");
+    }
+
     /** {@code FixedArena} and {@code BuddyArena} builds refused: nothing held, a retry builds. */
     @Test
     void poolArenaBuildsRefusedHoldNothing()
