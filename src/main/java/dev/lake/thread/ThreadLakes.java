@@ -210,17 +210,9 @@ public final class ThreadLakes implements AutoCloseable
         {
             lake.resetToMark(); // marks at the start survive a reset
         }
-        if (lake.openSandboxes() > 0)
-        {
-            // a non-strict former owner opened a sandbox at the start after giving the lake back: no rewind ends it
-            closeLake(lake);
-            lake = Lake.builder(capacity).preTouch(true).build();
-            created.incrementAndGet();
-            if (strict)
-            {
-                lake.confineTo(thread);
-            }
-        }
+        // a non-strict former owner opened a sandbox at the start after giving the lake back: no rewind ends it, so it
+        // is ended here, and the former owner's handle or token goes stale (it cannot roll the next owner's work back)
+        lake.endSandboxes(0);
         lake.setZeroing(false); // as built: a former owner's switch (its reset above wiped under it) is not the next's
         final Lease lease = newLease(thread, lake);
         if (thread instanceof LakeThread && ((LakeThread)thread).lease == null)
@@ -343,23 +335,32 @@ public final class ThreadLakes implements AutoCloseable
 
     /**
      * Runs {@code work} on the calling thread's lake and restores the lake's position afterwards, whether it
-     * returns or throws: scratch allocations made inside are given back (a mark is pushed before and reset
-     * after; sandboxes {@code work} leaves open are rolled back and ended, as {@link Lake#endSandboxes} does, and
-     * marks it leaves pushed are discarded). Nests: an inner {@code with} restores to its own start. Allocates
+     * returns or throws: scratch allocations made inside are given back. {@code work} runs inside a sandbox of
+     * this call's own (a token, no object), rolled back after: sandboxes {@code work} leaves open are rolled back and
+     * ended first, innermost first, as {@link Lake#endSandboxes} does, and marks it leaves pushed are discarded.
+     * Inside, {@code openSandboxes()} counts that sandbox, and a sandbox opened before the call cannot be committed,
+     * rolled back or closed ({@code IllegalStateException}, nothing changes: a sandbox is open inside it); a rewind
+     * below the call's start (an older mark or snapshot, {@code reset()}) ends the call's sandbox, and what
+     * {@code work} allocates after it is kept. Nests: an inner {@code with} restores to its own start. Allocates
      * nothing beyond what {@code work} does (use a non-capturing lambda).
      *
      * @param work what to do with the lake.
      * @param <R>  the result type.
      * @return what {@code work} returned.
-     * @throws IllegalStateException as {@link #current()}.
+     * @throws IllegalStateException as {@link #current()}, or if sandbox tokens already nest
+     *                               {@link Lake#MAX_TOKEN_DEPTH} deep on the lake.
      */
     public <R> R with(final Function<Lake, R> work)
     {
         final Lease lease = lease(); // one lookup: the lake, and the identity the finally checks
         final Lake lake = lease.lake;
-        final int sandboxes = lake.openSandboxes();
-        final int depth = lake.markDepth();
-        lake.mark();
+        // work runs inside a sandbox of with()'s own, not after a mark: everything work opens nests above it, and
+        // work cannot end a sandbox opened before with() (refused while an inner one is open), so what lies at or
+        // above this depth afterwards is exactly work's and with()'s. With a mark and a count of open sandboxes, a
+        // body that ended the caller's sandbox and left one of its own open kept the count, and its sandbox stayed
+        // open (NineteenthReviewLakeTest).
+        final int depth = lake.openSandboxes();
+        lake.beginSandbox();
         try
         {
             return work.apply(lake);
@@ -369,12 +370,8 @@ public final class ThreadLakes implements AutoCloseable
             // only if the lake is still this thread's: work may have released it (then it may be another's now)
             if (held() == lease && lake.isOpen())
             {
-                // a sandbox work opened before its first allocation lies at the mark, where no rewind ends it
-                lake.endSandboxes(sandboxes);
-                while (lake.markDepth() > depth)
-                {
-                    lake.resetToMark();
-                }
+                // innermost first: work's sandboxes, then with()'s own (back to the start, the marks cut back)
+                lake.endSandboxes(depth);
             }
         }
     }
@@ -620,9 +617,11 @@ public final class ThreadLakes implements AutoCloseable
             lake.resetToMark();
         }
         lake.reset();
-        // A sandbox opened at the lake's start survives every rewind (nothing lies below it) and nothing here holds
-        // its handle or token to end it: pooled, the next owner would inherit it open (openSandboxes() > 0), and the
-        // former owner's handle would still roll the next owner's work back. Such a lake is closed, not pooled.
+        // A sandbox opened at the lake's start survives every rewind (nothing lies below it): ended here, or the next
+        // owner would inherit it open and the former owner's handle would still roll the next owner's work back.
+        // Ended, its handle and token go stale, and the lake is pooled (it was closed before endSandboxes existed;
+        // with() opens its own sandbox at its start, so a release inside with() would have cost the pool its lake).
+        lake.endSandboxes(0);
         final boolean clean = lake.openSandboxes() == 0;
         if (strict)
         {

@@ -16,7 +16,8 @@ class FourthReviewThreadTest
      * A pooled lake carried an open sandbox to its next owner. release() drains the marks and resets the lake, but a
      * sandbox opened at the lake's start (the first thing a fresh lake sees) survives every rewind, as nothing lies
      * below it: the next thread's init() got a lake reporting openSandboxes() == 1, and the former owner's handle
-     * still rolled the new owner's work back (its droplets went stale). Such a lake is now closed, not pooled.
+     * still rolled the new owner's work back (its droplets went stale). Such a lake was then closed, not pooled; since
+     * the nineteenth review its sandboxes are ended at the give-back (the handle goes stale) and it is pooled.
      */
     @Test
     void aSandboxLeftOpenAtTheStartIsNotHandedToTheNextOwner()
@@ -32,12 +33,13 @@ class FourthReviewThreadTest
             assertEquals(0, next.openSandboxes(), "the next owner inherits no open sandbox");
             assertEquals(0, next.markDepth());
             final Droplet mine = next.droplet(16);
+            assertThrows(dev.lake.memory.StaleHandleException.class, leaked::commit, "ended at the give-back");
             leaked.close(); // the former owner's late close must not touch the next owner's work
             assertTrue(mine.isValid(), "the former owner's sandbox rolled the next owner's lake back");
-            assertEquals(1, lakes.stats().closed(), "the lake with the sandbox is closed, not pooled");
+            assertSame(first, next, "the lake with the sandbox ended is pooled and reused");
+            assertEquals(0, lakes.stats().closed());
             lakes.release();
 
-            // a clean lake is still pooled and reused
             assertEquals(1, lakes.stats().pooled());
             assertSame(next, lakes.init());
             lakes.release();
