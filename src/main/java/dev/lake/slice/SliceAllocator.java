@@ -723,7 +723,10 @@ public final class SliceAllocator implements AutoCloseable
     private SliceReader allocateLocalLongsElsewhere(final int length, final LongInit init, final SliceReader reader)
     {
         reader.checkUnbound();
-        localReader = reader;
+        if (!allocating)
+        {
+            localReader = reader; // not from an initializer: that call is refused, and must not swap the reader in flight
+        }
         return local(reader, fillLongs(length, init, LOCAL), length);
     }
 
@@ -741,7 +744,10 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalInts(final int length, final IntInit init, final SliceReader reader)
     {
         reader.checkUnbound();
-        localReader = reader;
+        if (!allocating)
+        {
+            localReader = reader; // not from an initializer: that call is refused, and must not swap the reader in flight
+        }
         return local(reader, fillInts(length, init, LOCAL), length);
     }
 
@@ -759,7 +765,10 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalDoubles(final int length, final DoubleInit init, final SliceReader reader)
     {
         reader.checkUnbound();
-        localReader = reader;
+        if (!allocating)
+        {
+            localReader = reader; // not from an initializer: that call is refused, and must not swap the reader in flight
+        }
         return local(reader, fillDoubles(length, init, LOCAL), length);
     }
 
@@ -777,7 +786,10 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocalBytes(final int length, final ByteInit init, final SliceReader reader)
     {
         reader.checkUnbound();
-        localReader = reader;
+        if (!allocating)
+        {
+            localReader = reader; // not from an initializer: that call is refused, and must not swap the reader in flight
+        }
         return local(reader, fillBytes(length, init, LOCAL), length);
     }
 
@@ -795,7 +807,10 @@ public final class SliceAllocator implements AutoCloseable
     public SliceReader allocateLocal(final int length, final ElementInit init, final SliceReader reader)
     {
         reader.checkUnbound();
-        localReader = reader;
+        if (!allocating)
+        {
+            localReader = reader; // not from an initializer: that call is refused, and must not swap the reader in flight
+        }
         return local(reader, fillElements(length, init, LOCAL), length);
     }
 
@@ -1763,6 +1778,7 @@ public final class SliceAllocator implements AutoCloseable
     {
         final Chunk t = target;
         target = null;
+        localReader = null;
         closeWindow(window);
         allocating = false;
         if (targetKind == RESET_CURRENT)

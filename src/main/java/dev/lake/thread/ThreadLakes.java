@@ -157,9 +157,10 @@ public final class ThreadLakes implements AutoCloseable
      * Gives the calling thread its lake, or returns the one it already has. A new lake is taken from the pool,
      * or built (the affinity hint applied first, then every page touched by this thread); either way it is handed
      * out reset, with no mark and no open sandbox, with zeroing off, and confined to the calling thread in strict
-     * mode and to none otherwise, whatever its former owner left (a lake whose former owner left a sandbox open at
-     * its start, which no rewind ends, is closed instead of pooled and counted in {@link Stats#closed()}; a pooled
-     * lake a non-strict former owner closed after giving it back is skipped and counted there too). Also gives
+     * mode and to none otherwise, whatever its former owner left (a sandbox its former owner left open at its
+     * start, which no rewind ends, is rolled back and ended, so the former owner's handle or token is stale; a pooled
+     * lake a non-strict former owner closed after giving it back is skipped and counted in {@link Stats#closed()}).
+     * Also gives
      * back the lakes of threads that died without {@link #release()} ({@link #reap()}: on every call while at most
      * 64 lakes are leased, on one call in a quarter of the leases above), and in the same scan a lease still recorded
      * for the calling thread, whose thread locals were erased (the common pool's workers on recent JDKs erase them after
@@ -338,11 +339,13 @@ public final class ThreadLakes implements AutoCloseable
      * returns or throws: scratch allocations made inside are given back. {@code work} runs inside a sandbox of
      * this call's own (a token, no object), rolled back after: sandboxes {@code work} leaves open are rolled back and
      * ended first, innermost first, as {@link Lake#endSandboxes} does, and marks it leaves pushed are discarded.
-     * Inside, {@code openSandboxes()} counts that sandbox, and a sandbox opened before the call cannot be committed,
-     * rolled back or closed ({@code IllegalStateException}, nothing changes: a sandbox is open inside it); a rewind
-     * below the call's start (an older mark or snapshot, {@code reset()}) ends the call's sandbox, and what
-     * {@code work} allocates after it is kept. Nests: an inner {@code with} restores to its own start. Allocates
-     * nothing beyond what {@code work} does (use a non-capturing lambda).
+     * Inside, {@code openSandboxes()} counts that sandbox, and a sandbox of the lake opened before the call cannot
+     * be committed, rolled back, closed or allocated through ({@code IllegalStateException}, nothing changes: a
+     * sandbox is open inside it; a view's sandboxes are the view's own). A body that ends the call's sandbox itself,
+     * by a rewind below the call's start (an older mark or snapshot, {@code reset()}) or by
+     * {@code endSandboxes} below its depth, takes the scope over: what it allocates and opens after that is its own
+     * to give back and end. Nests: an inner {@code with} restores to its own start. Allocates nothing beyond what
+     * {@code work} does (use a non-capturing lambda); takes one sandbox token id per call.
      *
      * @param work what to do with the lake.
      * @param <R>  the result type.
@@ -355,10 +358,11 @@ public final class ThreadLakes implements AutoCloseable
         final Lease lease = lease(); // one lookup: the lake, and the identity the finally checks
         final Lake lake = lease.lake;
         // work runs inside a sandbox of with()'s own, not after a mark: everything work opens nests above it, and
-        // work cannot end a sandbox opened before with() (refused while an inner one is open), so what lies at or
-        // above this depth afterwards is exactly work's and with()'s. With a mark and a count of open sandboxes, a
-        // body that ended the caller's sandbox and left one of its own open kept the count, and its sandbox stayed
-        // open (NineteenthReviewLakeTest).
+        // work cannot commit, roll back or close a sandbox opened before with() (refused while an inner one is open),
+        // so what lies at or above this depth afterwards is work's and with()'s, unless work itself ended with()'s
+        // sandbox (a rewind below its start, endSandboxes below its depth: documented, the body then owns what it
+        // opens). With a mark and a count of open sandboxes, a body that ended the caller's sandbox and left one of
+        // its own open kept the count, and its sandbox stayed open (NineteenthReviewLakeTest).
         final int depth = lake.openSandboxes();
         lake.beginSandbox();
         try

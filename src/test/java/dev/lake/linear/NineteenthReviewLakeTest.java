@@ -80,4 +80,32 @@ class NineteenthReviewLakeTest
             assertEquals(0, lakes.stats().closed(), lakes.stats().toString());
         }
     }
+
+    /**
+     * with()'s Javadoc (since the fix): a sandbox of the lake opened before the call cannot be allocated through
+     * inside it (a sandbox is open inside it); afterwards it can, and with() gave back only what the body did.
+     */
+    @Test
+    void aCallersSandboxCannotBeAllocatedThroughInsideWithAndCanAfter()
+    {
+        try (ThreadLakes lakes = ThreadLakes.builder(4096).build())
+        {
+            final Lake lake = lakes.init();
+            final Sandbox request = lake.sandbox();
+            request.allocate(16);
+            final Integer inside = lakes.with(l ->
+            {
+                assertThrows(IllegalStateException.class, () -> request.allocate(8));
+                assertThrows(IllegalStateException.class, () -> request.droplet(8));
+                assertEquals(2, l.openSandboxes(), "the caller's and with()'s");
+                return l.allocate(32);
+            });
+            assertEquals(16, inside.intValue());
+            assertEquals(16, lake.position(), "with() gave back the body's 32 bytes");
+            assertEquals(16, request.allocate(8));
+            request.commit();
+            assertEquals(24, lake.position());
+            lakes.release();
+        }
+    }
 }
