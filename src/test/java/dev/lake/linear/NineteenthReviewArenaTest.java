@@ -98,15 +98,7 @@ class NineteenthReviewArenaTest
                     log.add("refused by the wrapper");
                 }
                 log.add("bytes after the failed placement: +" + (arena.bytesAllocated() - before));
-                try
-                {
-                    arena.allocate(64, 8);
-                    log.add("then allocated 64");
-                }
-                catch (final RuntimeException ex)
-                {
-                    log.add("then " + ex);
-                }
+                logAllocation64(arena, log);
             });
             tx.close();
             assertEquals(List.of("refused by the wrapper", "bytes after the failed placement: +0", "then allocated 64"),
@@ -206,18 +198,24 @@ class NineteenthReviewArenaTest
                 {
                     log.add("refused");
                 }
-                try
-                {
-                    arena.allocate(64, 8);
-                    log.add("then allocated 64");
-                }
-                catch (final RuntimeException ex)
-                {
-                    log.add("then " + ex);
-                }
+                logAllocation64(arena, log);
             });
             tx.rollback();
             assertEquals(List.of("refused", "then allocated 64"), log);
+        }
+    }
+
+    /** The cleanup action's next allocation, as the tests log it: allocated, or the exception that refused it. */
+    private static void logAllocation64(final Arena arena, final List<String> log)
+    {
+        try
+        {
+            arena.allocate(64, 8);
+            log.add("then allocated 64");
+        }
+        catch (final RuntimeException ex)
+        {
+            log.add("then " + ex);
         }
     }
 }
