@@ -1783,11 +1783,9 @@ public final class SliceAllocator implements AutoCloseable
         }
         if (t == pinnedFor)
         {
-            if (targetKind <= RESET_CURRENT)
-            {
-                unpinUnused(t);
-            }
-            pinnedFor = null; // a dedicated or fresh chunk is freed below: not held here until the next pin
+            // every kind: a dedicated or fresh chunk freed below would otherwise give its slot back through its
+            // cleanup at the pin's generation, one of the slot's 65,535 reuses spent per failure with nothing handed out
+            unpinUnused(t);
         }
         if (targetKind == DEDICATED || targetKind == FRESH)
         {
@@ -1832,7 +1830,8 @@ public final class SliceAllocator implements AutoCloseable
      * since: no reference carries the pin's generation, and left pinned the table would hold the chunk, a leaked
      * handle in it never found by the safety net, and each reset in place would spend one of its slot's reuses (the
      * cost slices.md says the handle and local tiers do not pay). Its generation goes back to 0, as an unpinned
-     * chunk's is; the slot goes back to the pool. A dedicated or fresh chunk needs none of this: it is freed.
+     * chunk's is; the slot goes back to the pool. A dedicated or fresh chunk about to be freed too: its cleanup then
+     * finds no slot to give back.
      */
     private void unpinUnused(final Chunk t)
     {
