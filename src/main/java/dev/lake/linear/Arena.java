@@ -3,7 +3,9 @@ package dev.lake.linear;
 import dev.lake.memory.Memory;
 import dev.lake.memory.Region;
 import dev.lake.memory.StaleHandleException;
+import org.agrona.BufferUtil;
 import org.agrona.DirectBuffer;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.ref.Reference;
@@ -97,6 +99,11 @@ public final class Arena implements AutoCloseable
     private static final int BUDGET_END = 5;
     private static final int BLOCK_ALIGNMENT = Memory.CACHE_LINE;
     private static final long BLOCK_MASK = 0xFFFF_FFFF_0000_0000L;
+    /** {@link #copyIn}'s source that means "zero the bytes". */
+    private static final Object ZEROES = new Object();
+    private static final long LONGS_BASE = UnsafeApi.arrayBaseOffset(long[].class);
+    private static final long INTS_BASE = UnsafeApi.arrayBaseOffset(int[].class);
+    private static final long DOUBLES_BASE = UnsafeApi.arrayBaseOffset(double[].class);
     // What pos holds once closed: its offset half is negative, so buffer(ref) lets no reference through its fast
     // path, and it is below every handle's end (every staleness check says stale).
     private static final long CLOSED_POSITION = -1L;
@@ -425,9 +432,7 @@ public final class Arena implements AutoCloseable
      */
     public long allocateZeroed(final int size, final int alignment)
     {
-        final long ref = allocate(size, alignment);
-        Memory.fill(base + (int)ref, size, (byte)0);
-        return ref;
+        return copyIn(ZEROES, 0, size, alignment, true);
     }
 
     /**
@@ -441,12 +446,7 @@ public final class Arena implements AutoCloseable
      */
     public long tryAllocateZeroed(final int size, final int alignment)
     {
-        final long ref = tryAllocate(size, alignment);
-        if (ref != NULL)
-        {
-            Memory.fill(base + (int)ref, size, (byte)0);
-        }
-        return ref;
+        return copyIn(ZEROES, 0, size, alignment, false);
     }
 
     /**
@@ -727,9 +727,7 @@ public final class Arena implements AutoCloseable
         {
             return emptyReference();
         }
-        final long ref = allocate(arrayBytes(n, Long.BYTES), Long.BYTES);
-        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
-        return ref;
+        return copyIn(src, LONGS_BASE, arrayBytes(n, Long.BYTES), Long.BYTES, true); // one bulk copy
     }
 
     /**
@@ -748,9 +746,7 @@ public final class Arena implements AutoCloseable
         {
             return emptyReference();
         }
-        final long ref = allocate(arrayBytes(n, Integer.BYTES), Integer.BYTES);
-        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
-        return ref;
+        return copyIn(src, INTS_BASE, arrayBytes(n, Integer.BYTES), Integer.BYTES, true); // one bulk copy
     }
 
     /**
@@ -769,9 +765,7 @@ public final class Arena implements AutoCloseable
         {
             return emptyReference();
         }
-        final long ref = allocate(arrayBytes(n, Double.BYTES), Double.BYTES);
-        Memory.copy(src, 0, n, base + (int)ref); // one bulk copy into the block the bytes landed in
-        return ref;
+        return copyIn(src, DOUBLES_BASE, arrayBytes(n, Double.BYTES), Double.BYTES, true); // one bulk copy
     }
 
     /**
@@ -2151,12 +2145,7 @@ public final class Arena implements AutoCloseable
         {
             return emptyReference();
         }
-        final long ref = allocate(length, 1, orThrow);
-        if (ref != NULL)
-        {
-            buffers[current].putBytes((int)ref, src, from, length);
-        }
-        return ref;
+        return copyIn(src, BufferUtil.ARRAY_BASE_OFFSET + from, length, 1, orThrow);
     }
 
     private long copyDirect(final DirectBuffer src, final int index, final int length, final boolean orThrow)
@@ -2170,12 +2159,44 @@ public final class Arena implements AutoCloseable
         // that reset or closed this arena there had the copy land in whatever took the memory since (or at address 0)
         final byte[] array = src.byteArray();
         final long from = src.addressOffset() + index;
-        final long ref = allocate(length, 1, orThrow);
-        if (ref != NULL)
-        {
-            Memory.copy(array, from, base + (int)ref, length);
-        }
+        final long ref = copyIn(array, from, length, 1, orThrow);
         Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
+        return ref;
+    }
+
+    /**
+     * Allocates {@code bytes} and copies them from {@code srcBase + srcOffset} (Agrona's addressing: a heap array and
+     * its offset, or {@code null} and an address), or zeroes them ({@link #ZEROES}). If the copy throws (a source
+     * whose copy the JDK refuses, a {@code StackOverflowError} at its call), the allocation is taken back, as a
+     * failed placement's is: no bytes kept that nobody has a reference to, charged to a budget.
+     */
+    private long copyIn(final Object srcBase, final long srcOffset, final int bytes, final int alignment,
+        final boolean orThrow)
+    {
+        final long before = pos;
+        final long ref = bump(bytes, alignment, fastLimitPos, false, orThrow);
+        if (ref == NULL)
+        {
+            return NULL;
+        }
+        try
+        {
+            if (srcBase == ZEROES)
+            {
+                Memory.fill(base + (int)ref, bytes, (byte)0);
+            }
+            else
+            {
+                Memory.copy(srcBase, srcOffset, base + (int)ref, bytes);
+            }
+        }
+        catch (final Throwable ex)
+        {
+            // no user code ran since the allocation: no cleanup, checkpoint or transaction is newer than it, so the
+            // move back alone undoes it (and is shallower than undoAfter's rewind, so it fits where the copy failed)
+            moveBack(before);
+            throw ex;
+        }
         return ref;
     }
 

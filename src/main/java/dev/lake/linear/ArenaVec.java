@@ -353,10 +353,11 @@ public abstract class ArenaVec
 
     /**
      * The record pushes' fast path (the primitive pushes inline the same two parts, {@link #roomFor(int)} and
-     * {@link #claimSlow(int)}, with the store in each branch): claims the next element and returns its native
-     * address. The size is read into a local and written once. The address is in bounds by the room compare,
-     * so the caller writes there raw and relies on no Agrona bounds check. Failed checks and growth go out of
-     * line, so this stays small enough to inline at every push site.
+     * {@link #claimSlow(int)}, with the store in each branch): makes room for the next element and returns its
+     * native address. Claims nothing: the caller writes the element, then moves the size, so that a write that
+     * fails (a source whose copy is refused, a {@code StackOverflowError}) counts no element it never wrote. The
+     * address is in bounds by the room compare, so the caller writes there raw and relies on no Agrona bounds
+     * check. Failed checks and growth go out of line, so this stays small enough to inline at every push site.
      *
      * @param bytes the element size.
      */
@@ -365,7 +366,6 @@ public abstract class ArenaVec
         final int n = size;
         if (roomFor(n))
         {
-            size = n + 1;
             return address + (long)n * bytes;
         }
         return claimSlow(bytes);
@@ -381,10 +381,10 @@ public abstract class ArenaVec
     }
 
     /**
-     * The out-of-line part of a push: the full check, growth when full; claims the next element and returns
-     * its address. The primitive pushes do their store in each branch (fast path, or after this call)
-     * rather than after a merge of the two: measured, a store after the merge made C2 compile the growing push
-     * loop markedly slower.
+     * The out-of-line part of a push: the full check, growth when full; returns the next element's address
+     * and, as {@link #claim(int)}, claims nothing (the caller moves the size after its write). The primitive pushes
+     * do their store in each branch (fast path, or after this call) rather than after a merge of the two:
+     * measured, a store after the merge made C2 compile the growing push loop markedly slower.
      */
     final long claimSlow(final int bytes)
     {
@@ -393,9 +393,7 @@ public abstract class ArenaVec
         {
             grow(1, true, false);
         }
-        final int n = size;
-        size = n + 1;
-        return address + (long)n * bytes;
+        return address + (long)size * bytes;
     }
 
     /** Makes room for {@code additional} more elements; the caller checked. */
@@ -466,12 +464,16 @@ public abstract class ArenaVec
         return true;
     }
 
-    /** Ends the vector and returns where its elements lie, giving back unused capacity when possible. */
+    /**
+     * Gives back unused capacity when possible and returns where the elements lie; the vector stays open until
+     * {@link #markFinished()}, which finish() calls with the view built. So a finish() cut short before it returns
+     * (a {@code StackOverflowError} in the shrink or the view's constructor) leaves a usable vector that a retried
+     * finish() finishes, never a finished one whose view nobody got. A second shrink is a no-op: the capacity is the
+     * size by then.
+     */
     final long finishStorage()
     {
         check();
-        finished = true;
-        pushLimit = -1;
         if (capacity == 0)
         {
             return -1;
@@ -479,7 +481,15 @@ public abstract class ArenaVec
         final long dataEnd = ((long)block << 32) | (start + (long)size * elementSize);
         arena.shrinkLast(storageEnd(), dataEnd);
         capacity = size;
+        pushLimit = size; // the capacity's copy for the push fast path
         return ((long)block << 32) | start;
+    }
+
+    /** Ends the vector once its view is built: stores only, no call, so it is all or nothing. */
+    final void markFinished()
+    {
+        finished = true;
+        pushLimit = -1;
     }
 
     final int checkIndex(final int index)
@@ -488,6 +498,10 @@ public abstract class ArenaVec
         return start + Objects.checkIndex(index, size) * elementSize;
     }
 
+    /**
+     * The last element's index in {@link #buffer}, for a pop: checked, not removed. The caller reads it, then calls
+     * {@link #popped()}, so a read cut short (a {@code StackOverflowError}) removes nothing it did not return.
+     */
     final int popIndex()
     {
         check();
@@ -495,7 +509,13 @@ public abstract class ArenaVec
         {
             throw new NoSuchElementException("pop from an empty " + getClass().getSimpleName());
         }
-        return start + --size * elementSize;
+        return start + (size - 1) * elementSize;
+    }
+
+    /** After a pop's read: the last element is removed. */
+    final void popped()
+    {
+        size--;
     }
 
     /**
@@ -541,9 +561,10 @@ public abstract class ArenaVec
     }
 
     /**
-     * Makes room for {@code count} more elements (one capacity check, growth at most once) and claims them;
-     * returns the native address of the first. The caller checked the vector and its source range, so the
-     * vector is unchanged when this throws.
+     * Makes room for {@code count} more elements (one capacity check, growth at most once) and returns the
+     * native address of the first. Claims nothing: the caller copies, then moves the size ({@link #appended}), so a
+     * copy that fails (a source the copy refuses, a {@code StackOverflowError}) counts no element it never wrote.
+     * The caller checked the vector and its source range, so the vector is unchanged when this throws.
      */
     final long appendRange(final int count)
     {
@@ -555,9 +576,13 @@ public abstract class ArenaVec
         {
             grow(count, true, false);
         }
-        final long at = address + (long)size * elementSize;
+        return address + (long)size * elementSize;
+    }
+
+    /** After the copy into {@link #appendRange}'s room: the {@code count} elements written now count. */
+    final void appended(final int count)
+    {
         size += count;
-        return at;
     }
 
     /** Appends {@code count} elements copied from {@code src} at {@code index}: one bulk copy. */
@@ -575,6 +600,7 @@ public abstract class ArenaVec
             final long from = src.addressOffset() + index;
             check();
             Memory.copy(array, from, appendRange(count), bytes);
+            appended(count);
             Reference.reachabilityFence(src); // a Bytes source must not be reclaimed by its safety net mid-copy
         }
     }
@@ -606,6 +632,7 @@ public abstract class ArenaVec
                 return;
             }
             Memory.putLong(claimSlow(Long.BYTES), value);
+            size++; // after the write, as the fast path
         }
 
         /**
@@ -617,7 +644,9 @@ public abstract class ArenaVec
          */
         public long pop()
         {
-            return buffer.getLong(popIndex());
+            final long value = buffer.getLong(popIndex());
+            popped();
+            return value;
         }
 
         /**
@@ -671,6 +700,7 @@ public abstract class ArenaVec
             if (length > 0)
             {
                 Memory.copy(src, from, length, appendRange(length));
+                appended(length);
             }
         }
 
@@ -794,7 +824,9 @@ public abstract class ArenaVec
         public ArenaView.OfLong finish()
         {
             final int n = size;
-            return new ArenaView.OfLong(arena, finishStorage(), n);
+            final ArenaView.OfLong view = new ArenaView.OfLong(arena, finishStorage(), n);
+            markFinished();
+            return view;
         }
     }
 
@@ -825,6 +857,7 @@ public abstract class ArenaVec
                 return;
             }
             Memory.putInt(claimSlow(Integer.BYTES), value);
+            size++; // after the write, as the fast path
         }
 
         /**
@@ -834,7 +867,9 @@ public abstract class ArenaVec
          */
         public int pop()
         {
-            return buffer.getInt(popIndex());
+            final int value = buffer.getInt(popIndex());
+            popped();
+            return value;
         }
 
         /**
@@ -884,6 +919,7 @@ public abstract class ArenaVec
             if (length > 0)
             {
                 Memory.copy(src, from, length, appendRange(length));
+                appended(length);
             }
         }
 
@@ -971,7 +1007,9 @@ public abstract class ArenaVec
         public ArenaView.OfInt finish()
         {
             final int n = size;
-            return new ArenaView.OfInt(arena, finishStorage(), n);
+            final ArenaView.OfInt view = new ArenaView.OfInt(arena, finishStorage(), n);
+            markFinished();
+            return view;
         }
     }
 
@@ -1002,6 +1040,7 @@ public abstract class ArenaVec
                 return;
             }
             Memory.putDouble(claimSlow(Double.BYTES), value);
+            size++; // after the write, as the fast path
         }
 
         /**
@@ -1011,7 +1050,9 @@ public abstract class ArenaVec
          */
         public double pop()
         {
-            return buffer.getDouble(popIndex());
+            final double value = buffer.getDouble(popIndex());
+            popped();
+            return value;
         }
 
         /**
@@ -1063,6 +1104,7 @@ public abstract class ArenaVec
             if (length > 0)
             {
                 Memory.copy(src, from, length, appendRange(length));
+                appended(length);
             }
         }
 
@@ -1150,7 +1192,9 @@ public abstract class ArenaVec
         public ArenaView.OfDouble finish()
         {
             final int n = size;
-            return new ArenaView.OfDouble(arena, finishStorage(), n);
+            final ArenaView.OfDouble view = new ArenaView.OfDouble(arena, finishStorage(), n);
+            markFinished();
+            return view;
         }
     }
 
@@ -1184,6 +1228,7 @@ public abstract class ArenaVec
             final byte[] array = src.byteArray(); // the source's own code first, then the claim (see appendFrom)
             final long from = src.addressOffset() + index;
             Memory.copy(array, from, claim(bytes), bytes);
+            size++; // after the copy: a refused copy counts no record
             Reference.reachabilityFence(src);
         }
 
@@ -1198,7 +1243,7 @@ public abstract class ArenaVec
         {
             final int bytes = elementSize;
             Memory.fill(claim(bytes), bytes, (byte)0);
-            return size - 1;
+            return size++; // after the fill: one cut short counts no record
         }
 
         /**
@@ -1227,6 +1272,7 @@ public abstract class ArenaVec
         public void pop()
         {
             popIndex();
+            popped();
         }
 
         /**
@@ -1350,7 +1396,9 @@ public abstract class ArenaVec
         public ArenaView.OfRecord finish()
         {
             final int n = size;
-            return new ArenaView.OfRecord(arena, finishStorage(), n, elementSize);
+            final ArenaView.OfRecord view = new ArenaView.OfRecord(arena, finishStorage(), n, elementSize);
+            markFinished();
+            return view;
         }
     }
 }
