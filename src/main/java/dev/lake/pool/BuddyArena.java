@@ -454,7 +454,24 @@ public final class BuddyArena extends SlotArena
     long claimHandle(final int k, final int size)
     {
         final int slot = claim(k);
-        return slot < 0 ? NO_HANDLE : SlotTable.handle(slot, table.occupy(slot));
+        if (slot < 0)
+        {
+            return NO_HANDLE;
+        }
+        try
+        {
+            final long generation = table.occupyUncounted(slot);
+            slots[(slot << SlotTable.SHIFT) + SlotTable.ALLOCS_AT]++; // counted where the table took it, no call
+            return SlotTable.handle(slot, generation);
+        }
+        catch (final Throwable cutShort)
+        {
+            // claimed, no handle handed out (a StackOverflowError at one of the calls): nothing deeper fits here;
+            // stores only, for finishOrphans() to release the table's reference, or give the block back if it has none
+            orphaned[slot] = ORPHAN_CLAIMED;
+            orphans = true;
+            throw cutShort;
+        }
     }
 
     /** Claims a block of order {@code k}: its slot, or -1 when there is none right now. */
@@ -468,7 +485,7 @@ public final class BuddyArena extends SlotArena
         if (leaf < 0)
         {
             leaf = claimOrFlush(k);
-            if (leaf < 0 && leakDetection && drainLeaks() > 0)
+            if (leaf < 0 && (leakDetection || orphans) && drainLeaks() > 0)
             {
                 leaf = claimOrFlush(k);
             }
@@ -496,15 +513,7 @@ public final class BuddyArena extends SlotArena
             // then look, so a parked block is never stranded.
             if (closed || waits.hasWaiters())
             {
-                lockArena();
-                try
-                {
-                    flushLocked();
-                }
-                finally
-                {
-                    unlockArena();
-                }
+                flushRaced();
             }
             return;
         }
@@ -516,6 +525,32 @@ public final class BuddyArena extends SlotArena
         finally
         {
             unlockArena();
+        }
+    }
+
+    /**
+     * A close or a new waiter raced a park: flushes the cache. The block is given back already (parked), so nothing
+     * here may throw ({@link SlotArena#free} is all or nothing, and a return cut short after it would be finished a
+     * second time): cut short (a {@link StackOverflowError} at the edge of the stack), the flush is left to
+     * {@link #finishOrphans()}, whose region check ({@link #isEmpty()}) and waiters' signal flush the cache.
+     */
+    private void flushRaced()
+    {
+        try
+        {
+            lockArena();
+            try
+            {
+                flushLocked();
+            }
+            finally
+            {
+                unlockArena();
+            }
+        }
+        catch (final Throwable cutShort)
+        {
+            orphans = true; // a store only; the release that parked the block stands
         }
     }
 
@@ -606,7 +641,7 @@ public final class BuddyArena extends SlotArena
      * Calls every {@code VarHandle} access of this class once (each call-site descriptor), on the lock array's padding
      * and changing nothing, so that they are linked before the arena is handed out. The first call of a call site in
      * the JVM links it, which allocates on the heap: the first close of a buddy arena that never allocated linked the
-     * unlock's {@code setRelease} after {@code closed} was set, and on a full heap threw {@link OutOfMemoryError} with
+     * unlock's {@code setRelease} (the unlock has no VarHandle call now) after {@code closed} was set, and on a full heap threw {@link OutOfMemoryError} with
      * the region held (a retry does nothing) and the lock taken for good. Here a full heap fails the build instead,
      * whose builder frees the region.
      */
@@ -616,7 +651,8 @@ public final class BuddyArena extends SlotArena
         final boolean swapped = INTS.compareAndSet(scratch, 0, 1, 1); // 0 is not 1: no change
         final int seen = (int)INTS.getAndSet(scratch, 0, 0);
         final int now = (int)INTS.getVolatile(scratch, 0);
-        INTS.setRelease(scratch, 0, swapped ? 0 : seen | now); // 0, as it was
+        VarHandle.releaseFence(); // as the unlock does
+        scratch[0] = swapped ? 0 : seen | now; // 0, as it was
     }
 
     // ---- the buddy structure (under the lock) ----
@@ -649,9 +685,17 @@ public final class BuddyArena extends SlotArena
         }
     }
 
+    /**
+     * A release fence and a plain store, not {@code setRelease}: the unlock runs in {@code finally} blocks, so it must
+     * fit wherever the lock's CAS fitted. {@code setRelease} goes a frame deeper than {@code compareAndSet} (through
+     * {@code Unsafe.putIntRelease}), so a {@link StackOverflowError} striking under the lock overflowed the unlock too
+     * and left the lock taken for good (every later locked call spun for ever); the fence is one call, shallower than
+     * the CAS's chain, and the store none. Same ordering: nothing written under the lock moves past the store.
+     */
     private void unlockArena()
     {
-        INTS.setRelease(lock, PAD, 0);
+        VarHandle.releaseFence();
+        lock[PAD] = 0;
     }
 
     /** Takes a free block of order {@code k}, splitting a larger one if needed. @return its first leaf or -1. */

@@ -40,6 +40,12 @@ public final class Buffer implements AutoCloseable
     private static final byte WRITING = 0;
     private static final byte FROZEN = 1;
     private static final byte CLOSED = 2;
+    /** {@link #spill}: not spilled, or spilled with the slot given back. */
+    private static final byte SLOT_GIVEN_BACK = 0;
+    /** {@link #spill}: spilled, the slot still held, the spill not counted yet. */
+    private static final byte SLOT_KEPT = 1;
+    /** {@link #spill}: spilled and counted, the slot still held. */
+    private static final byte SPILL_COUNTED = 2;
     /** Largest heap array a spilled buffer grows to. */
     static final int MAX_HEAP_CAPACITY = Integer.MAX_VALUE - 8;
 
@@ -54,6 +60,8 @@ public final class Buffer implements AutoCloseable
     private int highWater;
     private byte state;
     private boolean spilled;
+    /** While spilled: {@link #SLOT_GIVEN_BACK}, or how far the spill got in giving its slot back (see giveSlotBack). */
+    private byte spill;
     private WriteView view;
 
     Buffer(final SlotSource source, final int slot, final long generation, final int base, final int capacity)
@@ -441,6 +449,10 @@ public final class Buffer implements AutoCloseable
         // the handle first: an OutOfMemoryError after the buffer froze would leave its slot held by nobody (a frozen
         // buffer's close() does nothing) and the freeze counted
         final Bytes bytes = spilled ? new Bytes(null, mem, 0, highWater) : new Bytes(this, mem, base, highWater);
+        if (spill != SLOT_GIVEN_BACK)
+        {
+            giveSlotBack(); // a spill cut short (see there)
+        }
         state = FROZEN;
         if (spilled)
         {
@@ -465,12 +477,43 @@ public final class Buffer implements AutoCloseable
         {
             return;
         }
+        if (spill != SLOT_GIVEN_BACK)
+        {
+            giveSlotBack(); // a spill cut short (see there); before the state, so that a retry of close() finishes it
+        }
         state = CLOSED;
         if (!spilled)
         {
             source.release(slot, generation, highWater);
             Reference.reachabilityFence(this);
         }
+    }
+
+    /**
+     * The spill's give-back of its slot, in steps recorded with plain stores: counted, then released. A spill cut
+     * short part-way (a {@link StackOverflowError} at one of its calls: the buffer already on the heap, the write that
+     * spilled it refused) left the slot held by nobody, for good without leak detection, since a spilled buffer's
+     * close() and its heap {@code Bytes} never touch the arena. Now the buffer's next freeze() or close() finishes it,
+     * counting the spill once. A release refused as stale means the first one got through its CAS: the arena
+     * finishes that return itself ({@code SlotArena.returnSlot}).
+     */
+    private void giveSlotBack()
+    {
+        if (spill == SLOT_KEPT)
+        {
+            source.spilled(slot);
+            spill = SPILL_COUNTED;
+        }
+        try
+        {
+            source.release(slot, generation, highWater); // the arena zeroes no more than the slot holds
+        }
+        catch (final StaleHandleException releasedAlready)
+        {
+            // the cut-short release got through its CAS
+        }
+        spill = SLOT_GIVEN_BACK;
+        Reference.reachabilityFence(this);
     }
 
     @Override
@@ -612,6 +655,7 @@ public final class Buffer implements AutoCloseable
         if (first)
         {
             mem = new UnsafeBuffer(heap);
+            spill = SLOT_KEPT; // before spilled: both stores, no call between
             spilled = true;
         }
         else
@@ -624,8 +668,7 @@ public final class Buffer implements AutoCloseable
         {
             // Last, once the buffer is whole on the heap: giving the slot back serves waiting requests on this
             // thread, and their callbacks may use this buffer.
-            source.spill(slot, generation, highWater);
-            Reference.reachabilityFence(this);
+            giveSlotBack();
             if (state != WRITING)
             {
                 // a callback froze or closed it: the write under way must not land in bytes now frozen and shared

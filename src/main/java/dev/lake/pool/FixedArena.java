@@ -476,7 +476,7 @@ public final class FixedArena extends SlotArena
     long claimHandle(final int sizeClass, final int size)
     {
         long handle = take();
-        if (handle == NO_HANDLE && leakDetection && drainLeaks() > 0)
+        if (handle == NO_HANDLE && (leakDetection || orphans) && drainLeaks() > 0)
         {
             handle = take();
         }
@@ -507,12 +507,32 @@ public final class FixedArena extends SlotArena
         {
             return hint;
         }
-        final int slot = scan(w);
-        if (slot >= 0)
+        int slot = scan(w);
+        if (slot < 0)
+        {
+            final long parked = takeAnyParked(w);
+            if (parked != RESCAN)
+            {
+                return parked;
+            }
+            slot = scan(w);
+            if (slot < 0)
+            {
+                return NO_HANDLE;
+            }
+        }
+        try
         {
             return SlotTable.handle(slot, table.occupyUncounted(slot));
         }
-        return takeAnyParked(w);
+        catch (final Throwable cutShort)
+        {
+            // the bit claimed, no handle handed out (a StackOverflowError at one of the calls): nothing deeper fits
+            // here; stores only, for finishOrphans() to release the table's reference or give the bit back
+            orphaned[slot] = ORPHAN_CLAIMED;
+            orphans = true;
+            throw cutShort;
+        }
     }
 
     private int scan(final int start)
@@ -541,10 +561,15 @@ public final class FixedArena extends SlotArena
         return -1;
     }
 
+    /** {@link #takeAnyParked}'s answer when it took no parked slot but freed some: scan the bitmap again. */
+    private static final long RESCAN = -1L;
+
     /**
      * No free bit anywhere: take a parked slot. First the slots hinted by each word, then, for slots parked by
      * two releases that raced for one hint (rare), every marked slot: those are unparked into free bits, so that
      * the next claims find them with the bitmap. O(slots) at worst.
+     *
+     * @return a parked slot's handle, {@link #RESCAN} when it freed some (the caller scans again), else NO_HANDLE.
      */
     private long takeAnyParked(final int start)
     {
@@ -572,20 +597,21 @@ public final class FixedArena extends SlotArena
                 word &= word - 1;
                 if (slot < slotCount && table.unpark(slot))
                 {
-                    free(slot);
+                    try
+                    {
+                        free(slot);
+                    }
+                    catch (final Throwable cutShort)
+                    {
+                        orphaned[slot] = ORPHAN_CLEAN; // unparked, bit still set: stores only, see returnSlot
+                        orphans = true;
+                        throw cutShort;
+                    }
                     unparked = true;
                 }
             }
         }
-        if (unparked)
-        {
-            final int slot = scan(start);
-            if (slot >= 0)
-            {
-                return SlotTable.handle(slot, table.occupyUncounted(slot));
-            }
-        }
-        return NO_HANDLE;
+        return unparked ? RESCAN : NO_HANDLE;
     }
 
     /**
@@ -642,9 +668,11 @@ public final class FixedArena extends SlotArena
         }
         if ((next & SlotTable.PARKED) == 0)
         {
-            returnSlot(slot, dirtyBytes);
+            // a fixed arena's releases count no free of their own (see SlotTable.releaseOrPark)
+            returnSlot(slot, generation, dirtyBytes, ORPHAN_UNCOUNTED_NO_FREES);
             return;
         }
+        table.freed(generation); // a parked slot stays marked: cut short here, its claim or close() still finds it
         parked(slot, hintAt, next & ~SlotTable.REF_MASK | slot);
     }
 

@@ -35,6 +35,7 @@ abstract class SlotArena implements AutoCloseable
 {
     private static final VarHandle CLOSED;
     private static final VarHandle FREED;
+    private static final VarHandle ORPHANS;
 
     static
     {
@@ -42,6 +43,7 @@ abstract class SlotArena implements AutoCloseable
         {
             CLOSED = MethodHandles.lookup().findVarHandle(SlotArena.class, "closed", boolean.class);
             FREED = MethodHandles.lookup().findVarHandle(SlotArena.class, "regionFreed", boolean.class);
+            ORPHANS = MethodHandles.lookup().findVarHandle(SlotArena.class, "orphans", boolean.class);
         }
         catch (final ReflectiveOperationException ex)
         {
@@ -67,6 +69,29 @@ abstract class SlotArena implements AutoCloseable
     volatile boolean closed;
     @SuppressWarnings("unused") // accessed through FREED
     private volatile boolean regionFreed;
+    /**
+     * Per slot, what a return cut short left to do ({@link #returnSlot}): 0 for nothing, else one of the
+     * {@code ORPHAN_*} stages. Written with plain stores by the thread whose return failed, then published by
+     * {@link #orphans}; read and cleared under its own monitor by {@link #finishOrphans()}.
+     */
+    final byte[] orphaned;
+    /** Whether a return was cut short since the last {@link #finishOrphans()}: one volatile read when none was. */
+    volatile boolean orphans;
+    /** Whether the first close() threw part-way: a later close() then runs every step again. */
+    private volatile boolean closeCutShort;
+
+    /** Stages of a return ({@link #returnSlot}): the free still to count, with or without the slot's free count. */
+    static final byte ORPHAN_UNCOUNTED = 1;
+    static final byte ORPHAN_UNCOUNTED_NO_FREES = 2;
+    /** The slot's bytes still to zero (under {@link InitPolicy#ZERO}; then the whole slot, its dirty length lost). */
+    static final byte ORPHAN_DIRTY = 3;
+    /** Only the slot's capacity still to give back ({@link #free}). */
+    static final byte ORPHAN_CLEAN = 4;
+    /**
+     * Claimed, and no handle handed out (a claim or its give-back cut short): released if the table took it (one
+     * reference), given back if not (no reference, not parked).
+     */
+    static final byte ORPHAN_CLAIMED = 5;
 
     SlotArena(final String name, final Region region, final int slots, final InitPolicy initPolicy,
         final boolean autoSpill, final boolean leakDetection, final int sizeClasses, final Executor executor)
@@ -80,6 +105,7 @@ abstract class SlotArena implements AutoCloseable
         this.leakDetection = leakDetection;
         this.table = new SlotTable(name, slots);
         this.slots = table.slots;
+        this.orphaned = new byte[slots];
         this.waits = new WaitQueue(name, sizeClasses, this::grant, executor);
         Buffer.linkCallSites();
         Bytes.linkCallSites();
@@ -91,7 +117,10 @@ abstract class SlotArena implements AutoCloseable
     /** @return the bytes of a live slot. */
     abstract int capacity(int slot);
 
-    /** Gives a slot's capacity back (its references are all gone; zeroing is done). */
+    /**
+     * Gives a slot's capacity back (its references are all gone; zeroing is done). All or nothing: it returns once the
+     * slot is given back and throws only before anything changed ({@link #returnSlot} relies on it).
+     */
     abstract void free(int slot);
 
     /** @return whether no slot is live (called once closed, to free the region with the last one). */
@@ -423,7 +452,22 @@ abstract class SlotArena implements AutoCloseable
         catch (final Throwable t)
         {
             // an OutOfMemoryError between claim and hand-out: the slot goes back instead of being lost
-            releaseReference(slot, generation, 0, true);
+            try
+            {
+                releaseReference(slot, generation, 0, true);
+            }
+            catch (final Throwable cutShort)
+            {
+                // the give-back cut short too (a StackOverflowError): if its CAS was not done (this thread's own
+                // write, so a plain read sees it; once done, the return finishes or records itself), the slot is left
+                // for finishOrphans(), with stores only: nothing else fits here
+                final long m = slots[slot << SlotTable.SHIFT];
+                if ((m & SlotTable.COUNT_MASK) != 0 && m >>> SlotTable.REF_BITS == generation)
+                {
+                    orphaned[slot] = ORPHAN_CLAIMED;
+                    orphans = true;
+                }
+            }
             throw t;
         }
     }
@@ -803,7 +847,7 @@ abstract class SlotArena implements AutoCloseable
     {
         if (table.release(slot, generation))
         {
-            returnSlot(slot, dirtyBytes);
+            returnSlot(slot, generation, dirtyBytes, ORPHAN_UNCOUNTED);
         }
     }
 
@@ -815,42 +859,69 @@ abstract class SlotArena implements AutoCloseable
      * @throws OutOfMemoryError only if a full heap refused failing a waiting request (its exception and its
      *                          future's completion are heap objects) or the removal of the arena's JFR hook (JDK
      *                          code that allocates): the arena is closed and its region freed as above all the same,
-     *                          and a later {@code close()} fails the requests still waiting and removes the hook.
+     *                          and a later {@code close()} fails the requests still waiting and removes the hook. A
+     *                          later {@code close()} also finishes any other step a first one was cut short in (a
+     *                          {@link StackOverflowError}): parked or cached slots given back, the region freed.
      */
     @Override
     public void close()
     {
         if (!CLOSED.compareAndSet(this, false, true))
         {
-            // a close that the heap refused part of: this one tries it again (each a no-op once it is done)
+            // A later close(), or one racing the first: fails what still waits, at once (not held up behind the
+            // first's cache flush). If the first was cut short (a full heap failing a waiter, a StackOverflowError in
+            // the cache flush or the region's free), it also runs every other step again, each a no-op once done:
+            // before, an arena with nothing live then kept its region until the GC's safety net freed it as a leak.
             try
             {
                 waits.close(false);
             }
             finally
             {
-                removeJfrHook();
+                if (closeCutShort)
+                {
+                    onClose();
+                    finishClose();
+                }
+                else
+                {
+                    removeJfrHook();
+                }
             }
             return;
         }
-        onClose();
         try
         {
-            // On a full heap failing a waiter is refused (the exception and the future's completion are heap
-            // objects): the request stays queued and this throws, after the rest below, so that a retry fails it.
-            // Before, the refusal was only logged and the request could wait for ever.
-            waits.close(true);
+            onClose();
+            try
+            {
+                // On a full heap failing a waiter is refused (the exception and the future's completion are heap
+                // objects): the request stays queued and this throws, after the rest below, so that a retry fails
+                // it. Before, the refusal was only logged and the request could wait for ever.
+                waits.close(true);
+            }
+            finally
+            {
+                finishClose();
+            }
         }
-        finally
+        catch (final Throwable cutShort)
         {
-            drainLeaks();
-            freeRegionIfEmpty();
-            // Last, after the region is freed: the Flight Recorder's removal is JDK code that allocates on the heap
-            // (an iterator of its hook list), so on a full heap it threw OutOfMemoryError; run first, it left the
-            // arena closed with its region held (a retry did nothing) and the hook registered for good. Now such a
-            // close has freed what it could, and the removal is retried by the next close().
-            removeJfrHook();
+            closeCutShort = true; // a store only: the next close() does it all again
+            throw cutShort;
         }
+    }
+
+    /** close()'s last steps, each idempotent: reclaimed leaks, the region if nothing is live, the JFR hook. */
+    private void finishClose()
+    {
+        drainLeaks();
+        freeRegionIfEmpty();
+        // Last, after the region is freed: the Flight Recorder's removal is JDK code that allocates on the heap (an
+        // iterator of its hook list), so on a full heap it threw OutOfMemoryError; run first, it left the arena
+        // closed with its region held (a retry did nothing) and the hook registered for good. Now such a close has
+        // freed what it could, and the removal is retried by the next close().
+        removeJfrHook();
     }
 
     /** Subclass work at close, before waiters are failed (cache flush, parked slots). */
@@ -907,10 +978,9 @@ abstract class SlotArena implements AutoCloseable
         }
 
         @Override
-        public void spill(final int slot, final long generation, final int dirtyBytes)
+        public void spilled(final int slot)
         {
             table.bump(slot, SlotTable.SPILLS);
-            release(slot, generation, dirtyBytes);
         }
     }
 
@@ -1071,19 +1141,112 @@ abstract class SlotArena implements AutoCloseable
         }
     }
 
-    /** The last reference of a slot is gone: zero what was written (ZERO), free it, serve waiters. */
+    /** {@link #returnSlot(int, long, int, byte)} of a slot whose free is counted already (or was never claimed). */
     final void returnSlot(final int slot, final int dirtyBytes)
     {
-        if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
+        returnSlot(slot, 0L, dirtyBytes, ORPHAN_DIRTY);
+    }
+
+    /**
+     * The last reference of a slot is gone (the CAS that moved its generation on is done, so no handle can release it
+     * again): counts the free, zeroes what was written (ZERO), frees the slot, serves waiters.
+     *
+     * <p>Cut short part-way (a {@link StackOverflowError} at one of its calls, the release made deep in a recursion),
+     * the slot would be lost for good: marked, no reference left, never handed out again, and a closed arena's
+     * region never freed. So the stage reached is kept with plain stores (nothing else fits at the edge of the
+     * stack) and {@link #finishOrphans()} does the rest on the next {@link #drainLeaks()}: when the arena is full,
+     * on {@link #close()}, on {@code metrics()} and on object-tier allocations. Zero cost when nothing fails.
+     *
+     * @param stage {@link #ORPHAN_UNCOUNTED} (or {@link #ORPHAN_UNCOUNTED_NO_FREES}) when the free is still to count,
+     *              with {@code generation} the one released; {@link #ORPHAN_DIRTY} when it is counted.
+     */
+    final void returnSlot(final int slot, final long generation, final int dirtyBytes, final byte stage)
+    {
+        byte reached = stage;
+        try
         {
-            Memory.fill(address + start(slot), Math.min(dirtyBytes, capacity(slot)), (byte)0);
+            if (reached != ORPHAN_DIRTY)
+            {
+                table.afterFree(slot, generation, reached == ORPHAN_UNCOUNTED);
+                reached = ORPHAN_DIRTY;
+            }
+            if (initPolicy == InitPolicy.ZERO && dirtyBytes > 0)
+            {
+                Memory.fill(address + start(slot), Math.min(dirtyBytes, capacity(slot)), (byte)0);
+            }
+            reached = ORPHAN_CLEAN;
+            free(slot);
+            reached = 0;
+            if (closed)
+            {
+                freeRegionIfEmpty();
+            }
+            waits.signal();
         }
-        free(slot);
+        catch (final Throwable ex)
+        {
+            // stores only, no call: the slot (if not given back yet), then the flag that publishes it; the region's
+            // free and the waiters' signal, if those were cut short, are redone by finishOrphans() too
+            if (reached != 0)
+            {
+                orphaned[slot] = reached;
+            }
+            orphans = true;
+            throw ex;
+        }
+    }
+
+    /**
+     * Finishes the returns that {@link #returnSlot} left cut short. Rare: one volatile read when none was. Under its
+     * own monitor (no atomic per slot, no VarHandle call site to link on a full heap), O(slots) when one was.
+     *
+     * @return how many slots it gave back.
+     */
+    final int finishOrphans()
+    {
+        if (!orphans)
+        {
+            return 0;
+        }
+        int finished = 0;
+        synchronized (orphaned)
+        {
+            // cleared by a CAS, not a store: reading the last true (of whichever return set it) is what makes that
+            // return's plain stores visible to the scan; a return cut short after the CAS sets it again
+            if (!ORPHANS.compareAndSet(this, true, false))
+            {
+                return 0;
+            }
+            for (int slot = 0; slot < orphaned.length; slot++)
+            {
+                final byte stage = orphaned[slot];
+                if (stage == ORPHAN_CLAIMED)
+                {
+                    orphaned[slot] = 0;
+                    finished += finishClaim(slot);
+                }
+                else if (stage != 0)
+                {
+                    orphaned[slot] = 0; // before the free: once free, the slot may be handed out and orphaned anew
+                    if (stage < ORPHAN_DIRTY)
+                    {
+                        table.afterFree(slot, table.freedGeneration(slot), stage == ORPHAN_UNCOUNTED);
+                    }
+                    if (stage <= ORPHAN_DIRTY && initPolicy == InitPolicy.ZERO)
+                    {
+                        Memory.fill(address + start(slot), capacity(slot), (byte)0);
+                    }
+                    free(slot);
+                    finished++;
+                }
+            }
+        }
         if (closed)
         {
             freeRegionIfEmpty();
         }
         waits.signal();
+        return finished;
     }
 
     final void freeRegionIfEmpty()
@@ -1099,10 +1262,30 @@ abstract class SlotArena implements AutoCloseable
         return new ArenaClosedException(name + " is closed: no new allocations");
     }
 
-    /** Reclaims the slots of allocations whose every handle became unreachable. @return how many. */
+    /** {@link #finishOrphans()} for {@link #ORPHAN_CLAIMED}. @return 1 if it gave the slot back. */
+    private int finishClaim(final int slot)
+    {
+        final long m = table.meta(slot);
+        if ((m & SlotTable.COUNT_MASK) != 0)
+        {
+            releaseReference(slot, SlotTable.generationOf(m), capacity(slot), true); // the reference nobody got
+            return 1;
+        }
+        if ((m & SlotTable.PARKED) == 0)
+        {
+            free(slot); // claimed, never taken by the table
+            return 1;
+        }
+        return 0;
+    }
+
+    /**
+     * Reclaims the slots of allocations whose every handle became unreachable, and finishes the returns cut short
+     * ({@link #finishOrphans()}). @return how many slots came back.
+     */
     final int drainLeaks()
     {
-        int reclaimed = 0;
+        int reclaimed = finishOrphans();
         Reference<?> ref;
         while ((ref = table.queue.poll()) != null)
         {
@@ -1116,7 +1299,7 @@ abstract class SlotArena implements AutoCloseable
                     // whose stages then saw the free of this leak but not the leak. The report comes after: a user's
                     // logging backend must never cost capacity.
                     leaks.incrementAndGet();
-                    returnSlot(tracker.slot, capacity);
+                    returnSlot(tracker.slot, tracker.generation, capacity, ORPHAN_UNCOUNTED);
                     reclaimed++;
                     NativeMemory.recordLeak(name + " buffer (slot " + tracker.slot + ") not released", capacity,
                         tracker.site);

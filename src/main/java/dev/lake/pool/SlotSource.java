@@ -57,11 +57,10 @@ interface SlotSource
     void frozenOnHeap();
 
     /**
-     * Counts a spill and returns the slot at once (its contents were copied to the heap).
+     * Counts a spill; the caller then returns the slot ({@link #release}), its contents copied to the heap. Two calls,
+     * so that a spill cut short between them is neither counted twice nor left uncounted when it is finished.
      *
-     * @param slot       the slot.
-     * @param generation the generation the caller holds.
-     * @param dirtyBytes how many bytes from the slot's start may have been written.
+     * @param slot the slot, still held by the caller.
      */
-    void spill(int slot, long generation, int dirtyBytes);
+    void spilled(int slot);
 }

@@ -73,7 +73,7 @@ final class SlotTable
     static final int SHIFT = 2;
     static final int META = 0;
     static final int LENGTH = 1;
-    private static final int ALLOCS_AT = 2;
+    static final int ALLOCS_AT = 2;
     private static final int FROZEN_AT = 3;
 
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
@@ -162,7 +162,7 @@ final class SlotTable
     }
 
     /** After the CAS that freed a slot at {@code generation}: counts a wrap of its generation. */
-    private void freed(final long generation)
+    void freed(final long generation)
     {
         if (generation == GEN_MASK)
         {
@@ -363,7 +363,8 @@ final class SlotTable
     /**
      * Drops one reference.
      *
-     * @return {@code true} for the call that dropped the last reference: the caller must then return the slot.
+     * @return {@code true} for the call that dropped the last reference: the caller must then count the free
+     *     ({@link #afterFree}) and return the slot, as {@code SlotArena.returnSlot} does.
      * @throws StaleHandleException if the generation is no longer current.
      */
     boolean release(final int slot, final long generation)
@@ -378,14 +379,7 @@ final class SlotTable
             next = (m & COUNT_MASK) == 1 ? nextGeneration(generation) << REF_BITS : m - 1;
         }
         while (!LONGS.weakCompareAndSet(slots, at, m, next));
-        if ((next & COUNT_MASK) == 0)
-        {
-            freed(generation);
-            bump(slot, FREES);
-            untrack(slot);
-            return true;
-        }
-        return false;
+        return (next & COUNT_MASK) == 0; // no call after the CAS: the caller counts the free (see afterFree)
     }
 
     /**
@@ -398,7 +392,8 @@ final class SlotTable
      * the handle, not from a read of the meta word; any other case retries from the value the CAS saw.
      *
      * @return the meta word written: references left ({@code & COUNT_MASK}), else parked ({@code & PARKED}) or
-     *     free, at the next generation.
+     *     free, at the next generation. Nothing is called after the CAS: for the last reference the caller counts
+     *     the wrap ({@link #freed}) and, for a free slot, returns it through {@code SlotArena.returnSlot}.
      * @throws StaleHandleException if the generation is no longer current.
      */
     long releaseOrPark(final int slot, final long generation, final boolean park)
@@ -412,12 +407,7 @@ final class SlotTable
             m = (long)LONGS.compareAndExchange(slots, at, sole, last);
             if (m == sole)
             {
-                freed(generation);
-                if (!park)
-                {
-                    untrack(slot);
-                }
-                return last;
+                return last; // no call after the CAS: the caller counts the free (see afterFree)
             }
         }
         while (true)
@@ -427,14 +417,6 @@ final class SlotTable
             final long witness = (long)LONGS.compareAndExchange(slots, at, m, next);
             if (witness == m)
             {
-                if ((next & COUNT_MASK) == 0)
-                {
-                    freed(generation);
-                    if (!park)
-                    {
-                        untrack(slot);
-                    }
-                }
                 return next;
             }
             m = witness;
@@ -460,10 +442,37 @@ final class SlotTable
             }
         }
         while (!LONGS.weakCompareAndSet(slots, at, m, nextGeneration(generation) << REF_BITS));
+        return true; // no call after the CAS: the caller counts the free (see afterFree)
+    }
+
+    /**
+     * The bookkeeping of a free, after the CAS that moved the slot's generation on from {@code generation}: a wrap of
+     * the generation, the slot's free count (unless {@code counted}: a fixed arena's own releases count none, see
+     * {@link #releaseOrPark}), its leak tracker forgotten. Apart from the CAS so that nothing is called between the
+     * CAS and its return: a call there cut short (a {@code StackOverflowError}) lost the slot, since no handle could
+     * release it again; {@code SlotArena.returnSlot} runs this where a return cut short is finished later.
+     */
+    void afterFree(final int slot, final long generation, final boolean countFree)
+    {
         freed(generation);
-        bump(slot, FREES);
+        if (countFree)
+        {
+            bump(slot, FREES);
+        }
         untrack(slot);
-        return true;
+    }
+
+    /** @return the slot's meta word (generation, references, parked), read volatile. */
+    long meta(final int slot)
+    {
+        return (long)LONGS.getVolatile(slots, slot << SHIFT);
+    }
+
+    /** The generation a free slot had before its last free: its meta word's generation, one step back. */
+    long freedGeneration(final int slot)
+    {
+        final long now = (long)LONGS.getVolatile(slots, slot << SHIFT) >>> REF_BITS;
+        return now == 1 ? GEN_MASK : now - 1;
     }
 
     /** Forgets a freed slot's leak tracker; the handle tier never has one, so it skips the barriered store. */
