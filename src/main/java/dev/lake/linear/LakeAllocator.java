@@ -810,12 +810,18 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     public final void endSandbox(final long token)
     {
         final int depth = (int)(token & MAX_TOKEN_DEPTH);
-        if (!sandboxActive(depth, token >>> TOKEN_DEPTH_BITS))
+        // sandboxActive and checkNoInnerSandbox written out: in a finally after a body that overflowed the stack,
+        // every frame between the checks and the end counts (endThenRewind ends the sandbox before any deeper call)
+        if (!alive() || depth >= sandboxDepth || sandboxIds[depth] != token >>> TOKEN_DEPTH_BITS)
         {
             return;
         }
-        checkNoInnerSandbox(depth, "end");
-        rollbackSandbox(depth);
+        if (sandboxDepth > depth + 1)
+        {
+            checkNoInnerSandbox(depth, "end"); // throws: nothing changes
+        }
+        final long opened = sandboxStarts[depth];
+        endThenRewind(depth, (int)(opened >>> 32), (int)opened); // not through rollbackSandbox: one frame less
     }
 
     /**
@@ -1405,21 +1411,35 @@ public abstract sealed class LakeAllocator permits Lake, LakeView
     final void rollbackSandbox(final int depth)
     {
         final long opened = sandboxStarts[depth];
-        rewindTo((int)opened);
-        endRolledBack(depth, (int)(opened >>> 32));
+        endThenRewind(depth, (int)(opened >>> 32), (int)opened);
     }
 
     /**
-     * Ends the sandbox at {@code depth} after its rewind to its start: drops the marks pushed inside it (there were
+     * Ends the sandbox at {@code depth} and rewinds to its {@code start}: drops the marks pushed inside it (there were
      * {@code marksAtOpen} when it opened). A {@link Sandbox} passes what it holds, so its rollback reads no stack.
+     * Ended first, with stores and no call before them, then rewound: a rewind cut short (a
+     * {@link StackOverflowError} in its exact path or, zeroing, in its wipe) leaves the sandbox ended with its bytes
+     * kept until an enclosing rewind, never open with nobody to end it (try-with-resources has dropped its handle, a
+     * {@code finally} its token: the enclosing sandbox could then neither commit nor close). The rewind does not need
+     * the sandbox: it only cuts below the target, and the sandbox starts there. The common rollback, to at or above
+     * the {@link #rewindFloor} (nothing registered inside: no droplet, view or snapshot, no zeroing), is
+     * {@link #rewindTo}'s short path written out here, so it too is stores only and the sandbox's bytes come back
+     * even then.
      */
-    final void endRolledBack(final int depth, final int marksAtOpen)
+    final void endThenRewind(final int depth, final int marksAtOpen, final int start)
     {
         if (markDepth > marksAtOpen)
         {
             markDepth = marksAtOpen;
         }
         sandboxDepth = depth;
+        if (start >= rewindFloor && start != offset)
+        {
+            offset = start;
+            generation++;
+            return;
+        }
+        rewindTo(start);
     }
 
     /** Closes the sandbox at {@code depth} (and nothing above it: callers check there is nothing). */

@@ -182,7 +182,9 @@ public final class Sandbox implements AutoCloseable
 
     /**
      * Rolls back unless committed, and ends the sandbox. Idempotent: closing an ended sandbox does nothing,
-     * and closing an invalidated one just ends it (its memory is already gone).
+     * and closing an invalidated one just ends it (its memory is already gone). The sandbox is ended before the
+     * rewind: a close cut short by a {@link StackOverflowError} (a body that recursed to the edge of the stack) leaves
+     * it ended, never open with nobody to end it, though its bytes may then stay until an enclosing rewind.
      *
      * @throws IllegalStateException if an inner sandbox is still open: nothing changes, this one stays open.
      */
@@ -230,8 +232,7 @@ public final class Sandbox implements AutoCloseable
 
     private void rollbackNow()
     {
-        owner.rewindTo(start);
-        owner.endRolledBack(depth, marksAtOpen);
+        owner.endThenRewind(depth, marksAtOpen, start);
         state = ROLLED_BACK;
     }
 
