@@ -641,9 +641,9 @@ public final class BuddyArena extends SlotArena
      * Calls every {@code VarHandle} access of this class once (each call-site descriptor), on the lock array's padding
      * and changing nothing, so that they are linked before the arena is handed out. The first call of a call site in
      * the JVM links it, which allocates on the heap: the first close of a buddy arena that never allocated linked the
-     * unlock's {@code setRelease} (the unlock has no VarHandle call now) after {@code closed} was set, and on a full heap threw {@link OutOfMemoryError} with
-     * the region held (a retry does nothing) and the lock taken for good. Here a full heap fails the build instead,
-     * whose builder frees the region.
+     * unlock's {@code setRelease} (the unlock makes no VarHandle call now) after {@code closed} was set, and on a full
+     * heap threw {@link OutOfMemoryError} with the region held (a retry does nothing) and the lock taken for good. Here
+     * a full heap fails the build instead, whose builder frees the region.
      */
     private void linkCallSites()
     {

@@ -1197,8 +1197,8 @@ abstract class SlotArena implements AutoCloseable
     }
 
     /**
-     * Finishes the returns that {@link #returnSlot} left cut short. Rare: one volatile read when none was. Under its
-     * own monitor (no atomic per slot, no VarHandle call site to link on a full heap), O(slots) when one was.
+     * Finishes the returns (and claims) that were cut short. Rare: one volatile read when none was. Under its own
+     * monitor, one CAS on the flag and a plain scan, O(slots), when one was.
      *
      * @return how many slots it gave back.
      */
